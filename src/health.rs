@@ -1,0 +1,130 @@
+//! CheckHealth logic: connect, identify the server, discover services, and say in one sentence what works or exactly what to fix.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use serde_json::{json, Value};
+use tokio::time::Instant;
+
+use crate::connection::{Connections, SourceKey};
+use crate::discovery::StopReason;
+use crate::micro::{Scope, Verb};
+use crate::settings::{Settings, SettingsError};
+
+/// The outcome shown on "Save & test".
+#[derive(Clone, Debug, PartialEq)]
+pub struct Report {
+    pub ok: bool,
+    pub message: String,
+    pub details: Value,
+}
+
+impl Report {
+    fn error(message: String) -> Self {
+        Self {
+            ok: false,
+            message,
+            details: Value::Null,
+        }
+    }
+}
+
+/// Run the health check for one data source.
+pub async fn check(connections: &Connections, key: &SourceKey, settings: Result<Settings, SettingsError>) -> Report {
+    let settings = match settings {
+        Ok(s) => Arc::new(s),
+        Err(e) => return Report::error(format!("Settings: {e}")),
+    };
+    let conn = match connections.get(key, Arc::clone(&settings)).await {
+        Ok(c) => c,
+        Err(e) => return Report::error(e.to_string()),
+    };
+    let (server, version) = conn.server();
+    let at = format!(
+        "Connected to NATS server {server} (v{version}) at {}",
+        conn.settings.servers_display()
+    );
+    let t0 = Instant::now();
+    let round = match conn.discovery.discover(Verb::Ping, Scope::all()).await {
+        Ok(r) => r,
+        Err(e) => return Report::error(format!("{at}, but discovery failed: {e}")),
+    };
+    let subject = &round.subject;
+    if round.replies.is_empty() {
+        if let Some(server_error) = conn.events.server_error_since(t0) {
+            let lower = server_error.to_ascii_lowercase();
+            let advice = if lower.contains("subscription") {
+                format!(
+                    "the user may not subscribe to its reply inbox {}.>: set inboxPrefix to a prefix this user may subscribe to (for example _INBOX_grafana) and allow <prefix>.> in its subscribe permissions",
+                    conn.settings.inbox_prefix
+                )
+            } else if lower.contains("publish") {
+                format!(
+                    "the user may not publish to {subject}: allow publish on {}.> for this user, or set srvPrefix to the prefix it may use",
+                    conn.settings.srv_prefix
+                )
+            } else {
+                "check this user's permissions".to_string()
+            };
+            return Report::error(format!("{at}, but NATS refused discovery ({server_error}): {advice}"));
+        }
+        return match round.stop {
+            StopReason::NoResponders => Report {
+                ok: true,
+                message: format!(
+                    "{at}. No micro service answers {subject} yet (no responders): start a service, or check srvPrefix ({}) and the NATS account",
+                    conn.settings.srv_prefix
+                ),
+                details: json!({"server": server, "version": version, "services": 0, "instances": 0}),
+            },
+            _ => Report::error(format!(
+                "{at}, but nothing answered {subject} within {} ms although something subscribes to it{}. If this user has restricted permissions, set inboxPrefix",
+                conn.settings.timeout.as_millis(),
+                if round.invalid > 0 {
+                    format!(" ({} invalid replies were skipped)", round.invalid)
+                } else {
+                    String::new()
+                }
+            )),
+        };
+    }
+    let mut by_service: BTreeMap<&str, usize> = BTreeMap::new();
+    for r in &round.replies {
+        *by_service.entry(&r.reply.name).or_default() += 1;
+    }
+    let list: Vec<String> = by_service.iter().map(|(n, c)| format!("{n} ({c})")).collect();
+    let shown = if list.len() > 8 {
+        format!("{}, …", list[..8].join(", "))
+    } else {
+        list.join(", ")
+    };
+    let mut message = format!(
+        "{at}. {} {} with {} {} answered {subject} in {:.1} ms: {shown}",
+        by_service.len(),
+        if by_service.len() == 1 { "service" } else { "services" },
+        round.replies.len(),
+        if round.replies.len() == 1 {
+            "instance"
+        } else {
+            "instances"
+        },
+        round.elapsed.as_secs_f64() * 1e3,
+    );
+    if round.invalid > 0 {
+        message.push_str(&format!(". {} invalid replies were skipped", round.invalid));
+    }
+    if round.capped() {
+        message.push_str(". The reply cap was reached: there are more instances than shown");
+    }
+    Report {
+        ok: true,
+        message,
+        details: json!({
+            "server": server,
+            "version": version,
+            "services": by_service.len(),
+            "instances": round.replies.len(),
+            "invalidReplies": round.invalid,
+        }),
+    }
+}

@@ -1,0 +1,198 @@
+//! The plugin's own Prometheus metrics (served through CollectMetrics): queries, discovery rounds, replies, connection state.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::{Mutex, OnceLock};
+use std::time::Duration;
+
+use crate::discovery::StopReason;
+use crate::micro::Verb;
+
+/// Upper bounds (seconds) of the discovery-duration histogram.
+const BUCKETS: [f64; 12] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0];
+
+#[derive(Default)]
+struct Histogram {
+    counts: [u64; BUCKETS.len()],
+    sum: f64,
+    count: u64,
+}
+
+/// Process-wide metrics.
+#[derive(Default)]
+pub struct Metrics {
+    queries: Mutex<BTreeMap<(String, &'static str), u64>>,
+    rounds: Mutex<BTreeMap<(&'static str, &'static str), u64>>,
+    durations: Mutex<BTreeMap<&'static str, Histogram>>,
+    replies: Mutex<BTreeMap<&'static str, u64>>,
+    invalid: Mutex<BTreeMap<&'static str, u64>>,
+    coalesced: AtomicU64,
+    connections_connected: AtomicI64,
+    connections_total: AtomicI64,
+    reconnects: AtomicU64,
+}
+
+static GLOBAL: OnceLock<Metrics> = OnceLock::new();
+
+/// The process-wide metrics.
+pub fn global() -> &'static Metrics {
+    GLOBAL.get_or_init(Metrics::default)
+}
+
+fn bump<K: Ord>(m: &Mutex<BTreeMap<K, u64>>, key: K, by: u64) {
+    let mut g = m.lock().unwrap_or_else(|p| p.into_inner());
+    *g.entry(key).or_insert(0) += by;
+}
+
+impl Metrics {
+    /// A query finished with `outcome` (`ok`, `bad_request`, `error`).
+    pub fn query(&self, query_type: &str, outcome: &'static str) {
+        let qt = match query_type {
+            "ping" | "services" | "info" | "stats" | "request" => query_type,
+            _ => "unknown",
+        };
+        bump(&self.queries, (qt.to_string(), outcome), 1);
+    }
+
+    pub fn discovery_round(&self, verb: Verb, stop: StopReason, elapsed: Duration) {
+        bump(&self.rounds, (verb.name(), stop.name()), 1);
+        let secs = elapsed.as_secs_f64();
+        let mut d = self.durations.lock().unwrap_or_else(|p| p.into_inner());
+        let h = d.entry(verb.name()).or_default();
+        for (i, le) in BUCKETS.iter().enumerate() {
+            if secs <= *le {
+                h.counts[i] += 1;
+            }
+        }
+        h.sum += secs;
+        h.count += 1;
+    }
+
+    pub fn discovery_replies(&self, verb: Verb, valid: u64, invalid: u64) {
+        if valid > 0 {
+            bump(&self.replies, verb.name(), valid);
+        }
+        if invalid > 0 {
+            bump(&self.invalid, verb.name(), invalid);
+        }
+    }
+
+    pub fn discovery_coalesced(&self) {
+        self.coalesced.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A data source connection was opened (`+1`) or dropped (`-1`).
+    pub fn connection_opened(&self, delta: i64) {
+        self.connections_total.fetch_add(delta, Ordering::Relaxed);
+    }
+
+    /// A connection went up (`+1`) or down (`-1`).
+    pub fn connection_up(&self, delta: i64) {
+        self.connections_connected.fetch_add(delta, Ordering::Relaxed);
+    }
+
+    pub fn reconnected(&self) {
+        self.reconnects.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Prometheus text exposition format.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        let _ = writeln!(
+            out,
+            "# HELP natsmicro_queries_total Queries answered, by query type and outcome."
+        );
+        let _ = writeln!(out, "# TYPE natsmicro_queries_total counter");
+        for ((qt, outcome), n) in self.queries.lock().unwrap_or_else(|p| p.into_inner()).iter() {
+            let _ = writeln!(
+                out,
+                "natsmicro_queries_total{{query_type=\"{qt}\",outcome=\"{outcome}\"}} {n}"
+            );
+        }
+        let _ = writeln!(
+            out,
+            "# HELP natsmicro_discovery_rounds_total Discovery rounds sent to NATS, by verb and why they stopped."
+        );
+        let _ = writeln!(out, "# TYPE natsmicro_discovery_rounds_total counter");
+        for ((verb, stop), n) in self.rounds.lock().unwrap_or_else(|p| p.into_inner()).iter() {
+            let _ = writeln!(
+                out,
+                "natsmicro_discovery_rounds_total{{verb=\"{verb}\",stop=\"{stop}\"}} {n}"
+            );
+        }
+        let _ = writeln!(
+            out,
+            "# HELP natsmicro_discovery_duration_seconds Time until a discovery round answered."
+        );
+        let _ = writeln!(out, "# TYPE natsmicro_discovery_duration_seconds histogram");
+        for (verb, h) in self.durations.lock().unwrap_or_else(|p| p.into_inner()).iter() {
+            for (i, le) in BUCKETS.iter().enumerate() {
+                let _ = writeln!(
+                    out,
+                    "natsmicro_discovery_duration_seconds_bucket{{verb=\"{verb}\",le=\"{le}\"}} {}",
+                    h.counts[i]
+                );
+            }
+            let _ = writeln!(
+                out,
+                "natsmicro_discovery_duration_seconds_bucket{{verb=\"{verb}\",le=\"+Inf\"}} {}",
+                h.count
+            );
+            let _ = writeln!(
+                out,
+                "natsmicro_discovery_duration_seconds_sum{{verb=\"{verb}\"}} {}",
+                h.sum
+            );
+            let _ = writeln!(
+                out,
+                "natsmicro_discovery_duration_seconds_count{{verb=\"{verb}\"}} {}",
+                h.count
+            );
+        }
+        let _ = writeln!(out, "# HELP natsmicro_discovery_replies_total Valid replies received.");
+        let _ = writeln!(out, "# TYPE natsmicro_discovery_replies_total counter");
+        for (verb, n) in self.replies.lock().unwrap_or_else(|p| p.into_inner()).iter() {
+            let _ = writeln!(out, "natsmicro_discovery_replies_total{{verb=\"{verb}\"}} {n}");
+        }
+        let _ = writeln!(out, "# HELP natsmicro_discovery_invalid_replies_total Replies skipped as invalid (not JSON, wrong type, no name/id, out of scope, duplicate).");
+        let _ = writeln!(out, "# TYPE natsmicro_discovery_invalid_replies_total counter");
+        for (verb, n) in self.invalid.lock().unwrap_or_else(|p| p.into_inner()).iter() {
+            let _ = writeln!(out, "natsmicro_discovery_invalid_replies_total{{verb=\"{verb}\"}} {n}");
+        }
+        let _ = writeln!(
+            out,
+            "# HELP natsmicro_discovery_coalesced_total Discoveries answered by joining an identical round in flight."
+        );
+        let _ = writeln!(out, "# TYPE natsmicro_discovery_coalesced_total counter");
+        let _ = writeln!(
+            out,
+            "natsmicro_discovery_coalesced_total {}",
+            self.coalesced.load(Ordering::Relaxed)
+        );
+        let _ = writeln!(
+            out,
+            "# HELP natsmicro_nats_connections NATS connections held for data sources, by state."
+        );
+        let _ = writeln!(out, "# TYPE natsmicro_nats_connections gauge");
+        let total = self.connections_total.load(Ordering::Relaxed).max(0);
+        let up = self.connections_connected.load(Ordering::Relaxed).clamp(0, total);
+        let _ = writeln!(out, "natsmicro_nats_connections{{state=\"connected\"}} {up}");
+        let _ = writeln!(
+            out,
+            "natsmicro_nats_connections{{state=\"disconnected\"}} {}",
+            total - up
+        );
+        let _ = writeln!(
+            out,
+            "# HELP natsmicro_nats_reconnects_total Times a NATS connection came back after a disconnect."
+        );
+        let _ = writeln!(out, "# TYPE natsmicro_nats_reconnects_total counter");
+        let _ = writeln!(
+            out,
+            "natsmicro_nats_reconnects_total {}",
+            self.reconnects.load(Ordering::Relaxed)
+        );
+        out
+    }
+}

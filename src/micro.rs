@@ -1,0 +1,312 @@
+//! The NATS micro-service protocol (ADR-32): verbs, subjects and tolerant parsing of every real implementation's replies.
+//!
+//! Knows nothing of Grafana. Replies are parsed leniently (only `type`, `name`
+//! and `id` are required; `null` means absent; numbers may be floats) because
+//! the Rust, Python and JS implementations differ (see `shared/notes`).
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::de::{self, Deserializer};
+use serde::Deserialize;
+use serde_json::Value;
+
+/// One of the three discovery verbs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Verb {
+    Ping,
+    Info,
+    Stats,
+}
+
+impl Verb {
+    /// The subject token (`PING`).
+    pub fn token(self) -> &'static str {
+        match self {
+            Verb::Ping => "PING",
+            Verb::Info => "INFO",
+            Verb::Stats => "STATS",
+        }
+    }
+    /// The reply `type` string an instance must send.
+    pub fn response_type(self) -> &'static str {
+        match self {
+            Verb::Ping => "io.nats.micro.v1.ping_response",
+            Verb::Info => "io.nats.micro.v1.info_response",
+            Verb::Stats => "io.nats.micro.v1.stats_response",
+        }
+    }
+    /// Lower-case name for metrics and logs.
+    pub fn name(self) -> &'static str {
+        match self {
+            Verb::Ping => "ping",
+            Verb::Info => "info",
+            Verb::Stats => "stats",
+        }
+    }
+}
+
+/// Which instances a request addresses: all, one service, or one instance.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Scope {
+    pub service: Option<String>,
+    pub id: Option<String>,
+}
+
+impl Scope {
+    /// All instances of all services.
+    pub fn all() -> Self {
+        Self::default()
+    }
+    /// Whether an instance is inside this scope.
+    pub fn contains(&self, name: &str, id: &str) -> bool {
+        self.service.as_deref().is_none_or(|s| s == name) && self.id.as_deref().is_none_or(|i| i == id)
+    }
+    /// Whether this scope names one instance (its first reply completes the answer).
+    pub fn is_single(&self) -> bool {
+        self.service.is_some() && self.id.is_some()
+    }
+    /// `<prefix>.<VERB>[.<service>[.<id>]]`. An id without a service is addressed via the
+    /// service-wide subject and filtered after, since ADR-32 has no id-only subject.
+    pub fn subject(&self, prefix: &str, verb: Verb) -> String {
+        let mut s = format!("{prefix}.{}", verb.token());
+        if let Some(service) = &self.service {
+            s.push('.');
+            s.push_str(service);
+            if let Some(id) = &self.id {
+                s.push('.');
+                s.push_str(id);
+            }
+        }
+        s
+    }
+}
+
+/// ADR-32 service names: `A-Z a-z 0-9 - _`. Instance ids and endpoint names use the same alphabet here.
+pub fn valid_name(s: &str) -> bool {
+    !s.is_empty() && s.len() <= 256 && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// One endpoint as INFO or STATS describe it; STATS-only fields are zero for INFO.
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+#[serde(default)]
+pub struct Endpoint {
+    #[serde(deserialize_with = "string_or_default")]
+    pub name: String,
+    #[serde(deserialize_with = "string_or_default")]
+    pub subject: String,
+    #[serde(deserialize_with = "string_or_default")]
+    pub queue_group: String,
+    #[serde(deserialize_with = "metadata_or_default")]
+    pub metadata: BTreeMap<String, String>,
+    #[serde(deserialize_with = "count_or_default")]
+    pub num_requests: u64,
+    #[serde(deserialize_with = "count_or_default")]
+    pub num_errors: u64,
+    #[serde(deserialize_with = "string_or_default")]
+    pub last_error: String,
+    /// Total processing time, nanoseconds.
+    #[serde(deserialize_with = "nanos_or_default")]
+    pub processing_time: f64,
+    /// Average processing time, nanoseconds (a float in some JS replies).
+    #[serde(deserialize_with = "nanos_or_default")]
+    pub average_processing_time: f64,
+    /// Custom stats data; `None` when absent or `null`.
+    pub data: Option<Value>,
+}
+
+/// A parsed PING, INFO or STATS reply of one instance.
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+#[serde(default)]
+pub struct ServiceReply {
+    #[serde(rename = "type", deserialize_with = "string_or_default")]
+    pub kind: String,
+    #[serde(deserialize_with = "string_or_default")]
+    pub name: String,
+    #[serde(deserialize_with = "string_or_default")]
+    pub id: String,
+    #[serde(deserialize_with = "string_or_default")]
+    pub version: String,
+    #[serde(deserialize_with = "string_or_default")]
+    pub description: String,
+    #[serde(deserialize_with = "metadata_or_default")]
+    pub metadata: BTreeMap<String, String>,
+    #[serde(deserialize_with = "time_or_default")]
+    pub started: Option<DateTime<Utc>>,
+    #[serde(deserialize_with = "endpoints_or_default")]
+    pub endpoints: Vec<Endpoint>,
+}
+
+/// Why a reply was skipped.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum InvalidReply {
+    #[error("reply is not JSON: {0}")]
+    NotJson(String),
+    #[error("reply type is '{got}', expected '{want}'")]
+    WrongType { got: String, want: &'static str },
+    #[error("reply has no {0}")]
+    Missing(&'static str),
+}
+
+/// Parse one reply body for `verb`. Endpoints come back sorted by name.
+pub fn parse_reply(verb: Verb, body: &[u8]) -> Result<ServiceReply, InvalidReply> {
+    let mut reply: ServiceReply = serde_json::from_slice(body).map_err(|e| InvalidReply::NotJson(e.to_string()))?;
+    if reply.kind != verb.response_type() {
+        let mut got = std::mem::take(&mut reply.kind);
+        got.truncate(80);
+        return Err(InvalidReply::WrongType {
+            got,
+            want: verb.response_type(),
+        });
+    }
+    if reply.name.is_empty() {
+        return Err(InvalidReply::Missing("name"));
+    }
+    if reply.id.is_empty() {
+        return Err(InvalidReply::Missing("id"));
+    }
+    reply
+        .endpoints
+        .sort_by(|a, b| a.name.cmp(&b.name).then_with(|| a.subject.cmp(&b.subject)));
+    Ok(reply)
+}
+
+fn string_or_default<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    Ok(match Value::deserialize(d)? {
+        Value::String(s) => s,
+        Value::Null => String::new(),
+        Value::Number(n) => n.to_string(),
+        Value::Bool(b) => b.to_string(),
+        _ => String::new(),
+    })
+}
+
+fn metadata_or_default<'de, D: Deserializer<'de>>(d: D) -> Result<BTreeMap<String, String>, D::Error> {
+    Ok(match Value::deserialize(d)? {
+        Value::Object(map) => map
+            .into_iter()
+            .map(|(k, v)| {
+                let v = match v {
+                    Value::String(s) => s,
+                    Value::Null => String::new(),
+                    other => other.to_string(),
+                };
+                (k, v)
+            })
+            .collect(),
+        _ => BTreeMap::new(),
+    })
+}
+
+fn count_or_default<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+    Ok(match Value::deserialize(d)? {
+        Value::Number(n) => n
+            .as_u64()
+            .or_else(|| n.as_f64().filter(|f| f.is_finite() && *f >= 0.0).map(|f| f as u64))
+            .unwrap_or(0),
+        Value::String(s) => s.trim().parse().unwrap_or(0),
+        _ => 0,
+    })
+}
+
+fn nanos_or_default<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+    Ok(match Value::deserialize(d)? {
+        Value::Number(n) => n.as_f64().filter(|f| f.is_finite() && *f >= 0.0).unwrap_or(0.0),
+        Value::String(s) => s
+            .trim()
+            .parse::<f64>()
+            .ok()
+            .filter(|f| f.is_finite() && *f >= 0.0)
+            .unwrap_or(0.0),
+        _ => 0.0,
+    })
+}
+
+fn time_or_default<'de, D: Deserializer<'de>>(d: D) -> Result<Option<DateTime<Utc>>, D::Error> {
+    Ok(match Value::deserialize(d)? {
+        Value::String(s) => DateTime::parse_from_rfc3339(s.trim())
+            .ok()
+            .map(|t| t.with_timezone(&Utc)),
+        _ => None,
+    })
+}
+
+fn endpoints_or_default<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Endpoint>, D::Error> {
+    match Value::deserialize(d)? {
+        Value::Array(items) => items
+            .into_iter()
+            .filter(|v| v.is_object())
+            .map(|v| Endpoint::deserialize(v).map_err(de::Error::custom))
+            .collect(),
+        _ => Ok(Vec::new()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn subjects_and_scopes() {
+        let all = Scope::all();
+        assert_eq!(all.subject("$SRV", Verb::Ping), "$SRV.PING");
+        let svc = Scope {
+            service: Some("orders".into()),
+            id: None,
+        };
+        assert_eq!(svc.subject("$SRV", Verb::Stats), "$SRV.STATS.orders");
+        let one = Scope {
+            service: Some("orders".into()),
+            id: Some("abc".into()),
+        };
+        assert_eq!(one.subject("x.y", Verb::Info), "x.y.INFO.orders.abc");
+        assert!(one.is_single() && !svc.is_single());
+        assert!(svc.contains("orders", "zzz") && !svc.contains("billing", "zzz"));
+        assert!(valid_name("orders-v2_x") && !valid_name("a.b") && !valid_name("") && !valid_name("$x"));
+    }
+
+    #[test]
+    fn rejects_wrong_type_and_missing_identity() {
+        let stats = br#"{"type":"io.nats.micro.v1.stats_response","name":"a","id":"1"}"#;
+        assert!(matches!(
+            parse_reply(Verb::Ping, stats),
+            Err(InvalidReply::WrongType { .. })
+        ));
+        assert!(matches!(
+            parse_reply(Verb::Ping, b"not json"),
+            Err(InvalidReply::NotJson(_))
+        ));
+        assert!(matches!(
+            parse_reply(Verb::Ping, b"[]"),
+            Err(InvalidReply::WrongType { .. })
+        ));
+        let no_id = br#"{"type":"io.nats.micro.v1.ping_response","name":"a"}"#;
+        assert_eq!(parse_reply(Verb::Ping, no_id), Err(InvalidReply::Missing("id")));
+        let null_name = br#"{"type":"io.nats.micro.v1.ping_response","name":null,"id":"1"}"#;
+        assert_eq!(parse_reply(Verb::Ping, null_name), Err(InvalidReply::Missing("name")));
+    }
+
+    #[test]
+    fn hostile_values_are_defaulted_not_fatal() {
+        let body = br#"{"type":"io.nats.micro.v1.stats_response","name":"a","id":"1","version":7,
+            "metadata":{"k":1,"n":null},"started":"yesterday",
+            "endpoints":[{"name":"z","num_requests":-5,"num_errors":"3","processing_time":1e400,
+                          "average_processing_time":12.5,"data":null}, 17, null,
+                         {"name":"a","num_requests":2.0}]}"#;
+        // 1e400 is not representable: serde_json rejects the document, which is counted as invalid.
+        assert!(parse_reply(Verb::Stats, body).is_err());
+        let body = String::from_utf8_lossy(body).replace("1e400", "\"x\"");
+        let r = parse_reply(Verb::Stats, body.as_bytes()).unwrap();
+        assert_eq!(r.version, "7");
+        assert_eq!(r.metadata.get("k").map(String::as_str), Some("1"));
+        assert_eq!(r.started, None);
+        assert_eq!(r.endpoints.len(), 2);
+        assert_eq!(r.endpoints[0].name, "a");
+        assert_eq!(r.endpoints[0].num_requests, 2);
+        assert_eq!(r.endpoints[1].num_requests, 0);
+        assert_eq!(r.endpoints[1].num_errors, 3);
+        assert_eq!(r.endpoints[1].processing_time, 0.0);
+        assert_eq!(r.endpoints[1].average_processing_time, 12.5);
+        assert_eq!(r.endpoints[1].data, None);
+    }
+}

@@ -1,0 +1,264 @@
+//! Grafana-facing handlers: thin `pluginv2` service implementations that turn protocol messages into calls of the library and back.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use futures::future::join_all;
+use grafana_plugin_sdk::pluginv2::{
+    self, check_health_response::HealthStatus, data_server::Data, diagnostics_server::Diagnostics,
+    publish_stream_response, resource_server::Resource, stream_server::Stream, subscribe_stream_response,
+};
+use tokio::time::Instant;
+use tonic::{Request, Response, Status};
+
+use crate::connection::{ConnectError, Connection, Connections, SourceKey};
+use crate::frames::Frame;
+use crate::health;
+use crate::metrics;
+use crate::query::{Query, QueryError, QueryErrorKind};
+use crate::resources;
+use crate::settings::{RawSettings, Settings, SettingsError};
+
+/// Why a request's data source could not be used.
+#[derive(Clone, Debug, thiserror::Error)]
+enum SourceError {
+    #[error("the request carries no data source settings")]
+    Missing,
+    #[error("data source settings: {0}")]
+    Settings(#[from] SettingsError),
+    #[error("{0}")]
+    Connect(#[from] ConnectError),
+}
+
+impl From<SourceError> for QueryErrorKind {
+    fn from(e: SourceError) -> Self {
+        match e {
+            SourceError::Missing => QueryErrorKind::BadQuery(e.to_string()),
+            SourceError::Settings(s) => QueryErrorKind::Settings(s),
+            SourceError::Connect(c) => QueryErrorKind::Connect(c),
+        }
+    }
+}
+
+/// The plugin: connection cache shared by every handler.
+#[derive(Clone, Default)]
+pub struct Plugin {
+    connections: Arc<Connections>,
+}
+
+fn source(ctx: Option<&pluginv2::PluginContext>) -> Result<(SourceKey, Result<Settings, SettingsError>), SourceError> {
+    let ds = ctx
+        .and_then(|c| c.data_source_instance_settings.as_ref())
+        .ok_or(SourceError::Missing)?;
+    let uid = if ds.uid.is_empty() {
+        format!("id:{}", ds.id)
+    } else {
+        ds.uid.clone()
+    };
+    let settings = Settings::parse(RawSettings {
+        url: &ds.url,
+        json_data: &ds.json_data,
+        secure: &ds.decrypted_secure_json_data,
+    });
+    Ok((
+        SourceKey {
+            uid,
+            updated_ms: ds.last_updated_ms,
+        },
+        settings,
+    ))
+}
+
+impl Plugin {
+    async fn connection(&self, ctx: Option<&pluginv2::PluginContext>) -> Result<Arc<Connection>, SourceError> {
+        let (key, settings) = source(ctx)?;
+        Ok(self.connections.get(&key, Arc::new(settings?)).await?)
+    }
+}
+
+fn data_response(result: Result<Vec<Frame>, QueryError>) -> pluginv2::DataResponse {
+    let encoded = result.and_then(|frames| {
+        frames
+            .iter()
+            .map(|f| f.to_arrow().map_err(|e| QueryError::new(&f.ref_id, e)))
+            .collect::<Result<Vec<_>, _>>()
+    });
+    match encoded {
+        Ok(frames) => pluginv2::DataResponse {
+            frames,
+            status: 200,
+            ..Default::default()
+        },
+        Err(e) => pluginv2::DataResponse {
+            error: e.kind.to_string(),
+            status: e.kind.status(),
+            ..Default::default()
+        },
+    }
+}
+
+#[tonic::async_trait]
+impl Data for Plugin {
+    async fn query_data(
+        &self,
+        request: Request<pluginv2::QueryDataRequest>,
+    ) -> Result<Response<pluginv2::QueryDataResponse>, Status> {
+        let req = request.into_inner();
+        let parsed: Vec<(String, Result<Query, QueryError>)> = req
+            .queries
+            .iter()
+            .map(|q| (q.ref_id.clone(), Query::parse(&q.ref_id, &q.query_type, &q.json)))
+            .collect();
+        let conn = if parsed.iter().any(|(_, q)| q.is_ok()) {
+            Some(self.connection(req.plugin_context.as_ref()).await)
+        } else {
+            None
+        };
+        let runs = parsed.into_iter().map(|(ref_id, query)| {
+            let conn = conn.clone();
+            async move {
+                let t0 = Instant::now();
+                let (kind, result) = match query {
+                    Err(e) => ("unknown", Err(e)),
+                    Ok(q) => {
+                        let kind = q.query_type.name();
+                        match conn {
+                            Some(Ok(c)) => (kind, q.execute(&c).await),
+                            Some(Err(e)) => (kind, Err(QueryError::new(&ref_id, e))),
+                            None => (kind, Err(QueryError::new(&ref_id, SourceError::Missing))),
+                        }
+                    }
+                };
+                let outcome = result.as_ref().map_or_else(|e| e.kind.outcome(), |_| "ok");
+                metrics::global().query(kind, outcome);
+                match &result {
+                    Ok(frames) => tracing::debug!(ref_id = %ref_id, query_type = kind, frames = frames.len(),
+                        elapsed_ms = t0.elapsed().as_secs_f64() * 1e3, "query answered"),
+                    Err(e) => tracing::info!(ref_id = %ref_id, query_type = kind, error = %e.kind, "query failed"),
+                }
+                (ref_id, data_response(result))
+            }
+        });
+        let responses: HashMap<String, pluginv2::DataResponse> = join_all(runs).await.into_iter().collect();
+        Ok(Response::new(pluginv2::QueryDataResponse { responses }))
+    }
+}
+
+#[tonic::async_trait]
+impl Diagnostics for Plugin {
+    async fn check_health(
+        &self,
+        request: Request<pluginv2::CheckHealthRequest>,
+    ) -> Result<Response<pluginv2::CheckHealthResponse>, Status> {
+        let req = request.into_inner();
+        let report = match source(req.plugin_context.as_ref()) {
+            Err(e) => health::Report {
+                ok: false,
+                message: e.to_string(),
+                details: serde_json::Value::Null,
+            },
+            Ok((key, settings)) => health::check(&self.connections, &key, settings).await,
+        };
+        tracing::info!(ok = report.ok, message = %report.message, "health check");
+        Ok(Response::new(pluginv2::CheckHealthResponse {
+            status: if report.ok {
+                HealthStatus::Ok
+            } else {
+                HealthStatus::Error
+            } as i32,
+            message: report.message,
+            json_details: if report.details.is_null() {
+                Vec::new()
+            } else {
+                serde_json::to_vec(&report.details).unwrap_or_default()
+            },
+        }))
+    }
+
+    async fn collect_metrics(
+        &self,
+        _request: Request<pluginv2::CollectMetricsRequest>,
+    ) -> Result<Response<pluginv2::CollectMetricsResponse>, Status> {
+        Ok(Response::new(pluginv2::CollectMetricsResponse {
+            metrics: Some(pluginv2::collect_metrics_response::Payload {
+                prometheus: metrics::global().render().into_bytes(),
+            }),
+        }))
+    }
+}
+
+fn json_response(status: u16, body: &serde_json::Value) -> pluginv2::CallResourceResponse {
+    let mut headers = HashMap::new();
+    headers.insert(
+        "Content-Type".to_string(),
+        pluginv2::StringList {
+            values: vec!["application/json".to_string()],
+        },
+    );
+    pluginv2::CallResourceResponse {
+        code: i32::from(status),
+        headers,
+        body: serde_json::to_vec(body).unwrap_or_default().into(),
+    }
+}
+
+#[tonic::async_trait]
+impl Resource for Plugin {
+    type CallResourceStream =
+        futures::stream::Once<futures::future::Ready<Result<pluginv2::CallResourceResponse, Status>>>;
+
+    async fn call_resource(
+        &self,
+        request: Request<pluginv2::CallResourceRequest>,
+    ) -> Result<Response<Self::CallResourceStream>, Status> {
+        let req = request.into_inner();
+        let answer = match self.connection(req.plugin_context.as_ref()).await {
+            Ok(conn) => resources::handle(&conn, &req.method, &req.path).await,
+            Err(e @ (SourceError::Settings(_) | SourceError::Missing)) => resources::Answer {
+                status: 400,
+                body: serde_json::json!({"error": e.to_string()}),
+            },
+            Err(e) => resources::Answer {
+                status: 502,
+                body: serde_json::json!({"error": e.to_string()}),
+            },
+        };
+        tracing::debug!(path = %req.path, status = answer.status, "resource call");
+        Ok(Response::new(futures::stream::once(futures::future::ready(Ok(
+            json_response(answer.status, &answer.body),
+        )))))
+    }
+}
+
+#[tonic::async_trait]
+impl Stream for Plugin {
+    type RunStreamStream = futures::stream::Empty<Result<pluginv2::StreamPacket, Status>>;
+
+    async fn subscribe_stream(
+        &self,
+        request: Request<pluginv2::SubscribeStreamRequest>,
+    ) -> Result<Response<pluginv2::SubscribeStreamResponse>, Status> {
+        tracing::debug!(path = %request.get_ref().path, "stream subscription refused: streaming is not available in this version");
+        Ok(Response::new(pluginv2::SubscribeStreamResponse {
+            status: subscribe_stream_response::Status::NotFound as i32,
+            data: Vec::new(),
+        }))
+    }
+
+    async fn run_stream(
+        &self,
+        _request: Request<pluginv2::RunStreamRequest>,
+    ) -> Result<Response<Self::RunStreamStream>, Status> {
+        Err(Status::not_found("streaming is not available in this version"))
+    }
+
+    async fn publish_stream(
+        &self,
+        _request: Request<pluginv2::PublishStreamRequest>,
+    ) -> Result<Response<pluginv2::PublishStreamResponse>, Status> {
+        Ok(Response::new(pluginv2::PublishStreamResponse {
+            status: publish_stream_response::Status::PermissionDenied as i32,
+            data: Vec::new(),
+        }))
+    }
+}

@@ -1,0 +1,475 @@
+//! The query model of SPEC ("Queries"): parse and validate one stored query, run it on a connection, return frames or an error for its refId.
+
+use std::collections::BTreeMap;
+
+use bytes::Bytes;
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::connection::{ConnectError, Connection};
+use crate::discovery::DiscoveryError;
+use crate::frames::{Frame, FrameError};
+use crate::micro::{valid_name, Scope, Verb};
+use crate::request::{self, RequestError};
+use crate::settings::{valid_subject, SettingsError};
+use crate::shapes;
+
+/// `queryType`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum QueryType {
+    Ping,
+    Services,
+    Info,
+    Stats,
+    Request,
+}
+
+impl QueryType {
+    pub fn name(self) -> &'static str {
+        match self {
+            QueryType::Ping => "ping",
+            QueryType::Services => "services",
+            QueryType::Info => "info",
+            QueryType::Stats => "stats",
+            QueryType::Request => "request",
+        }
+    }
+
+    fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "ping" => QueryType::Ping,
+            "services" => QueryType::Services,
+            "info" => QueryType::Info,
+            "stats" => QueryType::Stats,
+            "request" => QueryType::Request,
+            _ => return None,
+        })
+    }
+
+    /// Formats this query type answers; the first is the default.
+    fn formats(self) -> &'static [Format] {
+        match self {
+            QueryType::Ping | QueryType::Services => &[Format::Instant, Format::Table, Format::Timeseries],
+            QueryType::Stats => &[Format::Instant, Format::Table, Format::Timeseries],
+            QueryType::Info | QueryType::Request => &[Format::Table],
+        }
+    }
+
+    /// Values of `metric` (the one numeric field of an instant frame); the first is the default.
+    pub fn metrics(self) -> &'static [&'static str] {
+        match self {
+            QueryType::Ping => &["rtt", "up"],
+            QueryType::Services => &["instances", "down", "versions"],
+            QueryType::Stats => &[
+                "requests",
+                "errors",
+                "error_ratio",
+                "processing_time",
+                "average_processing_time",
+            ],
+            QueryType::Info | QueryType::Request => &[],
+        }
+    }
+}
+
+/// `format`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    Instant,
+    Table,
+    Timeseries,
+}
+
+impl Format {
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::Instant => "instant",
+            Format::Table => "table",
+            Format::Timeseries => "timeseries",
+        }
+    }
+}
+
+/// A validated query.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Query {
+    pub ref_id: String,
+    pub query_type: QueryType,
+    pub format: Format,
+    pub scope: Scope,
+    pub endpoint: Option<String>,
+    pub metric: &'static str,
+    pub subject: String,
+    pub payload: String,
+    pub headers: Vec<(String, String)>,
+}
+
+/// What went wrong with one query.
+#[derive(Debug, thiserror::Error)]
+pub enum QueryErrorKind {
+    #[error("{0}")]
+    BadQuery(String),
+    #[error("data source settings: {0}")]
+    Settings(#[from] SettingsError),
+    #[error("{0}")]
+    Connect(#[from] ConnectError),
+    #[error("{0}")]
+    Discovery(#[from] DiscoveryError),
+    #[error("{0}")]
+    Request(#[from] RequestError),
+    #[error("{0}")]
+    Frame(#[from] FrameError),
+}
+
+impl QueryErrorKind {
+    /// HTTP-like status Grafana shows with the error.
+    pub fn status(&self) -> i32 {
+        match self {
+            QueryErrorKind::BadQuery(_) | QueryErrorKind::Settings(_) => 400,
+            QueryErrorKind::Connect(ConnectError::TimedOut { .. })
+            | QueryErrorKind::Request(RequestError::TimedOut { .. }) => 504,
+            QueryErrorKind::Connect(_) | QueryErrorKind::Discovery(_) | QueryErrorKind::Request(_) => 502,
+            QueryErrorKind::Frame(_) => 500,
+        }
+    }
+
+    /// Label for metrics.
+    pub fn outcome(&self) -> &'static str {
+        match self {
+            QueryErrorKind::BadQuery(_) | QueryErrorKind::Settings(_) => "bad_request",
+            _ => "error",
+        }
+    }
+}
+
+/// An error of one query, carrying its refId.
+#[derive(Debug, thiserror::Error)]
+#[error("query {ref_id}: {kind}")]
+pub struct QueryError {
+    pub ref_id: String,
+    pub kind: QueryErrorKind,
+}
+
+impl QueryError {
+    pub fn new(ref_id: &str, kind: impl Into<QueryErrorKind>) -> Self {
+        Self {
+            ref_id: ref_id.to_string(),
+            kind: kind.into(),
+        }
+    }
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase", default)]
+struct Model {
+    query_type: Option<Value>,
+    service: Option<Value>,
+    instance: Option<Value>,
+    endpoint: Option<Value>,
+    format: Option<Value>,
+    metric: Option<Value>,
+    subject: Option<Value>,
+    payload: Option<Value>,
+    headers: Option<Value>,
+}
+
+fn text(v: &Option<Value>, key: &str) -> Result<String, QueryErrorKind> {
+    match v {
+        None | Some(Value::Null) => Ok(String::new()),
+        Some(Value::String(s)) => Ok(s.trim().to_string()),
+        Some(Value::Number(n)) => Ok(n.to_string()),
+        Some(other) => Err(QueryErrorKind::BadQuery(format!("{key} must be a string, not {other}"))),
+    }
+}
+
+fn bad<T>(msg: String) -> Result<T, QueryErrorKind> {
+    Err(QueryErrorKind::BadQuery(msg))
+}
+
+fn check_no_variable(value: &str, key: &str) -> Result<(), QueryErrorKind> {
+    if value.contains('$') {
+        return bad(format!(
+            "{key} '{value}' looks like an unresolved template variable; alert rules run without dashboard variables, so store a concrete value"
+        ));
+    }
+    Ok(())
+}
+
+impl Query {
+    /// Parse one query's JSON; `proto_query_type` is the request's own `queryType` field, used when the JSON has none.
+    pub fn parse(ref_id: &str, proto_query_type: &str, json: &[u8]) -> Result<Self, QueryError> {
+        Self::parse_inner(ref_id, proto_query_type, json).map_err(|kind| QueryError::new(ref_id, kind))
+    }
+
+    fn parse_inner(ref_id: &str, proto_query_type: &str, json: &[u8]) -> Result<Self, QueryErrorKind> {
+        let model: Model = if json.iter().all(u8::is_ascii_whitespace) {
+            Model::default()
+        } else {
+            serde_json::from_slice(json)
+                .map_err(|e| QueryErrorKind::BadQuery(format!("query is not valid JSON: {e}")))?
+        };
+        let mut qt = text(&model.query_type, "queryType")?;
+        if qt.is_empty() {
+            qt = proto_query_type.trim().to_string();
+        }
+        if qt.is_empty() {
+            qt = "ping".to_string();
+        }
+        let query_type = QueryType::parse(&qt).ok_or_else(|| {
+            QueryErrorKind::BadQuery(format!(
+                "unknown queryType '{qt}': use ping, services, info, stats or request"
+            ))
+        })?;
+
+        let format_text = text(&model.format, "format")?;
+        let format = if format_text.is_empty() {
+            query_type.formats()[0]
+        } else {
+            *query_type
+                .formats()
+                .iter()
+                .find(|f| f.name() == format_text)
+                .ok_or_else(|| {
+                    let names: Vec<_> = query_type.formats().iter().map(|f| f.name()).collect();
+                    QueryErrorKind::BadQuery(format!(
+                        "format '{format_text}' is not available for {} queries: use {}",
+                        query_type.name(),
+                        names.join(" or ")
+                    ))
+                })?
+        };
+        if format == Format::Timeseries {
+            return bad(format!(
+                "format timeseries needs the plugin's history sampler, which this version does not have yet; use instant (it can be graphed over time by the ping panel) for {} queries",
+                query_type.name()
+            ));
+        }
+
+        let service = text(&model.service, "service")?;
+        let instance = text(&model.instance, "instance")?;
+        let endpoint = text(&model.endpoint, "endpoint")?;
+        for (value, key) in [(&service, "service"), (&instance, "instance"), (&endpoint, "endpoint")] {
+            check_no_variable(value, key)?;
+        }
+        if !service.is_empty() && !valid_name(&service) {
+            return bad(format!(
+                "service '{service}' is not a valid service name (letters, digits, - and _)"
+            ));
+        }
+        if !instance.is_empty() && !valid_name(&instance) {
+            return bad(format!(
+                "instance '{instance}' is not a valid instance id (letters, digits, - and _)"
+            ));
+        }
+        if query_type == QueryType::Services && !instance.is_empty() {
+            return bad("services queries count instances per service; leave instance empty".to_string());
+        }
+
+        let metric_text = text(&model.metric, "metric")?;
+        let metric = match query_type.metrics() {
+            [] => "",
+            all if metric_text.is_empty() || format != Format::Instant => all[0],
+            all => all.iter().copied().find(|m| *m == metric_text).ok_or_else(|| {
+                QueryErrorKind::BadQuery(format!(
+                    "metric '{metric_text}' is not available for {} queries: use {}",
+                    query_type.name(),
+                    all.join(", ")
+                ))
+            })?,
+        };
+
+        let subject = text(&model.subject, "subject")?;
+        let payload = match &model.payload {
+            Some(Value::String(s)) => s.clone(),
+            None | Some(Value::Null) => String::new(),
+            Some(other) => other.to_string(),
+        };
+        let headers = parse_headers(model.headers.as_ref())?;
+        if query_type == QueryType::Request {
+            if subject.is_empty() {
+                return bad("request queries need a subject".to_string());
+            }
+            check_no_variable(&subject, "subject")?;
+            if !valid_subject(&subject, false) {
+                return bad(format!(
+                    "subject '{subject}' is not a valid NATS subject to send to (dot-separated tokens, no spaces, no wildcards)"
+                ));
+            }
+        }
+
+        Ok(Query {
+            ref_id: ref_id.to_string(),
+            query_type,
+            format,
+            scope: Scope {
+                service: (!service.is_empty()).then_some(service),
+                id: (!instance.is_empty()).then_some(instance),
+            },
+            endpoint: (!endpoint.is_empty()).then_some(endpoint),
+            metric,
+            subject,
+            payload,
+            headers,
+        })
+    }
+
+    /// Run on `conn` and build frames.
+    pub async fn execute(&self, conn: &Connection) -> Result<Vec<Frame>, QueryError> {
+        self.execute_inner(conn)
+            .await
+            .map_err(|kind| QueryError::new(&self.ref_id, kind))
+    }
+
+    async fn execute_inner(&self, conn: &Connection) -> Result<Vec<Frame>, QueryErrorKind> {
+        let d = &conn.discovery;
+        let frames = match self.query_type {
+            QueryType::Ping => vec![shapes::ping(self, &*d.discover(Verb::Ping, self.scope.clone()).await?)],
+            QueryType::Services => vec![shapes::services(
+                self,
+                &*d.discover(Verb::Ping, self.scope.clone()).await?,
+            )],
+            QueryType::Info => vec![shapes::info(self, &*d.discover(Verb::Info, self.scope.clone()).await?)],
+            QueryType::Stats => vec![shapes::stats(
+                self,
+                &*d.discover(Verb::Stats, self.scope.clone()).await?,
+            )],
+            QueryType::Request => {
+                if !conn.settings.request_allowed(&self.subject) {
+                    let allowed = if conn.settings.request_subjects.is_empty() {
+                        "none: add patterns to requestSubjects in the data source settings to allow request queries"
+                            .to_string()
+                    } else {
+                        conn.settings.request_subjects.join(", ")
+                    };
+                    return bad(format!(
+                        "subject '{}' is not allowed by this data source (allowed: {allowed})",
+                        self.subject
+                    ));
+                }
+                let reply = request::request(
+                    &conn.client,
+                    &self.subject,
+                    Bytes::from(self.payload.clone().into_bytes()),
+                    &self.headers,
+                    conn.settings.timeout,
+                )
+                .await?;
+                vec![shapes::request(self, &reply)]
+            }
+        };
+        Ok(frames)
+    }
+}
+
+fn parse_headers(v: Option<&Value>) -> Result<Vec<(String, String)>, QueryErrorKind> {
+    let pair = |k: &str, v: &Value| -> Result<(String, String), QueryErrorKind> {
+        let value = match v {
+            Value::String(s) => s.clone(),
+            Value::Null => String::new(),
+            other => other.to_string(),
+        };
+        let key = k.trim();
+        if key.is_empty() || key.contains(':') || key.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return bad(format!("header name '{key}' is not valid"));
+        }
+        if value.contains(['\r', '\n']) {
+            return bad(format!("header {key} has a line break in its value"));
+        }
+        Ok((key.to_string(), value))
+    };
+    match v {
+        None | Some(Value::Null) => Ok(Vec::new()),
+        Some(Value::Object(map)) => {
+            let sorted: BTreeMap<_, _> = map.iter().collect();
+            sorted.into_iter().map(|(k, v)| pair(k, v)).collect()
+        }
+        Some(Value::Array(items)) => items
+            .iter()
+            .filter_map(|item| {
+                let key = item.get("key").or_else(|| item.get("name")).and_then(Value::as_str)?;
+                if key.trim().is_empty() {
+                    return None;
+                }
+                Some(pair(key, item.get("value").unwrap_or(&Value::Null)))
+            })
+            .collect(),
+        Some(other) => bad(format!(
+            "headers must be an object of name: value or a list of {{key, value}}, not {other}"
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(json: &str) -> Result<Query, QueryError> {
+        Query::parse("A", "", json.as_bytes())
+    }
+
+    #[test]
+    fn spec_example_parses_with_defaults() {
+        let q = parse(
+            r#"{"refId":"A","queryType":"ping","service":"orders","instance":"","endpoint":"","format":"instant"}"#,
+        )
+        .unwrap();
+        assert_eq!(q.query_type, QueryType::Ping);
+        assert_eq!(q.format, Format::Instant);
+        assert_eq!(q.metric, "rtt");
+        assert_eq!(q.scope.service.as_deref(), Some("orders"));
+        assert_eq!(q.scope.id, None);
+        let q = parse(r#"{"queryType":"info"}"#).unwrap();
+        assert_eq!(q.format, Format::Table);
+        let q = Query::parse("B", "stats", b"{}").unwrap();
+        assert_eq!((q.query_type, q.metric), (QueryType::Stats, "requests"));
+        assert_eq!(parse("").unwrap().query_type, QueryType::Ping);
+    }
+
+    #[test]
+    fn bad_queries_name_the_problem_and_keep_the_ref_id() {
+        let cases = [
+            ("{not json", "not valid JSON"),
+            (r#"{"queryType":"pong"}"#, "unknown queryType 'pong'"),
+            (
+                r#"{"queryType":"info","format":"instant"}"#,
+                "format 'instant' is not available for info",
+            ),
+            (
+                r#"{"queryType":"ping","service":"$service"}"#,
+                "unresolved template variable",
+            ),
+            (
+                r#"{"queryType":"ping","service":"orders.>"}"#,
+                "not a valid service name",
+            ),
+            (
+                r#"{"queryType":"ping","metric":"cpu"}"#,
+                "metric 'cpu' is not available for ping",
+            ),
+            (r#"{"queryType":"request"}"#, "need a subject"),
+            (r#"{"queryType":"request","subject":"a.*"}"#, "not a valid NATS subject"),
+            (
+                r#"{"queryType":"request","subject":"a","headers":{"x y":"1"}}"#,
+                "header name",
+            ),
+            (r#"{"queryType":"ping","service":{"x":1}}"#, "service must be a string"),
+            (r#"{"queryType":"services","instance":"abc"}"#, "leave instance empty"),
+            (r#"{"queryType":"ping","format":"timeseries"}"#, "history sampler"),
+        ];
+        for (json, want) in cases {
+            let e = Query::parse("Z", "", json.as_bytes()).unwrap_err();
+            assert_eq!(e.ref_id, "Z");
+            assert!(e.kind.to_string().contains(want), "{json}: {e}");
+            assert_eq!(e.kind.status(), 400);
+        }
+    }
+
+    #[test]
+    fn request_headers_in_both_shapes() {
+        let q = parse(r#"{"queryType":"request","subject":"orders.get","payload":{"id":1},"headers":[{"key":"X-A","value":"1"},{"key":"","value":"skip"}]}"#).unwrap();
+        assert_eq!(q.headers, vec![("X-A".to_string(), "1".to_string())]);
+        assert_eq!(q.payload, r#"{"id":1}"#);
+        let q = parse(r#"{"queryType":"request","subject":"orders.get","headers":{"b":"2","a":3}}"#).unwrap();
+        assert_eq!(q.headers, vec![("a".into(), "3".into()), ("b".into(), "2".into())]);
+    }
+}

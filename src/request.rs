@@ -1,0 +1,99 @@
+//! One NATS request/reply to a service endpoint, with ADR-32 service errors (`Nats-Service-Error` headers) turned into errors.
+//!
+//! Protocol code: no Grafana types.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use tokio::time::Instant;
+
+/// Header carrying a service error's text (ADR-32).
+pub const SERVICE_ERROR: &str = "Nats-Service-Error";
+/// Header carrying a service error's code (ADR-32).
+pub const SERVICE_ERROR_CODE: &str = "Nats-Service-Error-Code";
+
+/// A successful reply.
+#[derive(Clone, Debug)]
+pub struct Reply {
+    pub payload: Bytes,
+    /// Reply headers, by name, in the order received.
+    pub headers: Vec<(String, String)>,
+    pub rtt: Duration,
+}
+
+/// Why a request failed.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum RequestError {
+    #[error("no service listens on {0} (no responders)")]
+    NoResponders(String),
+    #[error("no reply on {subject} within {timeout_ms} ms")]
+    TimedOut { subject: String, timeout_ms: u128 },
+    #[error("the service answered with error {code}: {message}")]
+    Service { code: String, message: String },
+    #[error("the NATS connection is down (reconnecting); retry in a moment")]
+    NotConnected,
+    #[error("request on {subject} failed: {message}")]
+    Other { subject: String, message: String },
+}
+
+/// Send one request and wait for its reply.
+pub async fn request(
+    client: &async_nats::Client,
+    subject: &str,
+    payload: Bytes,
+    headers: &[(String, String)],
+    timeout: Duration,
+) -> Result<Reply, RequestError> {
+    if client.connection_state() != async_nats::connection::State::Connected {
+        return Err(RequestError::NotConnected);
+    }
+    let mut req = async_nats::Request::new().payload(payload).timeout(Some(timeout));
+    if !headers.is_empty() {
+        let mut map = async_nats::HeaderMap::new();
+        for (k, v) in headers {
+            map.append(k.as_str(), v.as_str());
+        }
+        req = req.headers(map);
+    }
+    let t0 = Instant::now();
+    let msg = client.send_request(subject.to_string(), req).await.map_err(|e| {
+        use async_nats::RequestErrorKind as K;
+        match e.kind() {
+            K::NoResponders => RequestError::NoResponders(subject.to_string()),
+            K::TimedOut => RequestError::TimedOut {
+                subject: subject.to_string(),
+                timeout_ms: timeout.as_millis(),
+            },
+            K::InvalidSubject | K::MaxPayloadExceeded | K::Other => RequestError::Other {
+                subject: subject.to_string(),
+                message: e.to_string(),
+            },
+        }
+    })?;
+    let rtt = t0.elapsed();
+    let mut pairs = Vec::new();
+    if let Some(h) = &msg.headers {
+        for (name, values) in h.iter() {
+            for v in values {
+                pairs.push((name.to_string(), v.to_string()));
+            }
+        }
+    }
+    let find = |name: &str| {
+        pairs
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.clone())
+    };
+    if let Some(message) = find(SERVICE_ERROR) {
+        return Err(RequestError::Service {
+            code: find(SERVICE_ERROR_CODE).unwrap_or_else(|| "?".to_string()),
+            message,
+        });
+    }
+    Ok(Reply {
+        payload: msg.payload,
+        headers: pairs,
+        rtt,
+    })
+}

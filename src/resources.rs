@@ -1,0 +1,119 @@
+//! CallResource routes for editors and template variables: services, instances of a service, endpoints of a service (JSON).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde_json::{json, Value};
+
+use crate::connection::Connection;
+use crate::micro::{valid_name, Scope, Verb};
+
+/// A resource answer: HTTP status and JSON body.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Answer {
+    pub status: u16,
+    pub body: Value,
+}
+
+fn error(status: u16, message: impl Into<String>) -> Answer {
+    Answer {
+        status,
+        body: json!({ "error": message.into() }),
+    }
+}
+
+/// The routes, for the 404 message.
+pub const ROUTES: &str = "services, services/<name>/instances, services/<name>/endpoints";
+
+/// Answer `method path` (path without leading slash or query string).
+pub async fn handle(conn: &Connection, method: &str, path: &str) -> Answer {
+    if !method.is_empty() && !method.eq_ignore_ascii_case("GET") {
+        return error(
+            405,
+            format!("method {method} is not allowed: resources are read with GET"),
+        );
+    }
+    let path = path.split('?').next().unwrap_or("").trim_matches('/');
+    let parts: Vec<&str> = path.split('/').collect();
+    match parts.as_slice() {
+        ["services"] => services(conn).await,
+        ["services", name, "instances"] => instances(conn, name).await,
+        ["services", name, "endpoints"] => endpoints(conn, name).await,
+        _ => error(404, format!("no resource '{path}': use {ROUTES}")),
+    }
+}
+
+fn service_scope(name: &str) -> Result<Scope, Answer> {
+    if !valid_name(name) {
+        return Err(error(400, format!("'{name}' is not a valid service name")));
+    }
+    Ok(Scope {
+        service: Some(name.to_string()),
+        id: None,
+    })
+}
+
+async fn services(conn: &Connection) -> Answer {
+    let round = match conn.discovery.discover(Verb::Ping, Scope::all()).await {
+        Ok(r) => r,
+        Err(e) => return error(502, e.to_string()),
+    };
+    let mut by: BTreeMap<&str, (usize, BTreeSet<&str>)> = BTreeMap::new();
+    for r in &round.replies {
+        let e = by.entry(&r.reply.name).or_default();
+        e.0 += 1;
+        e.1.insert(&r.reply.version);
+    }
+    let list: Vec<Value> = by
+        .into_iter()
+        .map(|(name, (n, versions))| json!({"name": name, "instances": n, "versions": versions}))
+        .collect();
+    Answer {
+        status: 200,
+        body: Value::Array(list),
+    }
+}
+
+async fn instances(conn: &Connection, name: &str) -> Answer {
+    let scope = match service_scope(name) {
+        Ok(s) => s,
+        Err(a) => return a,
+    };
+    let round = match conn.discovery.discover(Verb::Ping, scope).await {
+        Ok(r) => r,
+        Err(e) => return error(502, e.to_string()),
+    };
+    let list: Vec<Value> = round
+        .replies
+        .iter()
+        .map(|r| json!({"id": r.reply.id, "version": r.reply.version, "rttMs": r.rtt.as_secs_f64() * 1e3}))
+        .collect();
+    Answer {
+        status: 200,
+        body: Value::Array(list),
+    }
+}
+
+async fn endpoints(conn: &Connection, name: &str) -> Answer {
+    let scope = match service_scope(name) {
+        Ok(s) => s,
+        Err(a) => return a,
+    };
+    let round = match conn.discovery.discover(Verb::Info, scope).await {
+        Ok(r) => r,
+        Err(e) => return error(502, e.to_string()),
+    };
+    let mut seen: BTreeMap<&str, (&str, &str)> = BTreeMap::new();
+    for r in &round.replies {
+        for e in &r.reply.endpoints {
+            seen.entry(&e.name).or_insert((&e.subject, &e.queue_group));
+        }
+    }
+    let list: Vec<Value> = seen
+        .into_iter()
+        .map(|(name, (subject, queue))| json!({"name": name, "subject": subject, "queueGroup": queue}))
+        .collect();
+    Answer {
+        status: 200,
+        body: Value::Array(list),
+    }
+}

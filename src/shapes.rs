@@ -1,0 +1,535 @@
+//! Pure builders from discovery rounds and replies to the frame shapes of SPEC ("Frames"): `numeric-long` for instant values, `table` for tables.
+//!
+//! Instant frames carry exactly one numeric field (chosen by the query's
+//! `metric`) plus string dimensions, so Grafana's alert engine reads them as one
+//! alert instance per row on both of its paths (data-plane and number table).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde_json::{json, Value};
+
+use crate::discovery::{Round, StopReason};
+use crate::frames::{Field, FieldConfig, Frame, FrameMeta, Notice, Severity, Values, NUMERIC_LONG, TABLE};
+use crate::query::{Format, Query};
+use crate::request::Reply;
+
+fn nanos(t: chrono::DateTime<chrono::Utc>) -> i64 {
+    t.timestamp_nanos_opt().unwrap_or(i64::MAX)
+}
+
+fn ms(d: std::time::Duration) -> f64 {
+    d.as_secs_f64() * 1e3
+}
+
+/// Meta shared by every frame built from a round: type, executed subject, notices, round facts.
+fn round_meta(kind: &'static str, round: &Round) -> FrameMeta {
+    let mut notices = Vec::new();
+    if round.invalid > 0 {
+        notices.push(Notice {
+            severity: Severity::Warning,
+            text: format!(
+                "{} invalid {} skipped (not JSON, wrong type, no name/id, or duplicate) on {}",
+                round.invalid,
+                if round.invalid == 1 {
+                    "reply was"
+                } else {
+                    "replies were"
+                },
+                round.subject
+            ),
+        });
+    }
+    match round.stop {
+        StopReason::Capped => notices.push(Notice {
+            severity: Severity::Warning,
+            text: format!(
+                "stopped at the reply cap of {} replies: instances beyond it are not shown",
+                round.replies.len()
+            ),
+        }),
+        StopReason::NoResponders => notices.push(Notice {
+            severity: Severity::Info,
+            text: format!("no service answered {} (no responders)", round.subject),
+        }),
+        StopReason::Timeout if round.replies.is_empty() => notices.push(Notice {
+            severity: Severity::Warning,
+            text: format!("no valid reply on {} within {:.0} ms", round.subject, ms(round.elapsed)),
+        }),
+        _ => {}
+    }
+    FrameMeta {
+        executed_query_string: Some(round.subject.clone()),
+        notices,
+        custom: Some(json!({
+            "stop": round.stop.name(),
+            "elapsedMs": ms(round.elapsed),
+            "lastReplyMs": round.last_reply.map(ms),
+            "replies": round.replies.len(),
+            "invalidReplies": round.invalid,
+            "down": round.down.len(),
+        })),
+        ..FrameMeta::typed(kind)
+    }
+}
+
+fn up_config() -> FieldConfig {
+    FieldConfig {
+        min: Some(0.0),
+        max: Some(1.0),
+        mappings: Some(json!([{
+            "type": "value",
+            "options": {
+                "0": {"text": "down", "color": "red", "index": 0},
+                "1": {"text": "up", "color": "green", "index": 1}
+            }
+        }])),
+        ..FieldConfig::default()
+    }
+}
+
+/// `ping`: one row per instance (answering or down) with its round-trip time or up state.
+pub fn ping(q: &Query, round: &Round) -> Frame {
+    struct Row<'a> {
+        service: &'a str,
+        id: &'a str,
+        version: &'a str,
+        rtt: Option<f64>,
+    }
+    let mut rows: Vec<Row<'_>> = round
+        .replies
+        .iter()
+        .map(|r| Row {
+            service: &r.reply.name,
+            id: &r.reply.id,
+            version: &r.reply.version,
+            rtt: Some(ms(r.rtt)),
+        })
+        .chain(round.down.iter().map(|k| Row {
+            service: &k.name,
+            id: &k.id,
+            version: &k.version,
+            rtt: None,
+        }))
+        .collect();
+    rows.sort_by(|a, b| (a.service, a.id).cmp(&(b.service, b.id)));
+    fn strings<'a>(rows: &[Row<'a>], f: fn(&Row<'a>) -> &'a str) -> Values {
+        Values::String(rows.iter().map(|r| f(r).to_string()).collect())
+    }
+    let rtt = Field::new("rtt", Values::NullableFloat64(rows.iter().map(|r| r.rtt).collect()))
+        .with_config(FieldConfig::unit("ms"));
+    let up = Field::new(
+        "up",
+        Values::Float64(rows.iter().map(|r| if r.rtt.is_some() { 1.0 } else { 0.0 }).collect()),
+    )
+    .with_config(up_config());
+    let mut frame = Frame::new("ping", &q.ref_id)
+        .with_field(Field::new("service", strings(&rows, |r| r.service)))
+        .with_field(Field::new("id", strings(&rows, |r| r.id)))
+        .with_field(Field::new("version", strings(&rows, |r| r.version)));
+    match q.format {
+        Format::Table => {
+            frame = frame.with_meta(round_meta(TABLE, round)).with_field(rtt).with_field(up);
+        }
+        _ => {
+            frame = frame
+                .with_meta(round_meta(NUMERIC_LONG, round))
+                .with_field(if q.metric == "up" { up } else { rtt });
+        }
+    }
+    frame
+}
+
+/// `services`: one row per service: instances answering, instances down, versions seen.
+pub fn services(q: &Query, round: &Round) -> Frame {
+    #[derive(Default)]
+    struct Svc {
+        up: u64,
+        down: u64,
+        versions: BTreeSet<String>,
+    }
+    let mut by: BTreeMap<&str, Svc> = BTreeMap::new();
+    for r in &round.replies {
+        let s = by.entry(&r.reply.name).or_default();
+        s.up += 1;
+        s.versions.insert(r.reply.version.clone());
+    }
+    for k in &round.down {
+        by.entry(&k.name).or_default().down += 1;
+    }
+    let names = Values::String(by.keys().map(|s| s.to_string()).collect());
+    let instances = Field::new("instances", Values::Float64(by.values().map(|s| s.up as f64).collect()))
+        .with_config(FieldConfig::unit("short"));
+    let down = Field::new("down", Values::Float64(by.values().map(|s| s.down as f64).collect()))
+        .with_config(FieldConfig::unit("short"));
+    let versions_n = Field::new(
+        "versions",
+        Values::Float64(by.values().map(|s| s.versions.len() as f64).collect()),
+    )
+    .with_config(FieldConfig::unit("short"));
+    let frame = Frame::new("services", &q.ref_id).with_field(Field::new("service", names));
+    match q.format {
+        Format::Table => frame
+            .with_meta(round_meta(TABLE, round))
+            .with_field(instances)
+            .with_field(down)
+            .with_field(Field::new(
+                "versions",
+                Values::String(
+                    by.values()
+                        .map(|s| s.versions.iter().cloned().collect::<Vec<_>>().join(", "))
+                        .collect(),
+                ),
+            )),
+        _ => frame
+            .with_meta(round_meta(NUMERIC_LONG, round))
+            .with_field(match q.metric {
+                "down" => down,
+                "versions" => versions_n,
+                _ => instances,
+            }),
+    }
+}
+
+fn metadata_json(m: &BTreeMap<String, String>) -> String {
+    serde_json::to_string(m).unwrap_or_else(|_| "{}".to_string())
+}
+
+/// `info`: one row per instance and endpoint (an instance without endpoints gets one row).
+pub fn info(q: &Query, round: &Round) -> Frame {
+    let mut cols: [Vec<String>; 9] = Default::default();
+    for r in &round.replies {
+        let i = &r.reply;
+        let endpoints: Vec<_> = i
+            .endpoints
+            .iter()
+            .filter(|e| q.endpoint.as_deref().is_none_or(|want| want == e.name))
+            .collect();
+        if endpoints.is_empty() && q.endpoint.is_some() {
+            continue;
+        }
+        let mut push = |ep: Option<&crate::micro::Endpoint>| {
+            let row = [
+                i.name.clone(),
+                i.id.clone(),
+                i.version.clone(),
+                i.description.clone(),
+                metadata_json(&i.metadata),
+                ep.map(|e| e.name.clone()).unwrap_or_default(),
+                ep.map(|e| e.subject.clone()).unwrap_or_default(),
+                ep.map(|e| e.queue_group.clone()).unwrap_or_default(),
+                ep.map(|e| metadata_json(&e.metadata)).unwrap_or_default(),
+            ];
+            for (c, v) in cols.iter_mut().zip(row) {
+                c.push(v);
+            }
+        };
+        if endpoints.is_empty() {
+            push(None);
+        }
+        for e in endpoints {
+            push(Some(e));
+        }
+    }
+    let names = [
+        "service",
+        "id",
+        "version",
+        "description",
+        "metadata",
+        "endpoint",
+        "subject",
+        "queue_group",
+        "endpoint_metadata",
+    ];
+    let mut frame = Frame::new("info", &q.ref_id).with_meta(round_meta(TABLE, round));
+    for (name, col) in names.into_iter().zip(cols) {
+        frame = frame.with_field(Field::new(name, Values::String(col)));
+    }
+    frame
+}
+
+/// `stats`: one row per instance and endpoint.
+pub fn stats(q: &Query, round: &Round) -> Frame {
+    let mut dims: [Vec<String>; 4] = Default::default();
+    let mut subject = Vec::new();
+    let mut queue = Vec::new();
+    let mut requests = Vec::new();
+    let mut errors = Vec::new();
+    let mut ratio = Vec::new();
+    let mut total = Vec::new();
+    let mut avg = Vec::new();
+    let mut last_error = Vec::new();
+    let mut started = Vec::new();
+    let mut data = Vec::new();
+    for r in &round.replies {
+        let i = &r.reply;
+        for e in i
+            .endpoints
+            .iter()
+            .filter(|e| q.endpoint.as_deref().is_none_or(|want| want == e.name))
+        {
+            for (c, v) in dims.iter_mut().zip([&i.name, &i.id, &i.version, &e.name]) {
+                c.push(v.clone());
+            }
+            subject.push(e.subject.clone());
+            queue.push(e.queue_group.clone());
+            requests.push(e.num_requests as f64);
+            errors.push(e.num_errors as f64);
+            ratio.push(if e.num_requests == 0 {
+                0.0
+            } else {
+                (e.num_errors as f64 / e.num_requests as f64).min(1.0)
+            });
+            total.push(e.processing_time / 1e6);
+            avg.push(e.average_processing_time / 1e6);
+            last_error.push(e.last_error.clone());
+            started.push(i.started.map(nanos));
+            data.push(e.data.as_ref().map(Value::to_string));
+        }
+    }
+    let count = |name: &str, v: Vec<f64>| Field::new(name, Values::Float64(v)).with_config(FieldConfig::unit("short"));
+    let millis = |name: &str, v: Vec<f64>| Field::new(name, Values::Float64(v)).with_config(FieldConfig::unit("ms"));
+    let ratio_field = Field::new("error_ratio", Values::Float64(ratio)).with_config(FieldConfig {
+        min: Some(0.0),
+        max: Some(1.0),
+        ..FieldConfig::unit("percentunit")
+    });
+    let mut frame = Frame::new("stats", &q.ref_id);
+    for (name, col) in ["service", "id", "version", "endpoint"].into_iter().zip(dims) {
+        frame = frame.with_field(Field::new(name, Values::String(col)));
+    }
+    if q.format == Format::Table {
+        frame
+            .with_meta(round_meta(TABLE, round))
+            .with_field(Field::new("subject", Values::String(subject)))
+            .with_field(Field::new("queue_group", Values::String(queue)))
+            .with_field(count("requests", requests))
+            .with_field(count("errors", errors))
+            .with_field(ratio_field)
+            .with_field(millis("processing_time", total))
+            .with_field(millis("average_processing_time", avg))
+            .with_field(Field::new("last_error", Values::String(last_error)))
+            .with_field(Field::new("started", Values::NullableTime(started)))
+            .with_field(Field::new("data", Values::NullableString(data)))
+    } else {
+        let value = match q.metric {
+            "errors" => count("errors", errors),
+            "error_ratio" => ratio_field,
+            "processing_time" => millis("processing_time", total),
+            "average_processing_time" => millis("average_processing_time", avg),
+            _ => count("requests", requests),
+        };
+        frame.with_meta(round_meta(NUMERIC_LONG, round)).with_field(value)
+    }
+}
+
+/// `request`: a JSON object reply becomes one row with a column per key, an array of objects one row
+/// per element; anything else one `reply` column. Numbers become numbers, booleans booleans,
+/// nested values their JSON text.
+pub fn request(q: &Query, reply: &Reply) -> Frame {
+    let meta = FrameMeta {
+        executed_query_string: Some(q.subject.clone()),
+        custom: Some(json!({
+            "rttMs": ms(reply.rtt),
+            "bytes": reply.payload.len(),
+            "headers": reply.headers.iter().map(|(k, v)| json!([k, v])).collect::<Vec<_>>(),
+        })),
+        ..FrameMeta::typed(TABLE)
+    };
+    let frame = Frame::new("request", &q.ref_id).with_meta(meta);
+    let rows: Option<Vec<serde_json::Map<String, Value>>> = match serde_json::from_slice::<Value>(&reply.payload) {
+        Ok(Value::Object(o)) => Some(vec![o]),
+        Ok(Value::Array(items)) if !items.is_empty() && items.iter().all(Value::is_object) => Some(
+            items
+                .into_iter()
+                .filter_map(|v| match v {
+                    Value::Object(o) => Some(o),
+                    _ => None,
+                })
+                .collect(),
+        ),
+        _ => None,
+    };
+    let Some(rows) = rows else {
+        let text = String::from_utf8_lossy(&reply.payload).into_owned();
+        return frame.with_field(Field::new("reply", Values::String(vec![text])));
+    };
+    let mut columns: Vec<String> = Vec::new();
+    let mut seen = BTreeSet::new();
+    for row in &rows {
+        for k in row.keys() {
+            if seen.insert(k.clone()) {
+                columns.push(k.clone());
+            }
+        }
+    }
+    let mut frame = frame;
+    for name in columns {
+        let cells: Vec<Option<&Value>> = rows.iter().map(|r| r.get(&name).filter(|v| !v.is_null())).collect();
+        let values = if cells.iter().all(|c| c.is_none_or(Value::is_number)) {
+            Values::NullableFloat64(cells.iter().map(|c| c.and_then(Value::as_f64)).collect())
+        } else if cells.iter().all(|c| c.is_none_or(Value::is_boolean)) {
+            Values::NullableBool(cells.iter().map(|c| c.and_then(Value::as_bool)).collect())
+        } else {
+            Values::NullableString(
+                cells
+                    .iter()
+                    .map(|c| {
+                        c.map(|v| match v {
+                            Value::String(s) => s.clone(),
+                            other => other.to_string(),
+                        })
+                    })
+                    .collect(),
+            )
+        };
+        frame = frame.with_field(Field::new(name, values));
+    }
+    frame
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use chrono::Utc;
+
+    use super::*;
+    use crate::discovery::{KnownInstance, Reply as RoundReply};
+    use crate::micro::{parse_reply, Scope, Verb};
+
+    fn round(verb: Verb, bodies: &[&str], down: Vec<KnownInstance>) -> Round {
+        Round {
+            verb,
+            scope: Scope::all(),
+            subject: format!("$SRV.{}", verb.token()),
+            started: Utc::now(),
+            replies: bodies
+                .iter()
+                .enumerate()
+                .map(|(i, b)| RoundReply {
+                    reply: parse_reply(verb, b.as_bytes()).unwrap(),
+                    rtt: Duration::from_micros(500 * (i as u64 + 1)),
+                    received: Utc::now(),
+                })
+                .collect(),
+            invalid: 2,
+            stop: StopReason::Stall,
+            elapsed: Duration::from_millis(101),
+            last_reply: Some(Duration::from_millis(1)),
+            down,
+        }
+    }
+
+    fn q(json: &str) -> Query {
+        Query::parse("A", "", json.as_bytes()).unwrap()
+    }
+
+    fn strings(f: &Field) -> Vec<String> {
+        match &f.values {
+            Values::String(v) => v.clone(),
+            other => panic!("not strings: {other:?}"),
+        }
+    }
+
+    const PING_A: &str = r#"{"type":"io.nats.micro.v1.ping_response","name":"orders","id":"b","version":"1.0.0"}"#;
+    const PING_B: &str = r#"{"type":"io.nats.micro.v1.ping_response","name":"billing","id":"a","version":"2.0.0"}"#;
+
+    #[test]
+    fn ping_instant_has_one_value_field_and_reports_down() {
+        let down = vec![KnownInstance {
+            name: "orders".into(),
+            id: "a".into(),
+            version: "0.9.0".into(),
+            last_seen: Utc::now(),
+            alive: false,
+        }];
+        let r = round(Verb::Ping, &[PING_A, PING_B], down);
+        let f = ping(&q(r#"{"queryType":"ping"}"#), &r);
+        assert_eq!(f.meta.as_ref().unwrap().kind, Some(NUMERIC_LONG));
+        let names: Vec<_> = f.fields.iter().map(|f| f.name.as_str()).collect();
+        assert_eq!(names, ["service", "id", "version", "rtt"]);
+        assert_eq!(strings(&f.fields[0]), ["billing", "orders", "orders"]);
+        assert_eq!(strings(&f.fields[1]), ["a", "a", "b"]);
+        assert_eq!(
+            f.fields[3].values,
+            Values::NullableFloat64(vec![Some(1.0), None, Some(0.5)])
+        );
+        assert_eq!(f.fields[3].config.as_ref().unwrap().unit.as_deref(), Some("ms"));
+        let up = ping(&q(r#"{"queryType":"ping","metric":"up"}"#), &r);
+        assert_eq!(up.fields[3].values, Values::Float64(vec![1.0, 0.0, 1.0]));
+        let notices = &f.meta.as_ref().unwrap().notices;
+        assert!(
+            notices[0].text.starts_with("2 invalid replies were skipped"),
+            "{notices:?}"
+        );
+        f.to_arrow().unwrap();
+    }
+
+    #[test]
+    fn services_count_instances_and_versions() {
+        let r = round(
+            Verb::Ping,
+            &[
+                PING_A,
+                PING_B,
+                &PING_A.replace("\"b\"", "\"c\"").replace("1.0.0", "1.1.0"),
+            ],
+            vec![],
+        );
+        let f = services(&q(r#"{"queryType":"services","format":"table"}"#), &r);
+        assert_eq!(strings(&f.fields[0]), ["billing", "orders"]);
+        assert_eq!(f.fields[1].values, Values::Float64(vec![1.0, 2.0]));
+        assert_eq!(strings(&f.fields[3]), ["2.0.0", "1.0.0, 1.1.0"]);
+        let n = services(&q(r#"{"queryType":"services","metric":"versions"}"#), &r);
+        assert_eq!(n.fields.len(), 2);
+        assert_eq!(n.fields[1].values, Values::Float64(vec![1.0, 2.0]));
+    }
+
+    #[test]
+    fn stats_rows_per_endpoint_with_units() {
+        let body = r#"{"type":"io.nats.micro.v1.stats_response","name":"orders","id":"x","version":"1",
+            "started":"2026-01-02T03:04:05.123456789Z",
+            "endpoints":[{"name":"b","subject":"o.b","num_requests":4,"num_errors":1,"processing_time":8000000,"average_processing_time":2000000},
+                         {"name":"a","subject":"o.a","num_requests":0,"num_errors":0,"processing_time":0,"average_processing_time":0.5}]}"#;
+        let r = round(Verb::Stats, &[body], vec![]);
+        let t = stats(&q(r#"{"queryType":"stats","format":"table"}"#), &r);
+        assert_eq!(strings(&t.fields[3]), ["a", "b"]);
+        let by_name = |n: &str| t.fields.iter().find(|f| f.name == n).unwrap().values.clone();
+        assert_eq!(by_name("requests"), Values::Float64(vec![0.0, 4.0]));
+        assert_eq!(by_name("error_ratio"), Values::Float64(vec![0.0, 0.25]));
+        assert_eq!(by_name("processing_time"), Values::Float64(vec![0.0, 8.0]));
+        assert_eq!(
+            by_name("average_processing_time"),
+            Values::Float64(vec![0.0000005, 2.0])
+        );
+        assert_eq!(
+            by_name("started"),
+            Values::NullableTime(vec![Some(1_767_323_045_123_456_789); 2])
+        );
+        let one = stats(&q(r#"{"queryType":"stats","endpoint":"b","metric":"errors"}"#), &r);
+        assert_eq!(one.fields.len(), 5);
+        assert_eq!(one.fields[4].values, Values::Float64(vec![1.0]));
+    }
+
+    #[test]
+    fn request_json_becomes_columns() {
+        let reply = |body: &str| Reply {
+            payload: bytes::Bytes::from(body.to_string()),
+            headers: vec![],
+            rtt: Duration::from_millis(1),
+        };
+        let qr = q(r#"{"queryType":"request","subject":"a.b"}"#);
+        let f = request(&qr, &reply(r#"[{"n":1,"ok":true,"s":"x"},{"n":2.5,"o":{"k":1}}]"#));
+        let names: Vec<_> = f.fields.iter().map(|f| f.name.as_str()).collect();
+        assert_eq!(names, ["n", "ok", "s", "o"]);
+        assert_eq!(f.fields[0].values, Values::NullableFloat64(vec![Some(1.0), Some(2.5)]));
+        assert_eq!(f.fields[1].values, Values::NullableBool(vec![Some(true), None]));
+        assert_eq!(
+            f.fields[3].values,
+            Values::NullableString(vec![None, Some(r#"{"k":1}"#.into())])
+        );
+        let plain = request(&qr, &reply("hello"));
+        assert_eq!(plain.fields[0].values, Values::String(vec!["hello".into()]));
+    }
+}
