@@ -39,6 +39,12 @@ pub async fn check(connections: &Connections, key: &SourceKey, settings: Result<
         Ok(c) => c,
         Err(e) => return Report::error(e.to_string()),
     };
+    if conn.client.connection_state() != async_nats::connection::State::Connected {
+        return Report::error(format!(
+            "NATS at {} is unreachable: the connection is down and the plugin keeps reconnecting",
+            conn.settings.servers_display()
+        ));
+    }
     let (server, version) = conn.server();
     let at = format!(
         "Connected to NATS server {server} (v{version}) at {}",

@@ -1,8 +1,9 @@
 //! Logs as hclog-style JSON lines on stderr (what Grafana forwards into its own log), with third-party crates capped below TRACE so no secret they might print reaches the log.
 //!
-//! async-nats 0.51 prints the whole CONNECT message (password, token, JWT
-//! signature) at TRACE; other crates may do likewise. This crate never logs
-//! settings, requests or secrets at any level.
+//! This crate never logs settings, requests or secrets at any level. Third-party
+//! crates are capped at DEBUG as defence in depth: at TRACE they print raw
+//! protocol traffic (async-nats redacts its CONNECT line, but request bodies and
+//! server addresses are printed verbatim, and we do not control future versions).
 
 use std::io::Write;
 

@@ -68,6 +68,8 @@ fn listen() -> Result<TcpListener, ServeError> {
 
 /// Run until Grafana says Shutdown, the parent process goes away, or a signal arrives.
 pub async fn run() -> Result<(), ServeError> {
+    // Read before anything else: a parent that dies right after the handshake must still be noticed.
+    let parent = parent_pid();
     if std::env::var(COOKIE_KEY).map(|v| v.is_empty()).unwrap_or(true) {
         return Err(ServeError::NotLaunchedByGrafana);
     }
@@ -109,7 +111,7 @@ pub async fn run() -> Result<(), ServeError> {
 
     let reason = tokio::select! {
         _ = stop_rx.wait_for(|stop| *stop) => "Grafana asked the plugin to shut down",
-        _ = parent_gone() => "the parent process is gone",
+        _ = parent_gone(parent) => "the parent process is gone",
         _ = signal() => "signal received",
         r = &mut server => {
             return match r {
@@ -145,26 +147,38 @@ async fn signal() {
     }
 }
 
-/// Resolves when this process is re-parented (its parent died), so no orphan outlives Grafana.
-async fn parent_gone() {
+fn parent_pid() -> i64 {
     #[cfg(unix)]
     {
         // SAFETY: getppid has no preconditions and cannot fail.
-        let original = unsafe { libc::getppid() };
+        i64::from(unsafe { libc::getppid() })
+    }
+    #[cfg(not(unix))]
+    {
+        0
+    }
+}
+
+/// Resolves when this process is re-parented (its parent died), so no orphan outlives Grafana.
+async fn parent_gone(original: i64) {
+    #[cfg(unix)]
+    {
         if original <= 1 {
             return std::future::pending().await;
         }
         let mut tick = tokio::time::interval(Duration::from_millis(200));
         loop {
             tick.tick().await;
-            // SAFETY: as above.
-            if unsafe { libc::getppid() } != original {
+            if parent_pid() != original {
                 return;
             }
         }
     }
     #[cfg(not(unix))]
-    std::future::pending::<()>().await
+    {
+        let _ = original;
+        std::future::pending::<()>().await
+    }
 }
 
 mod controller {

