@@ -138,7 +138,23 @@ fn classify(settings: &Settings, servers: &str, e: async_nats::ConnectError) -> 
         K::Tls => ConnectError::Tls { servers, detail },
         K::Io | K::Dns | K::MaxReconnects => {
             let lower = detail.to_ascii_lowercase();
-            if lower.contains("tls") || lower.contains("certificate") || lower.contains("handshake") {
+            let tls_expected = settings.tls.is_configured() || settings.servers.iter().any(|s| s.tls);
+            let network = [
+                "refused",
+                "unreachable",
+                "reset",
+                "timed out",
+                "dns",
+                "lookup",
+                "not known",
+            ]
+            .iter()
+            .any(|w| lower.contains(w));
+            if ["tls", "certificate", "handshake", "corrupt message", "alert"]
+                .iter()
+                .any(|w| lower.contains(w))
+                || (tls_expected && !network)
+            {
                 ConnectError::Tls { servers, detail }
             } else if lower.contains("authorization") || lower.contains("authentication") {
                 ConnectError::Auth {

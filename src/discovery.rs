@@ -40,6 +40,9 @@ pub struct Policy {
     pub stall_factor: f64,
     /// How long an instance that stopped answering is remembered (and reported down).
     pub retention: Duration,
+    /// A finished round answers identical discoveries that start within this time (a dashboard's
+    /// panels arrive as separate calls spread over a few milliseconds; a warm round lasts ~1 ms).
+    pub share_window: Duration,
 }
 
 impl Policy {
@@ -52,6 +55,7 @@ impl Policy {
             min_stall: Duration::from_millis(100),
             stall_factor: 0.5,
             retention,
+            share_window: Duration::from_millis(100),
         }
     }
 
@@ -248,6 +252,7 @@ pub struct Discovery {
     policy: Policy,
     registry: Arc<Registry>,
     inflight: Mutex<HashMap<String, SharedRound>>,
+    recent: Mutex<HashMap<String, (Instant, Arc<Round>)>>,
 }
 
 impl Discovery {
@@ -257,6 +262,7 @@ impl Discovery {
             policy,
             registry: Arc::new(Registry::default()),
             inflight: Mutex::new(HashMap::new()),
+            recent: Mutex::new(HashMap::new()),
         })
     }
 
@@ -274,6 +280,12 @@ impl Discovery {
             return Err(DiscoveryError::NotConnected);
         }
         let subject = scope.subject(&self.policy.prefix, verb);
+        if let Some((at, round)) = lock(&self.recent).get(&subject) {
+            if at.elapsed() < self.policy.share_window {
+                metrics::global().discovery_coalesced();
+                return Ok(Arc::clone(round));
+            }
+        }
         let shared = {
             let mut inflight = lock(&self.inflight);
             if let Some(existing) = inflight.get(&subject) {
@@ -283,9 +295,17 @@ impl Discovery {
                 let this = Arc::clone(self);
                 let key = subject.clone();
                 let task = tokio::spawn(async move {
-                    let result = this.round(verb, scope, key.clone()).await;
+                    let result = this.round(verb, scope, key.clone()).await.map(Arc::new);
+                    if let Ok(round) = &result {
+                        let mut recent = lock(&this.recent);
+                        if recent.len() > 256 {
+                            let window = this.policy.share_window;
+                            recent.retain(|_, (at, _)| at.elapsed() < window);
+                        }
+                        recent.insert(key.clone(), (Instant::now(), Arc::clone(round)));
+                    }
                     lock(&this.inflight).remove(&key);
-                    result.map(Arc::new)
+                    result
                 });
                 let fut: SharedRound = async move {
                     task.await
@@ -365,7 +385,8 @@ impl Discovery {
 
         match stop {
             StopReason::Complete => {
-                // Answer now; learn late newcomers in the background.
+                // Answer now (recording who answered); learn late newcomers in the background.
+                self.registry.record(&scope, &replies, false, policy.retention);
                 let this = Arc::clone(self);
                 let scope = scope.clone();
                 tokio::spawn(async move {

@@ -44,7 +44,10 @@ async fn handshake_honours_the_port_range_and_serves_every_service() {
         .unwrap()
         .into_inner()
         .status;
-    assert_eq!(status, tonic_health::pb::health_check_response::ServingStatus::Serving as i32);
+    assert_eq!(
+        status,
+        tonic_health::pb::health_check_response::ServingStatus::Serving as i32
+    );
 
     // Stream service answers (streaming itself is not offered yet, and says so).
     let ds = DataSource::new("nats://127.0.0.1:1");
@@ -81,7 +84,10 @@ async fn shutdown_request_ends_the_process_within_500ms() {
             assert!(status.success(), "exit status {status}");
             break;
         }
-        assert!(t0.elapsed() < Duration::from_millis(500), "still running 500 ms after Shutdown");
+        assert!(
+            t0.elapsed() < Duration::from_millis(500),
+            "still running 500 ms after Shutdown"
+        );
         std::thread::sleep(Duration::from_millis(5));
     }
     eprintln!("exited {:?} after Shutdown", t0.elapsed());
@@ -116,7 +122,10 @@ async fn exits_when_its_parent_dies() {
     parent.wait().unwrap();
     let t0 = Instant::now();
     while matches!(state_of(pid), Some(s) if s != 'Z' && s != 'X') {
-        assert!(t0.elapsed() < Duration::from_secs(3), "plugin {pid} outlived its parent");
+        assert!(
+            t0.elapsed() < Duration::from_secs(3),
+            "plugin {pid} outlived its parent"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
 }
@@ -164,7 +173,10 @@ async fn roles_none_and_empty_are_served_and_a_bad_query_fails_only_its_ref_id()
         .query_data(pluginv2::QueryDataRequest {
             plugin_context: Some(ds.context("None")),
             headers: HashMap::new(),
-            queries: vec![mk("X", b"{\"queryType\": \"ping\""), mk("Y", br#"{"queryType":"services"}"#)],
+            queries: vec![
+                mk("X", b"{\"queryType\": \"ping\""),
+                mk("Y", br#"{"queryType":"services"}"#),
+            ],
         })
         .await
         .unwrap()
@@ -182,10 +194,22 @@ async fn roles_none_and_empty_are_served_and_a_bad_query_fails_only_its_ref_id()
         .unwrap()
         .into_inner();
     let text = String::from_utf8(m.metrics.unwrap().prometheus).unwrap();
-    assert!(text.contains(r#"natsmicro_queries_total{query_type="ping",outcome="ok"} 4"#), "{text}");
-    assert!(text.contains(r#"natsmicro_queries_total{query_type="unknown",outcome="bad_request"} 9"#), "{text}");
-    assert!(text.contains(r#"natsmicro_nats_connections{state="connected"} 1"#), "{text}");
-    assert!(text.contains("natsmicro_discovery_duration_seconds_count{verb=\"ping\"}"), "{text}");
+    assert!(
+        text.contains(r#"natsmicro_queries_total{query_type="ping",outcome="ok"} 4"#),
+        "{text}"
+    );
+    assert!(
+        text.contains(r#"natsmicro_queries_total{query_type="unknown",outcome="bad_request"} 9"#),
+        "{text}"
+    );
+    assert!(
+        text.contains(r#"natsmicro_nats_connections{state="connected"} 1"#),
+        "{text}"
+    );
+    assert!(
+        text.contains("natsmicro_discovery_duration_seconds_count{verb=\"ping\"}"),
+        "{text}"
+    );
     svc.stop().await;
 }
 
@@ -217,7 +241,9 @@ async fn no_secret_reaches_the_log_at_trace_or_any_message() {
             .json(json!({"authType": "userpass", "username": "alice"}))
             .secure("password", PASSWORD),
         DataSource::new(&format!("nats://bob:{URL_PASSWORD}@127.0.0.1:{port}")),
-        DataSource::new(&nats.url()).json(json!({"authType": "nkey"})).secure("nkeySeed", &seed),
+        DataSource::new(&nats.url())
+            .json(json!({"authType": "nkey"}))
+            .secure("nkeySeed", &seed),
         // Wrong password: the failure message must not echo it either.
         DataSource::new(&nats.url())
             .json(json!({"authType": "userpass", "username": "alice"}))
@@ -244,8 +270,15 @@ async fn no_secret_reaches_the_log_at_trace_or_any_message() {
     }
     tokio::time::sleep(Duration::from_millis(200)).await;
     let log = p.stderr_text();
-    assert!(log.contains("\"@level\":\"trace\"") || log.contains("\"@level\":\"debug\""), "trace logging is on");
-    assert!(log.lines().all(|l| serde_json::from_str::<serde_json::Value>(l).is_ok()), "every log line is hclog JSON");
+    assert!(
+        log.contains("\"@level\":\"trace\"") || log.contains("\"@level\":\"debug\""),
+        "trace logging is on"
+    );
+    assert!(
+        log.lines()
+            .all(|l| serde_json::from_str::<serde_json::Value>(l).is_ok()),
+        "every log line is hclog JSON"
+    );
     for secret in [PASSWORD, URL_PASSWORD, seed.as_str()] {
         assert!(!log.contains(secret), "secret in the log");
         assert!(!everything.contains(secret), "secret in a message, frame or resource");

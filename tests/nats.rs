@@ -12,8 +12,12 @@ use natsmicro::micro::{Scope, Verb};
 use serde_json::json;
 use support::*;
 
+/// Round-level tests observe every round: no result sharing between identical discoveries.
 fn policy() -> Policy {
-    Policy::new("$SRV", Duration::from_secs(2), Duration::from_secs(3600))
+    Policy {
+        share_window: Duration::ZERO,
+        ..Policy::new("$SRV", Duration::from_secs(2), Duration::from_secs(3600))
+    }
 }
 
 async fn client(nats: &NatsServer) -> async_nats::Client {
@@ -28,10 +32,18 @@ async fn discovery_stops_at_once_on_no_responders_and_after_one_reply_for_an_ins
     let r = d.discover(Verb::Ping, Scope::all()).await.unwrap();
     assert_eq!(r.stop, StopReason::NoResponders);
     assert!(r.replies.is_empty());
-    assert!(t0.elapsed() < Duration::from_millis(100), "503 answered in {:?}", t0.elapsed());
+    assert!(
+        t0.elapsed() < Duration::from_millis(100),
+        "503 answered in {:?}",
+        t0.elapsed()
+    );
 
-    let a = RustService::start(&nats.url(), "orders", "1.0.0", &[("get", "orders.get")], 0).await.unwrap();
-    let _b = RustService::start(&nats.url(), "orders", "1.0.0", &[("get", "orders.get")], 0).await.unwrap();
+    let a = RustService::start(&nats.url(), "orders", "1.0.0", &[("get", "orders.get")], 0)
+        .await
+        .unwrap();
+    let _b = RustService::start(&nats.url(), "orders", "1.0.0", &[("get", "orders.get")], 0)
+        .await
+        .unwrap();
     let one = Scope {
         service: Some("orders".into()),
         id: Some(a.id.clone()),
@@ -41,7 +53,11 @@ async fn discovery_stops_at_once_on_no_responders_and_after_one_reply_for_an_ins
     assert_eq!(r.stop, StopReason::Single);
     assert_eq!(r.replies.len(), 1);
     assert_eq!(r.replies[0].reply.id, a.id);
-    assert!(t0.elapsed() < Duration::from_millis(50), "single instance answered in {:?}", t0.elapsed());
+    assert!(
+        t0.elapsed() < Duration::from_millis(50),
+        "single instance answered in {:?}",
+        t0.elapsed()
+    );
 }
 
 #[tokio::test]
@@ -49,7 +65,11 @@ async fn discovery_learns_the_fleet_then_answers_when_every_known_instance_repli
     let nats = NatsServer::start();
     let mut services = Vec::new();
     for _ in 0..5 {
-        services.push(RustService::start(&nats.url(), "orders", "1.0.0", &[("get", "orders.get")], 0).await.unwrap());
+        services.push(
+            RustService::start(&nats.url(), "orders", "1.0.0", &[("get", "orders.get")], 0)
+                .await
+                .unwrap(),
+        );
     }
     let py = PythonService::start(&nats.url(), "billing", "2.0.0", 5, &[]).unwrap();
     let d = Discovery::new(client(&nats).await, policy());
@@ -66,7 +86,12 @@ async fn discovery_learns_the_fleet_then_answers_when_every_known_instance_repli
         assert_eq!(warm.stop, StopReason::Complete, "{verb:?}");
         assert_eq!(warm.replies.len(), 10);
         let last = warm.last_reply.unwrap();
-        assert!(warm.elapsed < last + Duration::from_millis(20), "{verb:?}: answered {:?}, last reply {:?}", warm.elapsed, last);
+        assert!(
+            warm.elapsed < last + Duration::from_millis(20),
+            "{verb:?}: answered {:?}, last reply {:?}",
+            warm.elapsed,
+            last
+        );
     }
     let billing = Scope {
         service: Some("billing".into()),
@@ -81,7 +106,9 @@ async fn discovery_learns_the_fleet_then_answers_when_every_known_instance_repli
     assert_eq!(ids, want);
 
     // A newcomer is learnt by the background listener and expected from then on.
-    let newcomer = RustService::start(&nats.url(), "orders", "1.1.0", &[("get", "orders.get")], 0).await.unwrap();
+    let newcomer = RustService::start(&nats.url(), "orders", "1.1.0", &[("get", "orders.get")], 0)
+        .await
+        .unwrap();
     let found = eventually(Duration::from_secs(3), || {
         let d = Arc::clone(&d);
         async move { d.discover(Verb::Ping, Scope::all()).await.unwrap().replies.len() == 11 }
@@ -113,12 +140,25 @@ async fn discovery_caps_replies_and_counts_invalid_ones() {
             }
         }
     });
+    let mut services = Vec::new();
     for _ in 0..4 {
-        RustService::start(&nats.url(), "orders", "1.0.0", &[], 0).await.unwrap();
+        services.push(
+            RustService::start(&nats.url(), "orders", "1.0.0", &[], 0)
+                .await
+                .unwrap(),
+        );
     }
     let d = Discovery::new(c.clone(), policy());
     let r = d.discover(Verb::Ping, Scope::all()).await.unwrap();
-    assert_eq!(r.replies.len(), 5, "4 services + 1 valid hostile reply");
+    let names: Vec<_> = r.replies.iter().map(|x| (x.reply.name.clone(), x.rtt)).collect();
+    assert_eq!(
+        r.replies.len(),
+        5,
+        "4 services + 1 valid hostile reply: {names:?} invalid={} stop={:?} elapsed={:?}",
+        r.invalid,
+        r.stop,
+        r.elapsed
+    );
     assert_eq!(r.invalid, 5);
     let evil = r.replies.iter().find(|x| x.reply.name == "evil").unwrap();
     assert_eq!(evil.reply.version, "");
@@ -138,7 +178,9 @@ async fn discovery_caps_replies_and_counts_invalid_ones() {
 #[tokio::test]
 async fn identical_concurrent_queries_share_one_nats_request() {
     let nats = NatsServer::start();
-    let _svc = RustService::start(&nats.url(), "orders", "1.0.0", &[("get", "orders.get")], 0).await.unwrap();
+    let _svc = RustService::start(&nats.url(), "orders", "1.0.0", &[("get", "orders.get")], 0)
+        .await
+        .unwrap();
     let spy = client(&nats).await;
     let mut sub = spy.subscribe("$SRV.>").await.unwrap();
     spy.flush().await.unwrap();
@@ -158,9 +200,12 @@ async fn identical_concurrent_queries_share_one_nats_request() {
         let p = &p;
         let ds = ds.clone();
         async move {
-            p.query(&ds, &[json!({"refId": format!("P{i}"), "queryType": "stats", "service": "orders"})])
-                .await
-                .unwrap()
+            p.query(
+                &ds,
+                &[json!({"refId": format!("P{i}"), "queryType": "stats", "service": "orders"})],
+            )
+            .await
+            .unwrap()
         }
     });
     let results = futures::future::join_all(panels).await;
@@ -170,24 +215,43 @@ async fn identical_concurrent_queries_share_one_nats_request() {
     tokio::time::sleep(Duration::from_millis(100)).await;
     let requests = seen.load(Ordering::SeqCst) - before;
     eprintln!("30 concurrent stats panels sent {requests} $SRV request(s)");
-    assert!(requests <= 2, "{requests} NATS requests for 30 identical panels");
+    assert_eq!(requests, 1, "{requests} NATS requests for 30 identical panels");
 }
 
 #[tokio::test]
 async fn every_query_type_and_format_from_rust_and_python_services() {
     let nats = NatsServer::start();
-    let r1 = RustService::start(&nats.url(), "orders", "1.0.0", &[("get", "orders.get"), ("add", "orders.add")], 3)
-        .await
-        .unwrap();
-    let r2 = RustService::start(&nats.url(), "orders", "1.1.0", &[("get", "orders.get"), ("add", "orders.add")], 3)
-        .await
-        .unwrap();
+    let r1 = RustService::start(
+        &nats.url(),
+        "orders",
+        "1.0.0",
+        &[("get", "orders.get"), ("add", "orders.add")],
+        0,
+    )
+    .await
+    .unwrap();
+    let r2 = RustService::start(
+        &nats.url(),
+        "orders",
+        "1.1.0",
+        &[("get", "orders.get"), ("add", "orders.add")],
+        0,
+    )
+    .await
+    .unwrap();
     let py = PythonService::start(
         &nats.url(),
         "billing",
         "2.0.0",
         2,
-        &["--endpoint", "charge:billing.charge", "--fail-every", "2", "--metadata", "region=eu"],
+        &[
+            "--endpoint",
+            "charge:billing.charge",
+            "--fail-every",
+            "2",
+            "--metadata",
+            "region=eu",
+        ],
     )
     .unwrap();
     let c = client(&nats).await;
@@ -229,9 +293,12 @@ async fn every_query_type_and_format_from_rust_and_python_services() {
     want.sort();
     assert_eq!(ids, want);
     assert_eq!(ping.field("rtt").config.as_ref().unwrap()["unit"], "ms");
-    assert!(ping.numbers("rtt").iter().all(|v| v.is_some_and(|ms| ms > 0.0 && ms < 2000.0)));
+    assert!(ping
+        .numbers("rtt")
+        .iter()
+        .all(|v| v.is_some_and(|ms| ms > 0.0 && ms < 2000.0)));
     assert_eq!(r["pingUp"].frame().numbers("up"), [Some(1.0), Some(1.0)]);
-    assert_eq!(r["one"].frame().strings("id"), [r1.id.clone()]);
+    assert_eq!(r["one"].frame().strings("id"), std::slice::from_ref(&r1.id));
 
     // services: instances per service; table adds versions.
     let svc = r["svc"].frame();
@@ -245,7 +312,11 @@ async fn every_query_type_and_format_from_rust_and_python_services() {
     // info: Python reports description null and endpoint metadata null: both become "".
     let info = r["info"].frame();
     assert_eq!(info.meta["type"], "table");
-    let rows: Vec<(String, String)> = info.strings("service").into_iter().zip(info.strings("endpoint")).collect();
+    let rows: Vec<(String, String)> = info
+        .strings("service")
+        .into_iter()
+        .zip(info.strings("endpoint"))
+        .collect();
     assert_eq!(rows.iter().filter(|(s, _)| s == "orders").count(), 4);
     assert!(rows.contains(&("billing".into(), "charge".into())));
     let billing_row = rows.iter().position(|(s, _)| s == "billing").unwrap();
@@ -263,9 +334,19 @@ async fn every_query_type_and_format_from_rust_and_python_services() {
     let errs: f64 = stats_t.numbers("errors").iter().map(|v| v.unwrap()).sum();
     assert_eq!(reqs, 4.0);
     assert_eq!(errs, 2.0);
-    assert!(stats_t.field("started").values.iter().all(|v| v.as_i64().is_some_and(|ns| ns > 1_700_000_000_000_000_000)));
-    assert!(matches!(stats_t.field("started").data_type, arrow_schema::DataType::Timestamp(arrow_schema::TimeUnit::Nanosecond, _)));
-    assert_eq!(stats_t.field("error_ratio").config.as_ref().unwrap()["unit"], "percentunit");
+    assert!(stats_t
+        .field("started")
+        .values
+        .iter()
+        .all(|v| v.as_i64().is_some_and(|ns| ns > 1_700_000_000_000_000_000)));
+    assert!(matches!(
+        stats_t.field("started").data_type,
+        arrow_schema::DataType::Timestamp(arrow_schema::TimeUnit::Nanosecond, _)
+    ));
+    assert_eq!(
+        stats_t.field("error_ratio").config.as_ref().unwrap()["unit"],
+        "percentunit"
+    );
 
     // request: JSON reply becomes columns; a subject outside requestSubjects is refused on its refId.
     let req = r["req"].frame();
@@ -279,7 +360,9 @@ async fn every_query_type_and_format_from_rust_and_python_services() {
 #[tokio::test]
 async fn request_errors_are_clear_and_per_ref_id() {
     let nats = NatsServer::start();
-    let _svc = RustService::start(&nats.url(), "orders", "1.0.0", &[("get", "orders.get")], 1).await.unwrap();
+    let _svc = RustService::start(&nats.url(), "orders", "1.0.0", &[("get", "orders.get")], 1)
+        .await
+        .unwrap();
     let p = PluginProcess::start().await.unwrap();
     let ds = DataSource::new(&nats.url()).json(json!({"requestSubjects": ["orders.>"], "timeoutMs": 300}));
     let r = p
@@ -293,16 +376,28 @@ async fn request_errors_are_clear_and_per_ref_id() {
         )
         .await
         .unwrap();
-    assert!(r["A"].error.contains("service answered with error 503: boom"), "{}", r["A"].error);
-    assert!(r["B"].error.contains("no service listens on orders.nobody"), "{}", r["B"].error);
+    assert!(
+        r["A"].error.contains("service answered with error 503: boom"),
+        "{}",
+        r["A"].error
+    );
+    assert!(
+        r["B"].error.contains("no service listens on orders.nobody"),
+        "{}",
+        r["B"].error
+    );
     assert_eq!(r["C"].frame().rows(), 1);
 }
 
 #[tokio::test]
 async fn an_instance_that_stops_answering_is_reported_down() {
     let nats = NatsServer::start();
-    let keep = RustService::start(&nats.url(), "orders", "1.0.0", &[], 0).await.unwrap();
-    let gone = RustService::start(&nats.url(), "orders", "1.0.0", &[], 0).await.unwrap();
+    let keep = RustService::start(&nats.url(), "orders", "1.0.0", &[], 0)
+        .await
+        .unwrap();
+    let gone = RustService::start(&nats.url(), "orders", "1.0.0", &[], 0)
+        .await
+        .unwrap();
     let gone_id = gone.id.clone();
     let p = PluginProcess::start().await.unwrap();
     let ds = DataSource::new(&nats.url());
@@ -314,10 +409,15 @@ async fn an_instance_that_stops_answering_is_reported_down() {
     let before = p.query(&ds, &q).await.unwrap();
     assert_eq!(before["rtt"].frame().rows(), 2);
     gone.stop().await;
+    // Results are shared for Policy::share_window (100 ms): ask after it.
+    tokio::time::sleep(Duration::from_millis(150)).await;
     let after = p.query(&ds, &q).await.unwrap();
     let rtt = after["rtt"].frame();
     let ids = rtt.strings("id");
-    let idx = ids.iter().position(|i| *i == gone_id).expect("down instance still listed");
+    let idx = ids
+        .iter()
+        .position(|i| *i == gone_id)
+        .expect("down instance still listed");
     assert_eq!(rtt.numbers("rtt")[idx], None, "no RTT for a down instance");
     assert!(rtt.field("rtt").nullable);
     let keep_idx = ids.iter().position(|i| *i == keep.id).unwrap();
@@ -326,7 +426,10 @@ async fn an_instance_that_stops_answering_is_reported_down() {
     assert_eq!(up.numbers("up")[idx], Some(0.0));
     assert_eq!(up.numbers("up")[keep_idx], Some(1.0));
     let svc = after["svc"].frame();
-    assert_eq!((svc.numbers("instances"), svc.numbers("down")), (vec![Some(1.0)], vec![Some(1.0)]));
+    assert_eq!(
+        (svc.numbers("instances"), svc.numbers("down")),
+        (vec![Some(1.0)], vec![Some(1.0)])
+    );
 }
 
 #[tokio::test]
@@ -380,24 +483,41 @@ async fn health_says_what_works_and_exactly_what_to_fix() {
     };
     let port = nats.port;
     let cases: Vec<(DataSource, i32, &str)> = vec![
-        (user("ops", "ops-pw"), 1, "2 services with 3 instances answered $SRV.PING"),
-        (DataSource::new(&format!("nats://ops:ops-pw@127.0.0.1:{port}")), 1, "billing (2), orders (1)"),
+        (
+            user("ops", "ops-pw"),
+            1,
+            "2 services with 3 instances answered $SRV.PING",
+        ),
+        (
+            DataSource::new(&format!("nats://ops:ops-pw@127.0.0.1:{port}")),
+            1,
+            "billing (2), orders (1)",
+        ),
         (user("ops", "nope"), 2, "refused the credentials (authType userpass)"),
-        (DataSource::new(&format!("nats://127.0.0.1:{}", free_port())), 2, "cannot reach NATS at nats://127.0.0.1:"),
+        (
+            DataSource::new(&format!("nats://127.0.0.1:{}", free_port())),
+            2,
+            "cannot reach NATS at nats://127.0.0.1:",
+        ),
         (user("locked", "locked-pw"), 2, "set inboxPrefix"),
         (
-            user("locked", "locked-pw").json(json!({"authType": "userpass", "username": "locked", "inboxPrefix": "_INBOX_grafana"})),
+            user("locked", "locked-pw")
+                .json(json!({"authType": "userpass", "username": "locked", "inboxPrefix": "_INBOX_grafana"})),
             1,
             "3 instances",
         ),
+        (DataSource::new(&format!("tls://ops:ops-pw@127.0.0.1:{port}")), 2, "TLS"),
         (
-            DataSource::new(&format!("tls://ops:ops-pw@127.0.0.1:{port}")),
+            DataSource::new(&nats.url()).json(json!({"authType": "nkey"})),
             2,
-            "TLS",
+            "authType is nkey but no nkeySeed is set",
         ),
-        (DataSource::new(&nats.url()).json(json!({"authType": "nkey"})), 2, "authType is nkey but no nkeySeed is set"),
         (DataSource::new("http://x"), 2, "use nats://, tls://, ws:// or wss://"),
-        (user("ops", "ops-pw").json(json!({"authType": "userpass", "username": "ops", "srvPrefix": "$OTHER"})), 1, "no responders"),
+        (
+            user("ops", "ops-pw").json(json!({"authType": "userpass", "username": "ops", "srvPrefix": "$OTHER"})),
+            1,
+            "no responders",
+        ),
     ];
     for (ds, want_status, want) in cases {
         let (status, message) = p.health(&ds).await.unwrap();

@@ -138,7 +138,11 @@ pub async fn connect(url: &str) -> Result<async_nats::Client> {
     if !parsed.username().is_empty() {
         opts = opts.user_and_password(parsed.username().into(), parsed.password().unwrap_or("").into());
     }
-    let addr = format!("nats://{}:{}", parsed.host_str().unwrap_or("127.0.0.1"), parsed.port().unwrap_or(4222));
+    let addr = format!(
+        "nats://{}:{}",
+        parsed.host_str().unwrap_or("127.0.0.1"),
+        parsed.port().unwrap_or(4222)
+    );
     Ok(opts.connect(addr).await?)
 }
 
@@ -152,7 +156,13 @@ pub struct RustService {
 
 impl RustService {
     /// Endpoints are `(name, subject)`; each echoes, and fails every `fail_every`-th request (0 = never).
-    pub async fn start(url: &str, name: &str, version: &str, endpoints: &[(&str, &str)], fail_every: u64) -> Result<Self> {
+    pub async fn start(
+        url: &str,
+        name: &str,
+        version: &str,
+        endpoints: &[(&str, &str)],
+        fail_every: u64,
+    ) -> Result<Self> {
         use async_nats::service::ServiceExt;
         let client = connect(url).await?;
         let service = client
@@ -174,7 +184,7 @@ impl RustService {
                 let mut n = 0u64;
                 while let Some(req) = ep.next().await {
                     n += 1;
-                    let reply = if fail_every > 0 && n % fail_every == 0 {
+                    let reply = if fail_every > 0 && n.is_multiple_of(fail_every) {
                         Err(async_nats::service::error::Error {
                             status: "boom".into(),
                             code: 503,
@@ -189,6 +199,11 @@ impl RustService {
             }));
         }
         let id = service.info().await.id;
+        // The SUBs went out on this connection; a reply to our own ping proves the server has them.
+        client
+            .request(format!("$SRV.PING.{name}.{id}"), "".into())
+            .await
+            .map_err(|e| anyhow!("service not reachable after start: {e}"))?;
         Ok(Self {
             id,
             service: Some(service),
@@ -543,10 +558,12 @@ pub struct DecodedFrame {
 
 impl DecodedFrame {
     pub fn field(&self, name: &str) -> &DecodedField {
-        self.fields
-            .iter()
-            .find(|f| f.name == name)
-            .unwrap_or_else(|| panic!("no field {name} in {:?}", self.fields.iter().map(|f| &f.name).collect::<Vec<_>>()))
+        self.fields.iter().find(|f| f.name == name).unwrap_or_else(|| {
+            panic!(
+                "no field {name} in {:?}",
+                self.fields.iter().map(|f| &f.name).collect::<Vec<_>>()
+            )
+        })
     }
     pub fn rows(&self) -> usize {
         self.fields.first().map_or(0, |f| f.values.len())
@@ -564,7 +581,12 @@ impl DecodedFrame {
     pub fn numeric_fields(&self) -> Vec<&DecodedField> {
         self.fields
             .iter()
-            .filter(|f| matches!(f.data_type, arrow_schema::DataType::Float64 | arrow_schema::DataType::Int64 | arrow_schema::DataType::UInt64))
+            .filter(|f| {
+                matches!(
+                    f.data_type,
+                    arrow_schema::DataType::Float64 | arrow_schema::DataType::Int64 | arrow_schema::DataType::UInt64
+                )
+            })
             .collect()
     }
 }
@@ -587,7 +609,12 @@ pub fn decode_frame(bytes: &[u8]) -> Result<DecodedFrame> {
                 values.push(cell(col.as_ref(), row));
             }
         }
-        let parse = |k: &str| f.metadata().get(k).map(|s| serde_json::from_str::<Value>(s)).transpose();
+        let parse = |k: &str| {
+            f.metadata()
+                .get(k)
+                .map(|s| serde_json::from_str::<Value>(s))
+                .transpose()
+        };
         fields.push(DecodedField {
             name: f.metadata().get("name").cloned().unwrap_or_else(|| f.name().clone()),
             data_type: f.data_type().clone(),
@@ -632,11 +659,19 @@ fn cell(col: &dyn Array, row: usize) -> Value {
 pub fn alertable_instant(frame: &DecodedFrame) -> bool {
     let typed = frame.meta["type"] == "numeric-long" && frame.meta["typeVersion"] != json!([0, 0]);
     let numeric = frame.numeric_fields().len();
-    let others_strings = frame
-        .fields
-        .iter()
-        .all(|f| matches!(f.data_type, arrow_schema::DataType::Utf8 | arrow_schema::DataType::Float64));
-    typed && numeric == 1 && others_strings && !frame.fields.iter().any(|f| matches!(f.data_type, arrow_schema::DataType::Timestamp(_, _)))
+    let others_strings = frame.fields.iter().all(|f| {
+        matches!(
+            f.data_type,
+            arrow_schema::DataType::Utf8 | arrow_schema::DataType::Float64
+        )
+    });
+    typed
+        && numeric == 1
+        && others_strings
+        && !frame
+            .fields
+            .iter()
+            .any(|f| matches!(f.data_type, arrow_schema::DataType::Timestamp(_, _)))
 }
 
 /// Wait until `f` holds, polling.
