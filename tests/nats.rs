@@ -330,10 +330,12 @@ async fn every_query_type_and_format_from_rust_and_python_services() {
     assert_eq!(stats.field("errors").config.as_ref().unwrap()["unit"], "short");
     let stats_t = r["statsT"].frame();
     assert_eq!(stats_t.strings("endpoint"), ["charge", "charge"]);
-    let reqs: f64 = stats_t.numbers("requests").iter().map(|v| v.unwrap()).sum();
-    let errs: f64 = stats_t.numbers("errors").iter().map(|v| v.unwrap()).sum();
-    assert_eq!(reqs, 4.0);
-    assert_eq!(errs, 2.0);
+    let reqs: Vec<f64> = stats_t.numbers("requests").iter().map(|v| v.unwrap()).collect();
+    let errs: Vec<f64> = stats_t.numbers("errors").iter().map(|v| v.unwrap()).collect();
+    assert_eq!(reqs.iter().sum::<f64>(), 4.0, "the queue group spread 4 requests");
+    // Each instance fails its every 2nd request.
+    let want: Vec<f64> = reqs.iter().map(|r| (r / 2.0).floor()).collect();
+    assert_eq!(errs, want);
     assert!(stats_t
         .field("started")
         .values
