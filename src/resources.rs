@@ -1,10 +1,12 @@
 //! CallResource routes for editors and template variables: services, instances of a service, endpoints of a service (JSON).
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use serde_json::{json, Value};
 
 use crate::connection::Connection;
+use crate::discovery::Round;
 use crate::micro::{valid_name, Scope, Verb};
 
 /// A resource answer: HTTP status and JSON body.
@@ -34,86 +36,71 @@ pub async fn handle(conn: &Connection, method: &str, path: &str) -> Answer {
     }
     let path = path.split('?').next().unwrap_or("").trim_matches('/');
     let parts: Vec<&str> = path.split('/').collect();
-    match parts.as_slice() {
+    let result = match parts.as_slice() {
         ["services"] => services(conn).await,
         ["services", name, "instances"] => instances(conn, name).await,
         ["services", name, "endpoints"] => endpoints(conn, name).await,
-        _ => error(404, format!("no resource '{path}': use {ROUTES}")),
-    }
+        _ => Err(error(404, format!("no resource '{path}': use {ROUTES}"))),
+    };
+    result.unwrap_or_else(|a| a)
 }
 
-fn service_scope(name: &str) -> Result<Scope, Answer> {
-    if !valid_name(name) {
-        return Err(error(400, format!("'{name}' is not a valid service name")));
+async fn discover(conn: &Connection, verb: Verb, service: Option<&str>) -> Result<Arc<Round>, Answer> {
+    if let Some(name) = service {
+        if !valid_name(name) {
+            return Err(error(400, format!("'{name}' is not a valid service name")));
+        }
     }
-    Ok(Scope {
-        service: Some(name.to_string()),
+    let scope = Scope {
+        service: service.map(str::to_string),
         id: None,
+    };
+    conn.discovery
+        .discover(verb, scope)
+        .await
+        .map_err(|e| error(502, e.to_string()))
+}
+
+fn ok(list: Vec<Value>) -> Result<Answer, Answer> {
+    Ok(Answer {
+        status: 200,
+        body: Value::Array(list),
     })
 }
 
-async fn services(conn: &Connection) -> Answer {
-    let round = match conn.discovery.discover(Verb::Ping, Scope::all()).await {
-        Ok(r) => r,
-        Err(e) => return error(502, e.to_string()),
-    };
+async fn services(conn: &Connection) -> Result<Answer, Answer> {
+    let round = discover(conn, Verb::Ping, None).await?;
     let mut by: BTreeMap<&str, (usize, BTreeSet<&str>)> = BTreeMap::new();
     for r in &round.replies {
         let e = by.entry(&r.reply.name).or_default();
         e.0 += 1;
         e.1.insert(&r.reply.version);
     }
-    let list: Vec<Value> = by
+    ok(by
         .into_iter()
         .map(|(name, (n, versions))| json!({"name": name, "instances": n, "versions": versions}))
-        .collect();
-    Answer {
-        status: 200,
-        body: Value::Array(list),
-    }
+        .collect())
 }
 
-async fn instances(conn: &Connection, name: &str) -> Answer {
-    let scope = match service_scope(name) {
-        Ok(s) => s,
-        Err(a) => return a,
-    };
-    let round = match conn.discovery.discover(Verb::Ping, scope).await {
-        Ok(r) => r,
-        Err(e) => return error(502, e.to_string()),
-    };
-    let list: Vec<Value> = round
+async fn instances(conn: &Connection, name: &str) -> Result<Answer, Answer> {
+    let round = discover(conn, Verb::Ping, Some(name)).await?;
+    ok(round
         .replies
         .iter()
         .map(|r| json!({"id": r.reply.id, "version": r.reply.version, "rttMs": r.rtt.as_secs_f64() * 1e3}))
-        .collect();
-    Answer {
-        status: 200,
-        body: Value::Array(list),
-    }
+        .collect())
 }
 
-async fn endpoints(conn: &Connection, name: &str) -> Answer {
-    let scope = match service_scope(name) {
-        Ok(s) => s,
-        Err(a) => return a,
-    };
-    let round = match conn.discovery.discover(Verb::Info, scope).await {
-        Ok(r) => r,
-        Err(e) => return error(502, e.to_string()),
-    };
+async fn endpoints(conn: &Connection, name: &str) -> Result<Answer, Answer> {
+    let round = discover(conn, Verb::Info, Some(name)).await?;
     let mut seen: BTreeMap<&str, (&str, &str)> = BTreeMap::new();
     for r in &round.replies {
         for e in &r.reply.endpoints {
             seen.entry(&e.name).or_insert((&e.subject, &e.queue_group));
         }
     }
-    let list: Vec<Value> = seen
+    ok(seen
         .into_iter()
         .map(|(name, (subject, queue))| json!({"name": name, "subject": subject, "queueGroup": queue}))
-        .collect();
-    Answer {
-        status: 200,
-        body: Value::Array(list),
-    }
+        .collect())
 }

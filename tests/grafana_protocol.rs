@@ -64,13 +64,7 @@ async fn handshake_honours_the_port_range_and_serves_every_service() {
     assert_eq!(sub.status, pluginv2::subscribe_stream_response::Status::NotFound as i32);
 
     // Metrics are served in the Prometheus text format.
-    let m = p
-        .diagnostics()
-        .collect_metrics(pluginv2::CollectMetricsRequest { plugin_context: None })
-        .await
-        .unwrap()
-        .into_inner();
-    let text = String::from_utf8(m.metrics.unwrap().prometheus).unwrap();
+    let text = p.metrics_text().await.unwrap();
     assert!(text.contains("# TYPE natsmicro_queries_total counter"), "{text}");
 }
 
@@ -187,13 +181,7 @@ async fn roles_none_and_empty_are_served_and_a_bad_query_fails_only_its_ref_id()
     assert_eq!(y.strings("service"), ["orders"]);
     assert_eq!(y.ref_id, "Y");
 
-    let m = p
-        .diagnostics()
-        .collect_metrics(pluginv2::CollectMetricsRequest { plugin_context: None })
-        .await
-        .unwrap()
-        .into_inner();
-    let text = String::from_utf8(m.metrics.unwrap().prometheus).unwrap();
+    let text = p.metrics_text().await.unwrap();
     assert!(
         text.contains(r#"natsmicro_queries_total{query_type="ping",outcome="ok"} 4"#),
         "{text}"

@@ -529,3 +529,81 @@ async fn health_says_what_works_and_exactly_what_to_fix() {
         assert!(!message.contains("ops-pw") && !message.contains("locked-pw"));
     }
 }
+
+#[tokio::test]
+async fn changed_settings_replace_the_connection() {
+    let first = NatsServer::start();
+    let second = NatsServer::start();
+    let _a = RustService::start(&first.url(), "alpha", "1.0.0", &[], 0)
+        .await
+        .unwrap();
+    let _b = RustService::start(&second.url(), "beta", "1.0.0", &[], 0)
+        .await
+        .unwrap();
+    let p = PluginProcess::start().await.unwrap();
+    let mut ds = DataSource::new(&first.url());
+    let q = [json!({"refId": "A", "queryType": "services"})];
+    assert_eq!(
+        p.query(&ds, &q).await.unwrap()["A"].frame().strings("service"),
+        ["alpha"]
+    );
+    // Same uid, same `updated`: the cached connection is kept even if the URL differs.
+    ds.url = second.url();
+    assert_eq!(
+        p.query(&ds, &q).await.unwrap()["A"].frame().strings("service"),
+        ["alpha"]
+    );
+    // Saving the data source bumps `updated`: a new connection to the new URL.
+    ds.updated_ms += 1;
+    assert_eq!(
+        p.query(&ds, &q).await.unwrap()["A"].frame().strings("service"),
+        ["beta"]
+    );
+}
+
+#[tokio::test]
+async fn resources_list_services_instances_and_endpoints_for_editors() {
+    let nats = NatsServer::start();
+    let a = RustService::start(
+        &nats.url(),
+        "orders",
+        "1.0.0",
+        &[("get", "orders.get"), ("add", "orders.add")],
+        0,
+    )
+    .await
+    .unwrap();
+    let _py = PythonService::start(
+        &nats.url(),
+        "billing",
+        "2.0.0",
+        2,
+        &["--endpoint", "charge:billing.charge"],
+    )
+    .unwrap();
+    let p = PluginProcess::start().await.unwrap();
+    let ds = DataSource::new(&nats.url());
+    let (code, body) = p.resource_get(&ds, "services").await.unwrap();
+    assert_eq!(code, 200);
+    assert_eq!(
+        body,
+        json!([{"name": "billing", "instances": 2, "versions": ["2.0.0"]}, {"name": "orders", "instances": 1, "versions": ["1.0.0"]}])
+    );
+    let (code, body) = p.resource_get(&ds, "services/orders/instances").await.unwrap();
+    assert_eq!(code, 200);
+    assert_eq!(body[0]["id"], a.id.as_str());
+    assert!(body[0]["rttMs"].as_f64().unwrap() > 0.0);
+    let (_, body) = p.resource_get(&ds, "services/orders/endpoints").await.unwrap();
+    assert_eq!(
+        body,
+        json!([{"name": "add", "subject": "orders.add", "queueGroup": "q"}, {"name": "get", "subject": "orders.get", "queueGroup": "q"}])
+    );
+    let (code, body) = p.resource_get(&ds, "services/a.b/instances").await.unwrap();
+    assert_eq!(
+        (code, body["error"].as_str().unwrap()),
+        (400, "'a.b' is not a valid service name")
+    );
+    let (code, body) = p.resource_get(&ds, "nope").await.unwrap();
+    assert_eq!(code, 404);
+    assert!(body["error"].as_str().unwrap().contains("services/<name>/endpoints"));
+}

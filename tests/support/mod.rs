@@ -333,6 +333,17 @@ impl DataSource {
     }
 }
 
+/// The plugin executable: `NATSMICRO_PLUGIN_BIN`, the one cargo built for these tests, or target/release.
+pub fn plugin_bin() -> PathBuf {
+    if let Ok(p) = std::env::var("NATSMICRO_PLUGIN_BIN") {
+        return PathBuf::from(p);
+    }
+    match option_env!("CARGO_BIN_EXE_gpx_natsmicro") {
+        Some(p) => PathBuf::from(p),
+        None => repo().join("target/release/gpx_natsmicro"),
+    }
+}
+
 /// The plugin binary, started as Grafana starts it, killed on drop.
 pub struct PluginProcess {
     pub child: Child,
@@ -347,7 +358,7 @@ impl PluginProcess {
     }
 
     pub async fn start_with_env(env: &[(&str, &str)]) -> Result<Self> {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_gpx_natsmicro"));
+        let mut cmd = Command::new(plugin_bin());
         cmd.env("grafana_plugin_type", "datasource")
             .env("PLUGIN_PROTOCOL_VERSIONS", "2")
             .env_remove("RUST_LOG")
@@ -467,6 +478,16 @@ impl PluginProcess {
             .into_iter()
             .map(|(k, v)| Ok((k, Response::decode(v)?)))
             .collect()
+    }
+
+    /// CollectMetrics, as Prometheus text.
+    pub async fn metrics_text(&self) -> Result<String> {
+        let m = self
+            .diagnostics()
+            .collect_metrics(pluginv2::CollectMetricsRequest { plugin_context: None })
+            .await?
+            .into_inner();
+        Ok(String::from_utf8(m.metrics.map(|p| p.prometheus).unwrap_or_default())?)
     }
 
     pub async fn health(&self, ds: &DataSource) -> Result<(i32, String)> {
