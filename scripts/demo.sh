@@ -15,7 +15,11 @@ source scripts/env.sh
 bash scripts/build.sh
 
 pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
+# Stop in reverse order: Grafana and services first, nats-server last.
+cleanup() {
+    for ((i=${#pids[@]}-1; i>=0; i--)); do kill "${pids[i]}" 2>/dev/null || true; sleep 0.1; done
+    wait 2>/dev/null || true
+}
 trap cleanup EXIT INT TERM
 
 port=${NATS_PORT:-4222}
@@ -29,7 +33,7 @@ pids+=($!)
 for _ in $(seq 50); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.1; done
 
 svc() {
-    "$NATSMICRO_PYTHON" tests/services/micro_service.py --url "$url" "$@" >/dev/null &
+    "$NATSMICRO_PYTHON" tests/services/micro_service.py --url "$url" "$@" >/dev/null 2>>/tmp/natsmicro-demo-services.log &
     pids+=($!)
 }
 echo "== demo services: orders ×3, billing ×2, inventory ×1"
