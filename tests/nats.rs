@@ -607,3 +607,124 @@ async fn resources_list_services_instances_and_endpoints_for_editors() {
     assert_eq!(code, 404);
     assert!(body["error"].as_str().unwrap().contains("services/<name>/endpoints"));
 }
+
+/// A CA, a server certificate for 127.0.0.1 signed by it, and a client certificate signed by it (PEM).
+struct Pki {
+    ca: String,
+    server_cert: String,
+    server_key: String,
+    client_cert: String,
+    client_key: String,
+}
+
+fn pki() -> Pki {
+    use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair};
+    let ca_key = KeyPair::generate().unwrap();
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca_params
+        .distinguished_name
+        .push(DnType::CommonName, "natsmicro test CA");
+    let ca = ca_params.self_signed(&ca_key).unwrap();
+    let issuer = rcgen::Issuer::new(ca_params, ca_key);
+    let server_key = KeyPair::generate().unwrap();
+    let server = CertificateParams::new(vec!["127.0.0.1".to_string(), "localhost".to_string()])
+        .unwrap()
+        .signed_by(&server_key, &issuer)
+        .unwrap();
+    let client_key = KeyPair::generate().unwrap();
+    let mut client_params = CertificateParams::new(vec!["grafana".to_string()]).unwrap();
+    client_params.distinguished_name.push(DnType::CommonName, "grafana");
+    let client = client_params.signed_by(&client_key, &issuer).unwrap();
+    Pki {
+        ca: ca.pem(),
+        server_cert: server.pem(),
+        server_key: server_key.serialize_pem(),
+        client_cert: client.pem(),
+        client_key: client_key.serialize_pem(),
+    }
+}
+
+#[tokio::test]
+async fn tls_from_pem_text_token_auth_and_mutual_tls() {
+    let pki = pki();
+    let dir = tempfile::tempdir().unwrap();
+    let write = |name: &str, text: &str| {
+        let p = dir.path().join(name);
+        std::fs::write(&p, text).unwrap();
+        p.display().to_string()
+    };
+    let (cert, key, ca) = (
+        write("server.pem", &pki.server_cert),
+        write("server.key", &pki.server_key),
+        write("ca.pem", &pki.ca),
+    );
+    // Server 1: TLS + token. Server 2: mutual TLS (client certificate required).
+    let tls_token = NatsServer::with_config(&format!(
+        "tls {{ cert_file: \"{cert}\", key_file: \"{key}\" }}\nauthorization {{ token: \"tok-3141\" }}"
+    ));
+    let mtls = NatsServer::with_config(&format!(
+        "tls {{ cert_file: \"{cert}\", key_file: \"{key}\", ca_file: \"{ca}\", verify: true }}"
+    ));
+    let p = PluginProcess::start().await.unwrap();
+    let url = |s: &NatsServer| format!("tls://127.0.0.1:{}", s.port);
+    let cases: Vec<(DataSource, i32, &str)> = vec![
+        (
+            DataSource::new(&url(&tls_token))
+                .json(json!({"authType": "token", "tlsAuthWithCACert": true}))
+                .secure("token", "tok-3141")
+                .secure("tlsCACert", &pki.ca),
+            1,
+            "No micro service answers",
+        ),
+        (
+            DataSource::new(&url(&tls_token))
+                .json(json!({"authType": "token", "tlsSkipVerify": true}))
+                .secure("token", "tok-3141"),
+            1,
+            "Connected to NATS server",
+        ),
+        // Without our CA the server certificate is not trusted.
+        (
+            DataSource::new(&url(&tls_token))
+                .json(json!({"authType": "token"}))
+                .secure("token", "tok-3141"),
+            2,
+            "TLS",
+        ),
+        (
+            DataSource::new(&url(&tls_token))
+                .json(json!({"authType": "token", "tlsSkipVerify": true}))
+                .secure("token", "wrong-token"),
+            2,
+            "refused the credentials (authType token)",
+        ),
+        (
+            DataSource::new(&url(&mtls))
+                .json(json!({"tlsAuth": true, "tlsAuthWithCACert": true}))
+                .secure("tlsCACert", &pki.ca)
+                .secure("tlsClientCert", &pki.client_cert)
+                .secure("tlsClientKey", &pki.client_key),
+            1,
+            "Connected to NATS server",
+        ),
+        // Mutual TLS without a client certificate fails, and says TLS.
+        (
+            DataSource::new(&url(&mtls))
+                .json(json!({"tlsAuthWithCACert": true}))
+                .secure("tlsCACert", &pki.ca),
+            2,
+            "TLS",
+        ),
+    ];
+    for (i, (ds, want_status, want)) in cases.into_iter().enumerate() {
+        let (status, message) = p.health(&ds).await.unwrap();
+        eprintln!("tls case {i}: {message}");
+        assert_eq!(status, want_status, "case {i}: {message}");
+        assert!(message.contains(want), "case {i}: want {want:?} in {message:?}");
+        assert!(
+            !message.contains("tok-3141") && !message.contains("PRIVATE KEY"),
+            "case {i}"
+        );
+    }
+}

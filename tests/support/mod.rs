@@ -277,7 +277,9 @@ impl Drop for PythonService {
     }
 }
 
-/// Data source settings as Grafana sends them.
+static NEXT_UID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+
+/// Data source settings as Grafana sends them; every one gets its own uid.
 #[derive(Clone)]
 pub struct DataSource {
     pub uid: String,
@@ -290,7 +292,11 @@ pub struct DataSource {
 impl DataSource {
     pub fn new(url: &str) -> Self {
         Self {
-            uid: format!("ds-{}", free_port()),
+            uid: format!(
+                "ds-{}-{}",
+                std::process::id(),
+                NEXT_UID.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+            ),
             url: url.to_string(),
             json: json!({}),
             secure: HashMap::new(),
