@@ -38,8 +38,8 @@ async fn main() -> Result<()> {
     let q = [json!({"refId": "A", "queryType": "stats", "service": "solo"})];
     plugin.query(&ds, &q).await?; // connect + learn the instance
     let raw = support::connect(&nats.url()).await?;
-    let (mut fresh, mut shared, mut nats_rt) = (Vec::new(), Vec::new(), Vec::new());
-    for _ in 0..300 {
+    let (mut fresh, mut shared, mut nats_rt, mut scatter) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..200 {
         tokio::time::sleep(Duration::from_millis(105)).await;
         let t0 = Instant::now();
         let r = plugin.query(&ds, &q).await?;
@@ -48,11 +48,23 @@ async fn main() -> Result<()> {
         let t0 = Instant::now();
         plugin.query(&ds, &q).await?;
         shared.push(t0.elapsed().as_secs_f64() * 1e3);
+        // The baseline gets the same idle gap before it as the fresh round (cold wake-ups are part of both).
+        tokio::time::sleep(Duration::from_millis(105)).await;
         let t0 = Instant::now();
         raw.request(format!("$SRV.STATS.solo.{}", one.id), "".into()).await?;
         nats_rt.push(t0.elapsed().as_secs_f64() * 1e3);
+        // Raw scatter-gather as the plugin does it: a fresh inbox subscription, publish, first reply.
+        tokio::time::sleep(Duration::from_millis(105)).await;
+        let t0 = Instant::now();
+        let inbox = raw.new_inbox();
+        let mut sub = raw.subscribe(inbox.clone()).await?;
+        raw.publish_with_reply("$SRV.STATS.solo", inbox, "".into()).await?;
+        futures::StreamExt::next(&mut sub).await;
+        scatter.push(t0.elapsed().as_secs_f64() * 1e3);
     }
-    println!("\nQueryData one-instance stats over gRPC (300 calls each):");
+    println!(
+        "\nQueryData one-instance stats over gRPC (200 calls each, each fresh call and baseline after 105 ms idle):"
+    );
     println!(
         "  fresh NATS round : median {:.3} ms  p99 {:.3} ms",
         pct(&mut fresh, 0.5),
@@ -68,13 +80,24 @@ async fn main() -> Result<()> {
         pct(&mut nats_rt, 0.5),
         pct(&mut nats_rt, 0.99)
     );
+    println!(
+        "  raw scatter-gather: median {:.3} ms  p99 {:.3} ms  (new inbox SUB + PUB $SRV.STATS.solo + first reply)",
+        pct(&mut scatter, 0.5),
+        pct(&mut scatter, 0.99)
+    );
+    let (f, r) = (pct(&mut fresh, 0.5), pct(&mut nats_rt, 0.5));
+    println!(
+        "  ratio fresh/scatter-gather: {:.2}× median",
+        f / pct(&mut scatter, 0.5)
+    );
+    println!("  ratio fresh/raw  : {:.2}× median (overhead {:.3} ms)", f / r, f - r);
     one.stop().await;
 
     // 2. Discovery time for N instances (each on its own connection) vs the last reply's arrival.
     println!("\nping discovery, N instances (30 warm rounds each; cold = first round):");
     println!(
-        "  {:>4}  {:>12}  {:>16}  {:>16}  {:>10}",
-        "N", "cold ms", "warm answer ms", "warm last-reply", "stop"
+        "  {:>4}  {:>12}  {:>16}  {:>16}  {:>8}  {:>10}",
+        "N", "cold ms", "warm answer ms", "warm last-reply", "ratio", "stop"
     );
     let mut services = Vec::new();
     for (k, n) in [1usize, 10, 100].into_iter().enumerate() {
@@ -100,13 +123,10 @@ async fn main() -> Result<()> {
             last.push(f.meta["custom"]["lastReplyMs"].as_f64().unwrap_or(f64::NAN));
             stop = f.meta["custom"]["stop"].as_str().unwrap_or("").to_string();
         }
+        let (a, l) = (pct(&mut answer, 0.5), pct(&mut last, 0.5));
         println!(
-            "  {:>4}  {:>12.2}  {:>16.3}  {:>16.3}  {:>10}",
-            n,
-            cold_ms,
-            pct(&mut answer, 0.5),
-            pct(&mut last, 0.5),
-            stop
+            "  {n:>4}  {cold_ms:>12.2}  {a:>16.3}  {l:>16.3}  {:>7.3}×  {stop:>10}",
+            a / l
         );
         for s in services.drain(..) {
             s.stop().await;
