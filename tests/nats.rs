@@ -13,6 +13,19 @@ use serde_json::json;
 use support::*;
 
 /// Round-level tests observe every round: no result sharing between identical discoveries.
+/// Run health checks; each case: data source, expected status (1 ok, 2 error), text the message must contain.
+async fn expect_health(p: &PluginProcess, cases: Vec<(DataSource, i32, &str)>, never: &[&str]) {
+    for (i, (ds, want_status, want)) in cases.into_iter().enumerate() {
+        let (status, message) = p.health(&ds).await.unwrap();
+        eprintln!("health case {i}: {message}");
+        assert_eq!(status, want_status, "case {i}: {message}");
+        assert!(message.contains(want), "case {i}: want {want:?} in {message:?}");
+        for secret in never {
+            assert!(!message.contains(secret), "case {i}: {secret:?} in the message");
+        }
+    }
+}
+
 fn policy() -> Policy {
     Policy {
         share_window: Duration::ZERO,
@@ -521,13 +534,7 @@ async fn health_says_what_works_and_exactly_what_to_fix() {
             "no responders",
         ),
     ];
-    for (ds, want_status, want) in cases {
-        let (status, message) = p.health(&ds).await.unwrap();
-        eprintln!("health: {message}");
-        assert_eq!(status, want_status, "{message}");
-        assert!(message.contains(want), "want {want:?} in {message:?}");
-        assert!(!message.contains("ops-pw") && !message.contains("locked-pw"));
-    }
+    expect_health(&p, cases, &["ops-pw", "locked-pw"]).await;
 }
 
 #[tokio::test]
@@ -717,14 +724,5 @@ async fn tls_from_pem_text_token_auth_and_mutual_tls() {
             "TLS",
         ),
     ];
-    for (i, (ds, want_status, want)) in cases.into_iter().enumerate() {
-        let (status, message) = p.health(&ds).await.unwrap();
-        eprintln!("tls case {i}: {message}");
-        assert_eq!(status, want_status, "case {i}: {message}");
-        assert!(message.contains(want), "case {i}: want {want:?} in {message:?}");
-        assert!(
-            !message.contains("tok-3141") && !message.contains("PRIVATE KEY"),
-            "case {i}"
-        );
-    }
+    expect_health(&p, cases, &["tok-3141", "PRIVATE KEY"]).await;
 }
