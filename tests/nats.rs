@@ -26,6 +26,19 @@ async fn expect_health(p: &PluginProcess, cases: Vec<(DataSource, i32, &str)>, n
     }
 }
 
+/// An `orders` instance (Rust) with endpoints `get` and `add` that never fail.
+async fn orders_service(nats: &NatsServer, version: &str) -> RustService {
+    RustService::start(
+        &nats.url(),
+        "orders",
+        version,
+        &[("get", "orders.get"), ("add", "orders.add")],
+        0,
+    )
+    .await
+    .unwrap()
+}
+
 fn policy() -> Policy {
     Policy {
         share_window: Duration::ZERO,
@@ -234,24 +247,8 @@ async fn identical_concurrent_queries_share_one_nats_request() {
 #[tokio::test]
 async fn every_query_type_and_format_from_rust_and_python_services() {
     let nats = NatsServer::start();
-    let r1 = RustService::start(
-        &nats.url(),
-        "orders",
-        "1.0.0",
-        &[("get", "orders.get"), ("add", "orders.add")],
-        0,
-    )
-    .await
-    .unwrap();
-    let r2 = RustService::start(
-        &nats.url(),
-        "orders",
-        "1.1.0",
-        &[("get", "orders.get"), ("add", "orders.add")],
-        0,
-    )
-    .await
-    .unwrap();
+    let r1 = orders_service(&nats, "1.0.0").await;
+    let r2 = orders_service(&nats, "1.1.0").await;
     let py = PythonService::start(
         &nats.url(),
         "billing",
@@ -571,15 +568,7 @@ async fn changed_settings_replace_the_connection() {
 #[tokio::test]
 async fn resources_list_services_instances_and_endpoints_for_editors() {
     let nats = NatsServer::start();
-    let a = RustService::start(
-        &nats.url(),
-        "orders",
-        "1.0.0",
-        &[("get", "orders.get"), ("add", "orders.add")],
-        0,
-    )
-    .await
-    .unwrap();
+    let a = orders_service(&nats, "1.0.0").await;
     let _py = PythonService::start(
         &nats.url(),
         "billing",
