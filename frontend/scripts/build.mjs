@@ -77,7 +77,11 @@ export async function buildAll({ outDir = join(root, 'dist'), minify = true } = 
     });
     const imported = new Set();
     for (const o of Object.values(out.metafile.outputs)) {
-      for (const i of o.imports) {if (i.external) {imported.add(i.path);}}
+      for (const i of o.imports) {
+        if (i.external) {
+          imported.add(i.path);
+        }
+      }
     }
     const deps = SHARED.filter((d) => imported.has(d));
     const dir = join(outDir, p.id);
