@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Checks the built plugin folder the way Grafana reads it: plugin.json fields, the
-# executable's name and mode, and that the packaged binary performs the go-plugin handshake.
+# executable's name and mode, that the packaged binary performs the go-plugin handshake, that
+# both module.js files are AMD modules exporting `plugin`, and that the zips hold each folder.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=dist/natsmicro-datasource
@@ -17,5 +18,22 @@ check "binary is stripped" "! (file \"$bin\" 2>/dev/null | grep -q 'not stripped
 check "README, LICENSE, CHANGELOG, logo are packaged" "[ -f $out/README.md ] && [ -f $out/LICENSE ] && [ -f $out/CHANGELOG.md ] && [ -f $out/img/logo.svg ]"
 handshake=$(grafana_plugin_type=datasource PLUGIN_PROTOCOL_VERSIONS=2 timeout 2 "$bin" 2>/dev/null | head -n1 || true)
 check "packaged binary prints the go-plugin handshake ($handshake)" "[[ \"$handshake\" =~ ^1\\|2\\|tcp\\|127\\.0\\.0\\.1:[0-9]+\\|grpc$ ]]"
+panel=dist/natsmicro-ping-panel
+version=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n1)
+check "panel plugin.json: id natsmicro-ping-panel, type panel, version filled in" \
+  "python3 -c 'import json,sys; p=json.load(open(\"$panel/plugin.json\")); sys.exit(not (p[\"id\"]==\"natsmicro-ping-panel\" and p[\"type\"]==\"panel\" and p[\"info\"][\"version\"]==\"$version\"))'"
+check "panel README, LICENSE, CHANGELOG, logo are packaged" "[ -f $panel/README.md ] && [ -f $panel/LICENSE ] && [ -f $panel/CHANGELOG.md ] && [ -f $panel/img/logo.svg ]"
+for d in "$out" "$panel"; do
+  check "$d/module.js is an AMD module of Grafana's shared dependencies only" \
+    "head -c 200 $d/module.js | grep -Eq '^define\\(\\[(\"(react|react-dom|@grafana/(data|ui|runtime|schema)|@emotion/(css|react)|rxjs|rxjs/operators|lodash|moment)\",?)*\\]'"
+  check "$d/module.js is below 1 MiB ($(stat -c %s $d/module.js 2>/dev/null) bytes)" "[ \$(stat -c %s $d/module.js) -lt 1048576 ]"
+done
+for id in natsmicro-datasource natsmicro-ping-panel; do
+  z=dist/$id-$version.zip
+  check "$z holds $id/ with plugin.json and module.js" \
+    "python3 -c 'import zipfile,sys; n=set(zipfile.ZipFile(\"$z\").namelist()); sys.exit(not {\"$id/plugin.json\",\"$id/module.js\"} <= n)'"
+done
+check "the zipped backend keeps mode 755" \
+  "python3 -c 'import zipfile,sys; z=zipfile.ZipFile(\"dist/natsmicro-datasource-$version.zip\"); m=[i.external_attr>>16 & 0o777 for i in z.infolist() if \"/gpx_natsmicro_\" in i.filename]; sys.exit(not (m and all(x==0o755 for x in m)))'"
 echo "dist: $passed passed, $failed failed"
 [ "$failed" = 0 ]

