@@ -1,0 +1,195 @@
+//! The files users provision — data source YAML, the example dashboard and the alert rule examples — run unchanged against the real plugin, real nats-server and real services.
+
+mod support;
+
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use support::*;
+
+fn yaml(path: &str) -> Value {
+    let text = std::fs::read_to_string(repo().join(path)).unwrap();
+    serde_yaml::from_str(&text).unwrap()
+}
+
+/// What Grafana does to a provisioned data source value: `$NAME` / `${NAME}` from the environment, `$$` for `$`.
+fn expand_env(text: &str, env: &[(&str, &str)]) -> String {
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(i) = rest.find('$') {
+        out.push_str(&rest[..i]);
+        rest = &rest[i + 1..];
+        if let Some(r) = rest.strip_prefix('$') {
+            out.push('$');
+            rest = r;
+            continue;
+        }
+        let (name, r) = if let Some(r) = rest.strip_prefix('{') {
+            let end = r.find('}').unwrap();
+            (&r[..end], &r[end + 1..])
+        } else {
+            let end = rest
+                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                .unwrap_or(rest.len());
+            (&rest[..end], &rest[end..])
+        };
+        out.push_str(env.iter().find(|(k, _)| *k == name).map(|(_, v)| *v).unwrap_or(""));
+        rest = r;
+    }
+    out.push_str(rest);
+    out
+}
+
+fn expand_all(v: &Value, env: &[(&str, &str)]) -> Value {
+    match v {
+        Value::String(s) => Value::String(expand_env(s, env)),
+        Value::Array(a) => Value::Array(a.iter().map(|x| expand_all(x, env)).collect()),
+        Value::Object(o) => Value::Object(o.iter().map(|(k, x)| (k.clone(), expand_all(x, env))).collect()),
+        other => other.clone(),
+    }
+}
+
+/// The provisioned data source, as Grafana would hand it to the plugin with NATS_URL set.
+fn provisioned_datasource(nats_url: &str) -> DataSource {
+    let file = yaml("provisioning/datasources/natsmicro.yaml");
+    let ds = expand_all(&file["datasources"][0], &[("NATS_URL", nats_url)]);
+    assert_eq!(ds["type"], "natsmicro-datasource");
+    assert_eq!(ds["uid"], "natsmicro", "dashboard and alert rules refer to this uid");
+    DataSource::new(ds["url"].as_str().unwrap()).json(ds["jsonData"].clone())
+}
+
+/// A threshold expression's verdict on one value, as Grafana's `threshold` type computes it.
+fn fires(evaluator: &Value, value: f64) -> bool {
+    let p = |i: usize| evaluator["params"][i].as_f64().unwrap();
+    match evaluator["type"].as_str().unwrap() {
+        "gt" => value > p(0),
+        "lt" => value < p(0),
+        "within_range" => value > p(0) && value < p(1),
+        "outside_range" => value < p(0) || value > p(1),
+        other => panic!("evaluator {other} not handled by this test"),
+    }
+}
+
+#[tokio::test]
+async fn provisioned_data_source_is_healthy() {
+    let nats = NatsServer::start();
+    let _orders = PythonService::start(&nats.url(), "orders", "1.4.0", 2, &[]).unwrap();
+    let ds = provisioned_datasource(&nats.url());
+    assert_eq!(ds.json["srvPrefix"], "$SRV", "$$SRV must reach the plugin as $SRV");
+    let p = PluginProcess::start().await.unwrap();
+    let (status, message) = p.health(&ds).await.unwrap();
+    assert_eq!(status, 1, "{message}");
+    assert!(message.contains("orders"), "{message}");
+}
+
+#[tokio::test]
+async fn alert_rule_examples_fire_on_real_frames() {
+    let nats = NatsServer::start();
+    let ds = provisioned_datasource(&nats.url());
+    let _billing = PythonService::start(
+        &nats.url(),
+        "billing",
+        "2.1.0",
+        1,
+        &["--fail-every", "2", "--endpoint", "charge:billing.charge"],
+    )
+    .unwrap();
+    let orders_a = PythonService::start(&nats.url(), "orders", "1.4.0", 1, &[]).unwrap();
+    let _orders_b = PythonService::start(&nats.url(), "orders", "1.4.0", 1, &[]).unwrap();
+    let client = connect(&nats.url()).await.unwrap();
+    for _ in 0..4 {
+        let _ = client.request("billing.charge", "".into()).await;
+    }
+    let p = PluginProcess::start().await.unwrap();
+    // A first round teaches the plugin every instance; then one orders instance goes away.
+    let r = p
+        .query(&ds, &[json!({"refId": "A", "queryType": "ping"})])
+        .await
+        .unwrap();
+    assert_eq!(r["A"].frame().rows(), 3);
+    let gone = orders_a.ids[0].clone();
+    drop(orders_a);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    let file = yaml("provisioning/alerting/natsmicro-alerts.yaml");
+    let rules = file["groups"][0]["rules"].as_array().unwrap();
+    assert_eq!(rules.len(), 4);
+    let mut firing = std::collections::BTreeMap::new();
+    for rule in rules {
+        let title = rule["title"].as_str().unwrap();
+        let data = rule["data"].as_array().unwrap();
+        let query = data.iter().find(|d| d["datasourceUid"] == "natsmicro").unwrap();
+        let model = &query["model"];
+        assert!(
+            !model.to_string().contains('$'),
+            "{title}: alert queries run without dashboard variables"
+        );
+        let cond = data.iter().find(|d| d["refId"] == rule["condition"]).unwrap();
+        assert_eq!(cond["model"]["type"], "threshold");
+        assert_eq!(cond["model"]["expression"], query["refId"]);
+
+        let r = p.query(&ds, std::slice::from_ref(model)).await.unwrap();
+        let frame = r[model["refId"].as_str().unwrap()].frame();
+        assert!(alertable_instant(frame), "{title}: not alertable: {frame:?}");
+        let value = frame.numeric_fields()[0].name.clone();
+        let mut hits = vec![];
+        for (row, v) in frame.numbers(&value).into_iter().enumerate() {
+            let labels: Vec<String> = ["service", "id", "endpoint"]
+                .iter()
+                .filter(|k| frame.fields.iter().any(|f| f.name == **k))
+                .map(|k| frame.strings(k)[row].clone())
+                .collect();
+            if let Some(v) = v {
+                if fires(&cond["model"]["conditions"][0]["evaluator"], v) {
+                    hits.push(labels.join("/"));
+                }
+            }
+        }
+        firing.insert(rule["uid"].as_str().unwrap().to_string(), hits);
+    }
+    eprintln!("firing: {firing:?}");
+    assert_eq!(firing["natsmicro-instance-down"], [format!("orders/{gone}")]);
+    assert!(
+        firing["natsmicro-rtt-high"].is_empty(),
+        "loopback RTT is far below 250 ms"
+    );
+    assert_eq!(firing["natsmicro-orders-instances-low"], ["orders"]);
+    assert_eq!(
+        firing["natsmicro-error-ratio-high"].len(),
+        1,
+        "billing fails every 2nd request"
+    );
+    assert!(firing["natsmicro-error-ratio-high"][0].starts_with("billing/"));
+}
+
+#[tokio::test]
+async fn dashboard_queries_answer_with_their_declared_shapes() {
+    let nats = NatsServer::start();
+    let ds = provisioned_datasource(&nats.url());
+    let _orders = PythonService::start(&nats.url(), "orders", "1.4.0", 2, &["--endpoint", "get:orders.get"]).unwrap();
+    let p = PluginProcess::start().await.unwrap();
+    let text = std::fs::read_to_string(repo().join("provisioning/dashboards/natsmicro-services.json")).unwrap();
+    let dash: Value = serde_json::from_str(&text).unwrap();
+    let panels = dash["panels"].as_array().unwrap();
+    assert!(panels.iter().any(|p| p["type"] == "natsmicro-ping-panel"));
+    let mut n = 0;
+    for panel in panels {
+        for target in panel["targets"].as_array().unwrap() {
+            assert_eq!(target["datasource"]["uid"], "natsmicro");
+            // "All" of the multi-value $service variable reaches the backend as an empty filter.
+            let query = expand_all(target, &[("service", "")]);
+            let r = p.query(&ds, std::slice::from_ref(&query)).await.unwrap();
+            let title = panel["title"].as_str().unwrap();
+            let frame = r["A"].frame();
+            let want = match target["format"].as_str().unwrap() {
+                "table" => "table",
+                "instant" => "numeric-long",
+                other => panic!("{title}: format {other} not expected in the example dashboard"),
+            };
+            assert_eq!(frame.meta["type"], want, "{title}");
+            assert!(frame.rows() >= 1, "{title}: no rows");
+            n += 1;
+        }
+    }
+    assert!(n >= 6, "{n} queries");
+}
