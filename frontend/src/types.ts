@@ -108,3 +108,13 @@ export interface EndpointSummary {
 export interface ResourceError {
   error: string;
 }
+
+/** What a query variable lists — the model stored in a dashboard variable's `query`. */
+export type VariableQueryKind = 'services' | 'instances' | 'endpoints';
+export const VARIABLE_QUERY_KINDS: VariableQueryKind[] = ['services', 'instances', 'endpoints'];
+
+/** Variable query model; `service` (for instances/endpoints) may itself hold a template variable. */
+export interface NatsMicroVariableQuery extends DataQuery {
+  kind: VariableQueryKind;
+  service?: string;
+}

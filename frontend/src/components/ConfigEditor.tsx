@@ -1,10 +1,340 @@
-//! Data source settings editor (placeholder until written).
+//! Data source settings editor: NATS server URLs, authentication, TLS, and advanced options (SPEC "Data source settings").
 import { DataSourcePluginOptionsEditorProps } from '@grafana/data';
+import {
+  FieldSet,
+  InlineField,
+  InlineFieldRow,
+  InlineSwitch,
+  Input,
+  RadioButtonGroup,
+  SecretInput,
+  SecretTextArea,
+  TagsInput,
+} from '@grafana/ui';
+import { FormEvent } from 'react';
 
-import { NatsMicroOptions, NatsMicroSecureJsonData } from '../types';
+import { NumberKey, parseNumber, rangeError, splitSubjects, validSubjectPattern } from '../data/settings';
+import {
+  AuthType,
+  DEFAULT_INBOX_PREFIX,
+  DEFAULT_RETENTION_MINUTES,
+  DEFAULT_SAMPLE_INTERVAL_SEC,
+  DEFAULT_SRV_PREFIX,
+  DEFAULT_TIMEOUT_MS,
+  NatsMicroOptions,
+  NatsMicroSecureJsonData,
+} from '../types';
 
 type Props = DataSourcePluginOptionsEditorProps<NatsMicroOptions, NatsMicroSecureJsonData>;
+type SecretKey = keyof NatsMicroSecureJsonData;
 
-export function ConfigEditor(_props: Props) {
-  return <div>NATS Micro settings</div>;
+const LABEL_WIDTH = 26;
+
+const AUTH_OPTIONS: Array<{ value: AuthType; label: string; description: string }> = [
+  { value: 'none', label: 'None', description: 'No credentials, or credentials written in the server URL' },
+  { value: 'userpass', label: 'User & password', description: 'NATS user with a password' },
+  { value: 'token', label: 'Token', description: 'NATS authorization token' },
+  { value: 'nkey', label: 'NKey', description: 'NKey user seed (SU…)' },
+  { value: 'creds', label: 'Credentials file', description: 'Decentralised JWT auth: text of a .creds file' },
+];
+
+export function ConfigEditor(props: Props) {
+  const { options, onOptionsChange } = props;
+  const jsonData = options.jsonData ?? {};
+  const secureFields = (options.secureJsonFields ?? {}) as Record<string, boolean>;
+  const secureData = (options.secureJsonData ?? {}) as NatsMicroSecureJsonData;
+  const authType: AuthType = jsonData.authType ?? 'none';
+
+  const setJson = (patch: Partial<NatsMicroOptions>) =>
+    onOptionsChange({ ...options, jsonData: { ...jsonData, ...patch } });
+
+  const setSecret = (key: SecretKey) => (e: FormEvent<HTMLInputElement | HTMLTextAreaElement>) =>
+    onOptionsChange({ ...options, secureJsonData: { ...secureData, [key]: e.currentTarget.value } });
+
+  /** Grafana's reset pattern: forget the stored secret, send an empty one. */
+  const resetSecret = (key: SecretKey) => () =>
+    onOptionsChange({
+      ...options,
+      secureJsonFields: { ...options.secureJsonFields, [key]: false },
+      secureJsonData: { ...secureData, [key]: '' },
+    });
+
+  const secretInput = (key: SecretKey, label: string, tooltip: string, placeholder: string) => (
+    <InlineFieldRow>
+      <InlineField label={label} labelWidth={LABEL_WIDTH} tooltip={tooltip}>
+        <SecretInput
+          id={`natsmicro-config-${key}`}
+          data-testid={`natsmicro-config-${key}`}
+          width={40}
+          placeholder={placeholder}
+          isConfigured={Boolean(secureFields[key])}
+          value={secureData[key] ?? ''}
+          onChange={setSecret(key)}
+          onReset={resetSecret(key)}
+        />
+      </InlineField>
+    </InlineFieldRow>
+  );
+
+  const secretTextArea = (key: SecretKey, label: string, tooltip: string, placeholder: string) => (
+    <InlineFieldRow>
+      <InlineField label={label} labelWidth={LABEL_WIDTH} tooltip={tooltip}>
+        <SecretTextArea
+          id={`natsmicro-config-${key}`}
+          data-testid={`natsmicro-config-${key}`}
+          cols={60}
+          rows={6}
+          placeholder={placeholder}
+          isConfigured={Boolean(secureFields[key])}
+          value={secureData[key] ?? ''}
+          onChange={setSecret(key)}
+          onReset={resetSecret(key)}
+        />
+      </InlineField>
+    </InlineFieldRow>
+  );
+
+  const numberField = (key: NumberKey, label: string, tooltip: string, def: number, unit: string) => {
+    const value = jsonData[key];
+    const error = rangeError(key, value, unit);
+    return (
+      <InlineFieldRow>
+        <InlineField label={label} labelWidth={LABEL_WIDTH} tooltip={tooltip} invalid={Boolean(error)} error={error}>
+          <Input
+            id={`natsmicro-config-${key}`}
+            data-testid={`natsmicro-config-${key}`}
+            type="number"
+            width={20}
+            placeholder={String(def)}
+            value={value === undefined || Number.isNaN(value) ? '' : String(value)}
+            onChange={(e) => setJson({ [key]: parseNumber(e.currentTarget.value) })}
+          />
+        </InlineField>
+      </InlineFieldRow>
+    );
+  };
+
+  const subjects = jsonData.requestSubjects ?? [];
+  const badSubjects = subjects.filter((s) => !validSubjectPattern(s));
+
+  return (
+    <div>
+      <FieldSet label="Connection">
+        <InlineFieldRow>
+          <InlineField
+            label="Server URLs"
+            labelWidth={LABEL_WIDTH}
+            grow
+            tooltip="One or more NATS servers, comma separated: nats://, tls://, ws:// or wss:// (host:port means nats://). Credentials written in a URL (nats://user:pass@host, nats://token@host) are used when authentication is None."
+          >
+            <Input
+              id="natsmicro-config-url"
+              data-testid="natsmicro-config-url"
+              placeholder="nats://localhost:4222"
+              value={options.url ?? ''}
+              onChange={(e) => onOptionsChange({ ...options, url: e.currentTarget.value })}
+            />
+          </InlineField>
+        </InlineFieldRow>
+      </FieldSet>
+
+      <FieldSet label="Authentication">
+        <InlineFieldRow>
+          <InlineField
+            label="Method"
+            labelWidth={LABEL_WIDTH}
+            tooltip="How this data source logs in to NATS. Only one method at a time; with credentials in the URL keep this on None."
+          >
+            <div data-testid="natsmicro-config-auth">
+              <RadioButtonGroup<AuthType>
+                options={AUTH_OPTIONS}
+                value={authType}
+                onChange={(v) => setJson({ authType: v })}
+              />
+            </div>
+          </InlineField>
+        </InlineFieldRow>
+        {authType === 'userpass' && (
+          <>
+            <InlineFieldRow>
+              <InlineField
+                label="Username"
+                labelWidth={LABEL_WIDTH}
+                tooltip="NATS user name (server authorization users or an account user)"
+              >
+                <Input
+                  id="natsmicro-config-username"
+                  data-testid="natsmicro-config-username"
+                  width={40}
+                  value={jsonData.username ?? ''}
+                  onChange={(e) => setJson({ username: e.currentTarget.value })}
+                />
+              </InlineField>
+            </InlineFieldRow>
+            {secretInput('password', 'Password', 'Password of that NATS user; stored encrypted by Grafana', 'Password')}
+          </>
+        )}
+        {authType === 'token' &&
+          secretInput(
+            'token',
+            'Token',
+            'The authorization token the NATS server expects (authorization { token: … })',
+            'Token'
+          )}
+        {authType === 'nkey' &&
+          secretInput(
+            'nkeySeed',
+            'NKey seed',
+            'The user NKey seed, starting with SU (58 characters), as printed by nk -gen user',
+            'SU…'
+          )}
+        {authType === 'creds' &&
+          secretTextArea(
+            'credentials',
+            'Credentials',
+            'Paste the whole text of a .creds file (nsc generate creds): the NATS USER JWT block and the USER NKEY SEED block',
+            '-----BEGIN NATS USER JWT-----\n…\n------END NATS USER JWT------\n\n-----BEGIN USER NKEY SEED-----\n…'
+          )}
+      </FieldSet>
+
+      <FieldSet label="TLS">
+        <InlineFieldRow>
+          <InlineField
+            label="Client certificate"
+            labelWidth={LABEL_WIDTH}
+            tooltip="Present a client certificate (mutual TLS, e.g. verify: true or verify_and_map in the server's tls block)"
+          >
+            <InlineSwitch
+              id="natsmicro-config-tlsAuth"
+              value={Boolean(jsonData.tlsAuth)}
+              onChange={(e) => setJson({ tlsAuth: e.currentTarget.checked })}
+            />
+          </InlineField>
+          <InlineField
+            label="With CA certificate"
+            labelWidth={LABEL_WIDTH}
+            tooltip="Trust only this CA for the server certificate (for servers signed by a private CA)"
+          >
+            <InlineSwitch
+              id="natsmicro-config-tlsAuthWithCACert"
+              value={Boolean(jsonData.tlsAuthWithCACert)}
+              onChange={(e) => setJson({ tlsAuthWithCACert: e.currentTarget.checked })}
+            />
+          </InlineField>
+          <InlineField
+            label="Skip verification"
+            labelWidth={LABEL_WIDTH}
+            tooltip="Accept any server certificate. Insecure: use only for testing"
+          >
+            <InlineSwitch
+              id="natsmicro-config-tlsSkipVerify"
+              value={Boolean(jsonData.tlsSkipVerify)}
+              onChange={(e) => setJson({ tlsSkipVerify: e.currentTarget.checked })}
+            />
+          </InlineField>
+        </InlineFieldRow>
+        {jsonData.tlsAuthWithCACert &&
+          secretTextArea(
+            'tlsCACert',
+            'CA certificate',
+            'PEM text of the CA that signed the NATS server certificate',
+            '-----BEGIN CERTIFICATE-----'
+          )}
+        {jsonData.tlsAuth && (
+          <>
+            {secretTextArea(
+              'tlsClientCert',
+              'Client certificate',
+              'PEM text of the client certificate this data source presents',
+              '-----BEGIN CERTIFICATE-----'
+            )}
+            {secretTextArea(
+              'tlsClientKey',
+              'Client key',
+              'PEM text of the private key of that client certificate',
+              '-----BEGIN PRIVATE KEY-----'
+            )}
+          </>
+        )}
+      </FieldSet>
+
+      <FieldSet label="Advanced">
+        <InlineFieldRow>
+          <InlineField
+            label="API prefix"
+            labelWidth={LABEL_WIDTH}
+            tooltip="Subject prefix of the micro service API (ADR-32); services started with a custom prefix answer on <prefix>.PING etc. Default $SRV"
+          >
+            <Input
+              id="natsmicro-config-srvPrefix"
+              data-testid="natsmicro-config-srvPrefix"
+              width={20}
+              placeholder={DEFAULT_SRV_PREFIX}
+              value={jsonData.srvPrefix ?? ''}
+              onChange={(e) => setJson({ srvPrefix: e.currentTarget.value })}
+            />
+          </InlineField>
+        </InlineFieldRow>
+        <InlineFieldRow>
+          <InlineField
+            label="Inbox prefix"
+            labelWidth={LABEL_WIDTH}
+            tooltip="Prefix of reply subjects; users whose permissions only allow their own inbox (e.g. _INBOX_grafana) need it. Default _INBOX"
+          >
+            <Input
+              id="natsmicro-config-inboxPrefix"
+              data-testid="natsmicro-config-inboxPrefix"
+              width={20}
+              placeholder={DEFAULT_INBOX_PREFIX}
+              value={jsonData.inboxPrefix ?? ''}
+              onChange={(e) => setJson({ inboxPrefix: e.currentTarget.value })}
+            />
+          </InlineField>
+        </InlineFieldRow>
+        {numberField(
+          'timeoutMs',
+          'Timeout (ms)',
+          'Longest wait for the replies of a discovery ($SRV.PING/INFO/STATS) or a request, 10 to 120000 ms. Default 2000',
+          DEFAULT_TIMEOUT_MS,
+          'milliseconds'
+        )}
+        {numberField(
+          'sampleIntervalSec',
+          'Sample interval (s)',
+          'How often the background sampler pings the services to build history; 0 turns history off. 0 to 86400 s. Default 15',
+          DEFAULT_SAMPLE_INTERVAL_SEC,
+          'seconds'
+        )}
+        {numberField(
+          'retentionMinutes',
+          'Retention (min)',
+          'How much sampled history is kept in memory, 1 to 10080 minutes (one week). Default 60',
+          DEFAULT_RETENTION_MINUTES,
+          'minutes'
+        )}
+        <InlineFieldRow>
+          <InlineField
+            label="Request subjects"
+            labelWidth={LABEL_WIDTH}
+            tooltip="Subjects that request queries may send to; * matches one token, > the rest (e.g. orders.get, inventory.>). Empty = request queries are refused. Press Enter after each pattern; commas split."
+            invalid={badSubjects.length > 0}
+            error={badSubjects.length ? `Not valid subject patterns: ${badSubjects.join(', ')}` : undefined}
+          >
+            <div data-testid="natsmicro-config-requestSubjects">
+              <TagsInput
+                id="natsmicro-config-requestSubjects-input"
+                placeholder="orders.get, inventory.>"
+                tags={subjects}
+                addOnBlur
+                autoColors={false}
+                onChange={(tags) =>
+                  setJson({ requestSubjects: tags.flatMap(splitSubjects).filter((t, i, all) => all.indexOf(t) === i) })
+                }
+              />
+            </div>
+          </InlineField>
+        </InlineFieldRow>
+      </FieldSet>
+    </div>
+  );
 }

@@ -1,11 +1,308 @@
-//! Query editor (placeholder until written).
-import { QueryEditorProps } from '@grafana/data';
+//! Query editor: query type, service/instance/endpoint pickers (from the backend's resources), format, metric,
+//! and for request queries subject, payload and headers. Every change stores a complete query.
+import { QueryEditorProps, SelectableValue } from '@grafana/data';
+import { getTemplateSrv } from '@grafana/runtime';
+import {
+  Button,
+  IconButton,
+  InlineField,
+  InlineFieldRow,
+  Input,
+  RadioButtonGroup,
+  Select,
+  TextArea,
+  useTheme2,
+} from '@grafana/ui';
+import { useMemo, useState } from 'react';
 
-import { DataSource } from '../datasource/datasource';
-import { NatsMicroOptions, NatsMicroQuery } from '../types';
+import {
+  describeQuery,
+  HeaderRow,
+  headersToRows,
+  normalizeQuery,
+  rowsToHeaders,
+  usesEndpoint,
+  usesInstance,
+  usesService,
+} from '../data/query';
+import { endpointOptions, instanceOptions, serviceOptions } from '../data/resources';
+import { expandName } from '../data/variables';
+import type { DataSource } from '../datasource/datasource';
+import { FORMATS, METRICS, NatsMicroOptions, NatsMicroQuery, QUERY_TYPES, QueryType } from '../types';
+import { NamePicker } from './NamePicker';
 
 type Props = QueryEditorProps<DataSource, NatsMicroQuery, NatsMicroOptions>;
 
-export function QueryEditor(_props: Props) {
-  return <div>NATS Micro query</div>;
+const TYPE_LABELS: Record<QueryType, { label: string; description: string }> = {
+  ping: { label: 'Ping', description: 'Round-trip time of every instance answering $SRV.PING' },
+  services: { label: 'Services', description: 'Instances and versions per service name' },
+  info: { label: 'Info', description: 'Instances and their endpoints ($SRV.INFO)' },
+  stats: { label: 'Stats', description: 'Requests, errors and processing time per endpoint ($SRV.STATS)' },
+  request: { label: 'Request', description: 'Send one request to an allowed subject and show the reply' },
+};
+
+const FORMAT_LABELS = { instant: 'Instant', table: 'Table', timeseries: 'Time series' } as const;
+
+const LABEL_WIDTH = 14;
+
+/** `$name` of each dashboard variable (none outside a dashboard). */
+export function variableNames(): string[] {
+  try {
+    return getTemplateSrv()
+      .getVariables()
+      .map((v) => `$${v.name}`);
+  } catch {
+    return [];
+  }
+}
+
+/** The one concrete service a templated value stands for now, if it stands for exactly one. */
+function concreteService(service: string | undefined): string | undefined {
+  if (!service) {
+    return undefined;
+  }
+  try {
+    const values = expandName(service, getTemplateSrv());
+    return values.length === 1 && values[0] !== '' && !values[0].includes('$') ? values[0] : undefined;
+  } catch {
+    return service.includes('$') ? undefined : service;
+  }
+}
+
+export function QueryEditor({ query, onChange, onRunQuery, datasource }: Props) {
+  const theme = useTheme2();
+  const q = useMemo(() => normalizeQuery(query), [query]);
+  const queryType = q.queryType as QueryType;
+  const variables = useMemo(() => variableNames(), []);
+  const [rows, setRows] = useState<HeaderRow[]>(() => headersToRows(query.headers));
+
+  /** Store a complete query; run it when the choice is complete. */
+  const change = (patch: Partial<NatsMicroQuery>, run = true) => {
+    const next = normalizeQuery({ ...q, ...patch });
+    onChange(next);
+    if (run) {
+      onRunQuery();
+    }
+  };
+
+  const service = concreteService(q.service);
+
+  const setHeaderRows = (next: HeaderRow[], run: boolean) => {
+    setRows(next);
+    change({ headers: rowsToHeaders(next) }, run);
+  };
+
+  return (
+    <div>
+      <InlineFieldRow>
+        <InlineField label="Query type" labelWidth={LABEL_WIDTH} tooltip="What to ask the NATS micro services">
+          <div data-testid="natsmicro-query-type">
+            <RadioButtonGroup<QueryType>
+              options={QUERY_TYPES.map((t) => ({ value: t, ...TYPE_LABELS[t] }))}
+              value={queryType}
+              onChange={(t) => change({ queryType: t, format: FORMATS[t][0], metric: undefined }, t !== 'request')}
+            />
+          </div>
+        </InlineField>
+      </InlineFieldRow>
+
+      {usesService(queryType) && (
+        <InlineFieldRow>
+          <InlineField
+            label="Service"
+            labelWidth={LABEL_WIDTH}
+            tooltip="Service name (ADR-32 `name`); empty = all services. A multi-value variable runs one query per value."
+          >
+            <NamePicker
+              testId="natsmicro-query-service"
+              inputId="natsmicro-query-service-input"
+              value={q.service}
+              onChange={(v) => change({ service: v, instance: '', endpoint: '' })}
+              load={() => datasource.services().then(serviceOptions)}
+              loadKey="services"
+              variables={variables}
+              placeholder="All services"
+              width={28}
+            />
+          </InlineField>
+          {usesInstance(queryType) && (
+            <InlineField
+              label="Instance"
+              labelWidth={LABEL_WIDTH}
+              tooltip="Instance id of the chosen service; empty = all instances."
+            >
+              <NamePicker
+                testId="natsmicro-query-instance"
+                inputId="natsmicro-query-instance-input"
+                value={q.instance}
+                onChange={(v) => change({ instance: v })}
+                load={service ? () => datasource.instances(service).then(instanceOptions) : undefined}
+                loadKey={`instances/${service ?? ''}`}
+                variables={variables}
+                placeholder="All instances"
+                unavailableText="Choose a service to list its instances"
+                width={28}
+              />
+            </InlineField>
+          )}
+          {usesEndpoint(queryType) && (
+            <InlineField
+              label="Endpoint"
+              labelWidth={LABEL_WIDTH}
+              tooltip="Endpoint name of the chosen service; empty = all endpoints."
+            >
+              <NamePicker
+                testId="natsmicro-query-endpoint"
+                inputId="natsmicro-query-endpoint-input"
+                value={q.endpoint}
+                onChange={(v) => change({ endpoint: v })}
+                load={service ? () => datasource.endpoints(service).then(endpointOptions) : undefined}
+                loadKey={`endpoints/${service ?? ''}`}
+                variables={variables}
+                placeholder="All endpoints"
+                unavailableText="Choose a service to list its endpoints"
+                width={28}
+              />
+            </InlineField>
+          )}
+        </InlineFieldRow>
+      )}
+
+      <InlineFieldRow>
+        <InlineField
+          label="Format"
+          labelWidth={LABEL_WIDTH}
+          tooltip="Instant: one value per row (alertable). Table: all columns. Time series: history from the sampler."
+        >
+          <div data-testid="natsmicro-query-format">
+            <RadioButtonGroup
+              options={FORMATS[queryType].map((f) => ({ value: f, label: FORMAT_LABELS[f] }))}
+              value={q.format}
+              onChange={(f) => change({ format: f })}
+            />
+          </div>
+        </InlineField>
+        {q.format === 'instant' && METRICS[queryType].length > 0 && (
+          <InlineField
+            label="Metric"
+            labelWidth={LABEL_WIDTH}
+            tooltip="The one numeric value of each row of an instant query"
+          >
+            <div data-testid="natsmicro-query-metric">
+              <Select<string>
+                inputId="natsmicro-query-metric-input"
+                options={METRICS[queryType].map((m): SelectableValue<string> => ({ value: m, label: m }))}
+                value={q.metric}
+                onChange={(v) => change({ metric: v.value })}
+                width={28}
+              />
+            </div>
+          </InlineField>
+        )}
+      </InlineFieldRow>
+
+      {queryType === 'request' && (
+        <>
+          <InlineFieldRow>
+            <InlineField
+              label="Subject"
+              labelWidth={LABEL_WIDTH}
+              grow
+              tooltip="Subject to send the request to; it must match a pattern in the data source's requestSubjects. No wildcards."
+              invalid={!q.subject}
+              error="A request query needs a subject"
+            >
+              <Input
+                data-testid="natsmicro-query-subject"
+                placeholder="orders.get"
+                value={q.subject ?? ''}
+                onChange={(e) => change({ subject: e.currentTarget.value }, false)}
+                onBlur={() => q.subject && onRunQuery()}
+              />
+            </InlineField>
+          </InlineFieldRow>
+          <InlineFieldRow>
+            <InlineField
+              label="Payload"
+              labelWidth={LABEL_WIDTH}
+              grow
+              tooltip="Request body sent as is (text or JSON); template variables are substituted."
+            >
+              <TextArea
+                data-testid="natsmicro-query-payload"
+                rows={3}
+                placeholder='{"id": 1}'
+                value={q.payload ?? ''}
+                onChange={(e) => change({ payload: e.currentTarget.value }, false)}
+                onBlur={() => q.subject && onRunQuery()}
+              />
+            </InlineField>
+          </InlineFieldRow>
+          <InlineFieldRow>
+            <InlineField
+              label="Headers"
+              labelWidth={LABEL_WIDTH}
+              tooltip="NATS message headers sent with the request (name and value; no line breaks)."
+            >
+              <div data-testid="natsmicro-query-headers">
+                {rows.map((r, i) => (
+                  <div key={i} style={{ display: 'flex', gap: theme.spacing(0.5), marginBottom: theme.spacing(0.5) }}>
+                    <Input
+                      aria-label={`Header ${i + 1} name`}
+                      placeholder="Name"
+                      width={20}
+                      value={r.key}
+                      onChange={(e) =>
+                        setHeaderRows(
+                          rows.map((x, j) => (j === i ? { ...x, key: e.currentTarget.value } : x)),
+                          false
+                        )
+                      }
+                    />
+                    <Input
+                      aria-label={`Header ${i + 1} value`}
+                      placeholder="Value"
+                      width={30}
+                      value={r.value}
+                      onChange={(e) =>
+                        setHeaderRows(
+                          rows.map((x, j) => (j === i ? { ...x, value: e.currentTarget.value } : x)),
+                          false
+                        )
+                      }
+                    />
+                    <IconButton
+                      name="trash-alt"
+                      tooltip="Remove header"
+                      onClick={() =>
+                        setHeaderRows(
+                          rows.filter((_, j) => j !== i),
+                          Boolean(q.subject)
+                        )
+                      }
+                    />
+                  </div>
+                ))}
+                <Button
+                  variant="secondary"
+                  size="sm"
+                  icon="plus"
+                  onClick={() => setRows([...rows, { key: '', value: '' }])}
+                >
+                  Add header
+                </Button>
+              </div>
+            </InlineField>
+          </InlineFieldRow>
+        </>
+      )}
+
+      <div
+        data-testid="natsmicro-query-hint"
+        style={{ color: theme.colors.text.secondary, fontSize: theme.typography.bodySmall.fontSize }}
+      >
+        {describeQuery(q)}
+      </div>
+    </div>
+  );
 }

@@ -4,8 +4,10 @@ import { DataSourcePlugin } from '@grafana/data';
 import { ConfigEditor } from '../components/ConfigEditor';
 import { QueryEditor } from '../components/QueryEditor';
 import { DataSource } from './datasource';
-import { NatsMicroOptions, NatsMicroQuery } from '../types';
+import { NatsMicroOptions, NatsMicroQuery, NatsMicroSecureJsonData } from '../types';
 
-export const plugin = new DataSourcePlugin<DataSource, NatsMicroQuery, NatsMicroOptions>(DataSource)
+export const plugin = new DataSourcePlugin<DataSource, NatsMicroQuery, NatsMicroOptions, NatsMicroSecureJsonData>(
+  DataSource
+)
   .setConfigEditor(ConfigEditor)
   .setQueryEditor(QueryEditor);

@@ -1,0 +1,105 @@
+//! Pure query-model helpers: defaults, normalisation of stored/legacy queries, and what each choice returns.
+import { FORMATS, Format, METRICS, NatsMicroQuery, QUERY_TYPES, QueryType } from '../types';
+
+/** The query a new panel starts with (also `DataSource.getDefaultQuery`). */
+export const DEFAULT_QUERY: Partial<NatsMicroQuery> = { queryType: 'ping', format: 'instant' };
+
+export function isQueryType(v: unknown): v is QueryType {
+  return typeof v === 'string' && (QUERY_TYPES as string[]).includes(v);
+}
+
+/** Which filters a query type uses (Rust `query.rs`/`shapes.rs`): services ignore instance, only info/stats filter endpoints. */
+export function usesInstance(t: QueryType): boolean {
+  return t === 'ping' || t === 'info' || t === 'stats';
+}
+export function usesEndpoint(t: QueryType): boolean {
+  return t === 'info' || t === 'stats';
+}
+export function usesService(t: QueryType): boolean {
+  return t !== 'request';
+}
+
+/**
+ * Complete a query so it is valid on its own (alert rules run without this frontend):
+ * queryType and format always written, format one the type answers, metric one the type has (instant only),
+ * filters the type ignores cleared, request fields kept only for request queries.
+ */
+export function normalizeQuery(q: NatsMicroQuery): NatsMicroQuery {
+  const queryType: QueryType = isQueryType(q.queryType) ? q.queryType : 'ping';
+  const formats = FORMATS[queryType];
+  const format: Format = q.format && formats.includes(q.format) ? q.format : formats[0];
+  const out: NatsMicroQuery = { ...q, queryType, format };
+  const metrics = METRICS[queryType];
+  if (format === 'instant' && metrics.length > 0) {
+    out.metric = q.metric && metrics.includes(q.metric) ? q.metric : metrics[0];
+  } else {
+    delete out.metric;
+  }
+  if (!usesService(queryType)) {
+    delete out.service;
+  }
+  if (!usesInstance(queryType)) {
+    delete out.instance;
+  }
+  if (!usesEndpoint(queryType)) {
+    delete out.endpoint;
+  }
+  if (queryType !== 'request') {
+    delete out.subject;
+    delete out.payload;
+    delete out.headers;
+  }
+  return out;
+}
+
+/** Whether a query can be sent: not hidden, and a request query has a subject. */
+export function isRunnable(q: NatsMicroQuery): boolean {
+  if (q.hide) {
+    return false;
+  }
+  if (q.queryType === 'request') {
+    return typeof q.subject === 'string' && q.subject.trim() !== '';
+  }
+  return true;
+}
+
+const TYPE_HINTS: Record<QueryType, string> = {
+  ping: 'Every instance that answers $SRV.PING, with its round-trip time',
+  services: 'One row per service name: instances answering, versions seen',
+  info: 'Instances and their endpoints: name, id, version, description, metadata, subject, queue group',
+  stats: 'Per endpoint of each instance: requests, errors, processing time',
+  request: 'One request/reply to an allowed subject; a JSON reply becomes columns',
+};
+
+const FORMAT_HINTS: Record<Format, string> = {
+  instant: 'one numeric value per row, labelled by service, id, version (alertable)',
+  table: 'a table',
+  timeseries: 'one series per instance over time (needs the history sampler)',
+};
+
+/** One line telling what the query returns. */
+export function describeQuery(q: NatsMicroQuery): string {
+  const n = normalizeQuery(q);
+  const t = n.queryType as QueryType;
+  const metric = n.metric ? ` — value: ${n.metric}` : '';
+  return `${TYPE_HINTS[t]}; as ${FORMAT_HINTS[n.format as Format]}${metric}.`;
+}
+
+/** Headers as editable rows (order kept) and back. Rows with an empty name are dropped when stored. */
+export interface HeaderRow {
+  key: string;
+  value: string;
+}
+export function headersToRows(h: NatsMicroQuery['headers']): HeaderRow[] {
+  return Object.entries(h ?? {}).map(([key, value]) => ({ key, value: String(value ?? '') }));
+}
+export function rowsToHeaders(rows: HeaderRow[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const r of rows) {
+    const k = r.key.trim();
+    if (k !== '') {
+      out[k] = r.value;
+    }
+  }
+  return out;
+}
