@@ -1,0 +1,211 @@
+//! Dashboard view: the panel plugin fed by a ping query re-run every few seconds through the DataSource (last 5 minutes), with a threshold option.
+import { css } from '@emotion/css';
+import {
+  CoreApp,
+  DataQuery,
+  DataSourceApi,
+  EventBusSrv,
+  FieldConfigSource,
+  LoadingState,
+  PanelData,
+  PanelOptionsEditorBuilder,
+  PanelPlugin,
+  applyFieldOverrides,
+  dateTimeFormat,
+} from '@grafana/data';
+import { getTemplateSrv } from '@grafana/runtime';
+import { Alert, Field, Input, RadioButtonGroup, Stack, useTheme2 } from '@grafana/ui';
+import { set } from 'lodash';
+import { useEffect, useMemo, useRef, useState } from 'react';
+
+import { lastMinutes, makeRequest, runQuery } from './query';
+import { PreviewDataSourceSrv } from './services';
+
+interface Props {
+  plugin: PanelPlugin;
+  dsSrv: PreviewDataSourceSrv;
+}
+
+const PANEL_HEIGHT = 380;
+const RANGE_MINUTES = 5;
+
+const styles = {
+  panel: css({ border: '1px solid rgba(204, 204, 220, 0.15)', borderRadius: 2, background: '#181b1f' }),
+  header: css({ padding: '6px 8px', fontWeight: 500, display: 'flex', justifyContent: 'space-between' }),
+  body: css({ padding: 8 }),
+};
+
+function NoPanel() {
+  return <Alert severity="warning" title="The panel plugin has no panel component" />;
+}
+
+/** Default options from the plugin's option builder, as Grafana computes them for a new panel. */
+function defaultOptions(plugin: PanelPlugin): Record<string, unknown> {
+  const options: Record<string, unknown> = { ...(plugin.defaults ?? {}) };
+  try {
+    const builder = new PanelOptionsEditorBuilder<Record<string, unknown>>();
+    plugin.getPanelOptionsSupplier()(builder, { data: [] });
+    for (const item of builder.getItems()) {
+      if (item.defaultValue !== undefined) {
+        set(options, item.path, item.defaultValue);
+      }
+    }
+  } catch {
+    // a plugin without options
+  }
+  return options;
+}
+
+/** Refresh interval in seconds from `?refresh=<n>` (default 5). */
+function refreshFromUrl(): number {
+  const n = Number(new URLSearchParams(window.location.search).get('refresh')?.replace(/s$/, ''));
+  return Number.isFinite(n) && n >= 1 ? n : 5;
+}
+
+export function DashboardView({ plugin, dsSrv }: Props) {
+  const theme = useTheme2();
+  const ds = useMemo(() => dsSrv.instanceNow() as DataSourceApi<DataQuery>, [dsSrv]);
+  const Panel = plugin.panel ?? NoPanel;
+  const [options, setOptions] = useState<Record<string, unknown>>(() => defaultOptions(plugin));
+  const [fieldConfig, setFieldConfig] = useState<FieldConfigSource>(() => plugin.fieldConfigDefaults);
+  const [refreshSec, setRefreshSec] = useState(refreshFromUrl);
+  const [data, setData] = useState<PanelData>(() => ({
+    state: LoadingState.NotStarted,
+    series: [],
+    timeRange: lastMinutes(RANGE_MINUTES),
+  }));
+  const [refreshes, setRefreshes] = useState(0);
+  const [lastAt, setLastAt] = useState<number | null>(null);
+  const [width, setWidth] = useState(800);
+  const bodyRef = useRef<HTMLDivElement>(null);
+  const eventBus = useMemo(() => new EventBusSrv(), []);
+  const query = useMemo<DataQuery>(
+    () =>
+      ({ refId: 'A', datasource: { uid: ds.uid, type: ds.type }, queryType: 'ping', format: 'instant' }) as DataQuery,
+    [ds]
+  );
+
+  useEffect(() => {
+    const el = bodyRef.current;
+    if (!el) {
+      return;
+    }
+    const ro = new ResizeObserver(() => setWidth(Math.max(200, el.clientWidth - 16)));
+    ro.observe(el);
+    return () => ro.disconnect();
+  }, []);
+
+  useEffect(() => {
+    let alive = true;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const tick = async () => {
+      const range = lastMinutes(RANGE_MINUTES);
+      setData((d) => ({ ...d, state: LoadingState.Loading }));
+      const request = makeRequest([query], range, CoreApp.Dashboard, {
+        panelId: 1,
+        dashboardUID: 'natsmicro-preview',
+        panelPluginId: plugin.meta.id,
+        requestId: 'preview-panel-1',
+      });
+      let next: PanelData;
+      try {
+        next = await runQuery(ds, request);
+      } catch (e) {
+        next = { state: LoadingState.Error, series: [], timeRange: range, errors: [{ message: String(e) }] };
+      }
+      if (!alive) {
+        return;
+      }
+      setData(next);
+      setRefreshes((n) => n + 1);
+      setLastAt(Date.now());
+      timer = setTimeout(tick, refreshSec * 1000);
+    };
+    tick();
+    return () => {
+      alive = false;
+      clearTimeout(timer);
+    };
+  }, [ds, query, plugin, refreshSec]);
+
+  const replaceVariables = useMemo(() => {
+    const srv = getTemplateSrv();
+    return (value: string, scopedVars?: Parameters<typeof srv.replace>[1], format?: string | Function) =>
+      srv.replace(value, scopedVars, format);
+  }, []);
+
+  const processed = useMemo<PanelData>(() => {
+    try {
+      const series = applyFieldOverrides({
+        data: data.series,
+        fieldConfig,
+        replaceVariables,
+        theme,
+        timeZone: 'browser',
+        fieldConfigRegistry: plugin.fieldConfigRegistry,
+      });
+      return { ...data, series };
+    } catch {
+      return data;
+    }
+  }, [data, fieldConfig, replaceVariables, theme, plugin]);
+
+  const threshold = typeof options.thresholdMs === 'number' ? options.thresholdMs : 0;
+
+  return (
+    <Stack direction="column" gap={2}>
+      <Stack direction="row" gap={2} alignItems="flex-end">
+        <Field label="Threshold (ms)" description="Panel option thresholdMs; 0 = none">
+          <Input
+            type="number"
+            width={16}
+            value={threshold}
+            min={0}
+            data-testid="preview-panel-threshold"
+            onChange={(e) => setOptions({ ...options, thresholdMs: Number(e.currentTarget.value) || 0 })}
+          />
+        </Field>
+        <Field label="Refresh every">
+          <RadioButtonGroup
+            value={refreshSec}
+            options={[1, 2, 5, 10].map((s) => ({ label: `${s}s`, value: s }))}
+            onChange={(v) => setRefreshSec(v)}
+          />
+        </Field>
+        <div data-testid="preview-refresh-count" data-refreshes={refreshes} style={{ paddingBottom: 16 }}>
+          {refreshes} refreshes{lastAt ? `, last at ${dateTimeFormat(lastAt, { format: 'HH:mm:ss' })}` : ''} · time
+          range last {RANGE_MINUTES} minutes
+        </div>
+      </Stack>
+      {(data.errors ?? []).map((e, i) => (
+        <Alert key={i} severity="error" title={e.message ?? 'query failed'} />
+      ))}
+      <div className={styles.panel}>
+        <div className={styles.header}>
+          <span>Ping round-trip time</span>
+          <span>{data.state}</span>
+        </div>
+        <div className={styles.body} ref={bodyRef} data-testid="preview-panel" style={{ height: PANEL_HEIGHT }}>
+          <Panel
+            id={1}
+            data={processed}
+            timeRange={processed.timeRange}
+            timeZone="browser"
+            options={options}
+            fieldConfig={fieldConfig}
+            transparent={false}
+            width={width}
+            height={PANEL_HEIGHT - 16}
+            renderCounter={refreshes}
+            title="Ping round-trip time"
+            eventBus={eventBus}
+            onOptionsChange={(o: Record<string, unknown>) => setOptions(o)}
+            onFieldConfigChange={setFieldConfig}
+            replaceVariables={replaceVariables}
+            onChangeTimeRange={() => {}}
+          />
+        </div>
+      </div>
+    </Stack>
+  );
+}
