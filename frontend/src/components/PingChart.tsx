@@ -145,11 +145,7 @@ const Lines = memo(function Lines({ shapes, colors, downColor, fallback }: Lines
       </g>
       <g fill="none" stroke={downColor} strokeWidth={4} strokeLinecap="butt">
         {shapes.map((s) =>
-          s.down ? (
-            <path key={s.key} d={s.down} data-testid="natsmicro-ping-down" data-series={s.key}>
-              <title>{`${s.key} did not answer`}</title>
-            </path>
-          ) : null
+          s.down ? <path key={s.key} d={s.down} data-testid="natsmicro-ping-down" data-series={s.key} /> : null
         )}
       </g>
     </>
@@ -182,6 +178,15 @@ interface HoverRow {
 }
 
 const HOVER_ROWS = 8;
+
+/** Keep the first and last time labels inside the panel. */
+function xAnchor(tk: Tick, width: number): 'start' | 'middle' | 'end' {
+  const half = (tk.label.length * CHAR_W) / 2;
+  if (tk.pos + half > width) {
+    return 'end';
+  }
+  return tk.pos - half < 0 ? 'start' : 'middle';
+}
 
 export function PingChart({ model, width, height, colors, thresholdMs, timeZone, theme }: PingChartProps) {
   const clipId = useId().replace(/:/g, '');
@@ -258,7 +263,7 @@ export function PingChart({ model, width, height, colors, thresholdMs, timeZone,
         </g>
         <g fill={text} data-testid="natsmicro-ping-xaxis">
           {layout.xTicks.map((tk) => (
-            <text key={`x${tk.pos}`} x={tk.pos} y={layout.bottom + 14} textAnchor="middle">
+            <text key={`x${tk.pos}`} x={tk.pos} y={layout.bottom + 14} textAnchor={xAnchor(tk, width)}>
               {tk.label}
             </text>
           ))}

@@ -1,6 +1,8 @@
 //! Legend table of the ping panel: one row per instance with status (UP / DOWN in red) and last/mean/max.
+import { css } from '@emotion/css';
 import { formattedValueToString, getValueFormat, GrafanaTheme2 } from '@grafana/data';
-import React, { useMemo } from 'react';
+import { useStyles2 } from '@grafana/ui';
+import { useMemo } from 'react';
 
 import { PingModel, PingSeries, pingStats, PingStats } from '../data/pingModel';
 import { PingCalc } from '../panel/types';
@@ -10,7 +12,6 @@ export interface PingLegendProps {
   colors: Map<string, string>;
   calcs: PingCalc[];
   height: number;
-  theme: GrafanaTheme2;
 }
 
 const CALC_TITLES: Record<PingCalc, string> = { last: 'Last', mean: 'Mean', max: 'Max', min: 'Min' };
@@ -23,7 +24,7 @@ interface Row {
   stats: PingStats;
 }
 
-export function PingLegend({ model, colors, calcs, height, theme }: PingLegendProps) {
+export function PingLegend({ model, colors, calcs, height }: PingLegendProps) {
   const rows = useMemo(() => {
     const all: Row[] = model.series.map((s) => ({ series: s, stats: pingStats(s.points) }));
     // Down instances first: they are what the panel is for.
@@ -34,25 +35,18 @@ export function PingLegend({ model, colors, calcs, height, theme }: PingLegendPr
     const f = getValueFormat(model.series[0]?.unit || 'ms');
     return (v: number | null) => (v === null ? '–' : formattedValueToString(f(v)));
   }, [model]);
-  const red = theme.visualization.getColorByName('red');
-  const green = theme.visualization.getColorByName('green');
-  const cell: React.CSSProperties = { padding: '1px 8px', textAlign: 'right', whiteSpace: 'nowrap' };
+  const styles = useStyles2(getStyles);
   const shown = rows.slice(0, LEGEND_MAX_ROWS);
   return (
-    <div
-      data-testid="natsmicro-ping-legend"
-      style={{ maxHeight: height, overflowY: 'auto', fontSize: theme.typography.bodySmall.fontSize }}
-    >
-      <table style={{ width: '100%', borderCollapse: 'collapse', color: theme.colors.text.primary }}>
+    <div data-testid="natsmicro-ping-legend" className={styles.wrap} style={{ maxHeight: height }}>
+      <table className={styles.table}>
         <thead>
-          <tr style={{ color: theme.colors.text.secondary, textAlign: 'left' }}>
-            <th style={{ ...cell, textAlign: 'left', fontWeight: theme.typography.fontWeightMedium }}>Instance</th>
-            <th style={{ ...cell, textAlign: 'left', fontWeight: theme.typography.fontWeightMedium }}>Version</th>
-            <th style={{ ...cell, textAlign: 'left', fontWeight: theme.typography.fontWeightMedium }}>Status</th>
+          <tr>
+            <th>Instance</th>
+            <th>Version</th>
+            <th>Status</th>
             {calcs.map((c) => (
-              <th key={c} style={{ ...cell, fontWeight: theme.typography.fontWeightMedium }}>
-                {CALC_TITLES[c]}
-              </th>
+              <th key={c}>{CALC_TITLES[c]}</th>
             ))}
           </tr>
         </thead>
@@ -63,42 +57,27 @@ export function PingLegend({ model, colors, calcs, height, theme }: PingLegendPr
               data-testid="natsmicro-ping-legend-row"
               data-series={s.key}
               data-status={stats.up ? 'up' : 'down'}
-              style={{ borderTop: `1px solid ${theme.colors.border.weak}` }}
             >
-              <td style={{ ...cell, textAlign: 'left' }} title={s.key}>
-                <span
-                  style={{
-                    display: 'inline-block',
-                    width: 14,
-                    height: 4,
-                    marginRight: 6,
-                    verticalAlign: 'middle',
-                    borderRadius: 2,
-                    background: colors.get(s.key),
-                  }}
-                />
-                <span style={stats.up ? undefined : { color: red }}>{s.name}</span>
+              <td className={stats.up ? undefined : styles.nameDown} title={s.key}>
+                <span className={styles.swatch} style={{ background: colors.get(s.key) }} />
+                {s.name}
               </td>
-              <td style={{ ...cell, textAlign: 'left', color: theme.colors.text.secondary }}>{s.version ?? ''}</td>
-              <td style={{ ...cell, textAlign: 'left', fontWeight: theme.typography.fontWeightBold }}>
-                {stats.up ? (
-                  <span style={{ color: green }}>UP</span>
-                ) : (
-                  <span style={{ color: red }} data-testid="natsmicro-ping-legend-down">
-                    DOWN
-                  </span>
-                )}
-              </td>
-              {calcs.map((c) => (
-                <td key={c} style={cell}>
-                  {fmt(stats[c])}
+              <td className={styles.version}>{s.version ?? ''}</td>
+              {stats.up ? (
+                <td className={styles.up}>UP</td>
+              ) : (
+                <td className={styles.down} data-testid="natsmicro-ping-legend-down">
+                  DOWN
                 </td>
+              )}
+              {calcs.map((c) => (
+                <td key={c}>{fmt(stats[c])}</td>
               ))}
             </tr>
           ))}
           {rows.length > shown.length && (
             <tr>
-              <td colSpan={3 + calcs.length} style={{ ...cell, textAlign: 'left', color: theme.colors.text.secondary }}>
+              <td colSpan={3 + calcs.length} className={styles.version}>
                 … and {rows.length - shown.length} more instances (
                 {rows.slice(shown.length).filter((r) => !r.stats.up).length} down)
               </td>
@@ -108,4 +87,37 @@ export function PingLegend({ model, colors, calcs, height, theme }: PingLegendPr
       </table>
     </div>
   );
+}
+
+function getStyles(theme: GrafanaTheme2) {
+  const red = theme.visualization.getColorByName('red');
+  return {
+    wrap: css({ overflowY: 'auto', fontSize: theme.typography.bodySmall.fontSize, flexShrink: 0 }),
+    table: css({
+      width: '100%',
+      borderCollapse: 'collapse',
+      color: theme.colors.text.primary,
+      'th, td': { padding: '1px 8px', textAlign: 'right', whiteSpace: 'nowrap' },
+      // Instance, version, status read left to right; numbers line up on the right.
+      'th:nth-child(-n + 3), td:nth-child(-n + 3)': { textAlign: 'left' },
+      th: { color: theme.colors.text.secondary, fontWeight: theme.typography.fontWeightMedium },
+      'tbody tr': { borderTop: `1px solid ${theme.colors.border.weak}` },
+    }),
+    nameDown: css({ color: red }),
+    version: css({ color: theme.colors.text.secondary }),
+    up: css({
+      textAlign: 'left',
+      fontWeight: theme.typography.fontWeightBold,
+      color: theme.visualization.getColorByName('green'),
+    }),
+    down: css({ fontWeight: theme.typography.fontWeightBold, color: red }),
+    swatch: css({
+      display: 'inline-block',
+      width: 14,
+      height: 4,
+      marginRight: 6,
+      verticalAlign: 'middle',
+      borderRadius: 2,
+    }),
+  };
 }

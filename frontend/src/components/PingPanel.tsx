@@ -69,7 +69,10 @@ export function PingPanel({ data, width, height, options, timeZone, timeRange }:
   const model = useMemo(() => acc.update(data, from, to, maxPoints, query), [acc, data, from, to, maxPoints, query]);
 
   const colors = useMemo(() => {
-    const palette = theme.visualization.palette;
+    // Red means "did not answer" in this panel: lines never use it.
+    const all = theme.visualization.palette;
+    const noRed = all.filter((c) => !c.toLowerCase().includes('red'));
+    const palette = noRed.length ? noRed : all;
     const m = new Map<string, string>();
     model.series.forEach((s, i) => m.set(s.key, theme.visualization.getColorByName(palette[i % palette.length])));
     return m;
@@ -134,9 +137,7 @@ export function PingPanel({ data, width, height, options, timeZone, timeRange }:
         timeZone={timeZone}
         theme={theme}
       />
-      {showLegend && (
-        <PingLegend model={model} colors={colors} calcs={legend.calcs ?? []} height={legendHeight} theme={theme} />
-      )}
+      {showLegend && <PingLegend model={model} colors={colors} calcs={legend.calcs ?? []} height={legendHeight} />}
     </div>
   );
 }

@@ -15,9 +15,12 @@ export function scale(d0: number, d1: number, p0: number, p1: number): Scale {
   return { d0, p0, k: span === 0 ? 0 : (p1 - p0) / span };
 }
 
-/** One decimal is plenty for pixels and keeps path strings short. */
+/**
+ * Whole pixels: integers convert to strings about twice as fast as decimals and keep path strings short
+ * (1 000 series × 240 points is ≈ 2 MB of path text); a 1.5 px antialiased line hides the rounding.
+ */
 function px(v: number): number {
-  return Math.round(v * 10) / 10;
+  return Math.round(v);
 }
 
 /** 1, 2 or 5 × 10^n: the smallest such step giving at most `maxTicks` intervals over `span`. */
