@@ -7,7 +7,7 @@ import { useCallback, useState } from 'react';
 import { resourceErrorMessage } from '../data/resources';
 
 export interface NamePickerProps {
-  /** On the wrapper: clicking it (its centre is the select control) opens the menu. The input gets `<testId>-input`. */
+  /** On the wrapper: clicking it (its centre is the select control) opens the menu. The input has id `inputId`. */
   testId: string;
   inputId?: string;
   value?: string;
@@ -67,7 +67,6 @@ export function NamePicker(props: NamePickerProps) {
       <div data-testid={testId}>
         <Select<string>
           inputId={inputId}
-          data-testid={testId}
           value={value ? { label: value, value } : null}
           options={options}
           isLoading={state.loading}

@@ -1,0 +1,64 @@
+//! Tests of the query model helpers.
+import { describe, expect, it } from 'vitest';
+
+import { describeQuery, headersToRows, isRunnable, normalizeQuery, rowsToHeaders } from './query';
+
+describe('normalizeQuery', () => {
+  it('writes queryType, format and metric explicitly', () => {
+    expect(normalizeQuery({ refId: 'A' })).toEqual({ refId: 'A', queryType: 'ping', format: 'instant', metric: 'rtt' });
+  });
+  it('replaces a format the type does not answer and an unknown metric', () => {
+    expect(normalizeQuery({ refId: 'A', queryType: 'info', format: 'instant', metric: 'rtt' })).toEqual({
+      refId: 'A',
+      queryType: 'info',
+      format: 'table',
+    });
+    expect(normalizeQuery({ refId: 'A', queryType: 'stats', metric: 'rtt' }).metric).toBe('requests');
+    expect(normalizeQuery({ refId: 'A', queryType: 'stats', metric: 'errors' }).metric).toBe('errors');
+  });
+  it('drops filters and fields the type does not use', () => {
+    const n = normalizeQuery({
+      refId: 'A',
+      queryType: 'services',
+      service: 'orders',
+      instance: 'x',
+      endpoint: 'e',
+      subject: 's',
+    });
+    expect(n).toEqual({ refId: 'A', queryType: 'services', format: 'instant', metric: 'instances', service: 'orders' });
+    const r = normalizeQuery({ refId: 'B', queryType: 'request', service: 'orders', subject: 'a.b', payload: 'x' });
+    expect(r).toEqual({ refId: 'B', queryType: 'request', format: 'table', subject: 'a.b', payload: 'x' });
+  });
+  it('an unknown queryType falls back to ping', () => {
+    expect(normalizeQuery({ refId: 'A', queryType: 'pong' as never }).queryType).toBe('ping');
+  });
+});
+
+describe('isRunnable', () => {
+  it('skips hidden queries and requests without subject', () => {
+    expect(isRunnable({ refId: 'A', queryType: 'ping' })).toBe(true);
+    expect(isRunnable({ refId: 'A', queryType: 'ping', hide: true })).toBe(false);
+    expect(isRunnable({ refId: 'A', queryType: 'request' })).toBe(false);
+    expect(isRunnable({ refId: 'A', queryType: 'request', subject: '  ' })).toBe(false);
+    expect(isRunnable({ refId: 'A', queryType: 'request', subject: 'a.b' })).toBe(true);
+  });
+});
+
+describe('headers and hints', () => {
+  it('round-trips header rows, dropping empty names', () => {
+    const rows = headersToRows({ a: '1', b: '2' });
+    expect(rows).toEqual([
+      { key: 'a', value: '1' },
+      { key: 'b', value: '2' },
+    ]);
+    expect(rowsToHeaders([...rows, { key: ' ', value: 'x' }, { key: ' c ', value: '3' }])).toEqual({
+      a: '1',
+      b: '2',
+      c: '3',
+    });
+  });
+  it('describes what comes back', () => {
+    expect(describeQuery({ refId: 'A', queryType: 'ping', format: 'instant', metric: 'up' })).toContain('value: up');
+    expect(describeQuery({ refId: 'A', queryType: 'info' })).toContain('endpoints');
+  });
+});
