@@ -128,6 +128,13 @@ describe('PingPanel', () => {
     expect(rows[0].textContent).toMatch(/6 ms.*5\.50? ms.*6 ms/);
   });
 
+  it('no down marks when every instance answered', () => {
+    render(<PingPanel {...props(panelData([multi('s', 'x', [1, 2]), multi('s', 'y', [3, 4])]))} />);
+    expect(lines()).toHaveLength(2);
+    expect(screen.queryAllByTestId('natsmicro-ping-down')).toHaveLength(0);
+    expect(screen.queryAllByTestId('natsmicro-ping-legend-down')).toHaveLength(0);
+  });
+
   it('a gap splits a line into two subpaths', () => {
     render(<PingPanel {...props(panelData([multi('s', 'x', [1, 2, null, 3, 4])]))} />);
     expect(lines()[0].getAttribute('d')!.match(/M/g)).toHaveLength(2);

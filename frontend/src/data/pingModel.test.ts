@@ -126,6 +126,40 @@ describe('time-series frames', () => {
     const m2 = new PingHistory(100).update({ series: [frame], range: { from: T0 + 45_000, to: T0 + 60_000 }, now: T0 });
     expect(m2.series[0].points.map((p) => p.rttMs)).toEqual([45, 46, 47, 48, 49]);
   });
+  it('long time-series frames (time + service/id columns) split into one series per instance', () => {
+    const long = createDataFrame({
+      fields: [
+        { name: 'time', type: FieldType.time, values: [T0 + 1000, T0, T0, T0 + 1000] },
+        { name: 'service', type: FieldType.string, values: ['s', 's', 's', 's'] },
+        { name: 'id', type: FieldType.string, values: ['a', 'a', 'b', 'b'] },
+        { name: 'rtt', type: FieldType.number, values: [2, 1, 3, null] },
+      ],
+    });
+    const m = new PingHistory().update({ series: [long], range: RANGE, now: T0 });
+    expect(m.series.map((s) => [s.key, s.points.map((p) => p.rttMs)])).toEqual([
+      ['s/a', [1, 2]],
+      ['s/b', [3, null]],
+    ]);
+    expect(m.down).toEqual(['s/b']);
+  });
+
+  it('the same instance in two frames (version label changed) is one line', () => {
+    const m = new PingHistory().update({
+      series: [multi('s', 'a', [T0, T0 + 1000], [1, 2], '1.0.0'), multi('s', 'a', [T0 + 2000], [3], '1.1.0')],
+      range: RANGE,
+      now: T0,
+    });
+    expect(m.series).toHaveLength(1);
+    expect(m.series[0].points.map((p) => p.rttMs)).toEqual([1, 2, 3]);
+    expect(m.series[0].version).toBe('1.1.0');
+  });
+
+  it('the same data twice gives the very same model (memoised consumers do not redraw)', () => {
+    const h = new PingHistory();
+    const series = [multi('s', 'a', [T0], [1])];
+    const a = h.update({ series, range: RANGE, now: T0 });
+    expect(h.update({ series, range: RANGE, now: T0 + 1 })).toBe(a);
+  });
 });
 
 describe('snapshot accumulation (numeric-long)', () => {
