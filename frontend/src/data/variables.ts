@@ -1,6 +1,6 @@
 //! Pure template-variable handling: substitute, expand multi-value selections into concrete names, map refIds back.
 //!
-//! Behaviour (documented for users in the README of the data source):
+//! Behaviour (README documentation of it is still to be written):
 //! - The backend takes ONE concrete name per filter (service, instance, endpoint) and refuses anything
 //!   with `$` in it, because alert rules run without dashboard variables.
 //! - A filter whose variable is set to "All" (value `$__all`) and has no custom "all value" becomes an
