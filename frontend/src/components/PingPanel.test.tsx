@@ -208,6 +208,23 @@ describe('PingPanel', () => {
     expect(lines().map((l) => l.getAttribute('data-series'))).toEqual(['billing/z']);
   });
 
+  it('forgets accumulated history when the executed subject changes (a template variable changed)', () => {
+    const withSubject = (f: DataFrame, subject: string) => ({
+      ...f,
+      meta: { ...f.meta, executedQueryString: subject },
+    });
+    const q = (rows: Array<[string, string, number | null]>, subject: string, at: number) =>
+      panelData([withSubject(snapshot(rows), subject)], {}, '$service', at);
+    const { rerender } = render(<PingPanel {...props(q([['orders', 'a', 1]], '$SRV.PING.orders', T0))} />);
+    rerender(<PingPanel {...props(q([['orders', 'a', 2]], '$SRV.PING.orders', T0 + 15_000))} />);
+    // An error round without frames does not count as a change.
+    rerender(<PingPanel {...props(panelData([], { errors: [{ message: 'x' }] }, '$service', T0 + 30_000))} />);
+    rerender(<PingPanel {...props(q([['orders', 'a', 3]], '$SRV.PING.orders', T0 + 45_000))} />);
+    expect(lines()[0].getAttribute('d')!.match(/[ML]/g)).toHaveLength(3);
+    rerender(<PingPanel {...props(q([['billing', 'z', 2]], '$SRV.PING.billing', T0 + 60_000))} />);
+    expect(lines().map((l) => l.getAttribute('data-series'))).toEqual(['billing/z']);
+  });
+
   it('draws the threshold line only when set', () => {
     const data = panelData([multi('s', 'x', [1, 2])]);
     const { rerender } = render(<PingPanel {...props(data)} />);

@@ -30,15 +30,33 @@ export function arrivalTime(data: PanelData, now: number): number {
   return r?.endTime ?? r?.startTime ?? now;
 }
 
-/** A history that forgets itself when the query changes. */
+/**
+ * A history that forgets itself when the query changes: the stored query, or what the backend says it executed
+ * per refId (`meta.executedQueryString`, e.g. `$SRV.PING.orders` — this catches template variables changing).
+ */
 class PanelHistory {
   history = new PingHistory(DEFAULT_MAX_POINTS);
   query = '';
+  executed = new Map<string, string>();
 
   update(data: PanelData, from: number, to: number, maxPoints: number, query: string): PingModel {
-    if (query !== this.query) {
+    let changed = query !== this.query;
+    const executed = new Map<string, string>();
+    for (const f of data.series) {
+      const e = f.meta?.executedQueryString;
+      if (e) {
+        executed.set(f.refId ?? '', e);
+      }
+    }
+    for (const [refId, e] of executed) {
+      const before = this.executed.get(refId);
+      changed ||= before !== undefined && before !== e;
+      this.executed.set(refId, e);
+    }
+    if (changed) {
       this.history.reset();
       this.query = query;
+      this.executed = executed;
     }
     this.history.setMaxPoints(maxPoints);
     return this.history.update({
