@@ -14,6 +14,8 @@ const BUILD_DIR = join(FRONTEND, 'preview/build');
 const SYSTEMJS_DIR = join(FRONTEND, 'node_modules/systemjs/dist');
 /** Grafana serves @grafana/ui's icons at public/build/img/icons/…; they ship in the npm package. */
 const UI_IMG_DIR = join(FRONTEND, 'node_modules/@grafana/ui/dist/public/img');
+/** Icons Grafana keeps in its own public/img that the npm package lacks (the spinner). */
+const HOST_ICONS_DIR = join(HOST_DIR, 'icons');
 const HOST_ROUTES = new Set(['/', '/config', '/explore', '/dashboard']);
 const TYPES = {
   '.html': 'text/html; charset=utf-8',
@@ -166,7 +168,8 @@ async function route(ctx, req, res, url) {
     return sendFile(res, inside(SYSTEMJS_DIR, m[1]));
   }
   if ((m = /^\/public\/(?:build\/)?img\/(.+)$/.exec(pathname))) {
-    return sendFile(res, inside(UI_IMG_DIR, m[1]));
+    const own = inside(UI_IMG_DIR, m[1]);
+    return sendFile(res, own && existsSync(own) ? own : inside(HOST_ICONS_DIR, m[1].replace(/^icons\//, '')));
   }
   if ((m = /^\/public\/plugins\/([\w-]+)\/(.+)$/.exec(pathname))) {
     return sendFile(res, pluginFile(m[1], decodeURIComponent(m[2])));

@@ -27,7 +27,13 @@ interface Props {
 }
 
 const PANEL_HEIGHT = 380;
-const RANGE_MINUTES = 5;
+/** The dashboard's time range: last 5 minutes, or `?range=<minutes>`. */
+const RANGE_MINUTES = numberFromUrl('range', 5);
+
+function numberFromUrl(key: string, fallback: number): number {
+  const n = Number(new URLSearchParams(window.location.search).get(key)?.replace(/[sm]$/, ''));
+  return Number.isFinite(n) && n >= 1 ? n : fallback;
+}
 
 const styles = {
   panel: css({ border: '1px solid rgba(204, 204, 220, 0.15)', borderRadius: 2, background: '#181b1f' }),
@@ -56,19 +62,13 @@ function defaultOptions(plugin: PanelPlugin): Record<string, unknown> {
   return options;
 }
 
-/** Refresh interval in seconds from `?refresh=<n>` (default 5). */
-function refreshFromUrl(): number {
-  const n = Number(new URLSearchParams(window.location.search).get('refresh')?.replace(/s$/, ''));
-  return Number.isFinite(n) && n >= 1 ? n : 5;
-}
-
 export function DashboardView({ plugin, dsSrv }: Props) {
   const theme = useTheme2();
   const ds = useMemo(() => dsSrv.instanceNow() as DataSourceApi<DataQuery>, [dsSrv]);
   const Panel = plugin.panel ?? NoPanel;
   const [options, setOptions] = useState<Record<string, unknown>>(() => defaultOptions(plugin));
   const [fieldConfig, setFieldConfig] = useState<FieldConfigSource>(() => plugin.fieldConfigDefaults);
-  const [refreshSec, setRefreshSec] = useState(refreshFromUrl);
+  const [refreshSec, setRefreshSec] = useState(() => numberFromUrl('refresh', 5));
   const [data, setData] = useState<PanelData>(() => ({
     state: LoadingState.NotStarted,
     series: [],
@@ -105,7 +105,6 @@ export function DashboardView({ plugin, dsSrv }: Props) {
         panelId: 1,
         dashboardUID: 'natsmicro-preview',
         panelPluginId: plugin.meta.id,
-        requestId: 'preview-panel-1',
       });
       let next: PanelData;
       try {
@@ -174,7 +173,7 @@ export function DashboardView({ plugin, dsSrv }: Props) {
         </Field>
         <div data-testid="preview-refresh-count" data-refreshes={refreshes} style={{ paddingBottom: 16 }}>
           {refreshes} refreshes{lastAt ? `, last at ${dateTimeFormat(lastAt, { format: 'HH:mm:ss' })}` : ''} · time
-          range last {RANGE_MINUTES} minutes
+          range last {RANGE_MINUTES === 1 ? 'minute' : `${RANGE_MINUTES} minutes`}
         </div>
       </Stack>
       {(data.errors ?? []).map((e, i) => (

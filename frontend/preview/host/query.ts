@@ -31,7 +31,8 @@ export function makeRequest<Q extends DataQuery>(
   const intervalMs = Math.max(1000, Math.round((range.to.valueOf() - range.from.valueOf()) / 500));
   counter += 1;
   return {
-    requestId: `preview-${app}-${counter}`,
+    // Grafana's query runners number every run (getNextRequestId): panels use it to tell snapshots apart.
+    requestId: `Q${counter}`,
     interval: `${Math.round(intervalMs / 1000)}s`,
     intervalMs,
     maxDataPoints: 500,
