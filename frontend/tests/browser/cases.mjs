@@ -209,7 +209,6 @@ export async function panelDrawsOneLinePerInstance(t) {
   if (new Set(keys).size !== keys.length) {
     throw new Error(`duplicate lines: ${keys.join(', ')}`);
   }
-  await saveScreenshot(t, 'ping-panel.png');
 }
 
 export async function panelMarksKilledInstanceDown(t) {
@@ -239,6 +238,7 @@ export async function panelMarksKilledInstanceDown(t) {
     const n = await refreshes(page);
     await until('three more refreshes', async () => (await refreshes(page)) >= n + 3, 15000);
   } catch (e) {
+    await saveScreenshot(t, 'ping-panel.png');
     // Which side cannot show it yet: does the backend report the instance as down?
     const q = await api(t, '/api/ds/query', {
       method: 'POST',
@@ -272,6 +272,16 @@ export async function builtModulesLoadedWithoutErrors(t) {
     if (bad.length) {
       throw new Error(`${path} answered ${bad.map((r) => r.status).join(', ')}`);
     }
+  }
+  // The running page got its plugins from SystemJS' registry under exactly those URLs.
+  const registered = await t.page.evaluate(() =>
+    ['natsmicro-datasource', 'natsmicro-ping-panel'].map((id) => {
+      const ns = window.System?.get(new URL(`/public/plugins/${id}/module.js`, window.location.href).href);
+      return Boolean(ns && ns.plugin);
+    })
+  );
+  if (!registered.every(Boolean)) {
+    throw new Error(`SystemJS registry lacks a module.js with 'plugin': ${JSON.stringify(registered)}`);
   }
   const strays = t.requests.filter(
     (r) => /module\.js/.test(r.url) && !/^\/public\/plugins\/[\w-]+\/module\.js$/.test(new URL(r.url).pathname)

@@ -7,7 +7,7 @@ import { REPO } from './fixtures.mjs';
 export const SCREENSHOT_DIR = join(REPO, 'docs/screenshots');
 
 /** Share of pixels that may differ before a file is rewritten: random instance ids and live round-trip times alone change ~1-2 %. */
-const CHANGED_SHARE = 0.03;
+const CHANGED_SHARE = 0.02;
 
 /** Fraction of differing pixels between two PNGs, or 1 when their sizes differ; decoded with canvas in a blank page. */
 async function difference(context, a, b) {
