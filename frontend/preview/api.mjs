@@ -59,7 +59,8 @@ export async function dsQuery({ store, plugin }, body, headers = {}) {
   }
   if (queries.length) {
     const forwarded = {};
-    if (headers['x-grafana-from-expr'] || headers.fromalert) {
+    // Grafana marks alert evaluations with this header; a client of the preview may simulate one.
+    if (String(headers.fromalert ?? '').toLowerCase() === 'true') {
       forwarded.FromAlert = 'true';
     }
     const reply = await plugin.queryData({ pluginContext: store.pluginContext(), headers: forwarded, queries });
