@@ -101,6 +101,12 @@ impl Metrics {
         let mut out = String::new();
         let _ = writeln!(
             out,
+            "# HELP natsmicro_history_samplers History samplers running (at most one per data source)."
+        );
+        let _ = writeln!(out, "# TYPE natsmicro_history_samplers gauge");
+        let _ = writeln!(out, "natsmicro_history_samplers {}", crate::sampler::running());
+        let _ = writeln!(
+            out,
             "# HELP natsmicro_queries_total Queries answered, by query type and outcome."
         );
         let _ = writeln!(out, "# TYPE natsmicro_queries_total counter");
