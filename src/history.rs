@@ -74,6 +74,8 @@ pub struct InstanceHistory {
     pub up: bool,
     /// A newer instance of the same service was reported as its replacement.
     replaced: bool,
+    /// Has been in a ping round (an instance first seen by STATS is still new to PING).
+    pinged: bool,
 }
 
 fn instance_overhead(service: &str, id: &str, version: &str) -> usize {
@@ -401,7 +403,9 @@ impl History {
         self.ping_rounds += 1;
         let mut answered = std::collections::HashSet::with_capacity(samples.len());
         for s in samples {
-            let (inst, created) = self.entry(&s.service, &s.id, &s.version);
+            let (inst, _) = self.entry(&s.service, &s.id, &s.version);
+            let created = !inst.pinged;
+            inst.pinged = true;
             let was_up = inst.up;
             inst.up = s.rtt_ms.is_some();
             inst.pings.push_back(PingPoint {
@@ -782,6 +786,20 @@ mod tests {
         assert_eq!(segments, [0, 0, 1]);
         assert_eq!(kinds(&h), [(EventKind::Restarted, "a".to_string())]);
         assert_eq!(h.bytes(), h.recount());
+    }
+
+    #[test]
+    fn an_instance_first_seen_by_stats_appears_once_pinged() {
+        let mut h = History::new(3_600_000, DEFAULT_BUDGET_BYTES);
+        h.ingest_ping(0, &[]);
+        h.ingest_stats(500, &[stats("a", 100, 1)]);
+        h.ingest_ping(1000, &[ping("orders", "a", "1.0.0", Some(1.0))]);
+        let e: Vec<_> = h.events().collect();
+        assert_eq!(e.len(), 1);
+        assert_eq!(
+            (e[0].kind, e[0].title.as_str()),
+            (EventKind::Appeared, "orders a appeared")
+        );
     }
 
     #[test]

@@ -49,7 +49,7 @@ impl Metrics {
     /// A query finished with `outcome` (`ok`, `bad_request`, `error`).
     pub fn query(&self, query_type: &str, outcome: &'static str) {
         let qt = match query_type {
-            "ping" | "services" | "info" | "stats" | "request" => query_type,
+            "ping" | "services" | "info" | "stats" | "request" | "events" => query_type,
             _ => "unknown",
         };
         bump(&self.queries, (qt.to_string(), outcome), 1);

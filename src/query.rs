@@ -585,6 +585,25 @@ mod tests {
     }
 
     #[test]
+    fn timeseries_metrics_and_events() {
+        let q = parse(r#"{"queryType":"stats","format":"timeseries"}"#).unwrap();
+        assert_eq!((q.format, q.metric), (Format::Timeseries, "request_rate"));
+        let q = parse(r#"{"queryType":"stats","format":"timeseries","metric":"errors"}"#).unwrap();
+        assert_eq!(q.metric, "error_rate");
+        let q = parse(r#"{"queryType":"ping","format":"timeseries","metric":"up"}"#).unwrap();
+        assert_eq!(q.metric, "up");
+        let q = parse(r#"{"queryType":"events","service":"orders"}"#).unwrap();
+        assert_eq!(
+            (q.query_type, q.format, q.metric),
+            (QueryType::Events, Format::Table, "")
+        );
+        assert_eq!(q.window, None);
+        let w = Window::last(1000, 5000);
+        assert!(w.contains(4000) && w.contains(5000) && !w.contains(3999));
+        assert_eq!(q.with_window(w).window, Some(w));
+    }
+
+    #[test]
     fn request_headers_in_both_shapes() {
         let q = parse(r#"{"queryType":"request","subject":"orders.get","payload":{"id":1},"headers":[{"key":"X-A","value":"1"},{"key":"","value":"skip"}]}"#).unwrap();
         assert_eq!(q.headers, vec![("X-A".to_string(), "1".to_string())]);

@@ -1,4 +1,4 @@
-//! The history sampler end to end against a real nats-server with real micro services (Rust async-nats and Python nats.micro): history fills at the configured period, `timeseries-multi` frames and alert recipes on them, rates across a service restart, down instances, events, one sampler per data source, and the memory bound with 1 000 instances.
+//! The history sampler end to end against a real nats-server with real micro services (Rust async-nats and Python nats.micro): history fills at the configured period, `timeseries-multi` frames and alert recipes on them, rates across a service restart, down instances, events, one sampler per data source, the idle stop, and the memory bound with 1 000 instances.
 
 mod support;
 
@@ -438,4 +438,66 @@ async fn memory_stays_under_the_bound_with_1000_instances() {
     );
     let oldest_kept = f.meta["custom"]["history"]["oldestMs"].as_i64().unwrap();
     assert!(times(f)[0] / 1_000_000 >= oldest_kept);
+}
+
+#[tokio::test]
+async fn a_sampler_stops_after_its_data_source_went_idle_and_not_while_used() {
+    use natsmicro::discovery::{Discovery, Policy};
+    use natsmicro::sampler::{self, Sampler, SamplerConfig};
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+
+    let nats = NatsServer::start();
+    let _svc = RustService::start(&nats.url(), "orders", "1.0.0", &[("get", "orders.get")], 0)
+        .await
+        .unwrap();
+    let client = async_nats::connect(nats.url()).await.unwrap();
+    let discovery = Discovery::new(
+        client,
+        Policy::new("$SRV", Duration::from_secs(2), Duration::from_secs(60)),
+    );
+    let config = SamplerConfig {
+        period: Duration::from_millis(200),
+        retention: Duration::from_secs(60),
+        budget: 1 << 20,
+        idle_limit: Duration::from_millis(1200),
+    };
+    let before = sampler::running();
+    let idle_called = Arc::new(AtomicBool::new(false));
+    let flag = Arc::clone(&idle_called);
+    let s = Sampler::start(
+        Arc::clone(&discovery),
+        config,
+        Some(Box::new(move || flag.store(true, Ordering::SeqCst))),
+    );
+    s.touch();
+    // Used every 300 ms for 2.4 s (twice the idle limit): keeps sampling.
+    for _ in 0..8 {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        s.touch();
+    }
+    assert!(!s.stopped());
+    assert!(s.rounds() >= 5, "{} rounds", s.rounds());
+    assert!(s.with_history(|h| h.instances().count()) == 1);
+    // Then left alone: stops, tells its owner, and its task is gone.
+    assert!(eventually(Duration::from_secs(5), || async { s.stopped() }).await);
+    assert!(idle_called.load(Ordering::SeqCst));
+    let rounds = s.rounds();
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert_eq!(s.rounds(), rounds, "no rounds after the idle stop");
+    assert!(eventually(Duration::from_secs(2), || async { sampler::running() == before }).await);
+    // A second sampler dropped while running stops too.
+    let t = Sampler::start(discovery, s_config(), None);
+    assert!(sampler::running() > before);
+    drop(t);
+    assert!(eventually(Duration::from_secs(2), || async { sampler::running() == before }).await);
+}
+
+fn s_config() -> natsmicro::sampler::SamplerConfig {
+    natsmicro::sampler::SamplerConfig {
+        period: Duration::from_millis(200),
+        retention: Duration::from_secs(60),
+        budget: 1 << 20,
+        idle_limit: Duration::from_secs(3600),
+    }
 }
