@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
 use async_nats::ServerAddr;
@@ -14,6 +14,7 @@ use tokio::time::Instant;
 
 use crate::discovery::{Discovery, Policy};
 use crate::metrics;
+use crate::sampler::{idle_limit, OnIdle, Sampler, SamplerConfig};
 use crate::settings::{Auth, Settings, TlsSettings, UrlCredentials};
 
 /// Why a connection could not be made; messages are for users and hold no secrets.
@@ -64,6 +65,8 @@ pub struct Connection {
     pub client: async_nats::Client,
     pub discovery: Arc<Discovery>,
     pub events: Arc<ConnectionEvents>,
+    /// The history sampler; `None` when `sampleIntervalSec` is 0.
+    pub sampler: Option<Sampler>,
 }
 
 impl Drop for Connection {
@@ -74,8 +77,13 @@ impl Drop for Connection {
 }
 
 impl Connection {
-    /// Connect with `settings`. Fails with a message a user can act on.
+    /// Connect with `settings` and start the sampler. Fails with a message a user can act on.
     pub async fn open(settings: Arc<Settings>) -> Result<Arc<Self>, ConnectError> {
+        Self::open_with(settings, None).await
+    }
+
+    /// [`Connection::open`]; `on_idle` runs when the sampler stops because the data source went unused.
+    pub async fn open_with(settings: Arc<Settings>, on_idle: Option<OnIdle>) -> Result<Arc<Self>, ConnectError> {
         let servers = settings.servers_display();
         let addrs: Vec<ServerAddr> = settings
             .servers
@@ -97,12 +105,39 @@ impl Connection {
         let policy = Policy::new(settings.srv_prefix.clone(), settings.timeout, settings.retention);
         let discovery = Discovery::new(client.clone(), policy);
         tracing::info!(servers = %servers, auth = settings.auth.kind(), "connected to NATS");
-        Ok(Arc::new(Self {
+        let sampler = settings.sample_interval.map(|period| {
+            Sampler::start(
+                Arc::clone(&discovery),
+                SamplerConfig {
+                    period,
+                    retention: settings.retention,
+                    budget: settings.history_budget,
+                    idle_limit: idle_limit(settings.retention),
+                },
+                on_idle,
+            )
+        });
+        let conn = Self {
             settings,
             client,
             discovery,
             events,
-        }))
+            sampler,
+        };
+        conn.touch();
+        Ok(Arc::new(conn))
+    }
+
+    /// The data source was used (query, resource or health): keeps the sampler running.
+    pub fn touch(&self) {
+        if let Some(s) = &self.sampler {
+            s.touch();
+        }
+    }
+
+    /// Whether this connection's sampler stopped for idleness (the connection should be replaced).
+    pub fn retired(&self) -> bool {
+        self.sampler.as_ref().is_some_and(Sampler::stopped)
     }
 
     /// Server identity for health messages: (name, version).
@@ -349,7 +384,7 @@ const FAILURE_MEMORY: Duration = Duration::from_millis(1000);
 /// Connections by data source uid.
 #[derive(Default)]
 pub struct Connections {
-    slots: Mutex<HashMap<String, Slot>>,
+    slots: Arc<Mutex<HashMap<String, Slot>>>,
 }
 
 impl Connections {
@@ -362,8 +397,14 @@ impl Connections {
                 cell: Arc::new(OnceCell::new()),
                 last_failure: Arc::new(Mutex::new(None)),
             });
-            if slot.updated_ms != key.updated_ms {
-                tracing::info!(uid = %key.uid, "data source settings changed; replacing its NATS connection");
+            let retired = slot.cell.get().is_some_and(|c| c.retired());
+            if retired {
+                tracing::info!(uid = %key.uid, "data source used again after its idle stop; reconnecting");
+            }
+            if slot.updated_ms != key.updated_ms || retired {
+                if !retired {
+                    tracing::info!(uid = %key.uid, "data source settings changed; replacing its NATS connection");
+                }
                 *slot = Slot {
                     updated_ms: key.updated_ms,
                     cell: Arc::new(OnceCell::new()),
@@ -373,6 +414,7 @@ impl Connections {
             (Arc::clone(&slot.cell), Arc::clone(&slot.last_failure))
         };
         if let Some(conn) = cell.get() {
+            conn.touch();
             return Ok(Arc::clone(conn));
         }
         if let Some((at, e)) = failure.lock().unwrap_or_else(|p| p.into_inner()).as_ref() {
@@ -388,7 +430,20 @@ impl Connections {
                         return Err(e.clone());
                     }
                 }
-                let r = Connection::open(settings).await;
+                // Idle stop: forget this slot (closing the connection) if it is still the current one.
+                let (slots, weak_cell, uid) = (Arc::downgrade(&self.slots), Arc::downgrade(&cell), key.uid.clone());
+                let on_idle: OnIdle = Box::new(move || {
+                    let Some(slots) = slots.upgrade() else { return };
+                    let mut slots = slots.lock().unwrap_or_else(|p| p.into_inner());
+                    if slots
+                        .get(&uid)
+                        .is_some_and(|s| Weak::ptr_eq(&Arc::downgrade(&s.cell), &weak_cell))
+                    {
+                        tracing::info!(uid = %uid, "closing the NATS connection of an idle data source");
+                        slots.remove(&uid);
+                    }
+                });
+                let r = Connection::open_with(settings, Some(on_idle)).await;
                 if let Err(e) = &r {
                     tracing::warn!(uid = %key.uid, error = %e, "NATS connect failed");
                     *failure.lock().unwrap_or_else(|p| p.into_inner()) = Some((Instant::now(), e.clone()));
@@ -396,7 +451,10 @@ impl Connections {
                 r
             })
             .await;
-        result.map(Arc::clone)
+        result.map(|c| {
+            c.touch();
+            Arc::clone(c)
+        })
     }
 
     /// Forget a data source's connection (closes it once no query uses it).

@@ -8,12 +8,18 @@
 //!   coalescing of identical concurrent rounds, and the registry of known instances.
 //! - [`request`]: one request/reply to a service endpoint, service-error headers as errors.
 //! - [`connection`]: NATS connections built from settings (URL credentials, auth, TLS from PEM),
-//!   cached per data source, reconnecting on their own, failing fast while down.
+//!   cached per data source, reconnecting on their own, failing fast while down; each owns its sampler.
+//! - [`sampler`]: the per-data-source background task that samples PING and STATS into the history;
+//!   stops with its connection or after the data source went idle.
 //!
 //! Pure model and frames (no I/O):
 //! - [`settings`]: parse and validate the data source settings of SPEC; secrets never printable.
 //! - [`query`]: the stored query model, validation with per-refId errors, and execution.
 //! - [`shapes`]: rounds and replies to frames (`numeric-long`, `table`).
+//! - [`history`]: samples per instance and endpoint under retention and a hard memory bound;
+//!   event detection (appeared, disappeared, restarted, version changed).
+//! - [`timeseries`]: history plus a fresh sample to `timeseries-multi` frames (rates across
+//!   restarts, downsampling) and the events frame for annotations.
 //! - [`frames`]: the frame model and its Arrow IPC encoding as Grafana reads it.
 //!
 //! Grafana-facing:
@@ -28,6 +34,7 @@ pub mod connection;
 pub mod discovery;
 pub mod frames;
 pub mod health;
+pub mod history;
 pub mod logging;
 pub mod metrics;
 pub mod micro;
@@ -35,6 +42,8 @@ pub mod plugin;
 pub mod query;
 pub mod request;
 pub mod resources;
+pub mod sampler;
 pub mod serve;
 pub mod settings;
 pub mod shapes;
+pub mod timeseries;

@@ -49,7 +49,7 @@ impl Metrics {
     /// A query finished with `outcome` (`ok`, `bad_request`, `error`).
     pub fn query(&self, query_type: &str, outcome: &'static str) {
         let qt = match query_type {
-            "ping" | "services" | "info" | "stats" | "request" => query_type,
+            "ping" | "services" | "info" | "stats" | "request" | "events" => query_type,
             _ => "unknown",
         };
         bump(&self.queries, (qt.to_string(), outcome), 1);
@@ -99,6 +99,12 @@ impl Metrics {
     /// Prometheus text exposition format.
     pub fn render(&self) -> String {
         let mut out = String::new();
+        let _ = writeln!(
+            out,
+            "# HELP natsmicro_history_samplers History samplers running (at most one per data source)."
+        );
+        let _ = writeln!(out, "# TYPE natsmicro_history_samplers gauge");
+        let _ = writeln!(out, "natsmicro_history_samplers {}", crate::sampler::running());
         let _ = writeln!(
             out,
             "# HELP natsmicro_queries_total Queries answered, by query type and outcome."

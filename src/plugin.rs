@@ -15,7 +15,7 @@ use crate::connection::{ConnectError, Connection, Connections, SourceKey};
 use crate::frames::Frame;
 use crate::health;
 use crate::metrics;
-use crate::query::{Query, QueryError, QueryErrorKind};
+use crate::query::{Query, QueryError, QueryErrorKind, Window};
 use crate::resources;
 use crate::settings::{RawSettings, Settings, SettingsError};
 
@@ -76,6 +76,16 @@ impl Plugin {
     }
 }
 
+/// The time range and resolution of one DataQuery (`None` without a time range).
+fn window(q: &pluginv2::DataQuery) -> Option<Window> {
+    q.time_range.as_ref().map(|r| Window {
+        from_ms: r.from_epoch_ms,
+        to_ms: r.to_epoch_ms,
+        max_points: q.max_data_points,
+        interval_ms: q.interval_ms,
+    })
+}
+
 fn data_response(result: Result<Vec<Frame>, QueryError>) -> pluginv2::DataResponse {
     let encoded = result.and_then(|frames| {
         frames
@@ -107,7 +117,16 @@ impl Data for Plugin {
         let parsed: Vec<(String, Result<Query, QueryError>)> = req
             .queries
             .iter()
-            .map(|q| (q.ref_id.clone(), Query::parse(&q.ref_id, &q.query_type, &q.json)))
+            .map(|q| {
+                let parsed = Query::parse(&q.ref_id, &q.query_type, &q.json);
+                (
+                    q.ref_id.clone(),
+                    parsed.map(|p| match window(q) {
+                        Some(w) => p.with_window(w),
+                        None => p,
+                    }),
+                )
+            })
             .collect();
         let conn = if parsed.iter().any(|(_, q)| q.is_ok()) {
             Some(self.connection(req.plugin_context.as_ref()).await)

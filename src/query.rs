@@ -9,10 +9,13 @@ use serde_json::Value;
 use crate::connection::{ConnectError, Connection};
 use crate::discovery::DiscoveryError;
 use crate::frames::{Frame, FrameError};
+use crate::history::{self, History};
 use crate::micro::{valid_name, Scope, Verb};
 use crate::request::{self, RequestError};
+use crate::sampler;
 use crate::settings::{valid_subject, SettingsError};
 use crate::shapes;
+use crate::timeseries;
 
 /// `queryType`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -22,6 +25,7 @@ pub enum QueryType {
     Info,
     Stats,
     Request,
+    Events,
 }
 
 impl QueryType {
@@ -32,6 +36,7 @@ impl QueryType {
             QueryType::Info => "info",
             QueryType::Stats => "stats",
             QueryType::Request => "request",
+            QueryType::Events => "events",
         }
     }
 
@@ -42,6 +47,7 @@ impl QueryType {
             "info" => QueryType::Info,
             "stats" => QueryType::Stats,
             "request" => QueryType::Request,
+            "events" => QueryType::Events,
             _ => return None,
         })
     }
@@ -51,7 +57,7 @@ impl QueryType {
         match self {
             QueryType::Ping | QueryType::Services => &[Format::Instant, Format::Table, Format::Timeseries],
             QueryType::Stats => &[Format::Instant, Format::Table, Format::Timeseries],
-            QueryType::Info | QueryType::Request => &[Format::Table],
+            QueryType::Info | QueryType::Request | QueryType::Events => &[Format::Table],
         }
     }
 
@@ -67,8 +73,50 @@ impl QueryType {
                 "processing_time",
                 "average_processing_time",
             ],
-            QueryType::Info | QueryType::Request => &[],
+            QueryType::Info | QueryType::Request | QueryType::Events => &[],
         }
+    }
+
+    /// Values of `metric` for `format: timeseries` (the one numeric field of each series); the first is the default.
+    pub fn timeseries_metrics(self) -> &'static [&'static str] {
+        match self {
+            QueryType::Ping => &["rtt", "up"],
+            QueryType::Services => &["instances", "down", "versions"],
+            QueryType::Stats => &["request_rate", "error_rate", "error_ratio", "average_processing_time"],
+            QueryType::Info | QueryType::Request | QueryType::Events => &[],
+        }
+    }
+}
+
+/// A window ending this close to now (or one sampler period) gets the fresh "now" point.
+const FRESH_SLACK_MS: i64 = 10_000;
+
+/// The time range and resolution Grafana asks for (`timeRange`, `maxDataPoints`, `intervalMs`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Window {
+    /// Unix ms, inclusive.
+    pub from_ms: i64,
+    /// Unix ms, inclusive.
+    pub to_ms: i64,
+    /// Most points per series Grafana wants (0 = no limit).
+    pub max_points: i64,
+    /// Grafana's suggested step (0 = none).
+    pub interval_ms: i64,
+}
+
+impl Window {
+    /// The last `span_ms` up to `now_ms`, without a resolution limit.
+    pub fn last(span_ms: i64, now_ms: i64) -> Self {
+        Self {
+            from_ms: now_ms - span_ms,
+            to_ms: now_ms,
+            max_points: 0,
+            interval_ms: 0,
+        }
+    }
+
+    pub fn contains(&self, t: i64) -> bool {
+        self.from_ms <= t && t <= self.to_ms
     }
 }
 
@@ -102,6 +150,8 @@ pub struct Query {
     pub subject: String,
     pub payload: String,
     pub headers: Vec<(String, String)>,
+    /// Time range of `timeseries` and `events` queries; `None` = the retention window up to now.
+    pub window: Option<Window>,
 }
 
 /// What went wrong with one query.
@@ -217,7 +267,7 @@ impl Query {
         }
         let query_type = QueryType::parse(&qt).ok_or_else(|| {
             QueryErrorKind::BadQuery(format!(
-                "unknown queryType '{qt}': use ping, services, info, stats or request"
+                "unknown queryType '{qt}': use ping, services, info, stats, request or events"
             ))
         })?;
 
@@ -238,13 +288,6 @@ impl Query {
                     ))
                 })?
         };
-        if format == Format::Timeseries {
-            return bad(format!(
-                "format timeseries needs the plugin's history sampler, which this version does not have yet; use instant (it can be graphed over time by the ping panel) for {} queries",
-                query_type.name()
-            ));
-        }
-
         let service = text(&model.service, "service")?;
         let instance = text(&model.instance, "instance")?;
         let endpoint = text(&model.endpoint, "endpoint")?;
@@ -266,13 +309,26 @@ impl Query {
         }
 
         let metric_text = text(&model.metric, "metric")?;
-        let metric = match query_type.metrics() {
+        let (metrics, wanted) = match format {
+            Format::Timeseries => (
+                query_type.timeseries_metrics(),
+                // Instant names of counters mean their rates over time.
+                match metric_text.as_str() {
+                    "requests" => "request_rate",
+                    "errors" => "error_rate",
+                    other => other,
+                },
+            ),
+            _ => (query_type.metrics(), metric_text.as_str()),
+        };
+        let metric = match metrics {
             [] => "",
-            all if metric_text.is_empty() || format != Format::Instant => all[0],
-            all => all.iter().copied().find(|m| *m == metric_text).ok_or_else(|| {
+            all if wanted.is_empty() || format == Format::Table => all[0],
+            all => all.iter().copied().find(|m| *m == wanted).ok_or_else(|| {
                 QueryErrorKind::BadQuery(format!(
-                    "metric '{metric_text}' is not available for {} queries: use {}",
+                    "metric '{metric_text}' is not available for {} queries in format {}: use {}",
                     query_type.name(),
+                    format.name(),
                     all.join(", ")
                 ))
             })?,
@@ -310,7 +366,14 @@ impl Query {
             subject,
             payload,
             headers,
+            window: None,
         })
+    }
+
+    /// The same query over `window`.
+    pub fn with_window(mut self, window: Window) -> Self {
+        self.window = Some(window);
+        self
     }
 
     /// Run on `conn` and build frames.
@@ -322,6 +385,9 @@ impl Query {
 
     async fn execute_inner(&self, conn: &Connection) -> Result<Vec<Frame>, QueryErrorKind> {
         let d = &conn.discovery;
+        if self.format == Format::Timeseries || self.query_type == QueryType::Events {
+            return self.execute_history(conn).await;
+        }
         let frames = match self.query_type {
             QueryType::Ping => vec![shapes::ping(self, &*d.discover(Verb::Ping, self.scope.clone()).await?)],
             QueryType::Services => vec![shapes::services(
@@ -356,8 +422,58 @@ impl Query {
                 .await?;
                 vec![shapes::request(self, &reply)]
             }
+            QueryType::Events => Vec::new(),
         };
         Ok(frames)
+    }
+
+    /// `timeseries` and `events`: the sampler's history in the window, plus a fresh round for "now"
+    /// when the window reaches the present.
+    async fn execute_history(&self, conn: &Connection) -> Result<Vec<Frame>, QueryErrorKind> {
+        let sampler = conn.sampler.as_ref();
+        let now = sampler::now_ms();
+        let retention_ms = i64::try_from(conn.settings.retention.as_millis()).unwrap_or(i64::MAX);
+        let window = self.window.unwrap_or_else(|| Window::last(retention_ms, now));
+        let period_ms = sampler.map(|s| i64::try_from(s.period().as_millis()).unwrap_or(i64::MAX));
+        // A window that ends before the latest sample needs no fresh round.
+        let fresh_needed = self.query_type != QueryType::Events
+            && window.to_ms >= now - period_ms.unwrap_or(0).max(FRESH_SLACK_MS)
+            && window.from_ms <= now;
+        let verb = if self.query_type == QueryType::Stats {
+            Verb::Stats
+        } else {
+            Verb::Ping
+        };
+        let round = if fresh_needed {
+            Some(conn.discovery.discover(verb, self.scope.clone()).await?)
+        } else {
+            None
+        };
+        let now_ms = round.as_ref().map_or(now, |r| r.started.timestamp_millis());
+        let (pings, stats) = match (&round, verb) {
+            (Some(r), Verb::Stats) => (Vec::new(), history::stats_samples(r)),
+            (Some(r), _) => (history::ping_samples(r), Vec::new()),
+            (None, _) => (Vec::new(), Vec::new()),
+        };
+        let build = |h: Option<&History>| {
+            let src = timeseries::Source {
+                history: h,
+                period_ms,
+                now_ms,
+                subject: round.as_ref().map(|r| r.subject.as_str()),
+                fresh: round.is_some(),
+            };
+            match self.query_type {
+                QueryType::Events => vec![timeseries::events(self, &window, &src)],
+                QueryType::Services => timeseries::services(self, &window, &src, &pings),
+                QueryType::Stats => timeseries::stats(self, &window, &src, &stats),
+                _ => timeseries::ping(self, &window, &src, &pings),
+            }
+        };
+        Ok(match sampler {
+            Some(s) => s.with_history(|h| build(Some(h))),
+            None => build(None),
+        })
     }
 }
 
@@ -454,7 +570,11 @@ mod tests {
             ),
             (r#"{"queryType":"ping","service":{"x":1}}"#, "service must be a string"),
             (r#"{"queryType":"services","instance":"abc"}"#, "leave instance empty"),
-            (r#"{"queryType":"ping","format":"timeseries"}"#, "history sampler"),
+            (
+                r#"{"queryType":"stats","format":"timeseries","metric":"processing_time"}"#,
+                "use request_rate, error_rate, error_ratio, average_processing_time",
+            ),
+            (r#"{"queryType":"events","format":"timeseries"}"#, "use table"),
         ];
         for (json, want) in cases {
             let e = Query::parse("Z", "", json.as_bytes()).unwrap_err();
@@ -462,6 +582,25 @@ mod tests {
             assert!(e.kind.to_string().contains(want), "{json}: {e}");
             assert_eq!(e.kind.status(), 400);
         }
+    }
+
+    #[test]
+    fn timeseries_metrics_and_events() {
+        let q = parse(r#"{"queryType":"stats","format":"timeseries"}"#).unwrap();
+        assert_eq!((q.format, q.metric), (Format::Timeseries, "request_rate"));
+        let q = parse(r#"{"queryType":"stats","format":"timeseries","metric":"errors"}"#).unwrap();
+        assert_eq!(q.metric, "error_rate");
+        let q = parse(r#"{"queryType":"ping","format":"timeseries","metric":"up"}"#).unwrap();
+        assert_eq!(q.metric, "up");
+        let q = parse(r#"{"queryType":"events","service":"orders"}"#).unwrap();
+        assert_eq!(
+            (q.query_type, q.format, q.metric),
+            (QueryType::Events, Format::Table, "")
+        );
+        assert_eq!(q.window, None);
+        let w = Window::last(1000, 5000);
+        assert!(w.contains(4000) && w.contains(5000) && !w.contains(3999));
+        assert_eq!(q.with_window(w).window, Some(w));
     }
 
     #[test]

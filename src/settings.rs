@@ -123,6 +123,9 @@ pub struct Settings {
     /// `None` turns the history sampler off.
     pub sample_interval: Option<Duration>,
     pub retention: Duration,
+    /// Memory bound of the history (accounted bytes); hidden jsonData key `historyBudgetBytes`,
+    /// meant for tests and measurements, default [`crate::history::DEFAULT_BUDGET_BYTES`].
+    pub history_budget: usize,
     pub request_subjects: Vec<String>,
 }
 
@@ -276,6 +279,14 @@ impl Settings {
             ));
         }
 
+        let history_budget =
+            get_u64(&json, "historyBudgetBytes")?.unwrap_or(crate::history::DEFAULT_BUDGET_BYTES as u64);
+        if !(1024..=(1 << 32)).contains(&history_budget) {
+            return err(format!(
+                "historyBudgetBytes is {history_budget}: use 1024 to 4294967296 bytes"
+            ));
+        }
+
         let request_subjects = parse_request_subjects(json.get("requestSubjects"))?;
 
         Ok(Settings {
@@ -288,6 +299,7 @@ impl Settings {
             timeout: Duration::from_millis(timeout_ms),
             sample_interval: (sample > 0).then(|| Duration::from_secs(sample)),
             retention: Duration::from_secs(retention * 60),
+            history_budget: usize::try_from(history_budget).unwrap_or(usize::MAX),
             request_subjects,
         })
     }

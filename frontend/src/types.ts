@@ -2,8 +2,8 @@
 import { DataSourceJsonData, DataQuery } from '@grafana/schema';
 
 /** `queryType` — Rust `query::QueryType`. */
-export type QueryType = 'ping' | 'services' | 'info' | 'stats' | 'request';
-export const QUERY_TYPES: QueryType[] = ['ping', 'services', 'info', 'stats', 'request'];
+export type QueryType = 'ping' | 'services' | 'info' | 'stats' | 'request' | 'events';
+export const QUERY_TYPES: QueryType[] = ['ping', 'services', 'info', 'stats', 'request', 'events'];
 
 /** `format` — Rust `query::Format`. */
 export type Format = 'instant' | 'table' | 'timeseries';
@@ -15,6 +15,7 @@ export const FORMATS: Record<QueryType, Format[]> = {
   stats: ['instant', 'table', 'timeseries'],
   info: ['table'],
   request: ['table'],
+  events: ['table'],
 };
 
 /** Values of `metric`, the one numeric field of an instant frame; the first is the default (Rust `QueryType::metrics`). */
@@ -24,6 +25,17 @@ export const METRICS: Record<QueryType, string[]> = {
   stats: ['requests', 'errors', 'error_ratio', 'processing_time', 'average_processing_time'],
   info: [],
   request: [],
+  events: [],
+};
+
+/** Values of `metric` for `format: timeseries` (one numeric field per series); the first is the default (Rust `QueryType::timeseries_metrics`). */
+export const TIMESERIES_METRICS: Record<QueryType, string[]> = {
+  ping: ['rtt', 'up'],
+  services: ['instances', 'down', 'versions'],
+  stats: ['request_rate', 'error_rate', 'error_ratio', 'average_processing_time'],
+  info: [],
+  request: [],
+  events: [],
 };
 
 /** One stored query — Rust `query::Model` (camelCase keys). Complete on its own: alert rules run without the frontend. */

@@ -486,6 +486,40 @@ impl PluginProcess {
             .collect()
     }
 
+    /// Run queries over an explicit time range (Unix ms) and resolution, as a dashboard sends them.
+    pub async fn query_window(
+        &self,
+        ds: &DataSource,
+        queries: &[Value],
+        (from_ms, to_ms): (i64, i64),
+        max_data_points: i64,
+        interval_ms: i64,
+    ) -> Result<BTreeMap<String, Response>> {
+        let req = pluginv2::QueryDataRequest {
+            plugin_context: Some(ds.context("Admin")),
+            headers: HashMap::new(),
+            queries: queries
+                .iter()
+                .map(|q| pluginv2::DataQuery {
+                    ref_id: q["refId"].as_str().unwrap_or("A").to_string(),
+                    max_data_points,
+                    interval_ms,
+                    time_range: Some(pluginv2::TimeRange {
+                        from_epoch_ms: from_ms,
+                        to_epoch_ms: to_ms,
+                    }),
+                    json: q.to_string().into_bytes(),
+                    query_type: q["queryType"].as_str().unwrap_or("").to_string(),
+                })
+                .collect(),
+        };
+        let resp = self.data().query_data(req).await?.into_inner();
+        resp.responses
+            .into_iter()
+            .map(|(k, v)| Ok((k, Response::decode(v)?)))
+            .collect()
+    }
+
     /// CollectMetrics, as Prometheus text.
     pub async fn metrics_text(&self) -> Result<String> {
         let m = self
@@ -699,6 +733,50 @@ pub fn alertable_instant(frame: &DecodedFrame) -> bool {
             .fields
             .iter()
             .any(|f| matches!(f.data_type, arrow_schema::DataType::Timestamp(_, _)))
+}
+
+/// Whether a set of frames is acceptable to Grafana's alert engine as time series (notes: the
+/// data-plane path for `timeseries-multi` with a non-zero typeVersion): every frame typed, with
+/// exactly one time field (ns timestamps) and one numeric field, no string fields, and label
+/// sets unique across frames (each becomes one alert instance after a Reduce expression). A
+/// single frame without fields is the data-plane "no data".
+pub fn alertable_timeseries(frames: &[DecodedFrame]) -> bool {
+    let typed = |f: &DecodedFrame| f.meta["type"] == "timeseries-multi" && f.meta["typeVersion"] != json!([0, 0]);
+    if frames.len() == 1 && frames[0].fields.is_empty() {
+        return typed(&frames[0]);
+    }
+    let mut labels = std::collections::BTreeSet::new();
+    frames.iter().all(|f| {
+        let times = f
+            .fields
+            .iter()
+            .filter(|x| {
+                matches!(
+                    x.data_type,
+                    arrow_schema::DataType::Timestamp(arrow_schema::TimeUnit::Nanosecond, _)
+                )
+            })
+            .count();
+        let numeric = f.numeric_fields();
+        typed(f)
+            && f.fields.len() == 2
+            && times == 1
+            && numeric.len() == 1
+            && labels.insert(numeric[0].labels.clone().unwrap_or(Value::Null).to_string())
+    })
+}
+
+/// Grafana's Reduce expression ("last", dropping non-numbers) over each series: label set → value.
+pub fn reduce_last(frames: &[DecodedFrame]) -> BTreeMap<String, Option<f64>> {
+    frames
+        .iter()
+        .filter(|f| !f.fields.is_empty())
+        .map(|f| {
+            let v = f.numeric_fields()[0];
+            let last = v.values.iter().rev().find_map(Value::as_f64);
+            (v.labels.clone().unwrap_or(Value::Null).to_string(), last)
+        })
+        .collect()
 }
 
 /// Wait until `f` holds, polling.

@@ -24,11 +24,12 @@ import {
   usesEndpoint,
   usesInstance,
   usesService,
+  metricsFor,
 } from '../data/query';
 import { endpointOptions, instanceOptions, serviceOptions } from '../data/resources';
 import { expandName } from '../data/variables';
 import type { DataSource } from '../datasource/datasource';
-import { FORMATS, METRICS, NatsMicroOptions, NatsMicroQuery, QUERY_TYPES, QueryType } from '../types';
+import { FORMATS, NatsMicroOptions, NatsMicroQuery, QUERY_TYPES, QueryType } from '../types';
 import { NamePicker } from './NamePicker';
 
 type Props = QueryEditorProps<DataSource, NatsMicroQuery, NatsMicroOptions>;
@@ -39,6 +40,7 @@ const TYPE_LABELS: Record<QueryType, { label: string; description: string }> = {
   info: { label: 'Info', description: 'Instances and their endpoints ($SRV.INFO)' },
   stats: { label: 'Stats', description: 'Requests, errors and processing time per endpoint ($SRV.STATS)' },
   request: { label: 'Request', description: 'Send one request to an allowed subject and show the reply' },
+  events: { label: 'Events', description: 'Instances appeared, down, restarted, version changed (for annotations)' },
 };
 
 const FORMAT_LABELS = { instant: 'Instant', table: 'Table', timeseries: 'Time series' } as const;
@@ -182,16 +184,16 @@ export function QueryEditor({ query, onChange, onRunQuery, datasource }: Props) 
             />
           </div>
         </InlineField>
-        {q.format === 'instant' && METRICS[queryType].length > 0 && (
+        {metricsFor(queryType, q.format).length > 0 && (
           <InlineField
             label="Metric"
             labelWidth={LABEL_WIDTH}
-            tooltip="The one numeric value of each row of an instant query"
+            tooltip="The one numeric value of each row (instant) or of each series (time series)"
           >
             <div data-testid="natsmicro-query-metric">
               <Select<string>
                 inputId="natsmicro-query-metric-input"
-                options={METRICS[queryType].map((m): SelectableValue<string> => ({ value: m, label: m }))}
+                options={metricsFor(queryType, q.format).map((m): SelectableValue<string> => ({ value: m, label: m }))}
                 value={q.metric}
                 onChange={(v) => change({ metric: v.value })}
                 width={28}

@@ -1,5 +1,5 @@
 //! Pure query-model helpers: defaults, normalisation of stored/legacy queries, and what each choice returns.
-import { FORMATS, Format, METRICS, NatsMicroQuery, QUERY_TYPES, QueryType } from '../types';
+import { FORMATS, Format, METRICS, NatsMicroQuery, QUERY_TYPES, QueryType, TIMESERIES_METRICS } from '../types';
 
 /** The query a new panel starts with (also `DataSource.getDefaultQuery`). */
 export const DEFAULT_QUERY: Partial<NatsMicroQuery> = { queryType: 'ping', format: 'instant' };
@@ -10,7 +10,7 @@ export function isQueryType(v: unknown): v is QueryType {
 
 /** Which filters a query type uses (Rust `query.rs`/`shapes.rs`): services ignore instance, only info/stats filter endpoints. */
 export function usesInstance(t: QueryType): boolean {
-  return t === 'ping' || t === 'info' || t === 'stats';
+  return t === 'ping' || t === 'info' || t === 'stats' || t === 'events';
 }
 export function usesEndpoint(t: QueryType): boolean {
   return t === 'info' || t === 'stats';
@@ -29,8 +29,8 @@ export function normalizeQuery(q: NatsMicroQuery): NatsMicroQuery {
   const formats = FORMATS[queryType];
   const format: Format = q.format && formats.includes(q.format) ? q.format : formats[0];
   const out: NatsMicroQuery = { ...q, queryType, format };
-  const metrics = METRICS[queryType];
-  if (format === 'instant' && metrics.length > 0) {
+  const metrics = metricsFor(queryType, format);
+  if (metrics.length > 0) {
     out.metric = q.metric && metrics.includes(q.metric) ? q.metric : metrics[0];
   } else {
     delete out.metric;
@@ -52,6 +52,14 @@ export function normalizeQuery(q: NatsMicroQuery): NatsMicroQuery {
   return out;
 }
 
+/** Values of `metric` for a query type and format (none for tables). */
+export function metricsFor(t: QueryType, format: Format | undefined): string[] {
+  if (format === 'timeseries') {
+    return TIMESERIES_METRICS[t];
+  }
+  return format === 'instant' ? METRICS[t] : [];
+}
+
 /** Whether a query can be sent: not hidden, and a request query has a subject. */
 export function isRunnable(q: NatsMicroQuery): boolean {
   if (q.hide) {
@@ -69,12 +77,14 @@ const TYPE_HINTS: Record<QueryType, string> = {
   info: 'Instances and their endpoints: name, id, version, description, metadata, subject, queue group',
   stats: 'Per endpoint of each instance: requests, errors, processing time',
   request: 'One request/reply to an allowed subject; a JSON reply becomes columns',
+  events: 'Events the history sampler saw: instances appeared, down, restarted, version changed (annotations)',
 };
 
 const FORMAT_HINTS: Record<Format, string> = {
   instant: 'one numeric value per row, labelled by service, id, version (alertable)',
   table: 'a table',
-  timeseries: 'one series per instance over time (needs the history sampler)',
+  timeseries:
+    'one series per instance, service or endpoint over time, from the history sampler (alertable with Reduce)',
 };
 
 /** One line telling what the query returns. */

@@ -15,6 +15,8 @@ export class DataSource extends DataSourceWithBackend<NatsMicroQuery, NatsMicroO
   constructor(instanceSettings: DataSourceInstanceSettings<NatsMicroOptions>) {
     super(instanceSettings);
     this.variables = new NatsMicroVariableSupport(this);
+    // Annotations: the standard support runs an `events` query (or any query) through the backend.
+    this.annotations = {};
   }
 
   getDefaultQuery(): Partial<NatsMicroQuery> {

@@ -1,0 +1,814 @@
+//! The in-memory history of one data source: ping and stats samples per instance and endpoint, kept for the retention window under a hard memory bound, and the events (appeared, disappeared, restarted, version changed) detected between samples; pure, no I/O.
+//!
+//! # Layout and memory
+//!
+//! Per instance (`service`, `id`) one [`InstanceHistory`] holds a `VecDeque` of [`PingPoint`]
+//! (time in ms as `i64`, RTT as `f32`, NaN = down: 16 bytes) and per endpoint a `VecDeque` of
+//! [`EndpointPoint`] (time, requests, errors, processing time in ns, restart segment: 40 bytes).
+//! Every point of one round carries the same time, so rounds line up across series.
+//!
+//! The bound is on *accounted bytes*: live points × their size, a fixed overhead per instance and
+//! endpoint (struct, map node, names), events, and one ledger entry per round. When an ingest
+//! pushes the total over the budget, whole rounds are dropped oldest first until it fits; the
+//! time of the latest dropped round is remembered so that frames can say "history truncated".
+//! `VecDeque` grows by doubling and is shrunk when it holds less than half its capacity after a
+//! trim, so the heap used is at most about twice the accounted bytes.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::mem::size_of;
+
+use crate::discovery::Round;
+
+/// Default budget of accounted bytes for one data source's history (heap ≤ ≈ 2× this).
+pub const DEFAULT_BUDGET_BYTES: usize = 32 << 20;
+/// Events kept at most (oldest first out); they also count towards the budget.
+pub const MAX_EVENTS: usize = 10_000;
+
+/// One ping sample of one instance.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct PingPoint {
+    /// Unix time, milliseconds.
+    pub t: i64,
+    /// Round-trip time in ms; NaN when the instance was known but did not answer.
+    pub rtt: f32,
+}
+
+impl PingPoint {
+    pub fn rtt(&self) -> Option<f32> {
+        (!self.rtt.is_nan()).then_some(self.rtt)
+    }
+}
+
+/// One stats sample of one endpoint of one instance (counters as the instance reported them).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct EndpointPoint {
+    pub t: i64,
+    pub requests: u64,
+    pub errors: u64,
+    /// Total processing time, nanoseconds.
+    pub processing_ns: u64,
+    /// Bumped when the instance's `started` changes: counters of different segments are not comparable.
+    pub segment: u32,
+}
+
+/// Bytes accounted per ping point.
+pub const PING_POINT_BYTES: usize = size_of::<PingPoint>();
+/// Bytes accounted per endpoint point.
+pub const ENDPOINT_POINT_BYTES: usize = size_of::<EndpointPoint>();
+const LEDGER_ENTRY_BYTES: usize = size_of::<i64>();
+const MAP_NODE_BYTES: usize = 64;
+
+/// Everything remembered about one instance.
+#[derive(Clone, Debug, Default)]
+pub struct InstanceHistory {
+    pub service: String,
+    pub id: String,
+    /// Latest version seen.
+    pub version: String,
+    pub pings: VecDeque<PingPoint>,
+    pub endpoints: BTreeMap<String, VecDeque<EndpointPoint>>,
+    /// Latest `started` (ms) seen in STATS.
+    pub started: Option<i64>,
+    pub segment: u32,
+    /// Answered the latest ping round.
+    pub up: bool,
+    /// A newer instance of the same service was reported as its replacement.
+    replaced: bool,
+    /// Has been in a ping round (an instance first seen by STATS is still new to PING).
+    pinged: bool,
+}
+
+fn instance_overhead(service: &str, id: &str, version: &str) -> usize {
+    // The map key repeats service and id.
+    size_of::<InstanceHistory>()
+        + size_of::<(String, String)>()
+        + MAP_NODE_BYTES
+        + 2 * (service.len() + id.len())
+        + version.len()
+}
+
+fn endpoint_overhead(name: &str) -> usize {
+    size_of::<String>() + size_of::<VecDeque<EndpointPoint>>() + MAP_NODE_BYTES + name.len()
+}
+
+/// What happened to an instance.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EventKind {
+    Appeared,
+    Disappeared,
+    Restarted,
+    VersionChanged,
+}
+
+impl EventKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            EventKind::Appeared => "appeared",
+            EventKind::Disappeared => "disappeared",
+            EventKind::Restarted => "restarted",
+            EventKind::VersionChanged => "version",
+        }
+    }
+}
+
+/// An event observed between two samples.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Event {
+    pub t: i64,
+    pub kind: EventKind,
+    pub service: String,
+    pub id: String,
+    pub title: String,
+    pub text: String,
+}
+
+impl Event {
+    fn bytes(&self) -> usize {
+        size_of::<Event>() + self.service.len() + self.id.len() + self.title.len() + self.text.len()
+    }
+}
+
+/// One instance's answer (or silence) in a ping round.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PingSample {
+    pub service: String,
+    pub id: String,
+    pub version: String,
+    /// `None`: known but did not answer (down).
+    pub rtt_ms: Option<f64>,
+}
+
+/// One endpoint's counters in a stats reply.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EndpointSample {
+    pub name: String,
+    pub requests: u64,
+    pub errors: u64,
+    pub processing_ns: u64,
+}
+
+/// One instance's stats reply.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StatsSample {
+    pub service: String,
+    pub id: String,
+    pub version: String,
+    /// `started`, Unix ms.
+    pub started: Option<i64>,
+    pub endpoints: Vec<EndpointSample>,
+}
+
+/// A ping round as samples: every answer, then every known instance that did not answer.
+pub fn ping_samples(round: &Round) -> Vec<PingSample> {
+    round
+        .replies
+        .iter()
+        .map(|r| PingSample {
+            service: r.reply.name.clone(),
+            id: r.reply.id.clone(),
+            version: r.reply.version.clone(),
+            rtt_ms: Some(r.rtt.as_secs_f64() * 1e3),
+        })
+        .chain(round.down.iter().map(|k| PingSample {
+            service: k.name.clone(),
+            id: k.id.clone(),
+            version: k.version.clone(),
+            rtt_ms: None,
+        }))
+        .collect()
+}
+
+/// A stats round as samples.
+pub fn stats_samples(round: &Round) -> Vec<StatsSample> {
+    round
+        .replies
+        .iter()
+        .map(|r| StatsSample {
+            service: r.reply.name.clone(),
+            id: r.reply.id.clone(),
+            version: r.reply.version.clone(),
+            started: r.reply.started.map(|s| s.timestamp_millis()),
+            endpoints: r
+                .reply
+                .endpoints
+                .iter()
+                .map(|e| EndpointSample {
+                    name: e.name.clone(),
+                    requests: e.num_requests,
+                    errors: e.num_errors,
+                    processing_ns: if e.processing_time.is_finite() && e.processing_time > 0.0 {
+                        e.processing_time as u64
+                    } else {
+                        0
+                    },
+                })
+                .collect(),
+        })
+        .collect()
+}
+
+/// The history of one data source.
+#[derive(Clone, Debug)]
+pub struct History {
+    instances: BTreeMap<(String, String), InstanceHistory>,
+    events: VecDeque<Event>,
+    /// Time of every ingested round, oldest first: the unit of eviction.
+    ledger: VecDeque<i64>,
+    retention_ms: i64,
+    budget: usize,
+    bytes: usize,
+    ping_rounds: u64,
+    /// Latest round time dropped to stay under the budget.
+    truncated_through: Option<i64>,
+    dropped_samples: u64,
+}
+
+impl History {
+    /// An empty history keeping `retention_ms` of samples within `budget` accounted bytes.
+    pub fn new(retention_ms: i64, budget: usize) -> Self {
+        Self {
+            instances: BTreeMap::new(),
+            events: VecDeque::new(),
+            ledger: VecDeque::new(),
+            retention_ms: retention_ms.max(1),
+            budget,
+            bytes: 0,
+            ping_rounds: 0,
+            truncated_through: None,
+            dropped_samples: 0,
+        }
+    }
+
+    /// Accounted bytes (see the module docs).
+    pub fn bytes(&self) -> usize {
+        self.bytes
+    }
+
+    pub fn budget(&self) -> usize {
+        self.budget
+    }
+
+    pub fn retention_ms(&self) -> i64 {
+        self.retention_ms
+    }
+
+    /// Bytes the `VecDeque`s hold including spare capacity, plus the other accounted bytes.
+    pub fn heap_bytes(&self) -> usize {
+        let points: usize = self
+            .instances
+            .values()
+            .map(|i| {
+                i.pings.capacity() * PING_POINT_BYTES
+                    + i.endpoints
+                        .values()
+                        .map(|e| e.capacity() * ENDPOINT_POINT_BYTES)
+                        .sum::<usize>()
+            })
+            .sum();
+        self.bytes - self.sample_bytes() + points
+    }
+
+    /// Live samples (ping and endpoint points).
+    pub fn samples(&self) -> usize {
+        self.instances
+            .values()
+            .map(|i| i.pings.len() + i.endpoints.values().map(VecDeque::len).sum::<usize>())
+            .sum()
+    }
+
+    fn sample_bytes(&self) -> usize {
+        self.instances
+            .values()
+            .map(|i| {
+                i.pings.len() * PING_POINT_BYTES
+                    + i.endpoints
+                        .values()
+                        .map(|e| e.len() * ENDPOINT_POINT_BYTES)
+                        .sum::<usize>()
+            })
+            .sum()
+    }
+
+    /// The accounted bytes recomputed from scratch (tests compare it with [`History::bytes`]).
+    pub fn recount(&self) -> usize {
+        let overhead: usize = self
+            .instances
+            .values()
+            .map(|i| {
+                instance_overhead(&i.service, &i.id, &i.version)
+                    + i.endpoints.keys().map(|n| endpoint_overhead(n)).sum::<usize>()
+            })
+            .sum();
+        overhead
+            + self.sample_bytes()
+            + self.events.iter().map(Event::bytes).sum::<usize>()
+            + self.ledger.len() * LEDGER_ENTRY_BYTES
+    }
+
+    /// Samples dropped to stay under the budget (not counting retention).
+    pub fn dropped_samples(&self) -> u64 {
+        self.dropped_samples
+    }
+
+    /// When samples inside the retention window (as of `now`) were dropped for memory, the time up
+    /// to which they were dropped.
+    pub fn truncated_through(&self, now: i64) -> Option<i64> {
+        self.truncated_through.filter(|t| *t >= now - self.retention_ms)
+    }
+
+    /// Time of the oldest round still held.
+    pub fn oldest(&self) -> Option<i64> {
+        self.ledger.front().copied()
+    }
+
+    /// Rounds held.
+    pub fn rounds(&self) -> usize {
+        self.ledger.len()
+    }
+
+    pub fn instances(&self) -> impl Iterator<Item = &InstanceHistory> {
+        self.instances.values()
+    }
+
+    pub fn instance(&self, service: &str, id: &str) -> Option<&InstanceHistory> {
+        self.instances.get(&(service.to_string(), id.to_string()))
+    }
+
+    pub fn events(&self) -> impl Iterator<Item = &Event> {
+        self.events.iter()
+    }
+
+    fn event(&mut self, t: i64, kind: EventKind, service: &str, id: &str, title: String, text: String) {
+        let e = Event {
+            t,
+            kind,
+            service: service.to_string(),
+            id: id.to_string(),
+            title,
+            text,
+        };
+        self.bytes += e.bytes();
+        self.events.push_back(e);
+        while self.events.len() > MAX_EVENTS {
+            if let Some(old) = self.events.pop_front() {
+                self.bytes -= old.bytes();
+            }
+        }
+    }
+
+    fn entry(&mut self, service: &str, id: &str, version: &str) -> (&mut InstanceHistory, bool) {
+        let key = (service.to_string(), id.to_string());
+        let created = !self.instances.contains_key(&key);
+        if created {
+            self.bytes += instance_overhead(service, id, version);
+        }
+        let inst = self.instances.entry(key).or_insert_with(|| InstanceHistory {
+            service: service.to_string(),
+            id: id.to_string(),
+            version: version.to_string(),
+            ..InstanceHistory::default()
+        });
+        (inst, created)
+    }
+
+    fn set_version(&mut self, t: i64, service: &str, id: &str, version: &str) {
+        let Some(inst) = self.instances.get_mut(&(service.to_string(), id.to_string())) else {
+            return;
+        };
+        if version.is_empty() || inst.version == version {
+            return;
+        }
+        let old = std::mem::replace(&mut inst.version, version.to_string());
+        self.bytes = self.bytes + version.len() - old.len();
+        if !old.is_empty() {
+            self.event(
+                t,
+                EventKind::VersionChanged,
+                service,
+                id,
+                format!("{service} {id}: version {old} → {version}"),
+                format!("instance {id} of {service} now reports version {version} (was {old})"),
+            );
+        }
+    }
+
+    /// Record a ping round taken at `t` (ms): every answer and every known instance that did not answer.
+    ///
+    /// Events (not on the very first round, which is the baseline): an unknown id answering is
+    /// *appeared*, or *restarted* when another instance of the same service is down and not yet
+    /// replaced (it is then marked replaced); a known instance answering again is *appeared*;
+    /// one that answered the previous round and not this one is *disappeared*.
+    pub fn ingest_ping(&mut self, t: i64, samples: &[PingSample]) {
+        let baseline = self.ping_rounds == 0;
+        self.ping_rounds += 1;
+        let mut answered = std::collections::HashSet::with_capacity(samples.len());
+        for s in samples {
+            let (inst, _) = self.entry(&s.service, &s.id, &s.version);
+            let created = !inst.pinged;
+            inst.pinged = true;
+            let was_up = inst.up;
+            inst.up = s.rtt_ms.is_some();
+            inst.pings.push_back(PingPoint {
+                t,
+                rtt: s.rtt_ms.map_or(f32::NAN, |v| v as f32),
+            });
+            self.bytes += PING_POINT_BYTES;
+            if s.rtt_ms.is_some() {
+                answered.insert((s.service.as_str(), s.id.as_str()));
+            }
+            if baseline {
+                continue;
+            }
+            match (created, was_up, s.rtt_ms.is_some()) {
+                (true, _, true) => self.appeared_new(t, s),
+                (false, false, true) => self.event(
+                    t,
+                    EventKind::Appeared,
+                    &s.service,
+                    &s.id,
+                    format!("{} {} is back", s.service, s.id),
+                    format!("instance {} of {} answers again", s.id, s.service),
+                ),
+                (false, true, false) => self.disappeared(t, &s.service, &s.id),
+                _ => {}
+            }
+            self.set_version(t, &s.service, &s.id, &s.version);
+        }
+        // Instances the round did not mention at all (forgotten by discovery) are down too.
+        let silent: Vec<(String, String)> = self
+            .instances
+            .iter()
+            .filter(|(k, i)| i.up && !answered.contains(&(k.0.as_str(), k.1.as_str())))
+            .map(|(k, _)| k.clone())
+            .collect();
+        for (service, id) in silent {
+            if let Some(i) = self.instances.get_mut(&(service.clone(), id.clone())) {
+                i.up = false;
+            }
+            if !baseline {
+                self.disappeared(t, &service, &id);
+            }
+        }
+        self.close_round(t);
+    }
+
+    fn disappeared(&mut self, t: i64, service: &str, id: &str) {
+        self.event(
+            t,
+            EventKind::Disappeared,
+            service,
+            id,
+            format!("{service} {id} is down"),
+            format!("instance {id} of {service} stopped answering"),
+        );
+    }
+
+    fn appeared_new(&mut self, t: i64, s: &PingSample) {
+        let replaced = self
+            .instances
+            .values_mut()
+            .filter(|i| i.service == s.service && i.id != s.id && !i.up && !i.replaced)
+            .max_by_key(|i| i.pings.back().map_or(i64::MIN, |p| p.t));
+        match replaced {
+            Some(old) => {
+                old.replaced = true;
+                let (old_id, old_version) = (old.id.clone(), old.version.clone());
+                self.event(
+                    t,
+                    EventKind::Restarted,
+                    &s.service,
+                    &s.id,
+                    format!("{} restarted", s.service),
+                    format!("instance {} replaced {} of {}", s.id, old_id, s.service),
+                );
+                if !old_version.is_empty() && !s.version.is_empty() && old_version != s.version {
+                    self.event(
+                        t,
+                        EventKind::VersionChanged,
+                        &s.service,
+                        &s.id,
+                        format!("{} version {} → {}", s.service, old_version, s.version),
+                        format!(
+                            "instance {} ({}) replaced {} ({}) of {}",
+                            s.id, s.version, old_id, old_version, s.service
+                        ),
+                    );
+                }
+            }
+            None => self.event(
+                t,
+                EventKind::Appeared,
+                &s.service,
+                &s.id,
+                format!("{} {} appeared", s.service, s.id),
+                format!("new instance {} of {} (version {})", s.id, s.service, s.version),
+            ),
+        }
+    }
+
+    /// Record a stats round taken at `t` (ms). A changed `started` of a known instance is a
+    /// *restarted* event and starts a new counter segment.
+    pub fn ingest_stats(&mut self, t: i64, samples: &[StatsSample]) {
+        for s in samples {
+            let (inst, _) = self.entry(&s.service, &s.id, &s.version);
+            let restarted = matches!((inst.started, s.started), (Some(a), Some(b)) if a != b);
+            if restarted {
+                inst.segment += 1;
+            }
+            if s.started.is_some() {
+                inst.started = s.started;
+            }
+            let segment = inst.segment;
+            let mut added = 0;
+            for e in &s.endpoints {
+                let series = match inst.endpoints.get_mut(&e.name) {
+                    Some(series) => series,
+                    None => {
+                        added += endpoint_overhead(&e.name);
+                        inst.endpoints.entry(e.name.clone()).or_default()
+                    }
+                };
+                series.push_back(EndpointPoint {
+                    t,
+                    requests: e.requests,
+                    errors: e.errors,
+                    processing_ns: e.processing_ns,
+                    segment,
+                });
+                added += ENDPOINT_POINT_BYTES;
+            }
+            self.bytes += added;
+            if restarted {
+                self.event(
+                    t,
+                    EventKind::Restarted,
+                    &s.service,
+                    &s.id,
+                    format!("{} {} restarted", s.service, s.id),
+                    format!("instance {} of {} reports a new start time", s.id, s.service),
+                );
+            }
+            self.set_version(t, &s.service, &s.id, &s.version);
+        }
+        self.close_round(t);
+    }
+
+    fn close_round(&mut self, t: i64) {
+        self.ledger.push_back(t);
+        self.bytes += LEDGER_ENTRY_BYTES;
+        self.trim(t - self.retention_ms - 1);
+        while self.bytes > self.budget {
+            let Some(oldest) = self.ledger.front().copied() else {
+                break;
+            };
+            let before = self.samples();
+            self.trim(oldest);
+            self.dropped_samples += (before - self.samples()) as u64;
+            self.truncated_through = Some(self.truncated_through.map_or(oldest, |x| x.max(oldest)));
+            if self.ledger.is_empty() {
+                break;
+            }
+        }
+    }
+
+    /// Drop every round, sample and event at or before `floor`, and instances left without samples that are down.
+    fn trim(&mut self, floor: i64) {
+        let mut freed = 0usize;
+        while self.ledger.front().is_some_and(|t| *t <= floor) {
+            self.ledger.pop_front();
+            freed += LEDGER_ENTRY_BYTES;
+        }
+        while self.events.front().is_some_and(|e| e.t <= floor) {
+            if let Some(e) = self.events.pop_front() {
+                freed += e.bytes();
+            }
+        }
+        self.instances.retain(|_, i| {
+            let n = i.pings.iter().take_while(|p| p.t <= floor).count();
+            i.pings.drain(..n);
+            freed += n * PING_POINT_BYTES;
+            shrink(&mut i.pings);
+            i.endpoints.retain(|name, series| {
+                let n = series.iter().take_while(|p| p.t <= floor).count();
+                series.drain(..n);
+                freed += n * ENDPOINT_POINT_BYTES;
+                if series.is_empty() {
+                    freed += endpoint_overhead(name);
+                    false
+                } else {
+                    shrink(series);
+                    true
+                }
+            });
+            let keep = i.up || !i.pings.is_empty() || !i.endpoints.is_empty();
+            if !keep {
+                freed += instance_overhead(&i.service, &i.id, &i.version);
+            }
+            keep
+        });
+        self.bytes -= freed;
+    }
+}
+
+fn shrink<T>(d: &mut VecDeque<T>) {
+    if d.capacity() > 2 * d.len() + 16 {
+        d.shrink_to(d.len() + d.len() / 2 + 8);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ping(service: &str, id: &str, version: &str, rtt: Option<f64>) -> PingSample {
+        PingSample {
+            service: service.into(),
+            id: id.into(),
+            version: version.into(),
+            rtt_ms: rtt,
+        }
+    }
+
+    fn stats(id: &str, started: i64, requests: u64) -> StatsSample {
+        StatsSample {
+            service: "orders".into(),
+            id: id.into(),
+            version: "1.0.0".into(),
+            started: Some(started),
+            endpoints: vec![EndpointSample {
+                name: "get".into(),
+                requests,
+                errors: requests / 10,
+                processing_ns: requests * 1000,
+            }],
+        }
+    }
+
+    fn kinds(h: &History) -> Vec<(EventKind, String)> {
+        h.events().map(|e| (e.kind, e.id.clone())).collect()
+    }
+
+    #[test]
+    fn sizes_are_as_documented() {
+        assert_eq!(PING_POINT_BYTES, 16);
+        assert_eq!(ENDPOINT_POINT_BYTES, 40);
+    }
+
+    #[test]
+    fn samples_accumulate_and_age_out_with_retention() {
+        let mut h = History::new(10_000, DEFAULT_BUDGET_BYTES);
+        for i in 0..30 {
+            let t = i * 1000;
+            h.ingest_ping(t, &[ping("orders", "a", "1", Some(1.5))]);
+            h.ingest_stats(t, &[stats("a", 5, i as u64)]);
+            assert_eq!(h.bytes(), h.recount(), "round {i}");
+        }
+        let a = h.instance("orders", "a").unwrap();
+        // Retention 10 s at t = 29 s keeps t = 19..=29 s.
+        assert_eq!(a.pings.len(), 11);
+        assert_eq!(a.pings.front().unwrap().t, 19_000);
+        assert_eq!(a.endpoints["get"].len(), 11);
+        assert_eq!(a.pings.back().unwrap().rtt(), Some(1.5));
+        assert_eq!(h.truncated_through(29_000), None);
+        assert_eq!(h.dropped_samples(), 0);
+    }
+
+    #[test]
+    fn the_budget_drops_oldest_rounds_first_and_says_so() {
+        let mut h = History::new(3_600_000, 8 * 1024);
+        for i in 0..1000 {
+            let t = i * 1000;
+            h.ingest_ping(
+                t,
+                &[ping("orders", "a", "1", Some(1.0)), ping("orders", "b", "1", Some(2.0))],
+            );
+            assert!(h.bytes() <= h.budget(), "round {i}: {} > {}", h.bytes(), h.budget());
+            assert_eq!(h.bytes(), h.recount(), "round {i}");
+        }
+        assert!(h.dropped_samples() > 0);
+        let a = h.instance("orders", "a").unwrap();
+        assert_eq!(a.pings.back().unwrap().t, 999_000, "newest kept");
+        let oldest = a.pings.front().unwrap().t;
+        assert!(oldest > 0, "oldest dropped");
+        assert_eq!(h.truncated_through(999_000), Some(oldest - 1000));
+        // Both series lose the same rounds.
+        assert_eq!(h.instance("orders", "b").unwrap().pings.front().unwrap().t, oldest);
+        assert!(h.heap_bytes() <= 2 * h.budget() + 4096, "{}", h.heap_bytes());
+    }
+
+    #[test]
+    fn down_then_gone_instances_are_forgotten_after_retention() {
+        let mut h = History::new(5_000, DEFAULT_BUDGET_BYTES);
+        h.ingest_ping(0, &[ping("orders", "a", "1", Some(1.0))]);
+        h.ingest_ping(1000, &[ping("orders", "a", "1", None)]);
+        assert!(!h.instance("orders", "a").unwrap().up);
+        assert_eq!(h.instance("orders", "a").unwrap().pings[1].rtt(), None);
+        for i in 2..10 {
+            h.ingest_ping(i * 1000, &[]);
+        }
+        assert!(h.instance("orders", "a").is_none());
+        assert_eq!(h.bytes(), h.recount());
+    }
+
+    #[test]
+    fn events_appear_disappear_restart_version() {
+        let mut h = History::new(3_600_000, DEFAULT_BUDGET_BYTES);
+        h.ingest_ping(0, &[ping("orders", "a", "1.0", Some(1.0))]);
+        assert!(kinds(&h).is_empty(), "the first round is the baseline");
+        h.ingest_ping(
+            1000,
+            &[
+                ping("orders", "a", "1.0", Some(1.0)),
+                ping("orders", "b", "1.0", Some(1.0)),
+            ],
+        );
+        assert_eq!(kinds(&h), [(EventKind::Appeared, "b".to_string())]);
+        // a stops answering (reported down), then c replaces it with a new version.
+        h.ingest_ping(
+            2000,
+            &[ping("orders", "b", "1.0", Some(1.0)), ping("orders", "a", "1.0", None)],
+        );
+        h.ingest_ping(
+            3000,
+            &[
+                ping("orders", "b", "1.0", Some(1.0)),
+                ping("orders", "c", "1.1", Some(1.0)),
+                ping("orders", "a", "1.0", None),
+            ],
+        );
+        // b vanishes from the round entirely (forgotten): disappeared as well.
+        h.ingest_ping(4000, &[ping("orders", "c", "1.1", Some(1.0))]);
+        // d replaces b; then e appears with nobody left to replace (a and b were replaced).
+        h.ingest_ping(
+            5000,
+            &[
+                ping("orders", "c", "1.1", Some(1.0)),
+                ping("orders", "d", "1.1", Some(1.0)),
+            ],
+        );
+        h.ingest_ping(
+            6000,
+            &[
+                ping("orders", "c", "1.1", Some(1.0)),
+                ping("orders", "d", "1.1", Some(1.0)),
+                ping("orders", "e", "1.1", Some(1.0)),
+            ],
+        );
+        let got = kinds(&h);
+        assert_eq!(
+            got,
+            [
+                (EventKind::Appeared, "b".to_string()),
+                (EventKind::Disappeared, "a".to_string()),
+                (EventKind::Restarted, "c".to_string()),
+                (EventKind::VersionChanged, "c".to_string()),
+                (EventKind::Disappeared, "b".to_string()),
+                (EventKind::Restarted, "d".to_string()),
+                (EventKind::VersionChanged, "d".to_string()),
+                (EventKind::Appeared, "e".to_string()),
+            ],
+            "{:#?}",
+            h.events().collect::<Vec<_>>()
+        );
+        let restart = h.events().find(|e| e.kind == EventKind::Restarted).unwrap();
+        assert_eq!(restart.text, "instance c replaced a of orders");
+        assert_eq!(restart.t, 3000);
+    }
+
+    #[test]
+    fn started_change_is_a_restart_and_a_new_segment() {
+        let mut h = History::new(3_600_000, DEFAULT_BUDGET_BYTES);
+        h.ingest_stats(0, &[stats("a", 100, 50)]);
+        h.ingest_stats(1000, &[stats("a", 100, 60)]);
+        h.ingest_stats(2000, &[stats("a", 1500, 3)]);
+        let series = &h.instance("orders", "a").unwrap().endpoints["get"];
+        let segments: Vec<u32> = series.iter().map(|p| p.segment).collect();
+        assert_eq!(segments, [0, 0, 1]);
+        assert_eq!(kinds(&h), [(EventKind::Restarted, "a".to_string())]);
+        assert_eq!(h.bytes(), h.recount());
+    }
+
+    #[test]
+    fn an_instance_first_seen_by_stats_appears_once_pinged() {
+        let mut h = History::new(3_600_000, DEFAULT_BUDGET_BYTES);
+        h.ingest_ping(0, &[]);
+        h.ingest_stats(500, &[stats("a", 100, 1)]);
+        h.ingest_ping(1000, &[ping("orders", "a", "1.0.0", Some(1.0))]);
+        let e: Vec<_> = h.events().collect();
+        assert_eq!(e.len(), 1);
+        assert_eq!(
+            (e[0].kind, e[0].title.as_str()),
+            (EventKind::Appeared, "orders a appeared")
+        );
+    }
+
+    #[test]
+    fn version_change_of_one_instance() {
+        let mut h = History::new(3_600_000, DEFAULT_BUDGET_BYTES);
+        h.ingest_ping(0, &[ping("orders", "a", "1.0", Some(1.0))]);
+        h.ingest_ping(1000, &[ping("orders", "a", "2.0", Some(1.0))]);
+        assert_eq!(kinds(&h), [(EventKind::VersionChanged, "a".to_string())]);
+        assert_eq!(h.instance("orders", "a").unwrap().version, "2.0");
+        assert_eq!(h.bytes(), h.recount());
+    }
+}
