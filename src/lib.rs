@@ -14,20 +14,25 @@
 //! - [`settings`]: parse and validate the data source settings of SPEC; secrets never printable.
 //! - [`query`]: the stored query model, validation with per-refId errors, and execution.
 //! - [`shapes`]: rounds and replies to frames (`numeric-long`, `table`).
-//! - [`frames`]: the frame model and its Arrow IPC encoding as Grafana reads it.
+//! - [`frames`]: the frame model, its Arrow IPC encoding as Grafana reads it, and Grafana's frame JSON.
+//! - [`channel`]: Grafana Live channel paths of streamed queries (reversible encoding, length limit).
+//! - [`live`]: the wide live frame of a stream: packets from rounds, history joined on time.
 //!
 //! Grafana-facing:
 //! - [`plugin`]: thin `pluginv2` Data/Diagnostics/Resource/Stream handlers.
 //! - [`health`]: what CheckHealth tells a user.
 //! - [`resources`]: CallResource routes for editors and template variables.
+//! - [`stream`]: Grafana Live: which queries stream, seed frames, backfill, one shared producer per channel.
 //! - [`metrics`]: the plugin's own Prometheus metrics.
 //! - [`serve`]: go-plugin handshake, TCP_NODELAY, GRPCController/Shutdown, parent watch.
 //! - [`logging`]: hclog JSON on stderr, third-party TRACE suppressed.
 
+pub mod channel;
 pub mod connection;
 pub mod discovery;
 pub mod frames;
 pub mod health;
+pub mod live;
 pub mod logging;
 pub mod metrics;
 pub mod micro;
@@ -38,3 +43,4 @@ pub mod resources;
 pub mod serve;
 pub mod settings;
 pub mod shapes;
+pub mod stream;
