@@ -12,7 +12,7 @@ use tokio::time::Instant;
 use tonic::{Request, Response, Status};
 
 use crate::connection::{ConnectError, Connection, Connections, SourceKey};
-use crate::frames::Frame;
+use crate::frames::{Frame, Notice, Severity};
 use crate::health;
 use crate::metrics;
 use crate::query::{Query, QueryError, QueryErrorKind};
@@ -130,11 +130,22 @@ impl Data for Plugin {
             async move {
                 let t0 = Instant::now();
                 let (kind, result) = match (seed, query) {
-                    // A live seed needs a working data source, not the query's history.
-                    (Some(Seed::Live(frame)), _) => {
+                    // A live seed needs valid settings, not the query's history; while NATS is
+                    // unreachable the stream still runs (and says so), as it does through an outage.
+                    (Some(Seed::Live(mut frame)), _) => {
                         let kind = frame.name.clone();
                         match conn {
                             Some(Ok(_)) => (kind, Ok(vec![frame])),
+                            Some(Err(SourceError::Connect(e))) => {
+                                stream::add_notice(
+                                    std::slice::from_mut(&mut frame),
+                                    &Notice {
+                                        severity: Severity::Warning,
+                                        text: e.to_string(),
+                                    },
+                                );
+                                (kind, Ok(vec![frame]))
+                            }
                             Some(Err(e)) => (kind, Err(QueryError::new(&ref_id, e))),
                             None => (kind, Err(QueryError::new(&ref_id, SourceError::Missing))),
                         }

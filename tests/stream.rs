@@ -120,6 +120,21 @@ async fn dashboard_timeseries_queries_carry_the_channel_and_alert_queries_do_not
         !alert.frames.is_empty() || !alert.error.is_empty(),
         "an alert query gets frames or an error"
     );
+
+    // NATS unreachable: the dashboard still gets its channel (the stream heals), with a warning.
+    let nowhere = DataSource::new(&format!("nats://127.0.0.1:{}", free_port())).json(json!({"timeoutMs": 300}));
+    let r = p.query(&nowhere, &[ping]).await.unwrap();
+    let a = r["A"].frame();
+    assert!(a.meta["channel"]
+        .as_str()
+        .is_some_and(|c| c.ends_with("/v1/ping/timeseries/rtt/orders/=/=")));
+    let notices = a.meta["notices"].as_array().unwrap();
+    assert!(
+        notices
+            .iter()
+            .any(|n| n["severity"] == "warning" && n["text"].as_str().unwrap().contains("cannot reach NATS")),
+        "{notices:?}"
+    );
 }
 
 #[tokio::test]
