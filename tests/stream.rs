@@ -322,3 +322,36 @@ async fn a_stream_survives_a_nats_restart() {
     }
     assert!(back, "the instance answers again after the restart, on the same stream");
 }
+
+#[tokio::test]
+async fn a_stream_holding_old_settings_does_not_undo_newer_ones() {
+    let nats = NatsServer::start();
+    let _svc = RustService::start(&nats.url(), "orders", "1.0.0", &[("get", "orders.get")], 0)
+        .await
+        .unwrap();
+    let p = PluginProcess::start().await.unwrap();
+    let old = data_source(&nats);
+    let mut s = run(&p, &old, "v1/ping/timeseries/rtt/orders/=/=").await;
+    next_packet(&mut s).await;
+    // The data source is edited while the stream runs: queries now carry the newer version.
+    let mut new = old.clone();
+    new.updated_ms += 1;
+    let q = json!({"refId": "A", "queryType": "ping", "service": "orders"});
+    assert_eq!(
+        p.query(&new, std::slice::from_ref(&q)).await.unwrap()["A"]
+            .frame()
+            .rows(),
+        1
+    );
+    for _ in 0..3 {
+        next_packet(&mut s).await;
+        assert_eq!(
+            p.query(&new, std::slice::from_ref(&q)).await.unwrap()["A"]
+                .frame()
+                .rows(),
+            1
+        );
+    }
+    let replaced = p.stderr_text().matches("replacing its NATS connection").count();
+    assert_eq!(replaced, 1, "the connection was replaced once, not back and forth");
+}
