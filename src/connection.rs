@@ -388,7 +388,8 @@ pub struct Connections {
 }
 
 impl Connections {
-    /// The connection for `key`, opening (once, shared by concurrent callers) or replacing it as needed.
+    /// The connection for `key`, opening (once, shared by concurrent callers) or replacing it when
+    /// `key` holds newer settings; a key older than the current connection gets the current one.
     pub async fn get(&self, key: &SourceKey, settings: Arc<Settings>) -> Result<Arc<Connection>, ConnectError> {
         let (cell, failure) = {
             let mut slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
@@ -401,12 +402,14 @@ impl Connections {
             if retired {
                 tracing::info!(uid = %key.uid, "data source used again after its idle stop; reconnecting");
             }
-            if slot.updated_ms != key.updated_ms || retired {
+            // Only newer settings replace a connection: a long-running stream that still holds an
+            // older settings version uses the current connection instead of switching back.
+            if key.updated_ms > slot.updated_ms || retired {
                 if !retired {
                     tracing::info!(uid = %key.uid, "data source settings changed; replacing its NATS connection");
                 }
                 *slot = Slot {
-                    updated_ms: key.updated_ms,
+                    updated_ms: key.updated_ms.max(slot.updated_ms),
                     cell: Arc::new(OnceCell::new()),
                     last_failure: Arc::new(Mutex::new(None)),
                 };

@@ -3,6 +3,10 @@
 //! Schema metadata: `name`, `refId`, `meta` (JSON). Field metadata: `name`,
 //! `labels` (JSON object) and `config` (JSON) — labels and config together on
 //! one field both survive. Times are `Timestamp(Nanosecond)` in UTC.
+//!
+//! Grafana Live carries frames as JSON instead ([`Frame::to_json`]), in the shape of the Go SDK's
+//! `data.Frame` JSON: `{"schema":{"name","refId","meta","fields":[{"name","type","typeInfo":{"frame",
+//! "nullable"},"labels","config"}]},"data":{"values":[[…],…]}}`, times as epoch milliseconds.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -21,6 +25,8 @@ pub const TIMESERIES_MULTI: &str = "timeseries-multi";
 pub const TABLE: &str = "table";
 /// Data-plane contract version (`meta.typeVersion`); non-zero so Grafana's alert engine takes the data-plane path.
 pub const TYPE_VERSION: [u32; 2] = [0, 1];
+/// Data-plane wide time series (`meta.type`): one time field, one numeric field per series.
+pub const TIMESERIES_WIDE: &str = "timeseries-wide";
 
 /// Column values of one field.
 #[derive(Clone, Debug, PartialEq)]
@@ -56,6 +62,44 @@ impl Values {
 
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+
+    /// Grafana's JSON field type, its Go type name, and whether values may be null.
+    fn json_type(&self) -> (&'static str, &'static str, bool) {
+        match self {
+            Values::String(_) => ("string", "string", false),
+            Values::NullableString(_) => ("string", "string", true),
+            Values::Float64(_) => ("number", "float64", false),
+            Values::NullableFloat64(_) => ("number", "float64", true),
+            Values::Int64(_) => ("number", "int64", false),
+            Values::UInt64(_) => ("number", "uint64", false),
+            Values::Bool(_) => ("boolean", "bool", false),
+            Values::NullableBool(_) => ("boolean", "bool", true),
+            Values::Time(_) => ("time", "time.Time", false),
+            Values::NullableTime(_) => ("time", "time.Time", true),
+        }
+    }
+
+    /// JSON values; times as epoch milliseconds, non-finite numbers as `null`.
+    fn json_values(&self) -> Value {
+        fn num(v: f64) -> Value {
+            serde_json::Number::from_f64(v).map_or(Value::Null, Value::Number)
+        }
+        fn millis(ns: i64) -> Value {
+            Value::from(ns.div_euclid(1_000_000))
+        }
+        match self {
+            Values::String(v) => Value::from(v.clone()),
+            Values::NullableString(v) => Value::from(v.clone()),
+            Values::Float64(v) => v.iter().copied().map(num).collect(),
+            Values::NullableFloat64(v) => v.iter().map(|x| x.map_or(Value::Null, num)).collect(),
+            Values::Int64(v) => Value::from(v.clone()),
+            Values::UInt64(v) => Value::from(v.clone()),
+            Values::Bool(v) => Value::from(v.clone()),
+            Values::NullableBool(v) => Value::from(v.clone()),
+            Values::Time(v) => v.iter().copied().map(millis).collect(),
+            Values::NullableTime(v) => v.iter().map(|x| x.map_or(Value::Null, millis)).collect(),
+        }
     }
 
     fn arrow(&self) -> (DataType, bool, ArrayRef) {
@@ -282,6 +326,72 @@ impl Frame {
     }
 }
 
+/// Which parts of a frame [`Frame::to_json`] writes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum JsonParts {
+    /// `schema` and `data`.
+    All,
+    /// `schema` only (no rows).
+    SchemaOnly,
+}
+
+impl Frame {
+    /// Grafana's data frame JSON (as Live carries it): `{"schema":{…},"data":{"values":[…]}}`.
+    pub fn to_json(&self, parts: JsonParts) -> Result<Value, FrameError> {
+        let rows = self.rows();
+        let mut fields = Vec::with_capacity(self.fields.len());
+        let mut values = Vec::with_capacity(self.fields.len());
+        for f in &self.fields {
+            if f.values.len() != rows {
+                return Err(FrameError::Length {
+                    field: f.name.clone(),
+                    got: f.values.len(),
+                    want: rows,
+                });
+            }
+            let (kind, go, nullable) = f.values.json_type();
+            let mut type_info = serde_json::Map::new();
+            type_info.insert("frame".into(), Value::from(go));
+            if nullable {
+                type_info.insert("nullable".into(), Value::Bool(true));
+            }
+            let mut field = serde_json::Map::new();
+            field.insert("name".into(), Value::from(f.name.clone()));
+            field.insert("type".into(), Value::from(kind));
+            field.insert("typeInfo".into(), Value::Object(type_info));
+            if !f.labels.is_empty() {
+                field.insert("labels".into(), serde_json::to_value(&f.labels).map_err(encode)?);
+            }
+            if let Some(config) = &f.config {
+                field.insert("config".into(), serde_json::to_value(config).map_err(encode)?);
+            }
+            fields.push(Value::Object(field));
+            values.push(f.values.json_values());
+        }
+        let mut schema = serde_json::Map::new();
+        if !self.name.is_empty() {
+            schema.insert("name".into(), Value::from(self.name.clone()));
+        }
+        if !self.ref_id.is_empty() {
+            schema.insert("refId".into(), Value::from(self.ref_id.clone()));
+        }
+        if let Some(meta) = &self.meta {
+            schema.insert("meta".into(), serde_json::to_value(meta).map_err(encode)?);
+        }
+        schema.insert("fields".into(), Value::Array(fields));
+        let mut out = serde_json::Map::new();
+        out.insert("schema".into(), Value::Object(schema));
+        if parts == JsonParts::All {
+            out.insert("data".into(), serde_json::json!({ "values": values }));
+        }
+        Ok(Value::Object(out))
+    }
+}
+
+fn encode(e: serde_json::Error) -> FrameError {
+    FrameError::Encode(e.to_string())
+}
+
 fn json<T: Serialize>(v: &T) -> Result<String, FrameError> {
     serde_json::to_string(v).map_err(|e| FrameError::Encode(e.to_string()))
 }
@@ -339,6 +449,51 @@ mod tests {
             .with_field(Field::new("a", Values::Int64(vec![1])))
             .with_field(Field::new("b", Values::Int64(vec![])));
         assert!(matches!(bad.to_arrow(), Err(FrameError::Length { .. })));
+    }
+
+    #[test]
+    fn json_frames_match_grafana_data_frame_json() {
+        let labels = BTreeMap::from([("id".to_string(), "x".to_string())]);
+        let frame = Frame::new("ping", "A")
+            .with_meta(FrameMeta::typed(TIMESERIES_WIDE))
+            .with_field(Field::new(
+                "time",
+                Values::Time(vec![1_700_000_000_123_456_789, 1_700_000_001_000_000_000]),
+            ))
+            .with_field(
+                Field::new("orders/x", Values::NullableFloat64(vec![Some(0.25), None]))
+                    .with_labels(labels)
+                    .with_config(FieldConfig::unit("ms")),
+            )
+            .with_field(Field::new("n", Values::Float64(vec![f64::NAN, 2.0])));
+        let v = frame.to_json(JsonParts::All).unwrap();
+        assert_eq!(v["schema"]["name"], "ping");
+        assert_eq!(v["schema"]["refId"], "A");
+        assert_eq!(v["schema"]["meta"]["type"], "timeseries-wide");
+        let f = &v["schema"]["fields"];
+        assert_eq!(
+            f[0],
+            serde_json::json!({"name":"time","type":"time","typeInfo":{"frame":"time.Time"}})
+        );
+        assert_eq!(
+            f[1],
+            serde_json::json!({"name":"orders/x","type":"number","typeInfo":{"frame":"float64","nullable":true},
+                "labels":{"id":"x"},"config":{"unit":"ms"}})
+        );
+        assert_eq!(
+            v["data"]["values"],
+            serde_json::json!([
+                [1_700_000_000_123_i64, 1_700_000_001_000_i64],
+                [0.25, null],
+                [null, 2.0]
+            ])
+        );
+        let schema_only = frame.to_json(JsonParts::SchemaOnly).unwrap();
+        assert!(schema_only.get("data").is_none());
+        let bad = Frame::new("x", "B")
+            .with_field(Field::new("a", Values::Int64(vec![1])))
+            .with_field(Field::new("b", Values::Int64(vec![])));
+        assert!(matches!(bad.to_json(JsonParts::All), Err(FrameError::Length { .. })));
     }
 
     #[test]

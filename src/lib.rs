@@ -20,21 +20,26 @@
 //!   event detection (appeared, disappeared, restarted, version changed).
 //! - [`timeseries`]: history plus a fresh sample to `timeseries-multi` frames (rates across
 //!   restarts, downsampling) and the events frame for annotations.
-//! - [`frames`]: the frame model and its Arrow IPC encoding as Grafana reads it.
+//! - [`frames`]: the frame model, its Arrow IPC encoding as Grafana reads it, and Grafana's frame JSON.
+//! - [`channel`]: Grafana Live channel paths of streamed queries (reversible encoding, length limit).
+//! - [`live`]: the wide live frame of a stream: packets from rounds, history joined on time.
 //!
 //! Grafana-facing:
 //! - [`plugin`]: thin `pluginv2` Data/Diagnostics/Resource/Stream handlers.
 //! - [`health`]: what CheckHealth tells a user.
 //! - [`resources`]: CallResource routes for editors and template variables.
+//! - [`stream`]: Grafana Live: which queries stream, seed frames, backfill, one shared producer per channel.
 //! - [`metrics`]: the plugin's own Prometheus metrics.
 //! - [`serve`]: go-plugin handshake, TCP_NODELAY, GRPCController/Shutdown, parent watch.
 //! - [`logging`]: hclog JSON on stderr, third-party TRACE suppressed.
 
+pub mod channel;
 pub mod connection;
 pub mod discovery;
 pub mod frames;
 pub mod health;
 pub mod history;
+pub mod live;
 pub mod logging;
 pub mod metrics;
 pub mod micro;
@@ -46,4 +51,5 @@ pub mod sampler;
 pub mod serve;
 pub mod settings;
 pub mod shapes;
+pub mod stream;
 pub mod timeseries;

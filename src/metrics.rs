@@ -1,4 +1,4 @@
-//! The plugin's own Prometheus metrics (served through CollectMetrics): queries, discovery rounds, replies, connection state.
+//! The plugin's own Prometheus metrics (served through CollectMetrics): queries, discovery rounds, replies, connection state, live streams.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -31,6 +31,10 @@ pub struct Metrics {
     connections_connected: AtomicI64,
     connections_total: AtomicI64,
     reconnects: AtomicU64,
+    stream_producers: AtomicI64,
+    stream_producers_started: AtomicU64,
+    stream_listeners: AtomicI64,
+    stream_packets: AtomicU64,
 }
 
 static GLOBAL: OnceLock<Metrics> = OnceLock::new();
@@ -94,6 +98,24 @@ impl Metrics {
 
     pub fn reconnected(&self) {
         self.reconnects.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A live stream producer started (`+1`) or stopped (`-1`).
+    pub fn stream_producer(&self, delta: i64) {
+        if delta > 0 {
+            self.stream_producers_started.fetch_add(1, Ordering::Relaxed);
+        }
+        self.stream_producers.fetch_add(delta, Ordering::Relaxed);
+    }
+
+    /// A RunStream call began listening (`+1`) or went away (`-1`).
+    pub fn stream_listener(&self, delta: i64) {
+        self.stream_listeners.fetch_add(delta, Ordering::Relaxed);
+    }
+
+    /// A producer sent one packet (to all its listeners at once).
+    pub fn stream_packet(&self) {
+        self.stream_packets.fetch_add(1, Ordering::Relaxed);
     }
 
     /// Prometheus text exposition format.
@@ -199,6 +221,40 @@ impl Metrics {
             "natsmicro_nats_reconnects_total {}",
             self.reconnects.load(Ordering::Relaxed)
         );
+        let gauges = [
+            (
+                "natsmicro_stream_producers",
+                "Live stream producers running (one per channel, shared by its RunStream calls).",
+                &self.stream_producers,
+            ),
+            (
+                "natsmicro_stream_listeners",
+                "RunStream calls receiving packets.",
+                &self.stream_listeners,
+            ),
+        ];
+        for (name, help, value) in gauges {
+            let _ = writeln!(out, "# HELP {name} {help}");
+            let _ = writeln!(out, "# TYPE {name} gauge");
+            let _ = writeln!(out, "{name} {}", value.load(Ordering::Relaxed).max(0));
+        }
+        let counters = [
+            (
+                "natsmicro_stream_producers_started_total",
+                "Live stream producers started.",
+                &self.stream_producers_started,
+            ),
+            (
+                "natsmicro_stream_packets_total",
+                "Live stream packets sent by producers (each reaches every listener of its channel).",
+                &self.stream_packets,
+            ),
+        ];
+        for (name, help, value) in counters {
+            let _ = writeln!(out, "# HELP {name} {help}");
+            let _ = writeln!(out, "# TYPE {name} counter");
+            let _ = writeln!(out, "{name} {}", value.load(Ordering::Relaxed));
+        }
         out
     }
 }

@@ -12,12 +12,13 @@ use tokio::time::Instant;
 use tonic::{Request, Response, Status};
 
 use crate::connection::{ConnectError, Connection, Connections, SourceKey};
-use crate::frames::Frame;
+use crate::frames::{Frame, Notice, Severity};
 use crate::health;
 use crate::metrics;
 use crate::query::{Query, QueryError, QueryErrorKind, Window};
 use crate::resources;
 use crate::settings::{RawSettings, Settings, SettingsError};
+use crate::stream::{self, Seed, Streams};
 
 /// Why a request's data source could not be used.
 #[derive(Clone, Debug, thiserror::Error)]
@@ -40,10 +41,11 @@ impl From<SourceError> for QueryErrorKind {
     }
 }
 
-/// The plugin: connection cache shared by every handler.
+/// The plugin: connection cache and live stream producers shared by every handler.
 #[derive(Clone, Default)]
 pub struct Plugin {
     connections: Arc<Connections>,
+    streams: Arc<Streams>,
 }
 
 fn source(ctx: Option<&pluginv2::PluginContext>) -> Result<(SourceKey, Result<Settings, SettingsError>), SourceError> {
@@ -114,40 +116,69 @@ impl Data for Plugin {
         request: Request<pluginv2::QueryDataRequest>,
     ) -> Result<Response<pluginv2::QueryDataResponse>, Status> {
         let req = request.into_inner();
-        let parsed: Vec<(String, Result<Query, QueryError>)> = req
+        let uid = req
+            .plugin_context
+            .as_ref()
+            .and_then(|c| c.data_source_instance_settings.as_ref())
+            .map(|ds| ds.uid.as_str())
+            .unwrap_or_default();
+        let parsed: Vec<(String, Option<Seed>, Result<Query, QueryError>)> = req
             .queries
             .iter()
             .map(|q| {
-                let parsed = Query::parse(&q.ref_id, &q.query_type, &q.json);
-                (
-                    q.ref_id.clone(),
-                    parsed.map(|p| match window(q) {
-                        Some(w) => p.with_window(w),
-                        None => p,
-                    }),
-                )
+                let seed = stream::seed(uid, &req.headers, q);
+                let parsed = Query::parse(&q.ref_id, &q.query_type, &q.json).map(|p| match window(q) {
+                    Some(w) => p.with_window(w),
+                    None => p,
+                });
+                (q.ref_id.clone(), seed, parsed)
             })
             .collect();
-        let conn = if parsed.iter().any(|(_, q)| q.is_ok()) {
+        let conn = if parsed.iter().any(|(_, seed, q)| q.is_ok() || seed.is_some()) {
             Some(self.connection(req.plugin_context.as_ref()).await)
         } else {
             None
         };
-        let runs = parsed.into_iter().map(|(ref_id, query)| {
+        let runs = parsed.into_iter().map(|(ref_id, seed, query)| {
             let conn = conn.clone();
             async move {
                 let t0 = Instant::now();
-                let (kind, result) = match query {
-                    Err(e) => ("unknown", Err(e)),
-                    Ok(q) => {
-                        let kind = q.query_type.name();
+                let (kind, result) = match (seed, query) {
+                    // A live seed needs valid settings, not the query's history; while NATS is
+                    // unreachable the stream still runs (and says so), as it does through an outage.
+                    (Some(Seed::Live(mut frame)), _) => {
+                        let kind = frame.name.clone();
                         match conn {
-                            Some(Ok(c)) => (kind, q.execute(&c).await),
+                            Some(Ok(_)) => (kind, Ok(vec![frame])),
+                            Some(Err(SourceError::Connect(e))) => {
+                                stream::add_notice(
+                                    std::slice::from_mut(&mut frame),
+                                    &Notice {
+                                        severity: Severity::Warning,
+                                        text: e.to_string(),
+                                    },
+                                );
+                                (kind, Ok(vec![frame]))
+                            }
                             Some(Err(e)) => (kind, Err(QueryError::new(&ref_id, e))),
                             None => (kind, Err(QueryError::new(&ref_id, SourceError::Missing))),
                         }
                     }
+                    (_, Err(e)) => ("unknown".to_string(), Err(e)),
+                    (seed, Ok(q)) => {
+                        let kind = q.query_type.name().to_string();
+                        let mut result = match conn {
+                            Some(Ok(c)) => q.execute(&c).await,
+                            Some(Err(e)) => Err(QueryError::new(&ref_id, e)),
+                            None => Err(QueryError::new(&ref_id, SourceError::Missing)),
+                        };
+                        if let (Some(Seed::NotStreamed(notice)), Ok(frames)) = (seed, result.as_mut()) {
+                            stream::add_notice(frames, &notice);
+                        }
+                        (kind, result)
+                    }
                 };
+                let kind = kind.as_str();
                 let outcome = result.as_ref().map_or_else(|e| e.kind.outcome(), |_| "ok");
                 metrics::global().query(kind, outcome);
                 match &result {
@@ -249,26 +280,75 @@ impl Resource for Plugin {
     }
 }
 
+/// Packets of one RunStream call.
+type PacketStream = std::pin::Pin<Box<dyn futures::Stream<Item = Result<pluginv2::StreamPacket, Status>> + Send>>;
+
+impl Plugin {
+    fn stream_source(&self, ctx: Option<&pluginv2::PluginContext>) -> Result<stream::Source, SourceError> {
+        let (key, settings) = source(ctx)?;
+        Ok(stream::Source {
+            key,
+            settings: Arc::new(settings?),
+            connections: Arc::clone(&self.connections),
+        })
+    }
+}
+
 #[tonic::async_trait]
 impl Stream for Plugin {
-    type RunStreamStream = futures::stream::Empty<Result<pluginv2::StreamPacket, Status>>;
+    type RunStreamStream = PacketStream;
 
     async fn subscribe_stream(
         &self,
         request: Request<pluginv2::SubscribeStreamRequest>,
     ) -> Result<Response<pluginv2::SubscribeStreamResponse>, Status> {
-        tracing::debug!(path = %request.get_ref().path, "stream subscription refused: streaming is not available in this version");
-        Ok(Response::new(pluginv2::SubscribeStreamResponse {
-            status: subscribe_stream_response::Status::NotFound as i32,
-            data: Vec::new(),
-        }))
+        let req = request.into_inner();
+        let refuse = |status: subscribe_stream_response::Status| {
+            Response::new(pluginv2::SubscribeStreamResponse {
+                status: status as i32,
+                data: Vec::new(),
+            })
+        };
+        let source = match self.stream_source(req.plugin_context.as_ref()) {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::info!(path = %req.path, reason = %e, "stream subscription refused");
+                return Ok(refuse(subscribe_stream_response::Status::PermissionDenied));
+            }
+        };
+        match stream::backfill(&source, &req.path).await {
+            Ok(initial) => {
+                tracing::debug!(path = %req.path, "stream subscription accepted");
+                Ok(Response::new(pluginv2::SubscribeStreamResponse {
+                    status: subscribe_stream_response::Status::Ok as i32,
+                    data: serde_json::to_vec(&initial).unwrap_or_default(),
+                }))
+            }
+            Err(e) => {
+                tracing::info!(path = %req.path, reason = %e, "stream subscription refused");
+                Ok(refuse(subscribe_stream_response::Status::NotFound))
+            }
+        }
     }
 
     async fn run_stream(
         &self,
-        _request: Request<pluginv2::RunStreamRequest>,
+        request: Request<pluginv2::RunStreamRequest>,
     ) -> Result<Response<Self::RunStreamStream>, Status> {
-        Err(Status::not_found("streaming is not available in this version"))
+        let req = request.into_inner();
+        let source = self.stream_source(req.plugin_context.as_ref()).map_err(|e| {
+            tracing::info!(path = %req.path, reason = %e, "stream not run");
+            Status::failed_precondition(e.to_string())
+        })?;
+        let listener = self.streams.listen(source, &req.path).map_err(|e| {
+            tracing::info!(path = %req.path, reason = %e, "stream not run");
+            Status::not_found(e.to_string())
+        })?;
+        let packets = futures::stream::unfold(listener, |mut listener| async move {
+            let data = listener.next().await?;
+            Some((Ok(pluginv2::StreamPacket { data: data.to_vec() }), listener))
+        });
+        Ok(Response::new(Box::pin(packets)))
     }
 
     async fn publish_stream(

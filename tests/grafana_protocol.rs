@@ -49,7 +49,7 @@ async fn handshake_honours_the_port_range_and_serves_every_service() {
         tonic_health::pb::health_check_response::ServingStatus::Serving as i32
     );
 
-    // Stream service answers (streaming itself is not offered yet, and says so).
+    // Stream service answers; a path that is not one of the plugin's channels is refused.
     let ds = DataSource::new("nats://127.0.0.1:1");
     let sub = p
         .stream()

@@ -12,7 +12,8 @@ fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
 }
 
-/// Query over the last `span_ms` up to now, one point per sample (no downsampling).
+/// Query over the last `span_ms` up to now, one point per sample (no downsampling), as an alert rule
+/// evaluation asks (dashboard `timeseries` queries get a Live seed instead: tests/stream.rs).
 async fn recent(p: &PluginProcess, ds: &DataSource, queries: &[Value], span_ms: i64) -> BTreeMap<String, Response> {
     let now = now_ms();
     p.query_window(ds, queries, (now - span_ms, now), 1_000_000, 1000)
@@ -373,7 +374,7 @@ async fn one_sampler_per_data_source_and_none_when_history_is_off() {
     let mut off = ds.clone();
     off.json = json!({"sampleIntervalSec": 0});
     off.updated_ms += 1;
-    let r = p.query(&off, &q).await.unwrap();
+    let r = recent(&p, &off, &q, 60_000).await;
     assert!(eventually(Duration::from_secs(3), || async { samplers(&p).await == 1 }).await);
     let f = r["A"].frame();
     assert_eq!(f.rows(), 1);

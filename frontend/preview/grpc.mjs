@@ -80,6 +80,7 @@ export async function startPlugin({ bin, env = {}, log = () => {} }) {
   const data = new pkg.Data(addr, credentials);
   const diagnostics = new pkg.Diagnostics(addr, credentials);
   const resource = new pkg.Resource(addr, credentials);
+  const live = new pkg.Stream(addr, credentials);
   const controller = new grpc.Client(addr, credentials);
   let exited = false;
   child.on('exit', () => {
@@ -114,6 +115,10 @@ export async function startPlugin({ bin, env = {}, log = () => {} }) {
           resolve({ code: first.code, headers: first.headers, body: Buffer.concat(bodies) });
         });
       }),
+    /** `Stream/SubscribeStream`: `{status (0 OK, 1 NOT_FOUND, 2 PERMISSION_DENIED), data: Buffer}`. */
+    subscribeStream: (request) => unary(live, 'SubscribeStream', request),
+    /** `Stream/RunStream`: the gRPC call (a readable of `{data: Buffer}` packets); `.cancel()` ends it. */
+    runStream: (request) => live.RunStream(request),
     /** `plugin.GRPCController/Shutdown`, then kill if the plugin is still there after `graceMs`. */
     async stop(graceMs = 1000) {
       if (exited) {
@@ -125,7 +130,7 @@ export async function startPlugin({ bin, env = {}, log = () => {} }) {
       const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
       await gone;
       clearTimeout(timer);
-      for (const c of [data, diagnostics, resource, controller]) {
+      for (const c of [data, diagnostics, resource, live, controller]) {
         c.close();
       }
     },

@@ -7,6 +7,7 @@ import { parseArgs } from 'node:util';
 import { datasource, dsQuery, health, pluginSettings, resource } from './api.mjs';
 import { DataSourceStore } from './datasource.mjs';
 import { startPlugin } from './grpc.mjs';
+import { LiveBridge } from './live.mjs';
 import { FRONTEND, PLUGIN_IDS, REPO, missingBuilds, pluginFile, pluginMeta } from './plugins.mjs';
 
 const HOST_DIR = join(FRONTEND, 'preview/host');
@@ -79,7 +80,7 @@ function bootData(store) {
       defaultDatasource: ds.name,
       panels: { [metas['natsmicro-ping-panel'].id]: metas['natsmicro-ping-panel'] },
       apps: {},
-      liveEnabled: false,
+      liveEnabled: true,
       minRefreshInterval: '1s',
       namespace: 'default',
     },
@@ -178,6 +179,13 @@ async function route(ctx, req, res, url) {
     sendJSON(res, 404, { message: 'Not found' });
     return 404;
   }
+  if (pathname === '/api/live/stream' && method === 'GET') {
+    return ctx.live.subscribe(req, res, url.searchParams.get('channel'));
+  }
+  if (pathname === '/api/live/stats' && method === 'GET') {
+    sendJSON(res, 200, ctx.live.stats());
+    return 200;
+  }
   if (!ctx.plugin.running && /^\/api\/(ds|datasources\/uid\/[^/]+\/(health|resources))/.test(pathname)) {
     sendJSON(res, 502, { message: 'the backend plugin is not running (see the preview log)' });
     return 502;
@@ -242,7 +250,8 @@ async function main() {
     console.error(`preview: backend plugin exited (code ${code}, signal ${signal})`)
   );
   console.log(`preview: backend ${opts.bin} (pid ${plugin.pid}) serving gRPC on ${plugin.addr}`);
-  const ctx = { plugin, store: new DataSourceStore({ url: opts.url, jsonData: opts.jsonData }) };
+  const store = new DataSourceStore({ url: opts.url, jsonData: opts.jsonData });
+  const ctx = { plugin, store, live: new LiveBridge({ plugin, store, log }) };
 
   const server = createServer((req, res) => {
     const t0 = performance.now();
@@ -266,6 +275,7 @@ async function main() {
     }
     stopping = true;
     console.log(`preview: stopping (${why})`);
+    ctx.live.close();
     server.close();
     server.closeAllConnections();
     await plugin.stop();

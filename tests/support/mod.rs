@@ -487,6 +487,8 @@ impl PluginProcess {
     }
 
     /// Run queries over an explicit time range (Unix ms) and resolution, as a dashboard sends them.
+    /// QueryData with a time range, as Grafana's alert evaluation sends it (`FromAlert: true`): the
+    /// frames themselves, never a Live seed (dashboard `timeseries` queries stream instead; see tests/stream.rs).
     pub async fn query_window(
         &self,
         ds: &DataSource,
@@ -497,7 +499,7 @@ impl PluginProcess {
     ) -> Result<BTreeMap<String, Response>> {
         let req = pluginv2::QueryDataRequest {
             plugin_context: Some(ds.context("Admin")),
-            headers: HashMap::new(),
+            headers: HashMap::from([("FromAlert".to_string(), "true".to_string())]),
             queries: queries
                 .iter()
                 .map(|q| pluginv2::DataQuery {

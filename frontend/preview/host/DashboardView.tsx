@@ -1,4 +1,4 @@
-//! Dashboard view: the panel plugin fed by a ping query re-run every few seconds through the DataSource (last 5 minutes), with a threshold option.
+//! Dashboard view: the panel plugin fed by a ping query through the DataSource (last 5 minutes) — an instant snapshot re-run every few seconds, or a `timeseries` query streamed over Grafana Live (the preview's Live bridge) — with a threshold option.
 import { css } from '@emotion/css';
 import {
   CoreApp,
@@ -17,6 +17,7 @@ import { getTemplateSrv } from '@grafana/runtime';
 import { Alert, Field, Input, RadioButtonGroup, Stack, useTheme2 } from '@grafana/ui';
 import { set } from 'lodash';
 import { useEffect, useMemo, useRef, useState } from 'react';
+import { from } from 'rxjs';
 
 import { lastMinutes, makeRequest, runQuery } from './query';
 import { PreviewDataSourceSrv } from './services';
@@ -29,6 +30,11 @@ interface Props {
 const PANEL_HEIGHT = 380;
 /** The dashboard's time range: last 5 minutes, or `?range=<minutes>`. */
 const RANGE_MINUTES = numberFromUrl('range', 5);
+
+/** `?live=1` opens the live (streaming) mode. */
+const LIVE_FROM_URL = new URLSearchParams(window.location.search).get('live') === '1';
+
+type Mode = 'snapshot' | 'live';
 
 function numberFromUrl(key: string, fallback: number): number {
   const n = Number(new URLSearchParams(window.location.search).get(key)?.replace(/[sm]$/, ''));
@@ -69,6 +75,7 @@ export function DashboardView({ plugin, dsSrv }: Props) {
   const [options, setOptions] = useState<Record<string, unknown>>(() => defaultOptions(plugin));
   const [fieldConfig, setFieldConfig] = useState<FieldConfigSource>(() => plugin.fieldConfigDefaults);
   const [refreshSec, setRefreshSec] = useState(() => numberFromUrl('refresh', 5));
+  const [mode, setMode] = useState<Mode>(LIVE_FROM_URL ? 'live' : 'snapshot');
   const [data, setData] = useState<PanelData>(() => ({
     state: LoadingState.NotStarted,
     series: [],
@@ -81,8 +88,14 @@ export function DashboardView({ plugin, dsSrv }: Props) {
   const eventBus = useMemo(() => new EventBusSrv(), []);
   const query = useMemo<DataQuery>(
     () =>
-      ({ refId: 'A', datasource: { uid: ds.uid, type: ds.type }, queryType: 'ping', format: 'instant' }) as DataQuery,
-    [ds]
+      ({
+        refId: 'A',
+        datasource: { uid: ds.uid, type: ds.type },
+        queryType: 'ping',
+        format: mode === 'live' ? 'timeseries' : 'instant',
+        metric: 'rtt',
+      }) as DataQuery,
+    [ds, mode]
   );
 
   useEffect(() => {
@@ -95,7 +108,46 @@ export function DashboardView({ plugin, dsSrv }: Props) {
     return () => ro.disconnect();
   }, []);
 
+  // Live: ONE query through DataSource.query(); DataSourceWithBackend sees meta.channel on its frame and
+  // subscribes through getGrafanaLiveSrv(); every emission is the grown StreamingDataFrame. The time range
+  // slides with the clock (Grafana's "liveNow") so new points stay inside it.
   useEffect(() => {
+    if (mode !== 'live') {
+      return;
+    }
+    const request = makeRequest([query], lastMinutes(RANGE_MINUTES), CoreApp.Dashboard, {
+      panelId: 1,
+      dashboardUID: 'natsmicro-preview',
+      panelPluginId: plugin.meta.id,
+    });
+    const sub = from(ds.query(request)).subscribe({
+      next: (r) => {
+        const errors = r.errors ?? (r.error ? [r.error] : []);
+        setData({
+          state: r.state ?? (errors.length ? LoadingState.Error : LoadingState.Done),
+          series: r.data ?? [],
+          errors: errors.length ? errors : undefined,
+          error: errors[0],
+          timeRange: lastMinutes(RANGE_MINUTES),
+          request,
+        });
+        setRefreshes((n) => n + 1);
+        setLastAt(Date.now());
+      },
+      error: (e) =>
+        setData({ state: LoadingState.Error, series: [], timeRange: request.range, errors: [{ message: String(e) }] }),
+    });
+    const clock = setInterval(() => setData((d) => ({ ...d, timeRange: lastMinutes(RANGE_MINUTES) })), 1000);
+    return () => {
+      sub.unsubscribe();
+      clearInterval(clock);
+    };
+  }, [ds, query, plugin, mode]);
+
+  useEffect(() => {
+    if (mode !== 'snapshot') {
+      return;
+    }
     let alive = true;
     let timer: ReturnType<typeof setTimeout> | undefined;
     const tick = async () => {
@@ -125,7 +177,7 @@ export function DashboardView({ plugin, dsSrv }: Props) {
       alive = false;
       clearTimeout(timer);
     };
-  }, [ds, query, plugin, refreshSec]);
+  }, [ds, query, plugin, refreshSec, mode]);
 
   const replaceVariables = useMemo(() => {
     const srv = getTemplateSrv();
@@ -164,16 +216,42 @@ export function DashboardView({ plugin, dsSrv }: Props) {
             onChange={(e) => setOptions({ ...options, thresholdMs: Number(e.currentTarget.value) || 0 })}
           />
         </Field>
-        <Field label="Refresh every">
+        <Field label="Query">
           <RadioButtonGroup
-            value={refreshSec}
-            options={[1, 2, 5, 10].map((s) => ({ label: `${s}s`, value: s }))}
-            onChange={(v) => setRefreshSec(v)}
+            value={mode}
+            options={[
+              { label: 'Instant (refreshed)', value: 'snapshot' as Mode },
+              { label: 'Timeseries (live)', value: 'live' as Mode },
+            ]}
+            onChange={(v) => {
+              setRefreshes(0);
+              setData((d) => ({ ...d, state: LoadingState.Loading, series: [] }));
+              setMode(v);
+            }}
+            data-testid="preview-dashboard-mode"
           />
         </Field>
-        <div data-testid="preview-refresh-count" data-refreshes={refreshes} style={{ paddingBottom: 16 }}>
-          {refreshes} refreshes{lastAt ? `, last at ${dateTimeFormat(lastAt, { format: 'HH:mm:ss' })}` : ''} · time
-          range last {RANGE_MINUTES === 1 ? 'minute' : `${RANGE_MINUTES} minutes`}
+        {mode === 'snapshot' && (
+          <Field label="Refresh every">
+            <RadioButtonGroup
+              value={refreshSec}
+              options={[1, 2, 5, 10].map((s) => ({ label: `${s}s`, value: s }))}
+              onChange={(v) => setRefreshSec(v)}
+            />
+          </Field>
+        )}
+        <div
+          data-testid="preview-refresh-count"
+          data-refreshes={refreshes}
+          data-mode={mode}
+          data-rows={mode === 'live' ? (data.series[0]?.length ?? 0) : undefined}
+          style={{ paddingBottom: 16 }}
+        >
+          {mode === 'live'
+            ? `streaming over the preview's Live bridge: ${refreshes} updates, ${data.series[0]?.length ?? 0} rows`
+            : `${refreshes} refreshes`}
+          {lastAt ? `, last at ${dateTimeFormat(lastAt, { format: 'HH:mm:ss' })}` : ''} · time range last{' '}
+          {RANGE_MINUTES === 1 ? 'minute' : `${RANGE_MINUTES} minutes`}
         </div>
       </Stack>
       {(data.errors ?? []).map((e, i) => (
@@ -181,7 +259,7 @@ export function DashboardView({ plugin, dsSrv }: Props) {
       ))}
       <div className={styles.panel}>
         <div className={styles.header}>
-          <span>Ping round-trip time</span>
+          <span>{mode === 'live' ? 'Ping round-trip time (live)' : 'Ping round-trip time'}</span>
           <span>{data.state}</span>
         </div>
         <div className={styles.body} ref={bodyRef} data-testid="preview-panel" style={{ height: PANEL_HEIGHT }}>
@@ -196,7 +274,7 @@ export function DashboardView({ plugin, dsSrv }: Props) {
             width={width}
             height={PANEL_HEIGHT - 16}
             renderCounter={refreshes}
-            title="Ping round-trip time"
+            title={mode === 'live' ? 'Ping round-trip time (live)' : 'Ping round-trip time'}
             eventBus={eventBus}
             onOptionsChange={(o: Record<string, unknown>) => setOptions(o)}
             onFieldConfigChange={setFieldConfig}

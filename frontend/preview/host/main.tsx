@@ -1,10 +1,18 @@
 //! Entry of the local preview host app: installs the runtime services, loads the built plugins through SystemJS, renders the views.
 import { DataSourcePluginMeta, DataSourceSettings, EventBusSrv, PanelPlugin, PanelPluginMeta } from '@grafana/data';
-import { setAppEvents, setBackendSrv, setDataSourceSrv, setEchoSrv, setTemplateSrv } from '@grafana/runtime';
+import {
+  setAppEvents,
+  setBackendSrv,
+  setDataSourceSrv,
+  setEchoSrv,
+  setGrafanaLiveSrv,
+  setTemplateSrv,
+} from '@grafana/runtime';
 import { createRoot } from 'react-dom/client';
 
 import { App } from './App';
 import { createBackendSrv } from './backendSrv';
+import { previewLiveSrv } from './live';
 import { initRegistries } from './registries';
 import { importDataSourcePlugin, importPanelPlugin, registerSharedDependencies } from './loader';
 import { AnyDataSourcePlugin, PreviewDataSourceSrv, PreviewTemplateSrv, echoSrv, instanceSettings } from './services';
@@ -21,6 +29,7 @@ async function boot() {
   const backendSrv = createBackendSrv();
   setBackendSrv(backendSrv);
   setEchoSrv(echoSrv);
+  setGrafanaLiveSrv(previewLiveSrv);
   setAppEvents(new EventBusSrv());
   initRegistries();
   const templateSrv = new PreviewTemplateSrv([

@@ -211,6 +211,120 @@ export async function panelDrawsOneLinePerInstance(t) {
   }
 }
 
+/** Points of each drawn line (`M`/`L` commands of its path), by series key. */
+async function linePoints(page) {
+  return page.$$eval('[data-testid="natsmicro-ping-line"]', (els) =>
+    Object.fromEntries(
+      els.map((e) => [e.getAttribute('data-series'), (e.getAttribute('d') ?? '').match(/[ML]/g)?.length ?? 0])
+    )
+  );
+}
+
+/** The host's record of its live subscriptions (preview/host/live.ts), one entry per getDataStream. */
+async function liveEntries(page) {
+  return page.evaluate(() => Object.values(window.__previewLive ?? {}));
+}
+
+async function liveChannels(t) {
+  const r = await api(t, '/api/live/stats');
+  return r.body.channels.filter((c) => c.channel.startsWith('ds/natsmicro/v1/ping/timeseries/'));
+}
+
+export async function liveStreamBackfillThenLivePoints(t) {
+  const { page } = t;
+  // One packet a second: the stream period is the data source's sampleIntervalSec (saved like the ConfigEditor would).
+  const before = (await api(t, '/api/datasources/uid/natsmicro')).body;
+  const put = (jsonData, version) =>
+    api(t, '/api/datasources/uid/natsmicro', {
+      method: 'PUT',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ ...before, jsonData, version }),
+    });
+  const saved = await put({ ...before.jsonData, sampleIntervalSec: 1 }, before.version);
+  if (saved.status !== 200) {
+    throw new Error(`saving sampleIntervalSec 1 answered ${saved.status} ${JSON.stringify(saved.body)}`);
+  }
+  const second = await page.context().newPage();
+  const secondErrors = [];
+  second.on('pageerror', (e) => secondErrors.push(e.message));
+  try {
+    await openView(t, 'dashboard', '?live=1&range=1');
+    await hook(page, 'natsmicro-ping-panel');
+    const want = t.services.flatMap((s) => s.ids.map((id) => `${s.name}/${id}`)).sort();
+    const first = await until(
+      `one natsmicro-ping-line per instance (${want.length}) in the live view`,
+      async () => {
+        const p = await linePoints(page);
+        return JSON.stringify(Object.keys(p).sort()) === JSON.stringify(want) ? p : null;
+      },
+      20000
+    );
+    const [entry] = await until('a live subscription in the page', async () => {
+      const e = await liveEntries(page);
+      return e.length ? e : null;
+    });
+    t.log(`live: ${entry.channel}: ${entry.initialRows} initial (backfill) rows, ${entry.packets} packets so far`);
+    const grown = await until(
+      'every line to gain 2 points (2 packets)',
+      async () => {
+        const p = await linePoints(page);
+        return want.every((k) => (p[k] ?? 0) >= (first[k] ?? 0) + 2) ? p : null;
+      },
+      20000
+    );
+    const [after] = await liveEntries(page);
+    if (after.packets < entry.packets + 2) {
+      throw new Error(`the page got ${after.packets - entry.packets} packets while the lines grew`);
+    }
+    const mode = await page.getByTestId('preview-refresh-count').getAttribute('data-mode');
+    if (mode !== 'live') {
+      throw new Error(`dashboard is in mode ${mode}, not live`);
+    }
+    t.log(
+      `live: points per line ${want.map((k) => `${first[k]}→${grown[k]}`).join(', ')}; frame rows ${after.rows}, packets ${after.packets}`
+    );
+
+    // A second viewer of the same channel: a second SubscribeStream, no second RunStream.
+    await second.goto(`${t.base}/dashboard?live=1&range=1`);
+    await until(
+      'lines in the second page',
+      async () => Object.keys(await linePoints(second)).length === want.length,
+      20000
+    );
+    const [shared] = await until('two subscribers on the channel', async () => {
+      const c = await liveChannels(t);
+      return c.length === 1 && c[0].subscribers === 2 ? c : null;
+    });
+    if (shared.runStreams !== 1 || !shared.running || shared.subscribes !== 2) {
+      throw new Error(`expected one running RunStream for two subscribes, got ${JSON.stringify(shared)}`);
+    }
+    t.log(`live: ${JSON.stringify(shared)}`);
+    // Some seconds of lines for the picture.
+    await until('10 rows in the live frame', async () => (await liveEntries(page))[0].rows >= 10, 30000);
+    await saveScreenshot(t, 'ping-live.png');
+
+    // Both leave: the RunStream is cancelled.
+    await second.close();
+    await openView(t, 'config');
+    const [left] = await until('the RunStream to be cancelled', async () => {
+      const c = await liveChannels(t);
+      return c.length === 1 && c[0].subscribers === 0 && !c[0].running ? c : null;
+    });
+    if (left.runStreams !== 1) {
+      throw new Error(`RunStream was started ${left.runStreams} times`);
+    }
+    if (secondErrors.length) {
+      throw new Error(`second page errors: ${secondErrors.join('; ')}`);
+    }
+  } finally {
+    if (!second.isClosed()) {
+      await second.close();
+    }
+    const now = (await api(t, '/api/datasources/uid/natsmicro')).body;
+    await put(before.jsonData, now.version);
+  }
+}
+
 export async function panelMarksKilledInstanceDown(t) {
   const { page } = t;
   // A 1-minute range and some history first, so the screenshot shows lines rather than a few dots.
@@ -307,6 +421,7 @@ export const TESTS = [
   queryEditorPicksServiceThenInstance,
   runQueryShowsFrames,
   panelDrawsOneLinePerInstance,
+  liveStreamBackfillThenLivePoints,
   panelMarksKilledInstanceDown,
   builtModulesLoadedWithoutErrors,
 ];

@@ -1,0 +1,375 @@
+//! Grafana Live streaming driven as Grafana drives it: QueryData seeds with `meta.channel`, SubscribeStream with initial data, RunStream packets from one shared producer, against a real nats-server and real micro services.
+
+mod support;
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use grafana_plugin_sdk::pluginv2::{self, subscribe_stream_response::Status as SubStatus};
+use serde_json::{json, Value};
+use support::*;
+
+fn data_source(nats: &NatsServer) -> DataSource {
+    DataSource::new(&nats.url()).json(json!({"sampleIntervalSec": 1, "timeoutMs": 500}))
+}
+
+/// The value of an unlabelled metric line.
+fn metric(text: &str, name: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
+}
+
+/// Values of one packet by field name (first row), plus the schema.
+fn packet_values(packet: &Value) -> HashMap<String, Value> {
+    let fields = packet["schema"]["fields"].as_array().cloned().unwrap_or_default();
+    let values = packet["data"]["values"].as_array().cloned().unwrap_or_default();
+    assert_eq!(fields.len(), values.len(), "one column per field: {packet}");
+    fields
+        .iter()
+        .zip(values)
+        .map(|(f, v)| (f["name"].as_str().unwrap_or_default().to_string(), v[0].clone()))
+        .collect()
+}
+
+async fn next_packet(s: &mut tonic::Streaming<pluginv2::StreamPacket>) -> Value {
+    let p = tokio::time::timeout(Duration::from_secs(20), s.message())
+        .await
+        .expect("a packet within 20 s")
+        .expect("stream ok")
+        .expect("stream not ended");
+    serde_json::from_slice(&p.data).expect("packet is JSON")
+}
+
+async fn run(p: &PluginProcess, ds: &DataSource, path: &str) -> tonic::Streaming<pluginv2::StreamPacket> {
+    p.stream()
+        .run_stream(pluginv2::RunStreamRequest {
+            plugin_context: Some(ds.context("Viewer")),
+            path: path.into(),
+            data: Default::default(),
+        })
+        .await
+        .expect("run stream")
+        .into_inner()
+}
+
+async fn subscribe(p: &PluginProcess, ds: Option<&DataSource>, path: &str) -> pluginv2::SubscribeStreamResponse {
+    p.stream()
+        .subscribe_stream(pluginv2::SubscribeStreamRequest {
+            plugin_context: ds.map(|d| d.context("Viewer")),
+            path: path.into(),
+            data: Default::default(),
+        })
+        .await
+        .expect("subscribe")
+        .into_inner()
+}
+
+#[tokio::test]
+async fn dashboard_timeseries_queries_carry_the_channel_and_alert_queries_do_not() {
+    let nats = NatsServer::start();
+    let _svc = RustService::start(&nats.url(), "orders", "1.0.0", &[("get", "orders.get")], 0)
+        .await
+        .unwrap();
+    let p = PluginProcess::start().await.unwrap();
+    let ds = data_source(&nats);
+    let ping = json!({"refId": "A", "queryType": "ping", "service": "orders", "format": "timeseries"});
+    let stats =
+        json!({"refId": "B", "queryType": "stats", "endpoint": "get", "metric": "errors", "format": "timeseries"});
+    let instant = json!({"refId": "C", "queryType": "ping", "service": "orders"});
+    let r = p.query(&ds, &[ping.clone(), stats, instant]).await.unwrap();
+    let a = r["A"].frame();
+    assert_eq!(
+        a.meta["channel"],
+        format!("ds/{}/v1/ping/timeseries/rtt/orders/=/=", ds.uid)
+    );
+    assert_eq!(a.meta["type"], "timeseries-wide");
+    assert_eq!(a.ref_id, "A");
+    assert_eq!(a.rows(), 0, "history arrives once, with the subscription");
+    assert_eq!(
+        r["B"].frame().meta["channel"],
+        format!("ds/{}/v1/stats/timeseries/errors/=/=/get", ds.uid)
+    );
+    let c = r["C"].frame();
+    assert!(
+        c.meta.get("channel").is_none(),
+        "instant frames do not stream: {}",
+        c.meta
+    );
+
+    // The same query from an alert rule: answered the usual way, never with a channel.
+    let resp = p
+        .data()
+        .query_data(pluginv2::QueryDataRequest {
+            plugin_context: Some(ds.context("Admin")),
+            headers: HashMap::from([("FromAlert".to_string(), "true".to_string())]),
+            queries: vec![pluginv2::DataQuery {
+                ref_id: "A".into(),
+                json: ping.to_string().into_bytes(),
+                ..Default::default()
+            }],
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let alert = &resp.responses["A"];
+    for f in &alert.frames {
+        let frame = decode_frame(f).unwrap();
+        assert!(frame.meta.get("channel").is_none(), "{}", frame.meta);
+    }
+    assert!(
+        !alert.frames.is_empty() || !alert.error.is_empty(),
+        "an alert query gets frames or an error"
+    );
+
+    // NATS unreachable: the dashboard still gets its channel (the stream heals), with a warning.
+    let nowhere = DataSource::new(&format!("nats://127.0.0.1:{}", free_port())).json(json!({"timeoutMs": 300}));
+    let r = p.query(&nowhere, &[ping]).await.unwrap();
+    let a = r["A"].frame();
+    assert!(a.meta["channel"]
+        .as_str()
+        .is_some_and(|c| c.ends_with("/v1/ping/timeseries/rtt/orders/=/=")));
+    let notices = a.meta["notices"].as_array().unwrap();
+    assert!(
+        notices
+            .iter()
+            .any(|n| n["severity"] == "warning" && n["text"].as_str().unwrap().contains("cannot reach NATS")),
+        "{notices:?}"
+    );
+}
+
+#[tokio::test]
+async fn subscribe_returns_initial_data_and_refuses_foreign_paths() {
+    let nats = NatsServer::start();
+    let _svc = RustService::start(&nats.url(), "orders", "1.0.0", &[("get", "orders.get")], 0)
+        .await
+        .unwrap();
+    let p = PluginProcess::start().await.unwrap();
+    let ds = data_source(&nats);
+    let ok = subscribe(&p, Some(&ds), "v1/ping/timeseries/rtt/orders/=/=").await;
+    assert_eq!(ok.status, SubStatus::Ok as i32);
+    let initial: Value = serde_json::from_slice(&ok.data).expect("initial data is a JSON frame");
+    let fields = initial["schema"]["fields"].as_array().unwrap();
+    assert_eq!(fields[0]["name"], "time");
+    assert_eq!(fields[0]["type"], "time");
+    assert_eq!(fields[0]["typeInfo"]["frame"], "time.Time");
+    assert_eq!(initial["schema"]["meta"]["type"], "timeseries-wide");
+    let values = initial["data"]["values"].as_array().unwrap();
+    assert_eq!(values.len(), fields.len());
+    for f in &fields[1..] {
+        assert_eq!(f["type"], "number");
+        assert_eq!(f["labels"]["service"], "orders");
+        assert_eq!(f["config"]["unit"], "ms");
+    }
+
+    // Backfill: once the sampler (1 s) has run a few rounds, a new subscriber gets them as rows,
+    // oldest first, one field for the one instance.
+    tokio::time::sleep(Duration::from_millis(3_200)).await;
+    let later = subscribe(&p, Some(&ds), "v1/ping/timeseries/rtt/orders/=/=").await;
+    let backfill: Value = serde_json::from_slice(&later.data).unwrap();
+    let fields = backfill["schema"]["fields"].as_array().unwrap();
+    assert_eq!(fields.len(), 2, "time + the one orders instance: {backfill}");
+    let times: Vec<i64> = backfill["data"]["values"][0]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t.as_i64().unwrap())
+        .collect();
+    assert!(times.len() >= 3, "history rows: {times:?}");
+    assert!(times.windows(2).all(|w| w[0] < w[1]), "{times:?}");
+    let rtts = backfill["data"]["values"][1].as_array().unwrap();
+    assert!(rtts.iter().all(|v| v.as_f64().is_some_and(|ms| ms > 0.0)), "{rtts:?}");
+
+    for bad in [
+        "ping",
+        "",
+        "v1/ping/timeseries/rtt/orders$/=/=",
+        "v1/ping/timeseries/rtt/orders=24/=/=",
+        "v1/info/timeseries/rtt/=/=/=",
+        "v1/ping/instant/rtt/=/=/=",
+        "v2/ping/timeseries/rtt/=/=/=",
+    ] {
+        let r = subscribe(&p, Some(&ds), bad).await;
+        assert_eq!(r.status, SubStatus::NotFound as i32, "{bad:?}");
+        assert!(r.data.is_empty());
+    }
+    let r = subscribe(&p, None, "v1/ping/timeseries/rtt/orders/=/=").await;
+    assert_eq!(r.status, SubStatus::PermissionDenied as i32);
+    let logs = p.stderr_text();
+    assert!(logs.contains("stream subscription refused"), "reason is logged");
+
+    // RunStream refuses the same paths.
+    let err = p
+        .stream()
+        .run_stream(pluginv2::RunStreamRequest {
+            plugin_context: Some(ds.context("Viewer")),
+            path: "v1/ping/timeseries/cpu/=/=/=".into(),
+            data: Default::default(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), tonic::Code::NotFound);
+    assert!(err.message().contains("metric 'cpu'"), "{}", err.message());
+}
+
+#[tokio::test]
+async fn two_run_streams_share_one_producer_that_stops_when_they_leave() {
+    let nats = NatsServer::start();
+    let a = RustService::start(&nats.url(), "orders", "1.0.0", &[("get", "orders.get")], 0)
+        .await
+        .unwrap();
+    let b = RustService::start(&nats.url(), "orders", "1.0.0", &[("get", "orders.get")], 0)
+        .await
+        .unwrap();
+    let p = PluginProcess::start().await.unwrap();
+    let ds = data_source(&nats);
+    let path = "v1/ping/timeseries/rtt/orders/=/=";
+    let mut first = run(&p, &ds, path).await;
+    let mut second = run(&p, &ds, path).await;
+
+    let mut want = vec![format!("orders/{}", a.id), format!("orders/{}", b.id)];
+    want.sort();
+    for s in [&mut first, &mut second] {
+        // The registry may learn the second instance one round later: read until both answer.
+        let mut seen = false;
+        for _ in 0..10 {
+            let packet = next_packet(s).await;
+            assert_eq!(packet["schema"]["meta"]["type"], "timeseries-wide");
+            let values = packet_values(&packet);
+            assert!(values["time"].as_i64().unwrap() > 1_600_000_000_000, "time in epoch ms");
+            let mut names: Vec<_> = values.keys().filter(|k| *k != "time").cloned().collect();
+            names.sort();
+            if names == want && want.iter().all(|n| values[n].as_f64().is_some_and(|v| v > 0.0)) {
+                let fields = packet["schema"]["fields"].as_array().unwrap();
+                let ids: Vec<_> = fields[1..].iter().map(|f| f["labels"]["id"].clone()).collect();
+                assert_eq!(ids, want.iter().map(|n| json!(n[7..])).collect::<Vec<_>>());
+                seen = true;
+                break;
+            }
+        }
+        assert!(seen, "both instances answered in one packet");
+    }
+
+    let m = p.metrics_text().await.unwrap();
+    assert_eq!(metric(&m, "natsmicro_stream_producers"), Some(1.0), "{m}");
+    assert_eq!(metric(&m, "natsmicro_stream_producers_started_total"), Some(1.0));
+    assert_eq!(metric(&m, "natsmicro_stream_listeners"), Some(2.0));
+    assert!(metric(&m, "natsmicro_stream_packets_total").unwrap() >= 1.0);
+
+    // One client leaves: the producer goes on for the other.
+    drop(first);
+    assert!(
+        eventually(Duration::from_secs(10), || async {
+            let m = p.metrics_text().await.unwrap_or_default();
+            metric(&m, "natsmicro_stream_listeners") == Some(1.0)
+        })
+        .await
+    );
+    next_packet(&mut second).await;
+    let m = p.metrics_text().await.unwrap();
+    assert_eq!(metric(&m, "natsmicro_stream_producers"), Some(1.0));
+
+    // The last one leaves: the producer ends.
+    drop(second);
+    assert!(
+        eventually(Duration::from_secs(10), || async {
+            let m = p.metrics_text().await.unwrap_or_default();
+            metric(&m, "natsmicro_stream_producers") == Some(0.0)
+                && metric(&m, "natsmicro_stream_listeners") == Some(0.0)
+        })
+        .await,
+        "producer still running: {}",
+        p.metrics_text().await.unwrap_or_default()
+    );
+    assert!(p.stderr_text().contains("stream producer stopped"));
+
+    // A new viewer starts a new producer.
+    let mut again = run(&p, &ds, path).await;
+    next_packet(&mut again).await;
+    let m = p.metrics_text().await.unwrap();
+    assert_eq!(metric(&m, "natsmicro_stream_producers_started_total"), Some(2.0));
+}
+
+#[tokio::test]
+async fn a_stream_survives_a_nats_restart() {
+    let mut nats = NatsServer::start();
+    let svc = RustService::start(&nats.url(), "orders", "1.0.0", &[("get", "orders.get")], 0)
+        .await
+        .unwrap();
+    let p = PluginProcess::start().await.unwrap();
+    let ds = data_source(&nats);
+    let mut s = run(&p, &ds, "v1/ping/timeseries/rtt/orders/=/=").await;
+    let name = format!("orders/{}", svc.id);
+    let answered = |packet: &Value| packet_values(packet).get(&name).and_then(Value::as_f64).is_some();
+
+    let mut up = false;
+    for _ in 0..10 {
+        if answered(&next_packet(&mut s).await) {
+            up = true;
+            break;
+        }
+    }
+    assert!(up, "the instance answers before the outage");
+
+    nats.stop();
+    let mut down = None;
+    for _ in 0..15 {
+        let packet = next_packet(&mut s).await;
+        let values = packet_values(&packet);
+        if values.contains_key(&name) && values[&name].is_null() {
+            down = Some(packet);
+            break;
+        }
+    }
+    let down = down.expect("during the outage the stream goes on, the instance without rtt");
+    let notices = down["schema"]["meta"]["notices"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert!(
+        notices.iter().any(|n| n["severity"] == "warning"),
+        "outage notice: {down}"
+    );
+
+    nats.restart();
+    let mut back = false;
+    for _ in 0..30 {
+        if answered(&next_packet(&mut s).await) {
+            back = true;
+            break;
+        }
+    }
+    assert!(back, "the instance answers again after the restart, on the same stream");
+}
+
+#[tokio::test]
+async fn a_stream_holding_old_settings_does_not_undo_newer_ones() {
+    let nats = NatsServer::start();
+    let _svc = RustService::start(&nats.url(), "orders", "1.0.0", &[("get", "orders.get")], 0)
+        .await
+        .unwrap();
+    let p = PluginProcess::start().await.unwrap();
+    let old = data_source(&nats);
+    let mut s = run(&p, &old, "v1/ping/timeseries/rtt/orders/=/=").await;
+    next_packet(&mut s).await;
+    // The data source is edited while the stream runs: queries now carry the newer version.
+    let mut new = old.clone();
+    new.updated_ms += 1;
+    let q = json!({"refId": "A", "queryType": "ping", "service": "orders"});
+    assert_eq!(
+        p.query(&new, std::slice::from_ref(&q)).await.unwrap()["A"]
+            .frame()
+            .rows(),
+        1
+    );
+    for _ in 0..3 {
+        next_packet(&mut s).await;
+        assert_eq!(
+            p.query(&new, std::slice::from_ref(&q)).await.unwrap()["A"]
+                .frame()
+                .rows(),
+            1
+        );
+    }
+    let replaced = p.stderr_text().matches("replacing its NATS connection").count();
+    assert_eq!(replaced, 1, "the connection was replaced once, not back and forth");
+}
