@@ -1,4 +1,4 @@
-//! The files users provision — data source YAML, the example dashboard and the alert rule examples — run unchanged against the real plugin, real nats-server and real services.
+//! The files users provision — data source YAML, the example dashboard and the alert rule examples (instant and time-series forms) — run unchanged against the real plugin, real nats-server and real services.
 
 mod support;
 
@@ -101,7 +101,8 @@ async fn alert_rule_examples_fire_on_real_frames() {
         let _ = client.request("billing.charge", "".into()).await;
     }
     let p = PluginProcess::start().await.unwrap();
-    // A first round teaches the plugin every instance; then one orders instance goes away.
+    // A first round teaches the plugin every instance (and starts the sampler, whose first sample
+    // is taken at once); then one orders instance goes away and billing gets more traffic.
     let r = p
         .query(&ds, &[json!({"refId": "A", "queryType": "ping"})])
         .await
@@ -110,41 +111,84 @@ async fn alert_rule_examples_fire_on_real_frames() {
     let gone = orders_a.ids[0].clone();
     drop(orders_a);
     tokio::time::sleep(Duration::from_millis(300)).await;
+    for _ in 0..4 {
+        let _ = client.request("billing.charge", "".into()).await;
+    }
 
     let file = yaml("provisioning/alerting/natsmicro-alerts.yaml");
     let rules = file["groups"][0]["rules"].as_array().unwrap();
-    assert_eq!(rules.len(), 4);
+    assert_eq!(rules.len(), 5);
+    let now = chrono::Utc::now().timestamp_millis();
     let mut firing = std::collections::BTreeMap::new();
     for rule in rules {
         let title = rule["title"].as_str().unwrap();
         let data = rule["data"].as_array().unwrap();
+        let step = |ref_id: &Value| data.iter().find(|d| d["refId"] == *ref_id).unwrap();
         let query = data.iter().find(|d| d["datasourceUid"] == "natsmicro").unwrap();
         let model = &query["model"];
         assert!(
             !model.to_string().contains('$'),
             "{title}: alert queries run without dashboard variables"
         );
-        let cond = data.iter().find(|d| d["refId"] == rule["condition"]).unwrap();
+        let cond = step(&rule["condition"]);
         assert_eq!(cond["model"]["type"], "threshold");
-        assert_eq!(cond["model"]["expression"], query["refId"]);
+        // Between the query and the threshold: nothing (instant frames) or a Reduce (time series).
+        let input = step(&cond["model"]["expression"]);
+        let reducer = (input["model"]["type"] == "reduce").then(|| {
+            assert_eq!(input["model"]["expression"], query["refId"], "{title}");
+            input["model"]["reducer"].as_str().unwrap().to_string()
+        });
+        if reducer.is_none() {
+            assert_eq!(cond["model"]["expression"], query["refId"], "{title}");
+        }
 
-        let r = p.query(&ds, std::slice::from_ref(model)).await.unwrap();
-        let frame = r[model["refId"].as_str().unwrap()].frame();
-        assert!(alertable_instant(frame), "{title}: not alertable: {frame:?}");
-        let value = frame.numeric_fields()[0].name.clone();
-        let mut hits = vec![];
-        for (row, v) in frame.numbers(&value).into_iter().enumerate() {
-            let labels: Vec<String> = ["service", "id", "endpoint"]
-                .iter()
-                .filter(|k| frame.fields.iter().any(|f| f.name == **k))
-                .map(|k| frame.strings(k)[row].clone())
-                .collect();
-            if let Some(v) = v {
-                if fires(&cond["model"]["conditions"][0]["evaluator"], v) {
-                    hits.push(labels.join("/"));
+        // As Grafana's alert evaluation asks: FromAlert, the rule's relative time range.
+        let from = query["relativeTimeRange"]["from"].as_i64().unwrap() * 1000;
+        let r = p
+            .query_window(&ds, std::slice::from_ref(model), (now - from, now), 43_200, 1000)
+            .await
+            .unwrap();
+        let resp = &r[model["refId"].as_str().unwrap()];
+        assert!(resp.error.is_empty(), "{title}: {}", resp.error);
+        // One (labels, value) per alert instance.
+        let mut instances: Vec<(String, Option<f64>)> = vec![];
+        match reducer.as_deref() {
+            None => {
+                let frame = resp.frame();
+                assert!(alertable_instant(frame), "{title}: not alertable: {frame:?}");
+                let value = frame.numeric_fields()[0].name.clone();
+                for (row, v) in frame.numbers(&value).into_iter().enumerate() {
+                    let labels: Vec<String> = ["service", "id", "endpoint"]
+                        .iter()
+                        .filter(|k| frame.fields.iter().any(|f| f.name == **k))
+                        .map(|k| frame.strings(k)[row].clone())
+                        .collect();
+                    instances.push((labels.join("/"), v));
+                }
+            }
+            Some(reducer) => {
+                assert!(alertable_timeseries(&resp.frames), "{title}: {:?}", resp.frames);
+                assert_eq!(reducer, "mean", "{title}: this test evaluates mean");
+                assert_eq!(input["model"]["settings"]["mode"], "dropNN");
+                for f in &resp.frames {
+                    let field = f.numeric_fields()[0];
+                    let labels = field.labels.clone().unwrap();
+                    let key: Vec<String> = ["service", "id", "endpoint"]
+                        .iter()
+                        .filter_map(|k| labels[*k].as_str().map(str::to_string))
+                        .collect();
+                    let vals: Vec<f64> = field.values.iter().filter_map(Value::as_f64).collect();
+                    let mean = (!vals.is_empty()).then(|| vals.iter().sum::<f64>() / vals.len() as f64);
+                    instances.push((key.join("/"), mean));
                 }
             }
         }
+        let evaluator = &cond["model"]["conditions"][0]["evaluator"];
+        let hits: Vec<String> = instances
+            .into_iter()
+            .filter(|(_, v)| v.is_some_and(|v| fires(evaluator, v)))
+            .map(|(k, _)| k)
+            .collect();
         firing.insert(rule["uid"].as_str().unwrap().to_string(), hits);
     }
     eprintln!("firing: {firing:?}");
@@ -154,12 +198,11 @@ async fn alert_rule_examples_fire_on_real_frames() {
         "loopback RTT is far below 250 ms"
     );
     assert_eq!(firing["natsmicro-orders-instances-low"], ["orders"]);
-    assert_eq!(
-        firing["natsmicro-error-ratio-high"].len(),
-        1,
-        "billing fails every 2nd request"
-    );
-    assert!(firing["natsmicro-error-ratio-high"][0].starts_with("billing/"));
+    for uid in ["natsmicro-error-ratio-high", "natsmicro-error-ratio-5m"] {
+        assert_eq!(firing[uid].len(), 1, "{uid}: billing fails every 2nd request");
+        assert!(firing[uid][0].starts_with("billing/"), "{uid}: {:?}", firing[uid]);
+        assert!(firing[uid][0].ends_with("/charge"), "{uid}: {:?}", firing[uid]);
+    }
 }
 
 #[tokio::test]

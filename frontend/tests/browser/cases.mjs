@@ -244,6 +244,14 @@ export async function liveStreamBackfillThenLivePoints(t) {
   if (saved.status !== 200) {
     throw new Error(`saving sampleIntervalSec 1 answered ${saved.status} ${JSON.stringify(saved.body)}`);
   }
+  // Saving replaced the backend's connection, so its history starts again: let the sampler take a
+  // few samples (one a second) that a new subscriber must get as backfill before live points.
+  await api(t, '/api/ds/query', {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ queries: [{ refId: 'W', datasource: { uid: 'natsmicro' }, queryType: 'ping' }] }),
+  });
+  await new Promise((r) => setTimeout(r, 4500));
   const second = await page.context().newPage();
   const secondErrors = [];
   second.on('pageerror', (e) => secondErrors.push(e.message));
@@ -264,6 +272,9 @@ export async function liveStreamBackfillThenLivePoints(t) {
       return e.length ? e : null;
     });
     t.log(`live: ${entry.channel}: ${entry.initialRows} initial (backfill) rows, ${entry.packets} packets so far`);
+    if (entry.initialRows < 3) {
+      throw new Error(`SubscribeStream backfill held ${entry.initialRows} rows after ~4 s of 1 s sampling; want ≥ 3`);
+    }
     const grown = await until(
       'every line to gain 2 points (2 packets)',
       async () => {
