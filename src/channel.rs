@@ -171,15 +171,16 @@ impl StreamSpec {
             other => return Err(ChannelError::Format(other.to_string())),
         };
         let metric_text = unescape(metric)?;
+        // Streams carry `timeseries` queries, so their metric names (for stats: rates).
         let metric = query_type
-            .metrics()
+            .timeseries_metrics()
             .iter()
             .copied()
             .find(|m| *m == metric_text)
             .ok_or_else(|| ChannelError::Metric {
                 metric: metric_text.clone(),
                 query_type: query_type.name(),
-                allowed: query_type.metrics().join(", "),
+                allowed: query_type.timeseries_metrics().join(", "),
             })?;
         let name = |key: &'static str, segment: &str| -> Result<Option<String>, ChannelError> {
             let value = unescape(segment)?;
@@ -216,7 +217,7 @@ mod tests {
         StreamSpec {
             query_type: QueryType::Stats,
             format: Format::Timeseries,
-            metric: "errors",
+            metric: "error_rate",
             scope: Scope {
                 service: (!service.is_empty()).then(|| service.to_string()),
                 id: (!id.is_empty()).then(|| id.to_string()),

@@ -62,6 +62,7 @@ fn config(spec: &StreamSpec, key: &SeriesKey) -> FieldConfig {
         (QueryType::Ping, "up") => None,
         (_, "rtt" | "processing_time" | "average_processing_time") => Some("ms"),
         (_, "error_ratio") => Some("percentunit"),
+        (QueryType::Stats, _) => Some("reqps"),
         _ => Some("short"),
     };
     FieldConfig {
@@ -78,8 +79,59 @@ fn missing(spec: &StreamSpec) -> Option<f64> {
     (spec.query_type == QueryType::Ping && spec.metric == "up").then_some(0.0)
 }
 
-/// The stream's values in one round: every series that answered or is known to be down.
-pub fn round_values(spec: &StreamSpec, round: &Round) -> BTreeMap<SeriesKey, Option<f64>> {
+/// The last STATS counters of each `stats` series, so that a stream shows the same per-interval
+/// rates as the `timeseries` query (`request_rate`, `error_rate`, `error_ratio`,
+/// `average_processing_time`) rather than counters since the instance started.
+#[derive(Debug, Default)]
+pub struct Counters {
+    last: BTreeMap<SeriesKey, Sample>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct Sample {
+    at: DateTime<Utc>,
+    started: Option<DateTime<Utc>>,
+    requests: u64,
+    errors: u64,
+    processing_ns: f64,
+}
+
+impl Counters {
+    /// The metric over the interval since this series' previous sample; `None` for the first
+    /// sample, after a restart (a counter went down or `started` changed: a new segment, never a
+    /// negative rate), and for ratios of an interval without requests.
+    fn interval_value(&mut self, metric: &str, key: &SeriesKey, now: Sample) -> Option<f64> {
+        let prev = self.last.insert(key.clone(), now)?;
+        let restarted = now.requests < prev.requests || now.errors < prev.errors || now.started != prev.started;
+        let secs = (now.at - prev.at).num_milliseconds() as f64 / 1e3;
+        if restarted || secs <= 0.0 {
+            return None;
+        }
+        let requests = (now.requests - prev.requests) as f64;
+        let errors = (now.errors - prev.errors) as f64;
+        match metric {
+            "error_rate" => Some(errors / secs),
+            "error_ratio" => (requests > 0.0).then(|| (errors / requests).min(1.0)),
+            "average_processing_time" => {
+                (requests > 0.0).then(|| (now.processing_ns - prev.processing_ns).max(0.0) / requests / 1e6)
+            }
+            _ => Some(requests / secs),
+        }
+    }
+
+    /// Forget series not in `keep` (instances gone from the stream).
+    fn retain(&mut self, keep: &BTreeSet<SeriesKey>) {
+        self.last.retain(|k, _| keep.contains(k));
+    }
+}
+
+/// The stream's values in one round at `at`: every series that answered or is known to be down.
+pub fn round_values(
+    spec: &StreamSpec,
+    round: &Round,
+    counters: &mut Counters,
+    at: DateTime<Utc>,
+) -> BTreeMap<SeriesKey, Option<f64>> {
     let mut out = BTreeMap::new();
     match spec.query_type {
         QueryType::Stats => {
@@ -90,22 +142,23 @@ pub fn round_values(spec: &StreamSpec, round: &Round) -> BTreeMap<SeriesKey, Opt
                     .iter()
                     .filter(|e| spec.endpoint.as_deref().is_none_or(|want| want == e.name))
                 {
-                    let v = match spec.metric {
-                        "errors" => e.num_errors as f64,
-                        "error_ratio" if e.num_requests == 0 => 0.0,
-                        "error_ratio" => (e.num_errors as f64 / e.num_requests as f64).min(1.0),
-                        "processing_time" => e.processing_time / 1e6,
-                        "average_processing_time" => e.average_processing_time / 1e6,
-                        _ => e.num_requests as f64,
-                    };
                     let key = SeriesKey {
                         service: i.name.clone(),
                         id: i.id.clone(),
                         endpoint: Some(e.name.clone()),
                     };
-                    out.insert(key, Some(v));
+                    let sample = Sample {
+                        at,
+                        started: i.started,
+                        requests: e.num_requests,
+                        errors: e.num_errors,
+                        processing_ns: e.processing_time,
+                    };
+                    let v = counters.interval_value(spec.metric, &key, sample);
+                    out.insert(key, v);
                 }
             }
+            counters.retain(&out.keys().cloned().collect());
         }
         _ => {
             for r in &round.replies {
@@ -309,7 +362,7 @@ mod tests {
         let p1 = t.packet(
             &s,
             at,
-            &round_values(&s, &ping_round(&["a", "b"], &[])),
+            &round_values(&s, &ping_round(&["a", "b"], &[]), &mut Counters::default(), at),
             Duration::from_secs(60),
             None,
         );
@@ -323,7 +376,7 @@ mod tests {
         let p2 = t.packet(
             &s,
             later,
-            &round_values(&s, &ping_round(&["c"], &["b"])),
+            &round_values(&s, &ping_round(&["c"], &["b"]), &mut Counters::default(), at),
             Duration::from_secs(60),
             None,
         );
@@ -344,7 +397,7 @@ mod tests {
         tu.packet(
             &up,
             at,
-            &round_values(&up, &ping_round(&["a"], &[])),
+            &round_values(&up, &ping_round(&["a"], &[]), &mut Counters::default(), at),
             Duration::from_secs(60),
             None,
         );
@@ -376,17 +429,38 @@ mod tests {
             received: Utc::now(),
         });
         let s = spec(QueryType::Stats, "error_ratio");
-        let v = round_values(&s, &r);
+        let mut c = Counters::default();
+        let t0 = Utc::now();
+        // First sample: no interval yet.
+        let v = round_values(&s, &r, &mut c, t0);
+        assert_eq!(v.values().copied().collect::<Vec<_>>(), [None, None]);
+        // 2 s later: get saw 4 more requests, 1 more error; put nothing.
+        let later = |reqs: u64, errs: u64| {
+            let mut r2 = r.clone();
+            let ep = &mut r2.replies[0].reply.endpoints[0];
+            ep.num_requests = reqs;
+            ep.num_errors = errs;
+            r2
+        };
+        let v = round_values(&s, &later(8, 2), &mut c, t0 + chrono::Duration::seconds(2));
         let got: Vec<_> = v.iter().map(|(k, v)| (k.name(), *v)).collect();
         assert_eq!(
             got,
-            [("orders/x/get".into(), Some(0.25)), ("orders/x/put".into(), Some(0.0))]
+            [("orders/x/get".into(), Some(0.25)), ("orders/x/put".into(), None)]
         );
+        let rate = spec(QueryType::Stats, "request_rate");
+        let mut c = Counters::default();
+        round_values(&rate, &r, &mut c, t0);
+        let v = round_values(&rate, &later(8, 2), &mut c, t0 + chrono::Duration::seconds(2));
+        assert_eq!(v.values().copied().collect::<Vec<_>>(), [Some(2.0), Some(0.0)]);
+        // A restart (counters went down) starts a new segment: no negative rate.
+        let v = round_values(&rate, &later(1, 0), &mut c, t0 + chrono::Duration::seconds(4));
+        assert_eq!(v.values().next().copied(), Some(None));
         let only = StreamSpec {
             endpoint: Some("put".into()),
             ..s
         };
-        assert_eq!(round_values(&only, &r).len(), 1);
+        assert_eq!(round_values(&only, &r, &mut Counters::default(), t0).len(), 1);
     }
 
     #[test]

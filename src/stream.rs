@@ -47,7 +47,7 @@ use tokio::sync::{broadcast, Notify};
 use crate::channel::{self, ChannelError, StreamSpec};
 use crate::connection::{ConnectError, Connection, Connections, SourceKey};
 use crate::frames::{Frame, FrameError, FrameMeta, JsonParts, Notice, Severity};
-use crate::live::{self, Tracker};
+use crate::live::{self, Counters, Tracker};
 use crate::metrics;
 use crate::micro::Verb;
 use crate::query::{Format, Query, QueryType, Window};
@@ -81,13 +81,12 @@ pub fn from_dashboard(headers: &HashMap<String, String>) -> bool {
 /// (parsed as `instant`, the format every streaming query type accepts); `None` leaves the
 /// query to the usual path, which reports any error.
 pub fn spec_of(query: &pluginv2::DataQuery) -> Option<StreamSpec> {
-    let mut model: serde_json::Map<String, Value> = serde_json::from_slice(&query.json).ok()?;
+    let model: serde_json::Map<String, Value> = serde_json::from_slice(&query.json).ok()?;
     if model.get("format").and_then(Value::as_str).map(str::trim) != Some(Format::Timeseries.name()) {
         return None;
     }
-    model.insert("format".into(), Value::from(Format::Instant.name()));
-    let json = serde_json::to_vec(&model).ok()?;
-    let q = Query::parse(&query.ref_id, &query.query_type, &json).ok()?;
+    // Parsed as the `timeseries` query it is, so the metric is its canonical time-series name.
+    let q = Query::parse(&query.ref_id, &query.query_type, &query.json).ok()?;
     channel::streams(q.query_type, Format::Timeseries).then_some(StreamSpec {
         query_type: q.query_type,
         format: Format::Timeseries,
@@ -341,6 +340,7 @@ impl Streams {
         let mut ticker = tokio::time::interval(period);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut tracker = Tracker::default();
+        let mut counters = Counters::default();
         let verb = match spec.query_type {
             QueryType::Stats => Verb::Stats,
             _ => Verb::Ping,
@@ -356,17 +356,18 @@ impl Streams {
             if !tick {
                 continue;
             }
+            let at = Utc::now();
             let (values, outage) = match source.connection().await {
                 Err(e) => (BTreeMap::new(), Some(format!("NATS is unreachable: {e}"))),
                 Ok(conn) => match conn.discovery.discover(verb, spec.scope.clone()).await {
-                    Ok(round) => (live::round_values(&spec, &round), None),
+                    Ok(round) => (live::round_values(&spec, &round, &mut counters, at), None),
                     Err(e) => (BTreeMap::new(), Some(e.to_string())),
                 },
             };
             if let Some(reason) = &outage {
                 tracing::debug!(path = %key.path, reason = %reason, "stream point without answers");
             }
-            let frame = tracker.packet(&spec, Utc::now(), &values, source.settings.retention, outage);
+            let frame = tracker.packet(&spec, at, &values, source.settings.retention, outage);
             match frame
                 .to_json(JsonParts::All)
                 .and_then(|v| serde_json::to_vec(&v).map_err(|e| FrameError::Encode(e.to_string())))
@@ -441,11 +442,11 @@ mod tests {
 
     #[test]
     fn history_query_is_the_stored_query_as_timeseries() {
-        let spec = StreamSpec::from_path("v1/stats/timeseries/errors/orders/=/get").unwrap();
+        let spec = StreamSpec::from_path("v1/stats/timeseries/error_rate/orders/=/get").unwrap();
         let q = history_query(&spec, 10_000_000, Duration::from_secs(60));
         let model: Value = serde_json::from_slice(&q.json).unwrap();
         assert_eq!(model["format"], "timeseries");
-        assert_eq!(model["metric"], "errors");
+        assert_eq!(model["metric"], "error_rate");
         assert_eq!(model["endpoint"], "get");
         let range = q.time_range.unwrap();
         assert_eq!((range.from_epoch_ms, range.to_epoch_ms), (9_940_000, 10_000_000));

@@ -55,7 +55,9 @@ fn provisioned_datasource(nats_url: &str) -> DataSource {
     let ds = expand_all(&file["datasources"][0], &[("NATS_URL", nats_url)]);
     assert_eq!(ds["type"], "natsmicro-datasource");
     assert_eq!(ds["uid"], "natsmicro", "dashboard and alert rules refer to this uid");
-    DataSource::new(ds["url"].as_str().unwrap()).json(ds["jsonData"].clone())
+    let mut source = DataSource::new(ds["url"].as_str().unwrap()).json(ds["jsonData"].clone());
+    source.uid = "natsmicro".into();
+    source
 }
 
 /// A threshold expression's verdict on one value, as Grafana's `threshold` type computes it.
@@ -216,23 +218,58 @@ async fn dashboard_queries_answer_with_their_declared_shapes() {
     let panels = dash["panels"].as_array().unwrap();
     assert!(panels.iter().any(|p| p["type"] == "natsmicro-ping-panel"));
     let mut n = 0;
-    for panel in panels {
-        for target in panel["targets"].as_array().unwrap() {
-            assert_eq!(target["datasource"]["uid"], "natsmicro");
-            // "All" of the multi-value $service variable reaches the backend as an empty filter.
-            let query = expand_all(target, &[("service", "")]);
-            let r = p.query(&ds, std::slice::from_ref(&query)).await.unwrap();
-            let title = panel["title"].as_str().unwrap();
-            let frame = r["A"].frame();
-            let want = match target["format"].as_str().unwrap() {
-                "table" => "table",
-                "instant" => "numeric-long",
-                other => panic!("{title}: format {other} not expected in the example dashboard"),
-            };
-            assert_eq!(frame.meta["type"], want, "{title}");
-            assert!(frame.rows() >= 1, "{title}: no rows");
-            n += 1;
+    let mut queries: Vec<(String, Value)> = panels
+        .iter()
+        .flat_map(|panel| {
+            let title = panel["title"].as_str().unwrap().to_string();
+            panel["targets"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(move |t| (title.clone(), t.clone()))
+        })
+        .collect();
+    let annotations = dash["annotations"]["list"].as_array().unwrap();
+    let events = annotations
+        .iter()
+        .find(|a| a["datasource"]["uid"] == "natsmicro")
+        .unwrap();
+    let mut target = events["target"].clone();
+    target["datasource"] = events["datasource"].clone();
+    queries.push(("annotations".into(), target));
+    for (title, target) in queries {
+        assert_eq!(target["datasource"]["uid"], "natsmicro", "{title}");
+        // "All" of the multi-value $service variable reaches the backend as an empty filter.
+        let query = expand_all(&target, &[("service", "")]);
+        let r = p.query(&ds, std::slice::from_ref(&query)).await.unwrap();
+        let resp = &r[query["refId"].as_str().unwrap()];
+        assert!(resp.error.is_empty(), "{title}: {}", resp.error);
+        let streamed = matches!(query["queryType"].as_str(), Some("ping" | "stats"));
+        match (query["format"].as_str().unwrap(), streamed) {
+            // A dashboard's ping/stats time series goes live: one seed frame carrying the channel.
+            ("timeseries", true) => {
+                let frame = resp.frame();
+                assert_eq!(frame.meta["type"], "timeseries-wide", "{title}");
+                let channel = frame.meta["channel"].as_str().unwrap_or_default();
+                assert!(channel.starts_with("ds/natsmicro/v1/"), "{title}: channel {channel:?}");
+            }
+            ("timeseries", false) => {
+                assert!(alertable_timeseries(&resp.frames), "{title}");
+                assert!(resp.frames.iter().all(|f| f.rows() >= 1), "{title}: no points");
+            }
+            (format, _) => {
+                let frame = resp.frame();
+                let want = match format {
+                    "table" => "table",
+                    "instant" => "numeric-long",
+                    other => panic!("{title}: format {other} not expected in the example dashboard"),
+                };
+                assert_eq!(frame.meta["type"], want, "{title}");
+                // Events start empty (the sampler's first round is the baseline); every other query has rows.
+                assert!(frame.rows() >= 1 || query["queryType"] == "events", "{title}: no rows");
+            }
         }
+        n += 1;
     }
-    assert!(n >= 6, "{n} queries");
+    assert!(n >= 9, "{n} queries");
 }

@@ -87,7 +87,7 @@ async fn dashboard_timeseries_queries_carry_the_channel_and_alert_queries_do_not
     assert_eq!(a.rows(), 0, "history arrives once, with the subscription");
     assert_eq!(
         r["B"].frame().meta["channel"],
-        format!("ds/{}/v1/stats/timeseries/errors/=/=/get", ds.uid)
+        format!("ds/{}/v1/stats/timeseries/error_rate/=/=/get", ds.uid)
     );
     let c = r["C"].frame();
     assert!(
