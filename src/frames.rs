@@ -280,19 +280,25 @@ impl Frame {
         self.fields.first().map_or(0, |f| f.values.len())
     }
 
+    /// The row count, once every field is checked to have exactly that many values.
+    fn checked_rows(&self) -> Result<usize, FrameError> {
+        let rows = self.rows();
+        match self.fields.iter().find(|f| f.values.len() != rows) {
+            Some(f) => Err(FrameError::Length {
+                field: f.name.clone(),
+                got: f.values.len(),
+                want: rows,
+            }),
+            None => Ok(rows),
+        }
+    }
+
     /// Arrow IPC file bytes (`ARROW1`), one record batch.
     pub fn to_arrow(&self) -> Result<Vec<u8>, FrameError> {
-        let rows = self.rows();
+        let rows = self.checked_rows()?;
         let mut fields = Vec::with_capacity(self.fields.len());
         let mut columns = Vec::with_capacity(self.fields.len());
         for f in &self.fields {
-            if f.values.len() != rows {
-                return Err(FrameError::Length {
-                    field: f.name.clone(),
-                    got: f.values.len(),
-                    want: rows,
-                });
-            }
             let (data_type, nullable, array) = f.values.arrow();
             let mut md = HashMap::with_capacity(3);
             md.insert("name".to_string(), f.name.clone());
@@ -338,17 +344,10 @@ pub enum JsonParts {
 impl Frame {
     /// Grafana's data frame JSON (as Live carries it): `{"schema":{…},"data":{"values":[…]}}`.
     pub fn to_json(&self, parts: JsonParts) -> Result<Value, FrameError> {
-        let rows = self.rows();
+        self.checked_rows()?;
         let mut fields = Vec::with_capacity(self.fields.len());
         let mut values = Vec::with_capacity(self.fields.len());
         for f in &self.fields {
-            if f.values.len() != rows {
-                return Err(FrameError::Length {
-                    field: f.name.clone(),
-                    got: f.values.len(),
-                    want: rows,
-                });
-            }
             let (kind, go, nullable) = f.values.json_type();
             let mut type_info = serde_json::Map::new();
             type_info.insert("frame".into(), Value::from(go));

@@ -72,7 +72,8 @@ fn round_meta(kind: &'static str, round: &Round) -> FrameMeta {
     }
 }
 
-fn up_config() -> FieldConfig {
+/// Field config of 0/1 `up` values: range and the down/up value mappings (instant and time series).
+pub(crate) fn up_config() -> FieldConfig {
     FieldConfig {
         min: Some(0.0),
         max: Some(1.0),

@@ -26,6 +26,7 @@ use serde_json::json;
 use crate::frames::{Field, FieldConfig, Frame, FrameMeta, Notice, Severity, Values, TABLE, TIMESERIES_MULTI};
 use crate::history::{EndpointPoint, History, PingSample, StatsSample};
 use crate::query::{Query, Window};
+use crate::shapes::up_config;
 
 /// What the builders read besides the query.
 #[derive(Clone, Copy, Debug)]
@@ -217,21 +218,6 @@ fn frames(
 
 fn labels(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
     pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
-}
-
-fn up_config() -> FieldConfig {
-    FieldConfig {
-        min: Some(0.0),
-        max: Some(1.0),
-        mappings: Some(json!([{
-            "type": "value",
-            "options": {
-                "0": {"text": "down", "color": "red", "index": 0},
-                "1": {"text": "up", "color": "green", "index": 1}
-            }
-        }])),
-        ..FieldConfig::default()
-    }
 }
 
 /// `ping` as time series: one series per instance.
