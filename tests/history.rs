@@ -422,7 +422,9 @@ async fn memory_stays_under_the_bound_with_1000_instances() {
     );
     let h = &last["custom"]["history"];
     assert_eq!(h["budgetBytes"], budget);
-    assert!(h["samples"].as_u64().unwrap() >= 2000, "{h}");
+    // At least one whole round is kept (a STATS round of 1000 Python instances on a loaded
+    // machine may miss some replies, so two rounds are not always 2000 samples).
+    assert!(h["samples"].as_u64().unwrap() >= 1000, "{h}");
     assert!(
         last["notices"][0]["text"]
             .as_str()
