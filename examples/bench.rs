@@ -1,0 +1,964 @@
+//! The benchmark suite (`bash scripts/bench.sh` runs it): discovery completion for 1…1000 instances next to a raw scatter-gather lower bound and the `@nats-io/services` reference client, QueryData overhead over a raw NATS request, a 50-panel dashboard at once, and the footprint (idle RSS, sampler CPU/RSS at 1000 instances, history at its bound, frame-encoding throughput); prints the figures and writes the generated section of BENCHMARKS.md.
+//!
+//! `cargo run --release --example bench` (after `bash scripts/setup.sh` and `npm ci` in bench/node).
+//! Knobs (environment): `BENCH_RUNS` warm discovery runs per N (50), `BENCH_RUNS_1000` for N = 1000 (50),
+//! `BENCH_COLD_RUNS` (10), `BENCH_NODE_RUNS` (50), `BENCH_CALLS` query-overhead calls (1000),
+//! `BENCH_SAMPLER_SECS` sampler CPU window (30), `BENCH_WRITE=0` to leave BENCHMARKS.md alone.
+
+#[path = "../tests/support/mod.rs"]
+mod support;
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt::Write as _;
+use std::process::Command;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, bail, Context, Result};
+use futures::StreamExt;
+use grafana_plugin_sdk::pluginv2;
+use natsmicro::discovery::{Reply, Round, StopReason};
+use natsmicro::history::{EndpointSample, History, PingSample, StatsSample, DEFAULT_BUDGET_BYTES};
+use natsmicro::micro::{parse_reply, Scope, Verb};
+use natsmicro::query::Query;
+use serde_json::{json, Value};
+use support::{DataSource, DecodedFrame, NatsServer, PluginProcess, PythonService, RustService};
+
+const START: &str = "<!-- bench:backend:start -->";
+const END: &str = "<!-- bench:backend:end -->";
+
+fn env_num(key: &str, default: usize) -> usize {
+    std::env::var(key).ok().and_then(|s| s.parse().ok()).unwrap_or(default)
+}
+
+/// Percentile (nearest rank on the sorted copy); NaN for an empty set.
+fn pct(v: &[f64], p: f64) -> f64 {
+    if v.is_empty() {
+        return f64::NAN;
+    }
+    let mut s = v.to_vec();
+    s.sort_by(|a, b| a.total_cmp(b));
+    s[((s.len() as f64 - 1.0) * p).round() as usize]
+}
+
+/// `median (p10–p90)` in ms.
+fn spread(v: &[f64]) -> String {
+    format!("{} ({}–{})", ms(pct(v, 0.5)), ms(pct(v, 0.1)), ms(pct(v, 0.9)))
+}
+
+fn ms(x: f64) -> String {
+    if x.is_nan() {
+        "—".into()
+    } else if x >= 100.0 {
+        format!("{x:.0}")
+    } else if x >= 10.0 {
+        format!("{x:.1}")
+    } else {
+        format!("{x:.2}")
+    }
+}
+
+fn status_kib(pid: &str, key: &str) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| s.lines().find(|l| l.starts_with(key)).map(str::to_string))
+        .and_then(|l| l.split_whitespace().nth(1).and_then(|n| n.parse().ok()))
+        .unwrap_or(0)
+}
+
+/// utime + stime of a process, in seconds.
+fn cpu_seconds(pid: u32) -> Result<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
+    let rest = stat.rsplit_once(')').ok_or_else(|| anyhow!("bad stat"))?.1;
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: u64 = f[11].parse::<u64>()? + f[12].parse::<u64>()?;
+    // SAFETY: sysconf has no preconditions.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
+    Ok(ticks as f64 / hz)
+}
+
+fn since_ms(t0: Instant) -> f64 {
+    t0.elapsed().as_secs_f64() * 1e3
+}
+
+/// One QueryData call: the gRPC wall time (request sent → response received, before decoding) and the decoded frames per refId.
+async fn timed_query(
+    plugin: &PluginProcess,
+    ds: &DataSource,
+    queries: &[Value],
+) -> Result<(f64, BTreeMap<String, Vec<DecodedFrame>>)> {
+    let now = chrono::Utc::now().timestamp_millis();
+    let req = pluginv2::QueryDataRequest {
+        plugin_context: Some(ds.context("Admin")),
+        headers: HashMap::new(),
+        queries: queries
+            .iter()
+            .map(|q| pluginv2::DataQuery {
+                ref_id: q["refId"].as_str().unwrap_or("A").to_string(),
+                max_data_points: 1000,
+                interval_ms: 1000,
+                time_range: Some(pluginv2::TimeRange {
+                    from_epoch_ms: now - 3_600_000,
+                    to_epoch_ms: now,
+                }),
+                json: q.to_string().into_bytes(),
+                query_type: q["queryType"].as_str().unwrap_or("").to_string(),
+            })
+            .collect(),
+    };
+    let mut client = plugin.data();
+    let t0 = Instant::now();
+    let resp = client.query_data(req).await?.into_inner();
+    let wall = since_ms(t0);
+    let mut out = BTreeMap::new();
+    for (k, v) in resp.responses {
+        if !v.error.is_empty() {
+            bail!("query {k}: {}", v.error);
+        }
+        let frames = v
+            .frames
+            .iter()
+            .map(|b| support::decode_frame(b))
+            .collect::<Result<Vec<_>>>()?;
+        out.insert(k, frames);
+    }
+    Ok((wall, out))
+}
+
+fn rows(frames: &BTreeMap<String, Vec<DecodedFrame>>, ref_id: &str) -> usize {
+    frames.get(ref_id).and_then(|f| f.first()).map_or(0, DecodedFrame::rows)
+}
+
+fn meta_f64(frames: &BTreeMap<String, Vec<DecodedFrame>>, ref_id: &str, key: &str) -> f64 {
+    frames
+        .get(ref_id)
+        .and_then(|f| f.first())
+        .and_then(|f| f.meta["custom"][key].as_f64())
+        .unwrap_or(f64::NAN)
+}
+
+/// Raw async-nats scatter-gather that knows `n`: fresh inbox SUB, PUB, time of the n-th reply (and how many came within 2 s).
+async fn raw_scatter(client: &async_nats::Client, subject: &str, n: usize) -> Result<(f64, usize)> {
+    let t0 = Instant::now();
+    let inbox = client.new_inbox();
+    let mut sub = client.subscribe(inbox.clone()).await?;
+    client.publish_with_reply(subject.to_string(), inbox, "".into()).await?;
+    let mut got = 0;
+    let mut last = f64::NAN;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(2);
+    while got < n {
+        match tokio::time::timeout_at(deadline, sub.next()).await {
+            Ok(Some(_)) => {
+                got += 1;
+                last = since_ms(t0);
+            }
+            _ => break,
+        }
+    }
+    let _ = sub.unsubscribe().await;
+    Ok((last, got))
+}
+
+#[derive(Default)]
+struct NodeRuns {
+    done: Vec<f64>,
+    last: Vec<f64>,
+    lost: usize,
+}
+
+/// The `@nats-io/services` client (bench/node/baseline.mjs), `runs` calls of `verb` on service `name`.
+fn node_baseline(url: &str, verb: &str, name: &str, n: usize, runs: usize) -> Result<NodeRuns> {
+    let dir = support::repo().join("bench/node");
+    let out = Command::new("node")
+        .current_dir(&dir)
+        .arg("baseline.mjs")
+        .args([
+            "--url",
+            url,
+            "--verb",
+            verb,
+            "--name",
+            name,
+            "--runs",
+            &runs.to_string(),
+        ])
+        .output()
+        .context("run node bench/node/baseline.mjs (needs node and `npm ci` in bench/node)")?;
+    if !out.status.success() {
+        bail!("node baseline failed: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    let v: Value = serde_json::from_slice(&out.stdout).context("node baseline output")?;
+    let mut r = NodeRuns::default();
+    for run in v["runs"].as_array().into_iter().flatten() {
+        r.done.push(run["doneMs"].as_f64().unwrap_or(f64::NAN));
+        r.last.push(run["lastReplyMs"].as_f64().unwrap_or(f64::NAN));
+        r.lost += n.saturating_sub(run["replies"].as_u64().unwrap_or(0) as usize);
+    }
+    Ok(r)
+}
+
+fn cmd_version(cmd: &str, args: &[&str]) -> String {
+    Command::new(cmd)
+        .args(args)
+        .output()
+        .ok()
+        .map(|o| {
+            String::from_utf8_lossy(&o.stdout)
+                .lines()
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_string()
+        })
+        .unwrap_or_default()
+}
+
+fn machine() -> String {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split_once(':'))
+                .map(|(_, m)| m.trim().to_string())
+        })
+        .unwrap_or_else(|| "unknown CPU".into());
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let mem_gib = status_mem_kib() as f64 / 1024.0 / 1024.0;
+    format!(
+        "{cores} cores ({cpu}), {mem_gib:.0} GiB RAM, {}",
+        cmd_version("uname", &["-sr"])
+    )
+}
+
+fn status_mem_kib() -> u64 {
+    std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|s| s.lines().next().and_then(|l| l.split_whitespace().nth(1)?.parse().ok()))
+        .unwrap_or(0)
+}
+
+fn lock_version(pkg: &str) -> String {
+    let lock = std::fs::read_to_string(support::repo().join("Cargo.lock")).unwrap_or_default();
+    let mut lines = lock.lines();
+    while let Some(l) = lines.next() {
+        if l == format!("name = \"{pkg}\"") {
+            if let Some(v) = lines.next().and_then(|v| v.strip_prefix("version = ")) {
+                return v.trim_matches('"').to_string();
+            }
+        }
+    }
+    "?".into()
+}
+
+fn node_pkg_version(pkg: &str) -> String {
+    let p = support::repo().join(format!("bench/node/node_modules/{pkg}/package.json"));
+    std::fs::read_to_string(p)
+        .ok()
+        .and_then(|s| serde_json::from_str::<Value>(&s).ok())
+        .and_then(|v| v["version"].as_str().map(str::to_string))
+        .unwrap_or_else(|| "?".into())
+}
+
+struct Discovery {
+    n: usize,
+    runs: usize,
+    warm: Vec<f64>,
+    warm_round: Vec<f64>,
+    warm_stop: String,
+    lost: usize,
+    raw: Vec<f64>,
+    raw_lost: usize,
+    cold: Vec<f64>,
+    cold_round: Vec<f64>,
+    cold_lost: usize,
+    connect: Vec<f64>,
+    node: NodeRuns,
+}
+
+/// Item 1: discovery completion for `n` Rust instances (each on its own connection).
+async fn discovery(
+    nats: &NatsServer,
+    plugin: &PluginProcess,
+    raw: &async_nats::Client,
+    n: usize,
+    runs: usize,
+) -> Result<Discovery> {
+    let name = format!("fleet{n}");
+    let t0 = Instant::now();
+    let mut services = Vec::with_capacity(n);
+    for _ in 0..n {
+        services.push(RustService::start(&nats.url(), &name, "1.0.0", &[], 0).await?);
+    }
+    eprintln!("bench: {n} instances up in {:.1} s", t0.elapsed().as_secs_f64());
+    let q = [json!({"refId": "A", "queryType": "ping", "service": name})];
+    let subject = format!("$SRV.PING.{name}");
+    let cold_runs = env_num("BENCH_COLD_RUNS", 10);
+    let mut d = Discovery {
+        n,
+        runs,
+        warm: Vec::new(),
+        warm_round: Vec::new(),
+        warm_stop: String::new(),
+        lost: 0,
+        raw: Vec::new(),
+        raw_lost: 0,
+        cold: Vec::new(),
+        cold_round: Vec::new(),
+        cold_lost: 0,
+        connect: Vec::new(),
+        node: NodeRuns::default(),
+    };
+    // Cold: a data source the plugin has never seen (new connection, nothing known), as after a restart.
+    for _ in 0..cold_runs {
+        let ds = DataSource::new(&nats.url()).json(json!({"sampleIntervalSec": 0}));
+        let (wall, f) = timed_query(plugin, &ds, &q).await?;
+        d.cold.push(wall);
+        d.cold_round.push(meta_f64(&f, "A", "elapsedMs"));
+        d.cold_lost += n.saturating_sub(rows(&f, "A"));
+        let t0 = Instant::now();
+        let c = support::connect(&nats.url()).await?;
+        d.connect.push(since_ms(t0));
+        drop(c);
+    }
+    // Warm: one data source, refreshed like a dashboard (each call past the 100 ms share window); interleaved with the raw bound.
+    let ds = DataSource::new(&nats.url()).json(json!({"sampleIntervalSec": 0}));
+    timed_query(plugin, &ds, &q).await?;
+    for _ in 0..runs {
+        tokio::time::sleep(Duration::from_millis(105)).await;
+        let (wall, f) = timed_query(plugin, &ds, &q).await?;
+        d.warm.push(wall);
+        d.warm_round.push(meta_f64(&f, "A", "elapsedMs"));
+        d.lost += n.saturating_sub(rows(&f, "A"));
+        if let Some(s) = f
+            .get("A")
+            .and_then(|f| f.first())
+            .and_then(|f| f.meta["custom"]["stop"].as_str())
+        {
+            if !d.warm_stop.contains(s) {
+                d.warm_stop = if d.warm_stop.is_empty() {
+                    s.to_string()
+                } else {
+                    format!("{}, {s}", d.warm_stop)
+                };
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let (last, got) = raw_scatter(raw, &subject, n).await?;
+        d.raw.push(last);
+        d.raw_lost += n - got;
+    }
+    let node_runs = env_num("BENCH_NODE_RUNS", 50).min(runs.max(1));
+    d.node = node_baseline(&nats.url(), "ping", &name, n, node_runs)?;
+    for s in services {
+        s.stop().await;
+    }
+    Ok(d)
+}
+
+struct Overhead {
+    calls: usize,
+    fresh: Vec<f64>,
+    shared: Vec<f64>,
+    raw: Vec<f64>,
+    scatter: Vec<f64>,
+}
+
+/// Item 2: one-instance `stats` QueryData over gRPC vs a raw NATS request, back to back.
+async fn overhead(
+    nats: &NatsServer,
+    plugin: &PluginProcess,
+    raw: &async_nats::Client,
+    calls: usize,
+) -> Result<Overhead> {
+    let one = RustService::start(&nats.url(), "solo", "1.0.0", &[("get", "solo.get")], 0).await?;
+    // Identical queries within 100 ms share a round; 160 data sources in turn (each reused no sooner than 110 ms) keep every call a fresh NATS round.
+    let sources: Vec<DataSource> = (0..160)
+        .map(|_| DataSource::new(&nats.url()).json(json!({"sampleIntervalSec": 0})))
+        .collect();
+    let q = [json!({"refId": "A", "queryType": "stats", "service": "solo"})];
+    for ds in &sources {
+        timed_query(plugin, ds, &q).await?;
+    }
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    let mut o = Overhead {
+        calls,
+        fresh: Vec::new(),
+        shared: Vec::new(),
+        raw: Vec::new(),
+        scatter: Vec::new(),
+    };
+    let subject = format!("$SRV.STATS.solo.{}", one.id);
+    let mut last_use = vec![Instant::now(); sources.len()];
+    for i in 0..calls {
+        let k = i % sources.len();
+        let ds = &sources[k];
+        if let Some(wait) = Duration::from_millis(110).checked_sub(last_use[k].elapsed()) {
+            tokio::time::sleep(wait).await;
+        }
+        let (wall, f) = timed_query(plugin, ds, &q).await?;
+        if rows(&f, "A") != 1 {
+            bail!("one-instance stats returned {} rows", rows(&f, "A"));
+        }
+        o.fresh.push(wall);
+        o.shared.push(timed_query(plugin, ds, &q).await?.0);
+        last_use[k] = Instant::now();
+        let t0 = Instant::now();
+        raw.request(subject.clone(), "".into()).await?;
+        o.raw.push(since_ms(t0));
+        o.scatter.push(raw_scatter(raw, "$SRV.STATS.solo", 1).await?.0);
+    }
+    one.stop().await;
+    Ok(o)
+}
+
+struct Dashboard {
+    bursts: usize,
+    burst: Vec<f64>,
+    one: Vec<f64>,
+    requests: Vec<f64>,
+    short: usize,
+}
+
+/// Item 3: 50 concurrent QueryData calls (ping/stats/info in turn) on 100 instances; `$SRV` requests seen by a spy.
+async fn dashboard(nats: &NatsServer, plugin: &PluginProcess, bursts: usize) -> Result<Dashboard> {
+    let mut services = Vec::new();
+    for _ in 0..100 {
+        services.push(RustService::start(&nats.url(), "dash", "1.0.0", &[("get", "dash.get")], 0).await?);
+    }
+    let spy = support::connect(&nats.url()).await?;
+    let mut sub = spy.subscribe("$SRV.>").await?;
+    spy.flush().await?;
+    let seen = Arc::new(AtomicU64::new(0));
+    let counter = Arc::clone(&seen);
+    let spy_task = tokio::spawn(async move {
+        while sub.next().await.is_some() {
+            counter.fetch_add(1, Ordering::Relaxed);
+        }
+    });
+    let ds = DataSource::new(&nats.url()).json(json!({"sampleIntervalSec": 0}));
+    let verbs = ["ping", "stats", "info"];
+    let panel = |i: usize| [json!({"refId": "A", "queryType": verbs[i % 3], "service": "dash", "format": "table"})];
+    for i in 0..3 {
+        timed_query(plugin, &ds, &panel(i)).await?;
+    }
+    let mut d = Dashboard {
+        bursts,
+        burst: Vec::new(),
+        one: Vec::new(),
+        requests: Vec::new(),
+        short: 0,
+    };
+    for _ in 0..bursts {
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        d.one.push(timed_query(plugin, &ds, &panel(0)).await?.0);
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        let before = seen.load(Ordering::Relaxed);
+        let t0 = Instant::now();
+        let results = futures::future::join_all((0..50).map(|i| {
+            let ds = &ds;
+            let q = panel(i);
+            async move { timed_query(plugin, ds, &q).await }
+        }))
+        .await;
+        d.burst.push(since_ms(t0));
+        for r in results {
+            let (_, f) = r?;
+            if rows(&f, "A") < 100 {
+                d.short += 1;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(30)).await;
+        d.requests.push((seen.load(Ordering::Relaxed) - before) as f64);
+    }
+    spy_task.abort();
+    for s in services {
+        s.stop().await;
+    }
+    Ok(d)
+}
+
+struct Footprint {
+    idle_rss: u64,
+    secs: u64,
+    cpu: f64,
+    rss0: u64,
+    rss1: u64,
+    live_bytes: f64,
+    full_bytes: usize,
+    full_heap: usize,
+    full_samples: usize,
+    full_minutes: f64,
+    ingest_full: Vec<f64>,
+    fill_secs: f64,
+    build: Vec<f64>,
+    encode: Vec<f64>,
+    frame_bytes: usize,
+}
+
+/// Item 4, in-process parts: the history store filled for 60 min at 1 s with 1000 instances (up to its bound), and frame building + Arrow encoding of a 1000-row stats table.
+fn store_and_frames(f: &mut Footprint) -> Result<()> {
+    let n = 1000;
+    let mut h = History::new(3_600_000, DEFAULT_BUDGET_BYTES);
+    let mut pings: Vec<PingSample> = (0..n)
+        .map(|i| PingSample {
+            service: format!("svc{}", i % 10),
+            id: format!("{i:022}"),
+            version: "1.0.0".into(),
+            rtt_ms: Some(1.0),
+        })
+        .collect();
+    let mut stats: Vec<StatsSample> = (0..n)
+        .map(|i| StatsSample {
+            service: format!("svc{}", i % 10),
+            id: format!("{i:022}"),
+            version: "1.0.0".into(),
+            started: Some(1_700_000_000_000),
+            endpoints: vec![EndpointSample {
+                name: "echo".into(),
+                requests: 0,
+                errors: 0,
+                processing_ns: 0,
+            }],
+        })
+        .collect();
+    let t_fill = Instant::now();
+    for r in 0..3600u64 {
+        let t = 1_700_000_000_000 + r as i64 * 1000;
+        for (i, p) in pings.iter_mut().enumerate() {
+            p.rtt_ms = Some(1.0 + ((r as usize + i) % 7) as f64);
+        }
+        for s in &mut stats {
+            s.endpoints[0].requests = r * 10;
+            s.endpoints[0].errors = r / 100;
+            s.endpoints[0].processing_ns = r * 1_000_000;
+        }
+        let t0 = Instant::now();
+        h.ingest_ping(t, &pings);
+        h.ingest_stats(t, &stats);
+        if r >= 3600 - 300 {
+            f.ingest_full.push(since_ms(t0));
+        }
+    }
+    f.fill_secs = t_fill.elapsed().as_secs_f64();
+    f.full_bytes = h.bytes();
+    f.full_heap = h.heap_bytes();
+    f.full_samples = h.samples();
+    f.full_minutes = h
+        .oldest()
+        .map_or(0.0, |o| (1_700_000_000_000 + 3599 * 1000 - o) as f64 / 60_000.0);
+    drop(h);
+
+    // A 1000-instance STATS round as async-nats services answer it (one endpoint each).
+    let started = chrono::Utc::now();
+    let replies: Vec<Reply> = (0..n)
+        .map(|i| {
+            let body = json!({
+                "type": "io.nats.micro.v1.stats_response", "name": format!("svc{}", i % 10), "id": format!("{i:022}"),
+                "version": "1.0.0", "started": "2026-11-22T10:00:00.123456789Z",
+                "endpoints": [{"name": "echo", "subject": "echo", "queue_group": "q", "num_requests": 1000 + i,
+                    "num_errors": i % 3, "last_error": "", "processing_time": 123_456_789, "average_processing_time": 123_456}]
+            });
+            let reply = parse_reply(Verb::Stats, body.to_string().as_bytes()).map_err(|e| anyhow!("{e:?}"))?;
+            Ok(Reply {
+                reply,
+                rtt: Duration::from_millis(5),
+                received: started,
+            })
+        })
+        .collect::<Result<_>>()?;
+    let round = Round {
+        verb: Verb::Stats,
+        scope: Scope::all(),
+        subject: "$SRV.STATS".into(),
+        started,
+        replies,
+        invalid: 0,
+        stop: StopReason::Complete,
+        elapsed: Duration::from_millis(50),
+        last_reply: Some(Duration::from_millis(50)),
+        down: Vec::new(),
+    };
+    let q = Query::parse("A", "stats", br#"{"queryType":"stats","format":"table"}"#).map_err(|e| anyhow!("{e}"))?;
+    let t_all = Instant::now();
+    while t_all.elapsed() < Duration::from_secs(2) || f.build.len() < 50 {
+        let t0 = Instant::now();
+        let frame = natsmicro::shapes::stats(&q, &round);
+        let t1 = Instant::now();
+        let bytes = frame.to_arrow().map_err(|e| anyhow!("{e}"))?;
+        f.build.push((t1 - t0).as_secs_f64() * 1e3);
+        f.encode.push(since_ms(t1));
+        f.frame_bytes = bytes.len();
+        if frame.rows() != n {
+            bail!("stats frame has {} rows", frame.rows());
+        }
+    }
+    Ok(())
+}
+
+/// Item 4, live part: a fresh plugin's idle RSS, then CPU and RSS while sampling 1000 Python instances every second.
+async fn sampler_live(f: &mut Footprint) -> Result<()> {
+    let nats = NatsServer::start();
+    let plugin = PluginProcess::start().await?;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let pid = plugin.child.id();
+    f.idle_rss = status_kib(&pid.to_string(), "VmRSS:");
+    let t0 = Instant::now();
+    let _fleet = PythonService::start(&nats.url(), "fleet", "1.0.0", 1000, &[])?;
+    eprintln!("bench: 1000 Python instances up in {:.1} s", t0.elapsed().as_secs_f64());
+    let ds = DataSource::new(&nats.url()).json(json!({"sampleIntervalSec": 1, "retentionMinutes": 60}));
+    let q = [json!({"refId": "A", "queryType": "services", "format": "timeseries"})];
+    plugin.query(&ds, &q).await?;
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let (cpu0, rss0) = (cpu_seconds(pid)?, status_kib(&pid.to_string(), "VmRSS:"));
+    tokio::time::sleep(Duration::from_secs(f.secs)).await;
+    f.cpu = cpu_seconds(pid)? - cpu0;
+    f.rss0 = rss0;
+    f.rss1 = status_kib(&pid.to_string(), "VmRSS:");
+    let r = plugin.query(&ds, &q).await?;
+    f.live_bytes = r["A"]
+        .frames
+        .first()
+        .map_or(0.0, |fr| fr.meta["custom"]["history"]["bytes"].as_f64().unwrap_or(0.0));
+    Ok(())
+}
+
+fn write_section(section: &str) -> Result<()> {
+    let path = support::repo().join("BENCHMARKS.md");
+    let text = std::fs::read_to_string(&path)?;
+    let block = format!("{START}\n{section}{END}");
+    let new = match (text.find(START), text.find(END)) {
+        (Some(a), Some(b)) if b > a => format!("{}{block}{}", &text[..a], &text[b + END.len()..]),
+        _ => format!("{}\n{block}\n", text.trim_end()),
+    };
+    std::fs::write(path, new)?;
+    Ok(())
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    let suite = Instant::now();
+    let runs = env_num("BENCH_RUNS", 50);
+    let runs_1000 = env_num("BENCH_RUNS_1000", 50);
+    let calls = env_num("BENCH_CALLS", 1000);
+
+    let nats = NatsServer::start();
+    let plugin = PluginProcess::start().await?;
+    let raw = support::connect(&nats.url()).await?;
+
+    // 1. Discovery.
+    let mut disc = Vec::new();
+    for n in [1usize, 10, 100, 1000] {
+        let r = if n == 1000 { runs_1000 } else { runs };
+        let d = discovery(&nats, &plugin, &raw, n, r).await?;
+        eprintln!(
+            "bench: discovery N={n}: warm {} ms, raw {} ms, node {} ms, cold {} ms, lost {}/{}/{}",
+            ms(pct(&d.warm, 0.5)),
+            ms(pct(&d.raw, 0.5)),
+            ms(pct(&d.node.done, 0.5)),
+            ms(pct(&d.cold, 0.5)),
+            d.lost,
+            d.raw_lost,
+            d.node.lost
+        );
+        disc.push(d);
+    }
+
+    // 2. Query overhead.
+    let o = overhead(&nats, &plugin, &raw, calls).await?;
+    eprintln!(
+        "bench: overhead fresh {} ms vs raw {} ms",
+        ms(pct(&o.fresh, 0.5)),
+        ms(pct(&o.raw, 0.5))
+    );
+
+    // 3. Dashboard.
+    let dash = dashboard(&nats, &plugin, 20).await?;
+    eprintln!(
+        "bench: dashboard 50 panels {} ms vs one {} ms, {} $SRV requests",
+        ms(pct(&dash.burst, 0.5)),
+        ms(pct(&dash.one, 0.5)),
+        pct(&dash.requests, 0.5)
+    );
+    let rss_after = status_kib(&plugin.child.id().to_string(), "VmRSS:");
+    drop(plugin);
+    drop(nats);
+
+    // 4. Footprint.
+    let mut fp = Footprint {
+        idle_rss: 0,
+        secs: env_num("BENCH_SAMPLER_SECS", 30) as u64,
+        cpu: 0.0,
+        rss0: 0,
+        rss1: 0,
+        live_bytes: 0.0,
+        full_bytes: 0,
+        full_heap: 0,
+        full_samples: 0,
+        full_minutes: 0.0,
+        ingest_full: Vec::new(),
+        fill_secs: 0.0,
+        build: Vec::new(),
+        encode: Vec::new(),
+        frame_bytes: 0,
+    };
+    store_and_frames(&mut fp)?;
+    sampler_live(&mut fp).await?;
+
+    let md = report(&disc, &o, &dash, &fp, rss_after, suite.elapsed().as_secs_f64());
+    println!("{md}");
+    if std::env::var("BENCH_WRITE").as_deref() != Ok("0") {
+        write_section(&md)?;
+        eprintln!("bench: wrote BENCHMARKS.md");
+    }
+    Ok(())
+}
+
+fn report(disc: &[Discovery], o: &Overhead, dash: &Dashboard, fp: &Footprint, rss_after: u64, secs: f64) -> String {
+    let mut s = String::new();
+    let date = chrono::Utc::now().format("%Y-%m-%d");
+    let _ = writeln!(s, "## Benchmark suite (generated by `bash scripts/bench.sh`)\n");
+    let _ = writeln!(
+        s,
+        "Generated {date} by `bash scripts/bench.sh` (setup, release build, `npm ci` in bench/node, then \
+         `cargo run --release --example bench`); the suite's measuring part took {secs:.0} s. Every ratio is \
+         against a baseline measured in the same run on the same machine. Spread: median (p10–p90) unless said.\n"
+    );
+    let _ = writeln!(s, "- Machine: {}", machine());
+    let _ = writeln!(
+        s,
+        "- Versions: {}; async-nats {} (plugin and bench services); {}; node {}; @nats-io/services {} with @nats-io/transport-node {} (nats-core {}); nats-py {}",
+        cmd_version(&support::nats_server_bin().to_string_lossy(), &["--version"]),
+        lock_version("async-nats"),
+        cmd_version("rustc", &["--version"]),
+        cmd_version("node", &["--version"]),
+        node_pkg_version("@nats-io/services"),
+        node_pkg_version("@nats-io/transport-node"),
+        node_pkg_version("@nats-io/transport-node/node_modules/@nats-io/nats-core")
+            .replace('?', &node_pkg_version("@nats-io/nats-core")),
+        cmd_version(
+            &support::python_bin().to_string_lossy(),
+            &["-c", "import importlib.metadata as m; print(m.version('nats-py'))"]
+        ),
+    );
+    let _ = writeln!(
+        s,
+        "- Loopback, one nats-server; the plugin is the release binary driven over gRPC as Grafana drives it.\n"
+    );
+
+    let _ = writeln!(s, "### 1. Discovery completion (`ping`, all N instances)\n");
+    let _ = writeln!(
+        s,
+        "N async-nats micro service instances, each on its own connection. **ours** = wall time of a QueryData `ping` \
+         call over gRPC until it returns with all N rows (warm: the data source's earlier round knows every instance, \
+         so the round ends on the last expected reply; dashboards refresh, so this is the headline). **raw bound** = a \
+         raw async-nats scatter-gather that knows N in advance: fresh inbox SUB, PUB, arrival of the N-th reply \
+         (interleaved with ours). **nats.js** = `new Svcm(nc).client().ping(name)` from @nats-io/services with its \
+         defaults, drained (it ends 300 ms after the latest reply). Cold = a data source the plugin has never seen \
+         (includes connecting to NATS; the round ends 100 ms after the last reply).\n"
+    );
+    let _ = writeln!(
+        s,
+        "| N | runs | ours, warm ms | raw bound ms | ours / bound | nats.js ping ms | nats.js / ours | nats.js last reply ms | ours, cold ms (runs) | replies lost: ours / bound / nats.js / cold |"
+    );
+    let _ = writeln!(s, "|---|---|---|---|---|---|---|---|---|---|");
+    for d in disc {
+        let (w, b, nj) = (pct(&d.warm, 0.5), pct(&d.raw, 0.5), pct(&d.node.done, 0.5));
+        let _ = writeln!(
+            s,
+            "| {} | {} (nats.js {}) | {} | {} | {:.2}× | {} | {:.0}× | {} | {} ({}) | {} / {} / {} / {} |",
+            d.n,
+            d.runs,
+            d.node.done.len(),
+            spread(&d.warm),
+            spread(&d.raw),
+            w / b,
+            spread(&d.node.done),
+            nj / w,
+            ms(pct(&d.node.last, 0.5)),
+            spread(&d.cold),
+            d.cold.len(),
+            d.lost,
+            d.raw_lost,
+            d.node.lost,
+            d.cold_lost
+        );
+    }
+    let _ = writeln!(s);
+    let _ = writeln!(
+        s,
+        "Round time inside the plugin (frame meta `elapsedMs`, median), stop reason of the warm rounds:\n"
+    );
+    for d in disc {
+        let _ = writeln!(
+            s,
+            "- N = {}: warm round {} ms ({}), cold round {} ms (cold call {} ms; a bare async-nats connect from the bench {} ms); outside the warm round (gRPC, frame, registry) ≈ {} ms",
+            d.n,
+            ms(pct(&d.warm_round, 0.5)),
+            d.warm_stop,
+            ms(pct(&d.cold_round, 0.5)),
+            ms(pct(&d.cold, 0.5)),
+            ms(pct(&d.connect, 0.5)),
+            ms(pct(&d.warm, 0.5) - pct(&d.warm_round, 0.5))
+        );
+    }
+    let worst = disc
+        .iter()
+        .map(|d| (d.n, pct(&d.warm, 0.5) / pct(&d.raw, 0.5)))
+        .fold((0, 0.0), |a, b| if b.1 > a.1 { b } else { a });
+    let _ = writeln!(
+        s,
+        "\nGoal: warm within 1.5× of the raw bound (worst here: {:.2}× at N = {}) and many times faster than the \
+         reference client (its 300 ms stall dominates at every N). Where we are far from the bound it is the fixed \
+         per-call cost (gRPC, frame building and Arrow encoding, ≈ 0.4–1 ms; see 2.) on top of sub-millisecond NATS \
+         rounds at small N; cold rounds pay the connection and the 100 ms stall by design.\n",
+        worst.1, worst.0
+    );
+
+    let _ = writeln!(s, "### 2. Query overhead: one-instance `stats`\n");
+    let _ = writeln!(
+        s,
+        "{} calls back to back; each QueryData is a fresh NATS round (160 data sources in turn keep identical queries \
+         out of the 100 ms share window); the raw baselines run interleaved.\n",
+        o.calls
+    );
+    let _ = writeln!(s, "| measurement | median ms | p99 ms | vs raw request |");
+    let _ = writeln!(s, "|---|---|---|---|");
+    let raw_med = pct(&o.raw, 0.5);
+    for (label, v) in [
+        ("QueryData `stats`, fresh NATS round (gRPC wall time)", &o.fresh),
+        (
+            "QueryData, identical call right after (shared round, no NATS)",
+            &o.shared,
+        ),
+        ("raw async-nats request to `$SRV.STATS.solo.<id>`", &o.raw),
+        ("raw scatter-gather (own inbox SUB + PUB, first reply)", &o.scatter),
+    ] {
+        let m = pct(v, 0.5);
+        let _ = writeln!(
+            s,
+            "| {label} | {} | {} | {:.2}× (+{} ms) |",
+            ms(m),
+            ms(pct(v, 0.99)),
+            m / raw_med,
+            ms(m - raw_med)
+        );
+    }
+    let _ = writeln!(
+        s,
+        "\nWhat limits us: the shared-round line is the cost of gRPC + frame encoding + decoding with no NATS at all; \
+         the rest of the gap to the raw request is the discovery round itself (scope lookup, inbox subscription, reply \
+         parsing, registry update).\n"
+    );
+
+    let _ = writeln!(s, "### 3. A dashboard at once\n");
+    let _ = writeln!(
+        s,
+        "50 concurrent QueryData calls (one panel each: `ping`, `stats`, `info` in turn, table format) on 100 instances \
+         of one service, `sampleIntervalSec: 0`; a spy subscription on `$SRV.>` counts the requests that reached NATS. \
+         {} bursts, 150 ms apart.\n",
+        dash.bursts
+    );
+    let _ = writeln!(s, "| measurement | median (p10–p90) |");
+    let _ = writeln!(s, "|---|---|");
+    let _ = writeln!(s, "| one `ping` call alone, ms | {} |", spread(&dash.one));
+    let _ = writeln!(s, "| 50 concurrent calls, total wall ms | {} |", spread(&dash.burst));
+    let _ = writeln!(
+        s,
+        "| ratio 50 calls / one call | {:.1}× |",
+        pct(&dash.burst, 0.5) / pct(&dash.one, 0.5)
+    );
+    let _ = writeln!(
+        s,
+        "| `$SRV` requests reaching NATS per burst | {:.0} ({:.0}–{:.0}); 3 = one per verb |",
+        pct(&dash.requests, 0.5),
+        pct(&dash.requests, 0.1),
+        pct(&dash.requests, 0.9)
+    );
+    let _ = writeln!(
+        s,
+        "| panels with fewer than 100 rows | {} of {} |\n",
+        dash.short,
+        dash.bursts * 50
+    );
+
+    let _ = writeln!(s, "### 4. Footprint\n");
+    let per_round = fp.cpu / fp.secs as f64;
+    let projected = fp.rss1 as f64
+        + (fp.full_heap as f64 - fp.live_bytes * fp.full_heap as f64 / fp.full_bytes.max(1) as f64) / 1024.0;
+    let rows_per_s = 1000.0 / ((pct(&fp.build, 0.5) + pct(&fp.encode, 0.5)) / 1e3);
+    let _ = writeln!(s, "| measurement | value |");
+    let _ = writeln!(s, "|---|---|");
+    let _ = writeln!(
+        s,
+        "| plugin RSS idle (fresh process) | {:.1} MiB |",
+        fp.idle_rss as f64 / 1024.0
+    );
+    let _ = writeln!(
+        s,
+        "| plugin RSS after benches 1–3 | {:.1} MiB |",
+        rss_after as f64 / 1024.0
+    );
+    let _ = writeln!(
+        s,
+        "| sampler, 1000 Python instances, 1 s period: plugin CPU over {} s | {:.2} s = {:.1}% of one core ({:.0} ms per PING+STATS round) |",
+        fp.secs,
+        fp.cpu,
+        per_round * 100.0,
+        per_round * 1e3
+    );
+    let _ = writeln!(
+        s,
+        "| sampler: plugin RSS after 5 s → after {} s more | {:.1} → {:.1} MiB (history {:.1} MiB accounted) |",
+        fp.secs,
+        fp.rss0 as f64 / 1024.0,
+        fp.rss1 as f64 / 1024.0,
+        fp.live_bytes / 1048576.0
+    );
+    let _ = writeln!(
+        s,
+        "| history store, 1000 instances, 60 min at 1 s (filled in process in {:.1} s) | {:.1} MiB accounted (bound {} MiB), {:.1} MiB heap, {} samples, oldest kept {:.1} min |",
+        fp.fill_secs,
+        fp.full_bytes as f64 / 1048576.0,
+        DEFAULT_BUDGET_BYTES >> 20,
+        fp.full_heap as f64 / 1048576.0,
+        fp.full_samples,
+        fp.full_minutes
+    );
+    let _ = writeln!(
+        s,
+        "| ingest of one PING+STATS round into the full store (evicting) | {} ms, p99 {} ms |",
+        spread(&fp.ingest_full),
+        ms(pct(&fp.ingest_full, 0.99))
+    );
+    let _ = writeln!(
+        s,
+        "| projected plugin RSS with that full store | ≈ {:.0} MiB (sampler RSS + full-store heap − live history) |",
+        projected / 1024.0
+    );
+    let _ = writeln!(
+        s,
+        "| 1000-row `stats` table frame: build (crate::shapes) / Arrow encode | {} / {} ms ({} runs; {:.0} KiB) |",
+        spread(&fp.build),
+        spread(&fp.encode),
+        fp.build.len(),
+        fp.frame_bytes as f64 / 1024.0
+    );
+    let _ = writeln!(
+        s,
+        "| frame throughput (build + encode, medians) | {:.2} M rows/s |\n",
+        rows_per_s / 1e6
+    );
+    let _ = writeln!(
+        s,
+        "Sixty minutes of 1 s history for 1000 instances is ≈ {:.0} MiB at the store's per-sample cost, above the \
+         default bound, so a full store keeps the newest {:.1} min and frames say \"history truncated\"; filling it \
+         live would take 10 minutes, so the full store is measured in process (the real `History` type) and the \
+         sampler's CPU and RSS over a {} s live window.\n",
+        (fp.full_bytes as f64 / fp.full_minutes.max(0.001) * 60.0) / 1048576.0,
+        fp.full_minutes,
+        fp.secs
+    );
+    s
+}

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# The benchmark suite in one command: setup, release build, the npm baseline (bench/node, npm ci),
+# then examples/bench.rs, which runs every backend measurement and rewrites the generated section of
+# BENCHMARKS.md between <!-- bench:backend:start --> and <!-- bench:backend:end -->.
+# Knobs are environment variables read by examples/bench.rs (BENCH_RUNS, BENCH_RUNS_1000, ...).
+set -euo pipefail
+
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$REPO"
+t0=$(date +%s)
+
+bash scripts/setup.sh
+# shellcheck source=/dev/null
+source scripts/env.sh
+
+echo "bench: cargo build --release"
+cargo build --release --locked --bin gpx_natsmicro --example bench
+
+lock="bench/node/package-lock.json"
+stamp="bench/node/node_modules/.natsmicro-lock"
+if [ ! -f "$stamp" ] || ! cmp -s "$lock" "$stamp"; then
+    echo "bench: npm ci (bench/node/)"
+    (cd bench/node && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+    cp "$lock" "$stamp"
+fi
+
+echo "bench: running (about 5 minutes)"
+NATSMICRO_PLUGIN_BIN="$REPO/target/release/gpx_natsmicro" "$REPO/target/release/examples/bench" >/dev/null
+
+echo "bench: suite took $(( $(date +%s) - t0 )) s; results in BENCHMARKS.md"
+echo "bench: done"
