@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The benchmark suite in one command: setup, release build, the npm baseline (bench/node, npm ci),
 # then examples/bench.rs, which runs every backend measurement and rewrites the generated section of
-# BENCHMARKS.md between <!-- bench:backend:start --> and <!-- bench:backend:end -->.
+# BENCHMARKS.md between <!-- bench:backend:start --> and <!-- bench:backend:end -->, and the
+# frontend render benchmark (frontend/bench/render.mjs: the built panel in headless Chromium),
+# which rewrites the section between <!-- bench:frontend:start --> and <!-- bench:frontend:end -->.
 # Knobs are environment variables read by examples/bench.rs (BENCH_RUNS, BENCH_RUNS_1000, ...).
 set -euo pipefail
 
@@ -9,7 +11,7 @@ REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$REPO"
 t0=$(date +%s)
 
-bash scripts/setup.sh
+bash scripts/setup.sh --browser
 # shellcheck source=/dev/null
 source scripts/env.sh
 
@@ -26,6 +28,9 @@ fi
 
 echo "bench: running (about 5 minutes)"
 NATSMICRO_PLUGIN_BIN="$REPO/target/release/gpx_natsmicro" "$REPO/target/release/examples/bench" >/dev/null
+
+echo "bench: frontend render (about 2.5 minutes)"
+(cd frontend && node bench/render.mjs >/dev/null)
 
 echo "bench: suite took $(( $(date +%s) - t0 )) s; results in BENCHMARKS.md"
 echo "bench: done"
