@@ -1,4 +1,4 @@
-//! Measures the figures of the backend issue against real parts: QueryData latency over gRPC (one-instance `stats`) next to a raw NATS request, discovery time for 1/10/100 instances next to the arrival of the last reply, and the plugin's RSS.
+//! Measures the figures of the backend issue against real parts: QueryData latency over gRPC (one-instance `stats`) next to a raw NATS request and to the gRPC floor (a QueryData that never reaches NATS), discovery time for 1/10/100 instances next to the arrival of the last reply, and the plugin's RSS.
 //!
 //! `cargo run --release --example measure` (needs `bash scripts/setup.sh` once).
 
@@ -38,13 +38,16 @@ async fn main() -> Result<()> {
     let q = [json!({"refId": "A", "queryType": "stats", "service": "solo"})];
     plugin.query(&ds, &q).await?; // connect + learn the instance
     let raw = support::connect(&nats.url()).await?;
+    let bad = [json!({"refId": "A", "queryType": "nope"})];
     let (mut fresh, mut shared, mut nats_rt, mut scatter) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let (mut inner, mut floor) = (Vec::new(), Vec::new());
     for _ in 0..200 {
         tokio::time::sleep(Duration::from_millis(105)).await;
         let t0 = Instant::now();
         let r = plugin.query(&ds, &q).await?;
         fresh.push(t0.elapsed().as_secs_f64() * 1e3);
         assert_eq!(r["A"].frame().rows(), 1);
+        inner.push(r["A"].frame().meta["custom"]["elapsedMs"].as_f64().unwrap_or(f64::NAN));
         let t0 = Instant::now();
         plugin.query(&ds, &q).await?;
         shared.push(t0.elapsed().as_secs_f64() * 1e3);
@@ -61,6 +64,11 @@ async fn main() -> Result<()> {
         raw.publish_with_reply("$SRV.STATS.solo", inbox, "".into()).await?;
         futures::StreamExt::next(&mut sub).await;
         scatter.push(t0.elapsed().as_secs_f64() * 1e3);
+        // gRPC floor: a QueryData that never reaches NATS (an unknown queryType), after the same idle gap.
+        tokio::time::sleep(Duration::from_millis(105)).await;
+        let t0 = Instant::now();
+        plugin.query(&ds, &bad).await?;
+        floor.push(t0.elapsed().as_secs_f64() * 1e3);
     }
     println!(
         "\nQueryData one-instance stats over gRPC (200 calls each, each fresh call and baseline after 105 ms idle):"
@@ -69,6 +77,11 @@ async fn main() -> Result<()> {
         "  fresh NATS round : median {:.3} ms  p99 {:.3} ms",
         pct(&mut fresh, 0.5),
         pct(&mut fresh, 0.99)
+    );
+    println!(
+        "    round itself   : median {:.3} ms  p99 {:.3} ms  (meta elapsedMs: PUB to answer, inside the plugin)",
+        pct(&mut inner, 0.5),
+        pct(&mut inner, 0.99)
     );
     println!(
         "  shared round     : median {:.3} ms  p99 {:.3} ms  (within 100 ms of an identical one)",
@@ -85,12 +98,22 @@ async fn main() -> Result<()> {
         pct(&mut scatter, 0.5),
         pct(&mut scatter, 0.99)
     );
+    println!(
+        "  gRPC floor       : median {:.3} ms  p99 {:.3} ms  (QueryData answered without NATS: unknown queryType, after 105 ms idle)",
+        pct(&mut floor, 0.5),
+        pct(&mut floor, 0.99)
+    );
     let (f, r) = (pct(&mut fresh, 0.5), pct(&mut nats_rt, 0.5));
     println!(
         "  ratio fresh/scatter-gather: {:.2}× median",
         f / pct(&mut scatter, 0.5)
     );
     println!("  ratio fresh/raw  : {:.2}× median (overhead {:.3} ms)", f / r, f - r);
+    let g = pct(&mut floor, 0.5);
+    println!(
+        "  fresh - gRPC floor: {:.3} ms median (what the NATS round adds to a QueryData; raw request {r:.3} ms)",
+        f - g
+    );
     one.stop().await;
 
     // 2. Discovery time for N instances (each on its own connection) vs the last reply's arrival.
