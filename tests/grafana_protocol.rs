@@ -24,14 +24,28 @@ async fn refuses_to_run_outside_grafana() {
 
 #[tokio::test]
 async fn handshake_honours_the_port_range_and_serves_every_service() {
-    let port = free_port();
-    let p = PluginProcess::start_with_env(&[
-        ("PLUGIN_MIN_PORT", &port.to_string()),
-        ("PLUGIN_MAX_PORT", &port.to_string()),
-    ])
-    .await
-    .unwrap();
-    assert_eq!(p.addr.port(), port);
+    // Grafana hands out a range; a port in it that is taken must be skipped, not fatal. The pair
+    // is random below the ephemeral range; a port someone else holds just means another pair.
+    let mut attempt = 0;
+    let (first, _taken, p) = loop {
+        attempt += 1;
+        assert!(attempt < 50, "no free port pair below the ephemeral range");
+        let first = port_below_ephemeral();
+        let Ok(taken) = std::net::TcpListener::bind(("127.0.0.1", first)) else {
+            continue;
+        };
+        match PluginProcess::start_with_env(&[
+            ("PLUGIN_MIN_PORT", &first.to_string()),
+            ("PLUGIN_MAX_PORT", &(first + 1).to_string()),
+        ])
+        .await
+        {
+            Ok(p) => break (first, taken, p),
+            Err(e) if attempt < 5 && e.to_string().contains("could not listen") => continue,
+            Err(e) => panic!("{e:#}"),
+        }
+    };
+    assert_eq!(p.addr.port(), first + 1, "the busy first port is skipped");
     assert!(p.addr.ip().is_loopback());
 
     // go-plugin's health check of the "plugin" service.

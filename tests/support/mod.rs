@@ -50,6 +50,23 @@ pub fn free_port() -> u16 {
         .expect("free port")
 }
 
+/// A random loopback port below the kernel's ephemeral range: one that `bind(0)`, nats-server
+/// `-p -1` and outgoing connections never hand out. Not checked for being free: a check would
+/// only race (a child forked by a concurrent test holds the checking socket until its exec), so
+/// callers bind and retry.
+pub fn port_below_ephemeral() -> u16 {
+    let low = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|s| s.split_whitespace().next().and_then(|p| p.parse::<u16>().ok()))
+        .unwrap_or(32768);
+    let span = u64::from(low.saturating_sub(20002).max(1));
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    20000 + ((u64::from(std::process::id()) * 7919 + u64::from(nanos)) % span) as u16
+}
+
 fn wait_for_port(port: u16, timeout: Duration) -> Result<()> {
     let t0 = Instant::now();
     while t0.elapsed() < timeout {
@@ -408,7 +425,16 @@ impl PluginProcess {
         let line = rx
             .recv_timeout(Duration::from_secs(10))
             .context("no handshake line within 10 s")?;
-        let addr = parse_handshake(&line)?;
+        let addr = match parse_handshake(&line) {
+            Ok(addr) => addr,
+            Err(e) => {
+                // The plugin says why on stderr (e.g. no port free in its range); give the reader both.
+                std::thread::sleep(Duration::from_millis(100));
+                let _ = child.kill();
+                let err = String::from_utf8_lossy(&captured.lock().unwrap()).into_owned();
+                bail!("{e}; plugin stderr: {err}");
+            }
+        };
         let channel = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))?
             .tcp_nodelay(true)
             .connect()
