@@ -645,7 +645,7 @@ fn pki() -> Pki {
 #[tokio::test]
 async fn tls_from_pem_text_token_auth_and_mutual_tls() {
     let pki = pki();
-    let dir = tempfile::tempdir().unwrap();
+    let dir = TempDir::new().unwrap();
     let write = |name: &str, text: &str| {
         let p = dir.path().join(name);
         std::fs::write(&p, text).unwrap();

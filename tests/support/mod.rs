@@ -67,15 +67,31 @@ pub fn port_below_ephemeral() -> u16 {
     20000 + ((u64::from(std::process::id()) * 7919 + u64::from(nanos)) % span) as u16
 }
 
-fn wait_for_port(port: u16, timeout: Duration) -> Result<()> {
-    let t0 = Instant::now();
-    while t0.elapsed() < timeout {
-        if TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return Ok(());
-        }
-        std::thread::sleep(Duration::from_millis(10));
+/// A fresh directory under the system temp dir, removed with its contents on drop.
+pub struct TempDir(PathBuf);
+
+impl TempDir {
+    pub fn new() -> Result<Self> {
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let dir = std::env::temp_dir().join(format!("natsmicro-test-{}-{n}-{nanos}", std::process::id()));
+        std::fs::create_dir(&dir).with_context(|| format!("create {}", dir.display()))?;
+        Ok(Self(dir))
     }
-    bail!("nothing listens on port {port} after {timeout:?}")
+
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }
 
 /// A real nats-server on a free loopback port, killed on drop.
@@ -83,7 +99,7 @@ pub struct NatsServer {
     pub port: u16,
     config: Option<PathBuf>,
     child: Option<Child>,
-    _dir: tempfile::TempDir,
+    _dir: TempDir,
 }
 
 impl NatsServer {
@@ -93,7 +109,7 @@ impl NatsServer {
 
     /// Start with extra configuration text (accounts, authorization, …).
     pub fn with_config(config: &str) -> Self {
-        let dir = tempfile::tempdir().expect("tempdir");
+        let dir = TempDir::new().expect("tempdir");
         let path = if config.is_empty() {
             None
         } else {
@@ -107,7 +123,7 @@ impl NatsServer {
             child: None,
             _dir: dir,
         };
-        s.spawn().expect("start nats-server");
+        s.spawn_retrying(true).expect("start nats-server");
         s
     }
 
@@ -118,11 +134,41 @@ impl NatsServer {
             cmd.arg("-c").arg(c);
         }
         cmd.stdout(Stdio::null()).stderr(Stdio::null());
-        self.child = Some(
-            cmd.spawn()
-                .with_context(|| format!("spawn {:?} (run scripts/setup.sh)", nats_server_bin()))?,
-        );
-        wait_for_port(self.port, Duration::from_secs(10))
+        let mut child = cmd
+            .spawn()
+            .with_context(|| format!("spawn {:?} (run scripts/setup.sh)", nats_server_bin()))?;
+        let t0 = Instant::now();
+        loop {
+            // A server that could not bind (the port was taken meanwhile) exits: say so at once.
+            if let Some(status) = child.try_wait()? {
+                bail!("nats-server on port {} exited: {status}", self.port);
+            }
+            if TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
+                self.child = Some(child);
+                return Ok(());
+            }
+            if t0.elapsed() > Duration::from_secs(10) {
+                let _ = child.kill();
+                bail!("nats-server does not listen on port {} after 10 s", self.port);
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// Spawn, retrying: on a new free port when starting, on the same port when restarting.
+    fn spawn_retrying(&mut self, new_port: bool) -> Result<()> {
+        let mut last = None;
+        for _ in 0..5 {
+            if new_port {
+                self.port = free_port();
+            }
+            match self.spawn() {
+                Ok(()) => return Ok(()),
+                Err(e) => last = Some(e),
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Err(last.unwrap_or_else(|| anyhow!("nats-server did not start")))
     }
 
     pub fn url(&self) -> String {
@@ -138,7 +184,7 @@ impl NatsServer {
 
     pub fn restart(&mut self) {
         self.stop();
-        self.spawn().expect("restart nats-server");
+        self.spawn_retrying(false).expect("restart nats-server");
     }
 }
 
