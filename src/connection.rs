@@ -112,6 +112,7 @@ impl Connection {
                     period,
                     retention: settings.retention,
                     budget: settings.history_budget,
+                    fill_rounds: settings.history_fill_rounds,
                     idle_limit: idle_limit(settings.retention),
                 },
                 on_idle,

@@ -129,6 +129,16 @@ impl Metrics {
         let _ = writeln!(out, "natsmicro_history_samplers {}", crate::sampler::running());
         let _ = writeln!(
             out,
+            "# HELP natsmicro_history_sampling_rounds_total Sampling rounds (a PING and a STATS round) completed."
+        );
+        let _ = writeln!(out, "# TYPE natsmicro_history_sampling_rounds_total counter");
+        let _ = writeln!(
+            out,
+            "natsmicro_history_sampling_rounds_total {}",
+            crate::sampler::rounds_total()
+        );
+        let _ = writeln!(
+            out,
             "# HELP natsmicro_queries_total Queries answered, by query type and outcome."
         );
         let _ = writeln!(out, "# TYPE natsmicro_queries_total counter");

@@ -40,6 +40,8 @@ pub struct SamplerConfig {
     /// Accounted-bytes budget of the history.
     pub budget: usize,
     pub idle_limit: Duration,
+    /// Rounds run back to back at the start (time compressed, for measurements); 0 normally.
+    pub fill_rounds: u64,
 }
 
 struct Shared {
@@ -52,10 +54,16 @@ struct Shared {
 }
 
 static RUNNING: AtomicI64 = AtomicI64::new(0);
+static ROUNDS_TOTAL: AtomicU64 = AtomicU64::new(0);
 
 /// Samplers running in this process (for metrics and tests).
 pub fn running() -> i64 {
     RUNNING.load(Ordering::SeqCst)
+}
+
+/// Sampling rounds (PING then STATS) completed by all samplers of this process (for metrics).
+pub fn rounds_total() -> u64 {
+    ROUNDS_TOTAL.load(Ordering::Relaxed)
 }
 
 /// A running sampler; dropping it stops the task.
@@ -152,8 +160,13 @@ async fn run(
 ) {
     let mut tick = tokio::time::interval(config.period);
     tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    let mut fill = config.fill_rounds;
     loop {
-        tick.tick().await;
+        if fill > 0 {
+            fill -= 1;
+        } else {
+            tick.tick().await;
+        }
         let used = Duration::from_millis(u64::try_from(shared.last_used_ms.load(Ordering::Relaxed)).unwrap_or(0));
         let idle = shared.epoch.elapsed().saturating_sub(used);
         if idle > config.idle_limit {
@@ -187,6 +200,7 @@ async fn run(
             Err(e) => tracing::debug!(error = %e, "sampler stats round failed; no stats sample taken"),
         }
         shared.rounds.fetch_add(1, Ordering::Relaxed);
+        ROUNDS_TOTAL.fetch_add(1, Ordering::Relaxed);
     }
 }
 

@@ -126,6 +126,10 @@ pub struct Settings {
     /// Memory bound of the history (accounted bytes); hidden jsonData key `historyBudgetBytes`,
     /// meant for tests and measurements, default [`crate::history::DEFAULT_BUDGET_BYTES`].
     pub history_budget: usize,
+    /// Sampling rounds run back to back, without waiting for the period, when the sampler
+    /// starts; hidden jsonData key `historyFillRounds`, meant for measurements (fill the history
+    /// fast: time compressed), default 0.
+    pub history_fill_rounds: u64,
     pub request_subjects: Vec<String>,
 }
 
@@ -287,6 +291,13 @@ impl Settings {
             ));
         }
 
+        let history_fill_rounds = get_u64(&json, "historyFillRounds")?.unwrap_or(0);
+        if history_fill_rounds > 100_000 {
+            return err(format!(
+                "historyFillRounds is {history_fill_rounds}: use 0 to 100000 rounds"
+            ));
+        }
+
         let request_subjects = parse_request_subjects(json.get("requestSubjects"))?;
 
         Ok(Settings {
@@ -300,6 +311,7 @@ impl Settings {
             sample_interval: (sample > 0).then(|| Duration::from_secs(sample)),
             retention: Duration::from_secs(retention * 60),
             history_budget: usize::try_from(history_budget).unwrap_or(usize::MAX),
+            history_fill_rounds,
             request_subjects,
         })
     }
@@ -543,6 +555,22 @@ mod tests {
         assert_eq!(s.retention, Duration::from_secs(3600));
         assert!(s.request_subjects.is_empty());
         assert!(!s.request_allowed("anything"));
+        assert_eq!(s.history_fill_rounds, 0);
+    }
+
+    #[test]
+    fn hidden_measurement_keys_are_range_checked() {
+        let s = parse(
+            "localhost",
+            r#"{"historyFillRounds":700,"historyBudgetBytes":4096}"#,
+            &[],
+        )
+        .unwrap();
+        assert_eq!((s.history_fill_rounds, s.history_budget), (700, 4096));
+        let e = parse("localhost", r#"{"historyFillRounds":100001}"#, &[]).unwrap_err();
+        assert!(e.0.contains("historyFillRounds is 100001: use 0 to 100000"), "{e}");
+        let e = parse("localhost", r#"{"historyBudgetBytes":10}"#, &[]).unwrap_err();
+        assert!(e.0.contains("historyBudgetBytes is 10"), "{e}");
     }
 
     #[test]

@@ -339,12 +339,16 @@ async fn rates_down_instances_and_events_across_a_service_restart() {
     drop(second);
 }
 
-async fn samplers(p: &PluginProcess) -> i64 {
+async fn metric(p: &PluginProcess, name: &str) -> i64 {
     let text = p.metrics_text().await.unwrap();
     text.lines()
-        .find_map(|l| l.strip_prefix("natsmicro_history_samplers "))
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' '))
         .and_then(|v| v.trim().parse().ok())
         .unwrap_or(-1)
+}
+
+async fn samplers(p: &PluginProcess) -> i64 {
+    metric(p, "natsmicro_history_samplers").await
 }
 
 #[tokio::test]
@@ -369,6 +373,15 @@ async fn one_sampler_per_data_source_and_none_when_history_is_off() {
     let other = DataSource::new(&nats.url()).json(json!({"sampleIntervalSec": 1}));
     p.health(&other).await.unwrap();
     assert_eq!(samplers(&p).await, 2);
+    // Their rounds are counted.
+    let rounds = metric(&p, "natsmicro_history_sampling_rounds_total").await;
+    assert!(rounds >= 1, "{rounds}");
+    assert!(
+        eventually(Duration::from_secs(5), || async {
+            metric(&p, "natsmicro_history_sampling_rounds_total").await >= rounds + 2
+        })
+        .await
+    );
 
     // History off: no sampler; a timeseries query answers the current point and says so.
     let mut off = ds.clone();
@@ -464,6 +477,7 @@ async fn a_sampler_stops_after_its_data_source_went_idle_and_not_while_used() {
         retention: Duration::from_secs(60),
         budget: 1 << 20,
         idle_limit: Duration::from_millis(1200),
+        fill_rounds: 0,
     };
     let before = sampler::running();
     let idle_called = Arc::new(AtomicBool::new(false));
@@ -502,5 +516,36 @@ fn s_config() -> natsmicro::sampler::SamplerConfig {
         retention: Duration::from_secs(60),
         budget: 1 << 20,
         idle_limit: Duration::from_secs(3600),
+        fill_rounds: 0,
     }
+}
+
+#[tokio::test]
+async fn fill_rounds_run_back_to_back_then_the_period_rules() {
+    use natsmicro::discovery::{Discovery, Policy};
+    use natsmicro::sampler::Sampler;
+
+    let nats = NatsServer::start();
+    let _svc = RustService::start(&nats.url(), "orders", "1.0.0", &[("get", "orders.get")], 0)
+        .await
+        .unwrap();
+    let client = async_nats::connect(nats.url()).await.unwrap();
+    let discovery = Discovery::new(
+        client,
+        Policy::new("$SRV", Duration::from_secs(2), Duration::from_secs(60)),
+    );
+    let mut config = s_config();
+    config.period = Duration::from_secs(3600);
+    config.fill_rounds = 30;
+    let s = Sampler::start(discovery, config, None);
+    s.touch();
+    // 30 rounds plus the period's first (immediate) tick, far sooner than the hour-long period.
+    assert!(
+        eventually(Duration::from_secs(10), || async { s.rounds() >= 31 }).await,
+        "{} rounds",
+        s.rounds()
+    );
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(s.rounds(), 31, "then one round per period");
+    assert_eq!(s.with_history(|h| h.rounds()), 62, "31 PING and 31 STATS rounds held");
 }
