@@ -206,13 +206,24 @@ fn classify(settings: &Settings, servers: &str, e: async_nats::ConnectError) -> 
     }
 }
 
+/// Wait before connection attempt `attempts` (async-nats counts from 1, for the initial connect
+/// too): none for the first, so a new data source connects at once and a restarted server is
+/// found again at once; then 50 ms doubling, at most 1 s. (A delay on attempt 1 cost every new
+/// data source's first query 100 ms.)
+fn reconnect_delay(attempts: usize) -> Duration {
+    match attempts {
+        0 | 1 => Duration::ZERO,
+        n => Duration::from_millis((50u64 << (n - 2).min(5)).min(1000)),
+    }
+}
+
 fn options(settings: &Settings, events: Arc<ConnectionEvents>) -> Result<async_nats::ConnectOptions, ConnectError> {
     let mut o = async_nats::ConnectOptions::new()
         .name("grafana-natsmicro-datasource")
         .custom_inbox_prefix(settings.inbox_prefix.clone())
         .connection_timeout(settings.timeout)
         .max_reconnects(None)
-        .reconnect_delay_callback(|attempts| Duration::from_millis((50u64 << attempts.min(5)).min(1000)))
+        .reconnect_delay_callback(reconnect_delay)
         .event_callback(move |event| {
             let events = Arc::clone(&events);
             async move {
@@ -464,5 +475,16 @@ impl Connections {
     /// Forget a data source's connection (closes it once no query uses it).
     pub fn remove(&self, uid: &str) {
         self.slots.lock().unwrap_or_else(|p| p.into_inner()).remove(uid);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_first_attempt_of_a_connect_or_reconnect_does_not_wait() {
+        let ms: Vec<u128> = (1..=9).map(|a| reconnect_delay(a).as_millis()).collect();
+        assert_eq!(ms, [0, 50, 100, 200, 400, 800, 1000, 1000, 1000]);
     }
 }
