@@ -121,21 +121,19 @@ impl Metrics {
     /// Prometheus text exposition format.
     pub fn render(&self) -> String {
         let mut out = String::new();
-        let _ = writeln!(
-            out,
-            "# HELP natsmicro_history_samplers History samplers running (at most one per data source)."
+        scalar(
+            &mut out,
+            "natsmicro_history_samplers",
+            "gauge",
+            "History samplers running (at most one per data source).",
+            crate::sampler::running(),
         );
-        let _ = writeln!(out, "# TYPE natsmicro_history_samplers gauge");
-        let _ = writeln!(out, "natsmicro_history_samplers {}", crate::sampler::running());
-        let _ = writeln!(
-            out,
-            "# HELP natsmicro_history_sampling_rounds_total Sampling rounds (a PING and a STATS round) completed."
-        );
-        let _ = writeln!(out, "# TYPE natsmicro_history_sampling_rounds_total counter");
-        let _ = writeln!(
-            out,
-            "natsmicro_history_sampling_rounds_total {}",
-            crate::sampler::rounds_total()
+        scalar(
+            &mut out,
+            "natsmicro_history_sampling_rounds_total",
+            "counter",
+            "Sampling rounds (a PING and a STATS round) completed.",
+            crate::sampler::rounds_total(),
         );
         let _ = writeln!(
             out,
@@ -198,15 +196,12 @@ impl Metrics {
         for (verb, n) in self.invalid.lock().unwrap_or_else(|p| p.into_inner()).iter() {
             let _ = writeln!(out, "natsmicro_discovery_invalid_replies_total{{verb=\"{verb}\"}} {n}");
         }
-        let _ = writeln!(
-            out,
-            "# HELP natsmicro_discovery_coalesced_total Discoveries answered by joining an identical round in flight."
-        );
-        let _ = writeln!(out, "# TYPE natsmicro_discovery_coalesced_total counter");
-        let _ = writeln!(
-            out,
-            "natsmicro_discovery_coalesced_total {}",
-            self.coalesced.load(Ordering::Relaxed)
+        scalar(
+            &mut out,
+            "natsmicro_discovery_coalesced_total",
+            "counter",
+            "Discoveries answered by joining an identical round in flight.",
+            self.coalesced.load(Ordering::Relaxed),
         );
         let _ = writeln!(
             out,
@@ -221,15 +216,12 @@ impl Metrics {
             "natsmicro_nats_connections{{state=\"disconnected\"}} {}",
             total - up
         );
-        let _ = writeln!(
-            out,
-            "# HELP natsmicro_nats_reconnects_total Times a NATS connection came back after a disconnect."
-        );
-        let _ = writeln!(out, "# TYPE natsmicro_nats_reconnects_total counter");
-        let _ = writeln!(
-            out,
-            "natsmicro_nats_reconnects_total {}",
-            self.reconnects.load(Ordering::Relaxed)
+        scalar(
+            &mut out,
+            "natsmicro_nats_reconnects_total",
+            "counter",
+            "Times a NATS connection came back after a disconnect.",
+            self.reconnects.load(Ordering::Relaxed),
         );
         let gauges = [
             (
@@ -244,9 +236,7 @@ impl Metrics {
             ),
         ];
         for (name, help, value) in gauges {
-            let _ = writeln!(out, "# HELP {name} {help}");
-            let _ = writeln!(out, "# TYPE {name} gauge");
-            let _ = writeln!(out, "{name} {}", value.load(Ordering::Relaxed).max(0));
+            scalar(&mut out, name, "gauge", help, value.load(Ordering::Relaxed).max(0));
         }
         let counters = [
             (
@@ -261,10 +251,15 @@ impl Metrics {
             ),
         ];
         for (name, help, value) in counters {
-            let _ = writeln!(out, "# HELP {name} {help}");
-            let _ = writeln!(out, "# TYPE {name} counter");
-            let _ = writeln!(out, "{name} {}", value.load(Ordering::Relaxed));
+            scalar(&mut out, name, "counter", help, value.load(Ordering::Relaxed));
         }
         out
     }
+}
+
+/// One unlabelled metric: its HELP, TYPE and value lines.
+fn scalar(out: &mut String, name: &str, kind: &str, help: &str, value: impl std::fmt::Display) {
+    let _ = writeln!(out, "# HELP {name} {help}");
+    let _ = writeln!(out, "# TYPE {name} {kind}");
+    let _ = writeln!(out, "{name} {value}");
 }
