@@ -522,30 +522,26 @@ fn s_config() -> natsmicro::sampler::SamplerConfig {
 
 #[tokio::test]
 async fn fill_rounds_run_back_to_back_then_the_period_rules() {
-    use natsmicro::discovery::{Discovery, Policy};
-    use natsmicro::sampler::Sampler;
-
+    // In the plugin's own process (the sampler count is per process), as a measurement sets it up.
     let nats = NatsServer::start();
     let _svc = RustService::start(&nats.url(), "orders", "1.0.0", &[("get", "orders.get")], 0)
         .await
         .unwrap();
-    let client = async_nats::connect(nats.url()).await.unwrap();
-    let discovery = Discovery::new(
-        client,
-        Policy::new("$SRV", Duration::from_secs(2), Duration::from_secs(60)),
-    );
-    let mut config = s_config();
-    config.period = Duration::from_secs(3600);
-    config.fill_rounds = 30;
-    let s = Sampler::start(discovery, config, None);
-    s.touch();
+    let p = PluginProcess::start().await.unwrap();
+    let ds = DataSource::new(&nats.url()).json(json!({"sampleIntervalSec": 3600, "historyFillRounds": 30}));
+    // `services` (never streamed, so its frames carry the history's meta).
+    let q = [json!({"refId": "A", "queryType": "services", "format": "timeseries"})];
+    p.query(&ds, &q).await.unwrap();
+    let rounds = "natsmicro_history_sampling_rounds_total";
     // 30 rounds plus the period's first (immediate) tick, far sooner than the hour-long period.
     assert!(
-        eventually(Duration::from_secs(10), || async { s.rounds() >= 31 }).await,
+        eventually(Duration::from_secs(10), || async { metric(&p, rounds).await >= 31 }).await,
         "{} rounds",
-        s.rounds()
+        metric(&p, rounds).await
     );
     tokio::time::sleep(Duration::from_millis(500)).await;
-    assert_eq!(s.rounds(), 31, "then one round per period");
-    assert_eq!(s.with_history(|h| h.rounds()), 62, "31 PING and 31 STATS rounds held");
+    assert_eq!(metric(&p, rounds).await, 31, "then one round per period");
+    let r = p.query(&ds, &q).await.unwrap();
+    let history = &r["A"].frames[0].meta["custom"]["history"];
+    assert_eq!(history["rounds"], 62, "31 PING and 31 STATS rounds held: {history}");
 }
