@@ -26,7 +26,7 @@ if [ ! -f "$stamp" ] || ! cmp -s "$lock" "$stamp"; then
     cp "$lock" "$stamp"
 fi
 
-echo "bench: running (about 5 minutes)"
+echo "bench: running (about 5½ minutes)"
 NATSMICRO_PLUGIN_BIN="$REPO/target/release/gpx_natsmicro" "$REPO/target/release/examples/bench" >/dev/null
 
 echo "bench: frontend render (about 2.5 minutes)"
