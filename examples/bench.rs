@@ -8,7 +8,7 @@
 #[path = "../tests/support/mod.rs"]
 mod support;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::process::Command;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -17,7 +17,6 @@ use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context, Result};
 use futures::StreamExt;
-use grafana_plugin_sdk::pluginv2;
 use natsmicro::discovery::{Reply, Round, StopReason};
 use natsmicro::history::{EndpointSample, History, PingSample, StatsSample, DEFAULT_BUDGET_BYTES};
 use natsmicro::micro::{parse_reply, Scope, Verb};
@@ -59,25 +58,6 @@ fn ms(x: f64) -> String {
     }
 }
 
-fn status_kib(pid: &str, key: &str) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with(key)).map(str::to_string))
-        .and_then(|l| l.split_whitespace().nth(1).and_then(|n| n.parse().ok()))
-        .unwrap_or(0)
-}
-
-/// utime + stime of a process, in seconds.
-fn cpu_seconds(pid: u32) -> Result<f64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
-    let rest = stat.rsplit_once(')').ok_or_else(|| anyhow!("bad stat"))?.1;
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    let ticks: u64 = f[11].parse::<u64>()? + f[12].parse::<u64>()?;
-    // SAFETY: sysconf has no preconditions.
-    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
-    Ok(ticks as f64 / hz)
-}
-
 fn since_ms(t0: Instant) -> f64 {
     t0.elapsed().as_secs_f64() * 1e3
 }
@@ -88,25 +68,7 @@ async fn timed_query(
     ds: &DataSource,
     queries: &[Value],
 ) -> Result<(f64, BTreeMap<String, Vec<DecodedFrame>>)> {
-    let now = chrono::Utc::now().timestamp_millis();
-    let req = pluginv2::QueryDataRequest {
-        plugin_context: Some(ds.context("Admin")),
-        headers: HashMap::new(),
-        queries: queries
-            .iter()
-            .map(|q| pluginv2::DataQuery {
-                ref_id: q["refId"].as_str().unwrap_or("A").to_string(),
-                max_data_points: 1000,
-                interval_ms: 1000,
-                time_range: Some(pluginv2::TimeRange {
-                    from_epoch_ms: now - 3_600_000,
-                    to_epoch_ms: now,
-                }),
-                json: q.to_string().into_bytes(),
-                query_type: q["queryType"].as_str().unwrap_or("").to_string(),
-            })
-            .collect(),
-    };
+    let req = support::last_hour_request(ds, "Admin", queries);
     let mut client = plugin.data();
     let t0 = Instant::now();
     let resp = client.query_data(req).await?.into_inner();
@@ -670,7 +632,7 @@ async fn sampler_live(f: &mut Footprint) -> Result<()> {
     let plugin = PluginProcess::start().await?;
     tokio::time::sleep(Duration::from_millis(500)).await;
     let pid = plugin.child.id();
-    f.idle_rss = status_kib(&pid.to_string(), "VmRSS:");
+    f.idle_rss = support::proc_status_kib(&pid.to_string(), "VmRSS:");
     let t0 = Instant::now();
     let _fleet = PythonService::start(&nats.url(), "fleet", "1.0.0", 1000, &[])?;
     eprintln!("bench: 1000 Python instances up in {:.1} s", t0.elapsed().as_secs_f64());
@@ -691,16 +653,19 @@ async fn sampler_live(f: &mut Footprint) -> Result<()> {
         }
     }
     f.fill_secs_live = t_fill.elapsed().as_secs_f64();
-    f.rss_filled = status_kib(&pid.to_string(), "VmRSS:");
+    f.rss_filled = support::proc_status_kib(&pid.to_string(), "VmRSS:");
     tokio::time::sleep(Duration::from_secs(5)).await;
-    let (cpu0, rss0) = (cpu_seconds(pid)?, status_kib(&pid.to_string(), "VmRSS:"));
+    let (cpu0, rss0) = (
+        support::proc_cpu_seconds(pid)?,
+        support::proc_status_kib(&pid.to_string(), "VmRSS:"),
+    );
     let rounds0 = metric_value(&plugin.metrics_text().await?, "natsmicro_history_sampling_rounds_total");
     tokio::time::sleep(Duration::from_secs(f.secs)).await;
-    f.cpu = cpu_seconds(pid)? - cpu0;
+    f.cpu = support::proc_cpu_seconds(pid)? - cpu0;
     f.rounds_measured =
         metric_value(&plugin.metrics_text().await?, "natsmicro_history_sampling_rounds_total") - rounds0;
     f.rss0 = rss0;
-    f.rss1 = status_kib(&pid.to_string(), "VmRSS:");
+    f.rss1 = support::proc_status_kib(&pid.to_string(), "VmRSS:");
     let r = plugin.query(&ds, &q).await?;
     let h = r["A"]
         .frames
@@ -771,7 +736,7 @@ async fn main() -> Result<()> {
         ms(pct(&dash.one, 0.5)),
         pct(&dash.requests, 0.5)
     );
-    let rss_after = status_kib(&plugin.child.id().to_string(), "VmRSS:");
+    let rss_after = support::proc_status_kib(&plugin.child.id().to_string(), "VmRSS:");
     drop(plugin);
     drop(nats);
 

@@ -8,34 +8,14 @@ mod support;
 
 use std::time::Duration;
 
-use anyhow::{anyhow, Result};
+use anyhow::Result;
 use natsmicro::history::{EndpointSample, History, PingSample, StatsSample, ENDPOINT_POINT_BYTES, PING_POINT_BYTES};
 use serde_json::json;
 use support::{DataSource, NatsServer, PluginProcess, PythonService};
 
-fn status_kib(pid: &str, key: &str) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with(key)).map(str::to_string))
-        .and_then(|l| l.split_whitespace().nth(1).and_then(|n| n.parse().ok()))
-        .unwrap_or(0)
-}
-
-/// utime + stime of a process, in seconds.
-fn cpu_seconds(pid: u32) -> Result<f64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
-    // Fields after the command name (which is in parentheses and may hold spaces).
-    let rest = stat.rsplit_once(')').ok_or_else(|| anyhow!("bad stat"))?.1;
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    let ticks: u64 = f[11].parse::<u64>()? + f[12].parse::<u64>()?;
-    // SAFETY: sysconf has no preconditions.
-    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
-    Ok(ticks as f64 / hz)
-}
-
 /// One hour of history for `n` instances with `endpoints` endpoints each at `period_s`.
 fn hour(n: usize, endpoints: usize, period_s: i64) -> (History, u64) {
-    let rss0 = status_kib("self", "VmRSS:");
+    let rss0 = support::proc_status_kib("self", "VmRSS:");
     let mut h = History::new(3_600_000, usize::MAX / 2);
     let rounds = 3600 / period_s;
     for r in 0..rounds {
@@ -67,7 +47,7 @@ fn hour(n: usize, endpoints: usize, period_s: i64) -> (History, u64) {
             .collect();
         h.ingest_stats(t, &stats);
     }
-    let rss = status_kib("self", "VmRSS:").saturating_sub(rss0);
+    let rss = support::proc_status_kib("self", "VmRSS:").saturating_sub(rss0);
     (h, rss)
 }
 
@@ -99,10 +79,13 @@ async fn main() -> Result<()> {
     let q = [json!({"refId": "A", "queryType": "services", "format": "timeseries"})];
     plugin.query(&ds, &q).await?;
     tokio::time::sleep(Duration::from_secs(5)).await;
-    let (cpu0, rss0) = (cpu_seconds(pid)?, status_kib(&pid.to_string(), "VmRSS:"));
+    let (cpu0, rss0) = (
+        support::proc_cpu_seconds(pid)?,
+        support::proc_status_kib(&pid.to_string(), "VmRSS:"),
+    );
     tokio::time::sleep(Duration::from_secs(secs)).await;
-    let cpu = cpu_seconds(pid)? - cpu0;
-    let rss1 = status_kib(&pid.to_string(), "VmRSS:");
+    let cpu = support::proc_cpu_seconds(pid)? - cpu0;
+    let rss1 = support::proc_status_kib(&pid.to_string(), "VmRSS:");
     let r = plugin.query(&ds, &q).await?;
     let h = &r["A"].frame().meta["custom"]["history"];
     println!("\nsampler at 1000 Python instances (1 endpoint each), period 1 s, {secs} s window:");

@@ -532,25 +532,7 @@ impl PluginProcess {
     }
 
     pub async fn query_as(&self, ds: &DataSource, role: &str, queries: &[Value]) -> Result<BTreeMap<String, Response>> {
-        let now = chrono::Utc::now().timestamp_millis();
-        let req = pluginv2::QueryDataRequest {
-            plugin_context: Some(ds.context(role)),
-            headers: HashMap::new(),
-            queries: queries
-                .iter()
-                .map(|q| pluginv2::DataQuery {
-                    ref_id: q["refId"].as_str().unwrap_or("A").to_string(),
-                    max_data_points: 1000,
-                    interval_ms: 1000,
-                    time_range: Some(pluginv2::TimeRange {
-                        from_epoch_ms: now - 3_600_000,
-                        to_epoch_ms: now,
-                    }),
-                    json: q.to_string().into_bytes(),
-                    query_type: q["queryType"].as_str().unwrap_or("").to_string(),
-                })
-                .collect(),
-        };
+        let req = last_hour_request(ds, role, queries);
         let resp = self.data().query_data(req).await?.into_inner();
         resp.responses
             .into_iter()
@@ -569,24 +551,15 @@ impl PluginProcess {
         max_data_points: i64,
         interval_ms: i64,
     ) -> Result<BTreeMap<String, Response>> {
-        let req = pluginv2::QueryDataRequest {
-            plugin_context: Some(ds.context("Admin")),
-            headers: HashMap::from([("FromAlert".to_string(), "true".to_string())]),
-            queries: queries
-                .iter()
-                .map(|q| pluginv2::DataQuery {
-                    ref_id: q["refId"].as_str().unwrap_or("A").to_string(),
-                    max_data_points,
-                    interval_ms,
-                    time_range: Some(pluginv2::TimeRange {
-                        from_epoch_ms: from_ms,
-                        to_epoch_ms: to_ms,
-                    }),
-                    json: q.to_string().into_bytes(),
-                    query_type: q["queryType"].as_str().unwrap_or("").to_string(),
-                })
-                .collect(),
-        };
+        let req = query_request(
+            ds,
+            "Admin",
+            HashMap::from([("FromAlert".to_string(), "true".to_string())]),
+            queries,
+            (from_ms, to_ms),
+            max_data_points,
+            interval_ms,
+        );
         let resp = self.data().query_data(req).await?.into_inner();
         resp.responses
             .into_iter()
@@ -639,6 +612,63 @@ impl Drop for PluginProcess {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// A QueryData request: each query's JSON as the frontend stores it, over `(from_ms, to_ms)`.
+pub fn query_request(
+    ds: &DataSource,
+    role: &str,
+    headers: HashMap<String, String>,
+    queries: &[Value],
+    (from_ms, to_ms): (i64, i64),
+    max_data_points: i64,
+    interval_ms: i64,
+) -> pluginv2::QueryDataRequest {
+    pluginv2::QueryDataRequest {
+        plugin_context: Some(ds.context(role)),
+        headers,
+        queries: queries
+            .iter()
+            .map(|q| pluginv2::DataQuery {
+                ref_id: q["refId"].as_str().unwrap_or("A").to_string(),
+                max_data_points,
+                interval_ms,
+                time_range: Some(pluginv2::TimeRange {
+                    from_epoch_ms: from_ms,
+                    to_epoch_ms: to_ms,
+                }),
+                json: q.to_string().into_bytes(),
+                query_type: q["queryType"].as_str().unwrap_or("").to_string(),
+            })
+            .collect(),
+    }
+}
+
+/// A dashboard's QueryData over the last hour (1000 points, 1 s interval).
+pub fn last_hour_request(ds: &DataSource, role: &str, queries: &[Value]) -> pluginv2::QueryDataRequest {
+    let now = chrono::Utc::now().timestamp_millis();
+    query_request(ds, role, HashMap::new(), queries, (now - 3_600_000, now), 1000, 1000)
+}
+
+/// A `/proc/<pid>/status` value in KiB (`key` like `"VmRSS:"`; `pid` may be `"self"`), 0 if unreadable.
+pub fn proc_status_kib(pid: &str, key: &str) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| s.lines().find(|l| l.starts_with(key)).map(str::to_string))
+        .and_then(|l| l.split_whitespace().nth(1).and_then(|n| n.parse().ok()))
+        .unwrap_or(0)
+}
+
+/// utime + stime of a process, in seconds.
+pub fn proc_cpu_seconds(pid: u32) -> Result<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
+    // Fields after the command name (which is in parentheses and may hold spaces).
+    let rest = stat.rsplit_once(')').ok_or_else(|| anyhow!("bad stat"))?.1;
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: u64 = f[11].parse::<u64>()? + f[12].parse::<u64>()?;
+    // SAFETY: sysconf has no preconditions.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
+    Ok(ticks as f64 / hz)
 }
 
 pub fn parse_handshake(line: &str) -> Result<SocketAddr> {
