@@ -12,21 +12,12 @@ import { build } from 'esbuild';
 import { chromium } from 'playwright-core';
 
 import { buildAll } from '../scripts/build.mjs';
+import { BASE_FLAGS, CHROMIUM } from '../tests/browser/chromium.mjs';
 import { profileSummary } from './profile.mjs';
 
 const FRONTEND = join(dirname(fileURLToPath(import.meta.url)), '..');
 const REPO = join(FRONTEND, '..');
-const CHROMIUM = process.env.CHROMIUM_BIN || '/usr/bin/chromium';
-const FLAGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
+const FLAGS = ['--headless', ...BASE_FLAGS];
 const CONFIG = {
   series: 1000,
   points: 240,

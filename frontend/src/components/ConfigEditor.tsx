@@ -76,6 +76,16 @@ export function ConfigEditor(props: Props) {
     </InlineFieldRow>
   );
 
+  const tlsSwitch = (key: 'tlsAuth' | 'tlsAuthWithCACert' | 'tlsSkipVerify', label: string, tooltip: string) => (
+    <InlineField label={label} labelWidth={LABEL_WIDTH} tooltip={tooltip}>
+      <InlineSwitch
+        id={`natsmicro-config-${key}`}
+        value={Boolean(jsonData[key])}
+        onChange={(e) => setJson({ [key]: e.currentTarget.checked })}
+      />
+    </InlineField>
+  );
+
   const secretTextArea = (key: SecretKey, label: string, tooltip: string, placeholder: string) => (
     <InlineFieldRow>
       <InlineField label={label} labelWidth={LABEL_WIDTH} tooltip={tooltip}>
@@ -199,39 +209,21 @@ export function ConfigEditor(props: Props) {
 
       <FieldSet label="TLS">
         <InlineFieldRow>
-          <InlineField
-            label="Client certificate"
-            labelWidth={LABEL_WIDTH}
-            tooltip="Present a client certificate (mutual TLS, e.g. verify: true or verify_and_map in the server's tls block)"
-          >
-            <InlineSwitch
-              id="natsmicro-config-tlsAuth"
-              value={Boolean(jsonData.tlsAuth)}
-              onChange={(e) => setJson({ tlsAuth: e.currentTarget.checked })}
-            />
-          </InlineField>
-          <InlineField
-            label="With CA certificate"
-            labelWidth={LABEL_WIDTH}
-            tooltip="Trust only this CA for the server certificate (for servers signed by a private CA)"
-          >
-            <InlineSwitch
-              id="natsmicro-config-tlsAuthWithCACert"
-              value={Boolean(jsonData.tlsAuthWithCACert)}
-              onChange={(e) => setJson({ tlsAuthWithCACert: e.currentTarget.checked })}
-            />
-          </InlineField>
-          <InlineField
-            label="Skip verification"
-            labelWidth={LABEL_WIDTH}
-            tooltip="Accept any server certificate. Insecure: use only for testing"
-          >
-            <InlineSwitch
-              id="natsmicro-config-tlsSkipVerify"
-              value={Boolean(jsonData.tlsSkipVerify)}
-              onChange={(e) => setJson({ tlsSkipVerify: e.currentTarget.checked })}
-            />
-          </InlineField>
+          {tlsSwitch(
+            'tlsAuth',
+            'Client certificate',
+            "Present a client certificate (mutual TLS, e.g. verify: true or verify_and_map in the server's tls block)"
+          )}
+          {tlsSwitch(
+            'tlsAuthWithCACert',
+            'With CA certificate',
+            'Trust only this CA for the server certificate (for servers signed by a private CA)'
+          )}
+          {tlsSwitch(
+            'tlsSkipVerify',
+            'Skip verification',
+            'Accept any server certificate. Insecure: use only for testing'
+          )}
         </InlineFieldRow>
         {jsonData.tlsAuthWithCACert &&
           secretTextArea(

@@ -7,18 +7,9 @@ import { join } from 'node:path';
 import { chromium } from 'playwright-core';
 
 import { KnownGap, TESTS } from './cases.mjs';
+import { BASE_FLAGS, CHROMIUM } from './chromium.mjs';
 import { FRONTEND, REPO, freePort, startNats, startPreview, startService, stopAll } from './fixtures.mjs';
 
-const CHROMIUM = process.env.CHROMIUM_BIN || '/usr/bin/chromium';
-const FLAGS = [
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 const TEST_TIMEOUT_MS = 120000;
 const LOG_DIR = join(FRONTEND, 'test-results/browser');
 const PLUGIN_BIN = process.env.NATSMICRO_PLUGIN_BIN || join(REPO, 'target/release/gpx_natsmicro');
@@ -167,7 +158,7 @@ async function main() {
     context = await chromium.launchPersistentContext(userDataDir, {
       executablePath: CHROMIUM,
       headless: true,
-      args: FLAGS,
+      args: BASE_FLAGS,
       viewport: { width: 1280, height: 900 },
     });
     const page = context.pages()[0] ?? (await context.newPage());
