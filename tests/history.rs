@@ -63,24 +63,15 @@ async fn send(nats: &NatsServer, subject: &str, n: usize) -> usize {
 #[tokio::test]
 async fn history_fills_at_the_period_and_timeseries_frames_serve_every_alert_recipe() {
     let nats = NatsServer::start();
-    let _o1 = RustService::start(
-        &nats.url(),
-        "orders",
-        "1.0.0",
-        &[("get", "orders.get"), ("add", "orders.add")],
-        0,
-    )
-    .await
-    .unwrap();
-    let _o2 = RustService::start(
-        &nats.url(),
-        "orders",
-        "1.0.0",
-        &[("get", "orders.get"), ("add", "orders.add")],
-        0,
-    )
-    .await
-    .unwrap();
+    let mut _orders = Vec::new();
+    for _ in 0..2 {
+        let endpoints = [("get", "orders.get"), ("add", "orders.add")];
+        _orders.push(
+            RustService::start(&nats.url(), "orders", "1.0.0", &endpoints, 0)
+                .await
+                .unwrap(),
+        );
+    }
     let _py = PythonService::start(
         &nats.url(),
         "billing",

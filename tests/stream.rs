@@ -40,6 +40,21 @@ async fn next_packet(s: &mut tonic::Streaming<pluginv2::StreamPacket>) -> Value 
     serde_json::from_slice(&p.data).expect("packet is JSON")
 }
 
+/// The first of the next `tries` packets for which `pred` holds.
+async fn packet_where(
+    s: &mut tonic::Streaming<pluginv2::StreamPacket>,
+    tries: usize,
+    pred: impl Fn(&Value) -> bool,
+) -> Option<Value> {
+    for _ in 0..tries {
+        let packet = next_packet(s).await;
+        if pred(&packet) {
+            return Some(packet);
+        }
+    }
+    None
+}
+
 async fn run(p: &PluginProcess, ds: &DataSource, path: &str) -> tonic::Streaming<pluginv2::StreamPacket> {
     p.stream()
         .run_stream(pluginv2::RunStreamRequest {
@@ -301,26 +316,15 @@ async fn a_stream_survives_a_nats_restart() {
     let name = format!("orders/{}", svc.id);
     let answered = |packet: &Value| packet_values(packet).get(&name).and_then(Value::as_f64).is_some();
 
-    let mut up = false;
-    for _ in 0..10 {
-        if answered(&next_packet(&mut s).await) {
-            up = true;
-            break;
-        }
-    }
-    assert!(up, "the instance answers before the outage");
+    let up = packet_where(&mut s, 10, answered).await;
+    assert!(up.is_some(), "the instance answers before the outage");
 
     nats.stop();
-    let mut down = None;
-    for _ in 0..15 {
-        let packet = next_packet(&mut s).await;
-        let values = packet_values(&packet);
-        if values.contains_key(&name) && values[&name].is_null() {
-            down = Some(packet);
-            break;
-        }
-    }
-    let down = down.expect("during the outage the stream goes on, the instance without rtt");
+    let down = packet_where(&mut s, 15, |packet| {
+        packet_values(packet).get(&name).is_some_and(Value::is_null)
+    })
+    .await
+    .expect("during the outage the stream goes on, the instance without rtt");
     let notices = down["schema"]["meta"]["notices"]
         .as_array()
         .cloned()
@@ -331,14 +335,11 @@ async fn a_stream_survives_a_nats_restart() {
     );
 
     nats.restart();
-    let mut back = false;
-    for _ in 0..30 {
-        if answered(&next_packet(&mut s).await) {
-            back = true;
-            break;
-        }
-    }
-    assert!(back, "the instance answers again after the restart, on the same stream");
+    let back = packet_where(&mut s, 30, answered).await;
+    assert!(
+        back.is_some(),
+        "the instance answers again after the restart, on the same stream"
+    );
 }
 
 #[tokio::test]
