@@ -1,4 +1,4 @@
-//! NATS connections: one per data source, built from [`Settings`], cached by data source uid and replaced when its settings change.
+//! NATS connections: one per data source, built from [`Settings`], cached by data source identity (org, id and uid) and replaced when its settings change.
 //!
 //! A connection reconnects on its own; while it is down, work fails fast
 //! (see [`crate::discovery::DiscoveryError::NotConnected`]) instead of waiting for timeouts.
@@ -102,7 +102,10 @@ impl Connection {
             .map_err(|e| classify(&settings, &servers, e))?;
         metrics::global().connection_opened(1);
         events.set_connected(client.connection_state() == async_nats::connection::State::Connected);
-        let policy = Policy::new(settings.srv_prefix.clone(), settings.timeout, settings.retention);
+        let policy = Policy {
+            max_round_bytes: settings.max_round_bytes,
+            ..Policy::new(settings.srv_prefix.clone(), settings.timeout, settings.retention)
+        };
         let discovery = Discovery::new(client.clone(), policy);
         tracing::info!(servers = %servers, auth = settings.auth.kind(), "connected to NATS");
         let sampler = settings.sample_interval.map(|period| {
@@ -377,10 +380,26 @@ mod skip_verify {
     }
 }
 
+/// Which data source of which org: Grafana data source uids are unique only within one org, so
+/// everything the plugin keeps for a data source is keyed by all three.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SourceId {
+    pub org_id: i64,
+    /// Grafana's numeric data source id (unique per Grafana database; 0 when not sent).
+    pub id: i64,
+    pub uid: String,
+}
+
+impl std::fmt::Display for SourceId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "org {} data source {} (id {})", self.org_id, self.uid, self.id)
+    }
+}
+
 /// Identity of a data source's settings version.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct SourceKey {
-    pub uid: String,
+    pub source: SourceId,
     pub updated_ms: i64,
 }
 
@@ -393,10 +412,10 @@ struct Slot {
 /// How long a failed connect is answered from memory before trying again.
 const FAILURE_MEMORY: Duration = Duration::from_millis(1000);
 
-/// Connections by data source uid.
+/// Connections by data source identity.
 #[derive(Default)]
 pub struct Connections {
-    slots: Arc<Mutex<HashMap<String, Slot>>>,
+    slots: Arc<Mutex<HashMap<SourceId, Slot>>>,
 }
 
 impl Connections {
@@ -405,20 +424,20 @@ impl Connections {
     pub async fn get(&self, key: &SourceKey, settings: Arc<Settings>) -> Result<Arc<Connection>, ConnectError> {
         let (cell, failure) = {
             let mut slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
-            let slot = slots.entry(key.uid.clone()).or_insert_with(|| Slot {
+            let slot = slots.entry(key.source.clone()).or_insert_with(|| Slot {
                 updated_ms: key.updated_ms,
                 cell: Arc::new(OnceCell::new()),
                 last_failure: Arc::new(Mutex::new(None)),
             });
             let retired = slot.cell.get().is_some_and(|c| c.retired());
             if retired {
-                tracing::info!(uid = %key.uid, "data source used again after its idle stop; reconnecting");
+                tracing::info!(org_id = key.source.org_id, uid = %key.source.uid, "data source used again after its idle stop; reconnecting");
             }
             // Only newer settings replace a connection: a long-running stream that still holds an
             // older settings version uses the current connection instead of switching back.
             if key.updated_ms > slot.updated_ms || retired {
                 if !retired {
-                    tracing::info!(uid = %key.uid, "data source settings changed; replacing its NATS connection");
+                    tracing::info!(org_id = key.source.org_id, uid = %key.source.uid, "data source settings changed; replacing its NATS connection");
                 }
                 *slot = Slot {
                     updated_ms: key.updated_ms.max(slot.updated_ms),
@@ -446,21 +465,21 @@ impl Connections {
                     }
                 }
                 // Idle stop: forget this slot (closing the connection) if it is still the current one.
-                let (slots, weak_cell, uid) = (Arc::downgrade(&self.slots), Arc::downgrade(&cell), key.uid.clone());
+                let (slots, weak_cell, id) = (Arc::downgrade(&self.slots), Arc::downgrade(&cell), key.source.clone());
                 let on_idle: OnIdle = Box::new(move || {
                     let Some(slots) = slots.upgrade() else { return };
                     let mut slots = slots.lock().unwrap_or_else(|p| p.into_inner());
                     if slots
-                        .get(&uid)
+                        .get(&id)
                         .is_some_and(|s| Weak::ptr_eq(&Arc::downgrade(&s.cell), &weak_cell))
                     {
-                        tracing::info!(uid = %uid, "closing the NATS connection of an idle data source");
-                        slots.remove(&uid);
+                        tracing::info!(org_id = id.org_id, uid = %id.uid, "closing the NATS connection of an idle data source");
+                        slots.remove(&id);
                     }
                 });
                 let r = Connection::open_with(settings, Some(on_idle)).await;
                 if let Err(e) = &r {
-                    tracing::warn!(uid = %key.uid, error = %e, "NATS connect failed");
+                    tracing::warn!(org_id = key.source.org_id, uid = %key.source.uid, error = %e, "NATS connect failed");
                     *failure.lock().unwrap_or_else(|p| p.into_inner()) = Some((Instant::now(), e.clone()));
                 }
                 r
@@ -473,14 +492,31 @@ impl Connections {
     }
 
     /// Forget a data source's connection (closes it once no query uses it).
-    pub fn remove(&self, uid: &str) {
-        self.slots.lock().unwrap_or_else(|p| p.into_inner()).remove(uid);
+    pub fn remove(&self, source: &SourceId) {
+        self.slots.lock().unwrap_or_else(|p| p.into_inner()).remove(source);
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn creds_pasted_without_a_final_line_break_are_read() {
+        let seed = nkeys::KeyPair::new_user().seed().unwrap();
+        let text = format!(
+            "-----BEGIN NATS USER JWT-----\neyJhbGciOiJlZDI1NTE5In0.e30.c2ln\n------END NATS USER JWT------\n\n\
+             -----BEGIN USER NKEY SEED-----\n{seed}\n------END USER NKEY SEED------"
+        );
+        let secure = std::collections::HashMap::from([("credentials".to_string(), text)]);
+        let settings = Settings::parse(crate::settings::RawSettings {
+            url: "nats://127.0.0.1:4222",
+            json_data: br#"{"authType":"creds"}"#,
+            secure: &secure,
+        })
+        .unwrap();
+        assert!(options(&settings, Arc::new(ConnectionEvents::default())).is_ok());
+    }
 
     #[test]
     fn the_first_attempt_of_a_connect_or_reconnect_does_not_wait() {

@@ -3,16 +3,21 @@
 //! Protocol code: no Grafana types. Stop rules, in order:
 //! 1. status 503 (no responders): nothing is there, answer at once;
 //! 2. a `.<service>.<id>` subject: the first valid reply is the answer;
-//! 3. the reply cap (default 10 000) is reached: answer, flagged as capped;
+//! 3. the reply cap (default 10 000) is reached, or the round's byte budget
+//!    (`maxRoundBytes`, default 16 MiB, counting every reply's payload) is spent: answer,
+//!    flagged, and unsubscribe so the server stops sending;
 //! 4. every instance the [`Registry`] knows as alive in this scope has replied: answer now,
 //!    and keep listening in the background for the stall window so that newcomers are learnt
 //!    (a brand-new instance that answers after all known ones shows up one round later);
 //! 5. otherwise a *stall*: no reply for `max(min_stall, stall_factor × time of the last reply)`;
 //! 6. the overall timeout.
 //!
-//! Identical concurrent discoveries (same subject) share one NATS request.
+//! A reply larger than [`Policy::max_reply_bytes`] is skipped without being parsed (counted as
+//! oversized), so a flood of huge replies costs no parsing and the subscription queue drains as
+//! fast as it fills. Identical concurrent discoveries (same subject) share one NATS request, and
+//! a finished round is kept for [`Policy::share_window`] under a byte bound.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -20,10 +25,11 @@ use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use futures::future::{BoxFuture, FutureExt, Shared};
 use futures::StreamExt;
+use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use crate::metrics;
-use crate::micro::{parse_reply, Scope, ServiceReply, Verb};
+use crate::micro::{parse_reply, InvalidReply, Limit, Scope, ServiceReply, Verb};
 
 /// Tuning of a discovery round.
 #[derive(Clone, Debug)]
@@ -34,6 +40,8 @@ pub struct Policy {
     pub timeout: Duration,
     /// Most replies collected in one round.
     pub max_replies: usize,
+    /// Most reply payload bytes one round reads (valid, invalid and oversized alike).
+    pub max_round_bytes: usize,
     /// Shortest silence after a reply that ends a round whose expected set is unknown.
     pub min_stall: Duration,
     /// The silence grows with the time the last reply took (slow fleets answer in waves).
@@ -52,11 +60,18 @@ impl Policy {
             prefix: prefix.into(),
             timeout,
             max_replies: 10_000,
+            max_round_bytes: crate::settings::DEFAULT_MAX_ROUND_BYTES as usize,
             min_stall: Duration::from_millis(100),
             stall_factor: 0.5,
             retention,
             share_window: Duration::from_millis(100),
         }
+    }
+
+    /// The largest reply that is parsed: a 64th of the round budget, at least 64 KiB (256 KiB
+    /// with the default budget; real PING, INFO and STATS replies are a few KiB).
+    pub fn max_reply_bytes(&self) -> usize {
+        (self.max_round_bytes / 64).max(64 * 1024)
     }
 
     fn stall_after(&self, last_reply: Duration) -> Duration {
@@ -77,6 +92,8 @@ pub enum StopReason {
     Stall,
     /// The reply cap was reached.
     Capped,
+    /// The byte budget of the round was spent.
+    Budget,
     /// The timeout passed (with or without replies).
     Timeout,
 }
@@ -90,6 +107,7 @@ impl StopReason {
             StopReason::Complete => "complete",
             StopReason::Stall => "stall",
             StopReason::Capped => "capped",
+            StopReason::Budget => "budget",
             StopReason::Timeout => "timeout",
         }
     }
@@ -113,8 +131,18 @@ pub struct Round {
     pub started: DateTime<Utc>,
     /// Valid replies, sorted by service name then id; one per instance.
     pub replies: Vec<Reply>,
-    /// Replies skipped: not JSON, wrong type, missing identity, outside the scope, duplicates.
+    /// Replies skipped: not JSON, wrong type, missing or too long identity, outside the scope, duplicates.
     pub invalid: u64,
+    /// Replies skipped unparsed for their size (over [`Policy::max_reply_bytes`]).
+    pub oversized: u64,
+    /// Payload bytes read, every reply counted.
+    pub bytes: u64,
+    /// Field bounds applied, with how many replies each was applied to.
+    pub limited: BTreeMap<Limit, u64>,
+    /// The late replies of an earlier round (collected after it had answered) hit the reply
+    /// cap or the byte budget. Their skipped and cut replies are counted in this round's
+    /// `invalid`, `oversized` and `limited`, so every answer tells what was skipped.
+    pub late_cut_short: bool,
     pub stop: StopReason,
     /// Time until the round returned.
     pub elapsed: Duration,
@@ -125,9 +153,9 @@ pub struct Round {
 }
 
 impl Round {
-    /// Whether the reply cap cut this round short.
+    /// Whether the reply cap or the byte budget cut this round short.
     pub fn capped(&self) -> bool {
-        self.stop == StopReason::Capped
+        matches!(self.stop, StopReason::Capped | StopReason::Budget)
     }
 }
 
@@ -253,6 +281,16 @@ pub struct Discovery {
     registry: Arc<Registry>,
     inflight: Mutex<HashMap<String, SharedRound>>,
     recent: Mutex<HashMap<String, (Instant, Arc<Round>)>>,
+    late: Mutex<Late>,
+}
+
+/// What late replies (after a round had answered) skipped, until the next round tells it.
+#[derive(Debug, Default)]
+struct Late {
+    invalid: u64,
+    oversized: u64,
+    limited: BTreeMap<Limit, u64>,
+    cut_short: bool,
 }
 
 impl Discovery {
@@ -263,7 +301,18 @@ impl Discovery {
             registry: Arc::new(Registry::default()),
             inflight: Mutex::new(HashMap::new()),
             recent: Mutex::new(HashMap::new()),
+            late: Mutex::new(Late::default()),
         })
+    }
+
+    fn report_late(&self, late: Late) {
+        let mut g = lock(&self.late);
+        g.invalid += late.invalid;
+        g.oversized += late.oversized;
+        for (l, n) in late.limited {
+            *g.limited.entry(l).or_insert(0) += n;
+        }
+        g.cut_short |= late.cut_short;
     }
 
     pub fn policy(&self) -> &Policy {
@@ -297,12 +346,7 @@ impl Discovery {
                 let task = tokio::spawn(async move {
                     let result = this.round(verb, scope, key.clone()).await.map(Arc::new);
                     if let Ok(round) = &result {
-                        let mut recent = lock(&this.recent);
-                        if recent.len() > 256 {
-                            let window = this.policy.share_window;
-                            recent.retain(|_, (at, _)| at.elapsed() < window);
-                        }
-                        recent.insert(key.clone(), (Instant::now(), Arc::clone(round)));
+                        this.remember(&key, round);
                     }
                     lock(&this.inflight).remove(&key);
                     result
@@ -320,6 +364,25 @@ impl Discovery {
         shared.await
     }
 
+    /// Keep a finished round for the share window. Expired rounds go first; then, oldest first,
+    /// whatever would take the kept rounds' payload bytes past one round budget.
+    fn remember(&self, subject: &str, round: &Arc<Round>) {
+        let window = self.policy.share_window;
+        let mut recent = lock(&self.recent);
+        recent.retain(|_, (at, _)| at.elapsed() < window);
+        let budget = self.policy.max_round_bytes as u64;
+        let mut total: u64 = recent.values().map(|(_, r)| r.bytes).sum::<u64>() + round.bytes;
+        while total > budget && !recent.is_empty() {
+            let oldest = recent.iter().min_by_key(|(_, (at, _))| *at).map(|(k, _)| k.clone());
+            if let Some((_, r)) = oldest.and_then(|k| recent.remove(&k)) {
+                total -= r.bytes;
+            }
+        }
+        if round.bytes <= budget {
+            recent.insert(subject.to_string(), (Instant::now(), Arc::clone(round)));
+        }
+    }
+
     async fn round(self: &Arc<Self>, verb: Verb, scope: Scope, subject: String) -> Result<Round, DiscoveryError> {
         let policy = &self.policy;
         let expected = if scope.is_single() {
@@ -328,13 +391,14 @@ impl Discovery {
             self.registry.expected(&scope)
         };
         let inbox = self.client.new_inbox();
-        let mut sub = self
+        let sub = self
             .client
             .subscribe(inbox.clone())
             .await
             .map_err(|e| DiscoveryError::Subscribe(e.to_string()))?;
         let started = Utc::now();
         let t0 = Instant::now();
+        let mut arrivals = gate(sub, t0, policy.max_reply_bytes(), policy.max_round_bytes as u64);
         self.client
             .publish_with_reply(subject.clone(), inbox, Bytes::new())
             .await
@@ -346,19 +410,30 @@ impl Discovery {
         let mut state = Collect::new(verb, scope.clone(), expected);
         let mut deadline = t0 + policy.timeout;
         let stop = loop {
-            let msg = match tokio::time::timeout_at(deadline, sub.next()).await {
-                Ok(Some(msg)) => msg,
+            let arrival = match tokio::time::timeout_at(deadline, arrivals.recv()).await {
+                Ok(Some(a)) => a,
                 Ok(None) => break StopReason::Timeout,
                 Err(_) if state.replies.is_empty() || Instant::now() >= t0 + policy.timeout => {
                     break StopReason::Timeout
                 }
                 Err(_) => break StopReason::Stall,
             };
-            let at = t0.elapsed();
-            if msg.status == Some(async_nats::StatusCode::NO_RESPONDERS) {
-                break StopReason::NoResponders;
-            }
-            state.take(&msg.payload, at);
+            let at = match arrival {
+                Arrival::NoResponders => break StopReason::NoResponders,
+                Arrival::Spent(bytes) => {
+                    state.bytes += bytes;
+                    break StopReason::Budget;
+                }
+                Arrival::Oversized(bytes) => {
+                    state.bytes += bytes;
+                    state.oversized += 1;
+                    t0.elapsed()
+                }
+                Arrival::Reply(payload, at) => {
+                    state.take(&payload, at);
+                    at
+                }
+            };
             if state.replies.len() >= policy.max_replies {
                 break StopReason::Capped;
             }
@@ -371,7 +446,7 @@ impl Discovery {
             deadline = (Instant::now() + policy.stall_after(at)).min(t0 + policy.timeout);
         };
         let elapsed = t0.elapsed();
-        let invalid = state.invalid;
+        let (invalid, oversized, bytes, limited) = (state.invalid, state.oversized, state.bytes, state.limited.clone());
         let last_reply = state.last_reply;
 
         let mut replies = state.replies.clone();
@@ -392,22 +467,53 @@ impl Discovery {
                 tokio::spawn(async move {
                     let policy = &this.policy;
                     let mut deadline = (Instant::now() + policy.stall_after(elapsed)).min(t0 + policy.timeout);
-                    let (before, invalid_before) = (state.replies.len(), state.invalid);
-                    while let Ok(Some(msg)) = tokio::time::timeout_at(deadline, sub.next()).await {
-                        let at = t0.elapsed();
-                        state.take(&msg.payload, at);
+                    let (before, invalid_before, oversized_before) =
+                        (state.replies.len(), state.invalid, state.oversized);
+                    let limited_before = state.limited.clone();
+                    let mut cut_short = false;
+                    while let Ok(Some(arrival)) = tokio::time::timeout_at(deadline, arrivals.recv()).await {
+                        let at = match arrival {
+                            Arrival::Reply(payload, at) => {
+                                state.take(&payload, at);
+                                at
+                            }
+                            Arrival::Oversized(_) => {
+                                state.oversized += 1;
+                                t0.elapsed()
+                            }
+                            Arrival::Spent(_) => {
+                                cut_short = true;
+                                break;
+                            }
+                            Arrival::NoResponders => break,
+                        };
                         if state.replies.len() >= policy.max_replies {
+                            cut_short = true;
                             break;
                         }
                         deadline = (Instant::now() + policy.stall_after(at)).min(t0 + policy.timeout);
                     }
-                    drop(sub);
-                    metrics::global().discovery_replies(
-                        verb,
-                        (state.replies.len() - before) as u64,
-                        state.invalid - invalid_before,
-                    );
-                    this.registry.record(&scope, &state.replies, true, policy.retention);
+                    // Dropping the receiver ends the gate, which unsubscribes.
+                    drop(arrivals);
+                    let mut limited = state.limited.clone();
+                    for (l, n) in &limited_before {
+                        if let Some(v) = limited.get_mut(l) {
+                            *v -= n;
+                        }
+                    }
+                    limited.retain(|_, n| *n > 0);
+                    let late = Late {
+                        invalid: state.invalid - invalid_before,
+                        oversized: state.oversized - oversized_before,
+                        limited,
+                        cut_short,
+                    };
+                    metrics::global().discovery_replies(verb, (state.replies.len() - before) as u64, late.invalid);
+                    metrics::global().discovery_skipped(verb, late.oversized, &late.limited);
+                    this.report_late(late);
+                    // A round cut short saw not everyone: nobody is marked gone because of it.
+                    this.registry
+                        .record(&scope, &state.replies, !cut_short, policy.retention);
                 });
             }
             StopReason::Stall | StopReason::NoResponders => {
@@ -418,7 +524,8 @@ impl Discovery {
                 self.registry
                     .record(&scope, &replies, !replies.is_empty(), policy.retention);
             }
-            StopReason::Single | StopReason::Capped => {
+            StopReason::Single | StopReason::Capped | StopReason::Budget => {
+                // `arrivals` is dropped here: the gate unsubscribes and the server stops sending.
                 self.registry.record(&scope, &replies, false, policy.retention);
             }
         }
@@ -426,11 +533,21 @@ impl Discovery {
         let m = metrics::global();
         m.discovery_round(verb, stop, elapsed);
         m.discovery_replies(verb, replies.len() as u64, invalid);
+        m.discovery_skipped(verb, oversized, &limited);
+        // What earlier rounds' late replies skipped is told with this answer.
+        let late = std::mem::take(&mut *lock(&self.late));
+        let (invalid, oversized) = (invalid + late.invalid, oversized + late.oversized);
+        let mut limited = limited;
+        for (l, n) in late.limited {
+            *limited.entry(l).or_insert(0) += n;
+        }
         tracing::debug!(
             subject = %subject,
             stop = stop.name(),
             replies = replies.len(),
             invalid,
+            oversized,
+            bytes,
             elapsed_ms = elapsed.as_secs_f64() * 1e3,
             "discovery round"
         );
@@ -442,11 +559,73 @@ impl Discovery {
             last_reply,
             replies,
             invalid,
+            oversized,
+            bytes,
+            limited,
+            late_cut_short: late.cut_short,
             stop,
             elapsed,
             down,
         })
     }
+}
+
+/// What the [`gate`] of a round's subscription passes on.
+enum Arrival {
+    /// A reply to parse, with its arrival time since the request.
+    Reply(Bytes, Duration),
+    /// The server's 503: nobody subscribes to the subject.
+    NoResponders,
+    /// A reply of this many bytes, larger than the per-reply limit: dropped unread.
+    Oversized(u64),
+    /// The reply of this many bytes spent the round's budget; nothing more comes.
+    Spent(u64),
+}
+
+/// Drain a round's subscription as fast as the connection fills it, doing no more than count
+/// bytes, so that async-nats' per-subscription queue never holds a flood: replies over
+/// `max_reply` are dropped at once, and once `budget` bytes have come the subscription is
+/// dropped (unsubscribed). What is passed on is at most `budget` bytes of payload, however slowly
+/// the round parses it. The gate also ends (and unsubscribes) when the receiver is dropped.
+fn gate(
+    mut sub: async_nats::Subscriber,
+    t0: Instant,
+    max_reply: usize,
+    budget: u64,
+) -> mpsc::UnboundedReceiver<Arrival> {
+    let (tx, rx) = mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        let mut bytes = 0u64;
+        loop {
+            let msg = tokio::select! {
+                m = sub.next() => match m {
+                    Some(m) => m,
+                    None => break,
+                },
+                () = tx.closed() => break,
+            };
+            let arrival = if msg.status == Some(async_nats::StatusCode::NO_RESPONDERS) {
+                Arrival::NoResponders
+            } else {
+                let len = msg.payload.len() as u64;
+                bytes += len;
+                if bytes >= budget {
+                    let _ = tx.send(Arrival::Spent(len));
+                    break;
+                }
+                if msg.payload.len() > max_reply {
+                    Arrival::Oversized(len)
+                } else {
+                    Arrival::Reply(msg.payload, t0.elapsed())
+                }
+            };
+            if tx.send(arrival).is_err() {
+                break;
+            }
+        }
+        drop(sub);
+    });
+    rx
 }
 
 /// Reply collection state of one round.
@@ -458,6 +637,9 @@ struct Collect {
     seen: HashSet<(String, String)>,
     replies: Vec<Reply>,
     invalid: u64,
+    oversized: u64,
+    bytes: u64,
+    limited: BTreeMap<Limit, u64>,
     last_reply: Option<Duration>,
 }
 
@@ -472,11 +654,15 @@ impl Collect {
             seen: HashSet::new(),
             replies: Vec::new(),
             invalid: 0,
+            oversized: 0,
+            bytes: 0,
+            limited: BTreeMap::new(),
             last_reply: None,
         }
     }
 
     fn take(&mut self, payload: &[u8], at: Duration) {
+        self.bytes += payload.len() as u64;
         match parse_reply(self.verb, payload) {
             Ok(reply) if self.scope.contains(&reply.name, &reply.id) => {
                 let key = (reply.name.clone(), reply.id.clone());
@@ -488,11 +674,18 @@ impl Collect {
                     self.waiting = self.waiting.saturating_sub(1);
                 }
                 self.last_reply = Some(at);
+                for l in &reply.limited {
+                    *self.limited.entry(*l).or_insert(0) += 1;
+                }
                 self.replies.push(Reply {
                     reply,
                     rtt: at,
                     received: Utc::now(),
                 });
+            }
+            Err(InvalidReply::TooLong(_)) => {
+                self.invalid += 1;
+                *self.limited.entry(Limit::Name).or_insert(0) += 1;
             }
             Ok(_) | Err(_) => self.invalid += 1,
         }

@@ -119,8 +119,21 @@ pub async fn check(connections: &Connections, key: &SourceKey, settings: Result<
     if round.invalid > 0 {
         message.push_str(&format!(". {} invalid replies were skipped", round.invalid));
     }
-    if round.capped() {
-        message.push_str(". The reply cap was reached: there are more instances than shown");
+    if round.oversized > 0 {
+        message.push_str(&format!(
+            ". {} replies larger than a 64th of maxRoundBytes were skipped",
+            round.oversized
+        ));
+    }
+    match round.stop {
+        StopReason::Capped => message.push_str(". The reply cap was reached: there are more instances than shown"),
+        StopReason::Budget => message.push_str(
+            ". The round's byte budget (maxRoundBytes) was reached: there may be more instances than shown; raise maxRoundBytes if these replies are expected",
+        ),
+        _ if round.late_cut_short => message.push_str(
+            ". Late replies to an earlier round reached the reply cap or the byte budget (maxRoundBytes): something on this account answers far more than a fleet would",
+        ),
+        _ => {}
     }
     Report {
         ok: true,
@@ -131,6 +144,7 @@ pub async fn check(connections: &Connections, key: &SourceKey, settings: Result<
             "services": by_service.len(),
             "instances": round.replies.len(),
             "invalidReplies": round.invalid,
+            "oversizedReplies": round.oversized,
         }),
     }
 }

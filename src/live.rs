@@ -338,6 +338,10 @@ mod tests {
                 })
                 .collect(),
             invalid: 0,
+            oversized: 0,
+            bytes: 0,
+            limited: Default::default(),
+            late_cut_short: false,
             stop: StopReason::Stall,
             elapsed: Duration::from_millis(100),
             last_reply: None,

@@ -78,9 +78,32 @@ pub fn allowed(target: &str, level: &Level) -> bool {
     target.starts_with("natsmicro") || target.starts_with("gpx_natsmicro") || *level <= Level::DEBUG
 }
 
-/// Install the logger. Level from `RUST_LOG` (default `info`).
+/// Where the log level comes from, first match wins:
+/// 1. `GF_PLUGIN_LOG_LEVEL`: Grafana passes every key of the `[plugin.natsmicro-datasource]`
+///    section of its configuration as `GF_PLUGIN_<KEY>`, so `log_level = debug` there reaches the
+///    plugin; since Grafana 12.4 plugins receive only such `GF_*` variables;
+/// 2. `RUST_LOG`, for running the binary by hand (and Grafana before 12.4, which passed its whole
+///    environment);
+/// 3. `info`.
+///
+/// A value is a level (`trace`, `debug`, `info`, `warn`, `error`; hclog's `warning` too) or a
+/// tracing directive list (`info,natsmicro::discovery=debug`). One that does not parse falls
+/// back to `info`.
+pub fn directives(env: impl Fn(&str) -> Option<String>) -> String {
+    let value = ["GF_PLUGIN_LOG_LEVEL", "RUST_LOG"]
+        .iter()
+        .find_map(|k| env(k).map(|v| v.trim().to_ascii_lowercase()).filter(|v| !v.is_empty()));
+    match value.as_deref() {
+        None => "info".to_string(),
+        Some("warning") => "warn".to_string(),
+        Some(v) if EnvFilter::try_new(v).is_ok() => v.to_string(),
+        Some(_) => "info".to_string(),
+    }
+}
+
+/// Install the logger, at the level [`directives`] reads from the environment.
 pub fn init() {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let filter = EnvFilter::try_new(directives(|k| std::env::var(k).ok())).unwrap_or_else(|_| EnvFilter::new("info"));
     let _ = tracing_subscriber::registry()
         .with(
             HclogLayer
@@ -99,5 +122,25 @@ mod tests {
         assert!(!allowed("async_nats::connection", &Level::TRACE));
         assert!(allowed("async_nats::connection", &Level::DEBUG));
         assert!(allowed("natsmicro::discovery", &Level::TRACE));
+    }
+
+    #[test]
+    fn grafanas_plugin_setting_wins_over_rust_log() {
+        let env = |pairs: &'static [(&'static str, &'static str)]| {
+            move |k: &str| pairs.iter().find(|(n, _)| *n == k).map(|(_, v)| v.to_string())
+        };
+        assert_eq!(directives(env(&[])), "info");
+        assert_eq!(directives(env(&[("RUST_LOG", "debug")])), "debug");
+        assert_eq!(
+            directives(env(&[("RUST_LOG", "trace"), ("GF_PLUGIN_LOG_LEVEL", "DEBUG")])),
+            "debug"
+        );
+        assert_eq!(directives(env(&[("GF_PLUGIN_LOG_LEVEL", "warning")])), "warn");
+        assert_eq!(directives(env(&[("GF_PLUGIN_LOG_LEVEL", " ")])), "info");
+        assert_eq!(directives(env(&[("GF_PLUGIN_LOG_LEVEL", "loud[")])), "info");
+        assert_eq!(
+            directives(env(&[("GF_PLUGIN_LOG_LEVEL", "info,natsmicro::discovery=trace")])),
+            "info,natsmicro::discovery=trace"
+        );
     }
 }

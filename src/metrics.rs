@@ -7,7 +7,7 @@ use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
 use crate::discovery::StopReason;
-use crate::micro::Verb;
+use crate::micro::{Limit, Verb};
 
 /// Upper bounds (seconds) of the discovery-duration histogram.
 const BUCKETS: [f64; 12] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0];
@@ -27,6 +27,8 @@ pub struct Metrics {
     durations: Mutex<BTreeMap<&'static str, Histogram>>,
     replies: Mutex<BTreeMap<&'static str, u64>>,
     invalid: Mutex<BTreeMap<&'static str, u64>>,
+    oversized: Mutex<BTreeMap<&'static str, u64>>,
+    limits: Mutex<BTreeMap<&'static str, u64>>,
     coalesced: AtomicU64,
     connections_connected: AtomicI64,
     connections_total: AtomicI64,
@@ -42,6 +44,10 @@ static GLOBAL: OnceLock<Metrics> = OnceLock::new();
 /// The process-wide metrics.
 pub fn global() -> &'static Metrics {
     GLOBAL.get_or_init(Metrics::default)
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 fn bump<K: Ord>(m: &Mutex<BTreeMap<K, u64>>, key: K, by: u64) {
@@ -79,6 +85,16 @@ impl Metrics {
         }
         if invalid > 0 {
             bump(&self.invalid, verb.name(), invalid);
+        }
+    }
+
+    /// Replies skipped for their size, and field bounds applied (counted per reply).
+    pub fn discovery_skipped(&self, verb: Verb, oversized: u64, limited: &BTreeMap<Limit, u64>) {
+        if oversized > 0 {
+            bump(&self.oversized, verb.name(), oversized);
+        }
+        for (l, n) in limited {
+            bump(&self.limits, l.name(), *n);
         }
     }
 
@@ -190,6 +206,19 @@ impl Metrics {
         let _ = writeln!(out, "# TYPE natsmicro_discovery_replies_total counter");
         for (verb, n) in self.replies.lock().unwrap_or_else(|p| p.into_inner()).iter() {
             let _ = writeln!(out, "natsmicro_discovery_replies_total{{verb=\"{verb}\"}} {n}");
+        }
+        let _ = writeln!(out, "# HELP natsmicro_discovery_oversized_replies_total Replies skipped unparsed because they were larger than a 64th of maxRoundBytes.");
+        let _ = writeln!(out, "# TYPE natsmicro_discovery_oversized_replies_total counter");
+        for (verb, n) in lock(&self.oversized).iter() {
+            let _ = writeln!(
+                out,
+                "natsmicro_discovery_oversized_replies_total{{verb=\"{verb}\"}} {n}"
+            );
+        }
+        let _ = writeln!(out, "# HELP natsmicro_reply_limits_applied_total Replies whose fields were cut or that were rejected by a field bound, by bound.");
+        let _ = writeln!(out, "# TYPE natsmicro_reply_limits_applied_total counter");
+        for (limit, n) in lock(&self.limits).iter() {
+            let _ = writeln!(out, "natsmicro_reply_limits_applied_total{{limit=\"{limit}\"}} {n}");
         }
         let _ = writeln!(out, "# HELP natsmicro_discovery_invalid_replies_total Replies skipped as invalid (not JSON, wrong type, no name/id, out of scope, duplicate).");
         let _ = writeln!(out, "# TYPE natsmicro_discovery_invalid_replies_total counter");

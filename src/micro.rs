@@ -2,9 +2,14 @@
 //!
 //! Knows nothing of Grafana. Replies are parsed leniently (only `type`, `name`
 //! and `id` are required; `null` means absent; numbers may be floats) because
-//! the Rust, Python and JS implementations differ (see `shared/notes`).
+//! the Go, Rust, Python, JS, Java and .NET implementations differ in what they omit.
+//!
+//! Every field is bounded ([`limits`]): a reply is whatever a service on the account chose to
+//! send, so no field of it may grow the plugin's memory without limit. A reply whose `name` or
+//! `id` is too long is rejected; other fields are cut and the reply says which
+//! ([`ServiceReply::limited`]).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Utc};
 use serde::de::{self, Deserializer};
@@ -87,6 +92,141 @@ pub fn valid_name(s: &str) -> bool {
     !s.is_empty() && s.len() <= 256 && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
+/// Bounds on the fields of one reply, in bytes of UTF-8 unless said otherwise.
+pub mod limits {
+    /// `name` and `id`: a longer one rejects the reply (ADR-32 names are short identifiers).
+    pub const NAME: usize = 256;
+    /// `version`: cut.
+    pub const VERSION: usize = 64;
+    /// `description`: cut.
+    pub const DESCRIPTION: usize = 4 * 1024;
+    /// `metadata` (of the instance, and of each endpoint): at most this many keys…
+    pub const METADATA_KEYS: usize = 64;
+    /// …and this many bytes of keys and values together; keys beyond either bound are dropped.
+    pub const METADATA_BYTES: usize = 4 * 1024;
+    /// Endpoints of one instance; the rest are dropped.
+    pub const ENDPOINTS: usize = 1024;
+    /// An endpoint's `name`, `subject` and `queue_group`: cut.
+    pub const ENDPOINT_FIELD: usize = 256;
+    /// An endpoint's `last_error`: cut.
+    pub const LAST_ERROR: usize = 1024;
+    /// An endpoint's custom `data`, as JSON text: a larger object is dropped whole.
+    pub const DATA: usize = 64 * 1024;
+}
+
+/// A field bound that was applied to a reply.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Limit {
+    /// `name` or `id` too long: the reply was rejected.
+    Name,
+    Version,
+    Description,
+    Metadata,
+    Endpoints,
+    EndpointField,
+    LastError,
+    Data,
+}
+
+impl Limit {
+    /// Label for metrics and notices.
+    pub fn name(self) -> &'static str {
+        match self {
+            Limit::Name => "name",
+            Limit::Version => "version",
+            Limit::Description => "description",
+            Limit::Metadata => "metadata",
+            Limit::Endpoints => "endpoints",
+            Limit::EndpointField => "endpoint_field",
+            Limit::LastError => "last_error",
+            Limit::Data => "data",
+        }
+    }
+
+    /// What the bound is, for notices.
+    pub fn rule(self) -> String {
+        match self {
+            Limit::Name => format!("name or id over {} B: reply skipped", limits::NAME),
+            Limit::Version => format!("version cut to {} B", limits::VERSION),
+            Limit::Description => format!("description cut to {} B", limits::DESCRIPTION),
+            Limit::Metadata => format!(
+                "metadata cut to {} keys / {} B",
+                limits::METADATA_KEYS,
+                limits::METADATA_BYTES
+            ),
+            Limit::Endpoints => format!("endpoints cut to {}", limits::ENDPOINTS),
+            Limit::EndpointField => format!(
+                "endpoint name, subject or queue group cut to {} B",
+                limits::ENDPOINT_FIELD
+            ),
+            Limit::LastError => format!("last_error cut to {} B", limits::LAST_ERROR),
+            Limit::Data => format!("data over {} B dropped", limits::DATA),
+        }
+    }
+}
+
+/// Cut `s` to at most `max` bytes on a character boundary; true when it was cut.
+fn cut(s: &mut String, max: usize) -> bool {
+    if s.len() <= max {
+        return false;
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    s.truncate(end);
+    s.shrink_to_fit();
+    true
+}
+
+/// Keep metadata keys (in key order) while both bounds hold; true when any was dropped.
+fn cut_metadata(m: &mut BTreeMap<String, String>) -> bool {
+    let mut bytes = 0usize;
+    let mut kept = 0usize;
+    let before = m.len();
+    m.retain(|k, v| {
+        let size = k.len() + v.len();
+        if kept < limits::METADATA_KEYS && bytes + size <= limits::METADATA_BYTES {
+            kept += 1;
+            bytes += size;
+            true
+        } else {
+            false
+        }
+    });
+    m.len() != before
+}
+
+/// Whether the JSON text of `v` would exceed `max` bytes (walks at most until it does).
+fn json_larger_than(v: &Value, max: usize) -> bool {
+    fn size(v: &Value, budget: &mut isize) {
+        if *budget < 0 {
+            return;
+        }
+        match v {
+            Value::Null | Value::Bool(_) => *budget -= 5,
+            Value::Number(_) => *budget -= 24,
+            Value::String(s) => *budget -= s.len() as isize + 2,
+            Value::Array(a) => {
+                *budget -= 2 + a.len() as isize;
+                for x in a {
+                    size(x, budget);
+                }
+            }
+            Value::Object(o) => {
+                *budget -= 2 + o.len() as isize;
+                for (k, x) in o {
+                    *budget -= k.len() as isize + 3;
+                    size(x, budget);
+                }
+            }
+        }
+    }
+    let mut budget = isize::try_from(max).unwrap_or(isize::MAX);
+    size(v, &mut budget);
+    budget < 0
+}
+
 /// One endpoint as INFO or STATS describe it; STATS-only fields are zero for INFO.
 #[derive(Clone, Debug, Default, PartialEq, Deserialize)]
 #[serde(default)]
@@ -135,6 +275,50 @@ pub struct ServiceReply {
     pub started: Option<DateTime<Utc>>,
     #[serde(deserialize_with = "endpoints_or_default")]
     pub endpoints: Vec<Endpoint>,
+    /// Field bounds applied to this reply (empty for every well-behaved service).
+    #[serde(skip)]
+    pub limited: BTreeSet<Limit>,
+}
+
+impl ServiceReply {
+    /// Apply [`limits`] to every field; `Err` when name or id is too long.
+    fn bound(&mut self) -> Result<(), InvalidReply> {
+        if self.name.len() > limits::NAME || self.id.len() > limits::NAME {
+            return Err(InvalidReply::TooLong("name or id"));
+        }
+        fn hit(on: bool, l: Limit, set: &mut BTreeSet<Limit>) {
+            if on {
+                set.insert(l);
+            }
+        }
+        let mut set = BTreeSet::new();
+        hit(cut(&mut self.version, limits::VERSION), Limit::Version, &mut set);
+        hit(
+            cut(&mut self.description, limits::DESCRIPTION),
+            Limit::Description,
+            &mut set,
+        );
+        hit(cut_metadata(&mut self.metadata), Limit::Metadata, &mut set);
+        if self.endpoints.len() > limits::ENDPOINTS {
+            self.endpoints.truncate(limits::ENDPOINTS);
+            self.endpoints.shrink_to_fit();
+            set.insert(Limit::Endpoints);
+        }
+        for e in &mut self.endpoints {
+            let fields = cut(&mut e.name, limits::ENDPOINT_FIELD)
+                | cut(&mut e.subject, limits::ENDPOINT_FIELD)
+                | cut(&mut e.queue_group, limits::ENDPOINT_FIELD);
+            hit(fields, Limit::EndpointField, &mut set);
+            hit(cut_metadata(&mut e.metadata), Limit::Metadata, &mut set);
+            hit(cut(&mut e.last_error, limits::LAST_ERROR), Limit::LastError, &mut set);
+            if e.data.as_ref().is_some_and(|d| json_larger_than(d, limits::DATA)) {
+                e.data = None;
+                set.insert(Limit::Data);
+            }
+        }
+        self.limited = set;
+        Ok(())
+    }
 }
 
 /// Why a reply was skipped.
@@ -146,6 +330,8 @@ pub enum InvalidReply {
     WrongType { got: String, want: &'static str },
     #[error("reply has no {0}")]
     Missing(&'static str),
+    #[error("reply {0} is longer than {limit} bytes", limit = limits::NAME)]
+    TooLong(&'static str),
 }
 
 /// Parse one reply body for `verb`. Endpoints come back sorted by name.
@@ -165,6 +351,7 @@ pub fn parse_reply(verb: Verb, body: &[u8]) -> Result<ServiceReply, InvalidReply
     if reply.id.is_empty() {
         return Err(InvalidReply::Missing("id"));
     }
+    reply.bound()?;
     reply
         .endpoints
         .sort_by(|a, b| a.name.cmp(&b.name).then_with(|| a.subject.cmp(&b.subject)));

@@ -11,7 +11,7 @@ use grafana_plugin_sdk::pluginv2::{
 use tokio::time::Instant;
 use tonic::{Request, Response, Status};
 
-use crate::connection::{ConnectError, Connection, Connections, SourceKey};
+use crate::connection::{ConnectError, Connection, Connections, SourceId, SourceKey};
 use crate::frames::{Frame, Notice, Severity};
 use crate::health;
 use crate::metrics;
@@ -48,15 +48,10 @@ pub struct Plugin {
     streams: Arc<Streams>,
 }
 
+/// The data source a request is for (org, id and uid: uids are unique only within one org) and its settings.
 fn source(ctx: Option<&pluginv2::PluginContext>) -> Result<(SourceKey, Result<Settings, SettingsError>), SourceError> {
-    let ds = ctx
-        .and_then(|c| c.data_source_instance_settings.as_ref())
-        .ok_or(SourceError::Missing)?;
-    let uid = if ds.uid.is_empty() {
-        format!("id:{}", ds.id)
-    } else {
-        ds.uid.clone()
-    };
+    let ctx = ctx.ok_or(SourceError::Missing)?;
+    let ds = ctx.data_source_instance_settings.as_ref().ok_or(SourceError::Missing)?;
     let settings = Settings::parse(RawSettings {
         url: &ds.url,
         json_data: &ds.json_data,
@@ -64,7 +59,11 @@ fn source(ctx: Option<&pluginv2::PluginContext>) -> Result<(SourceKey, Result<Se
     });
     Ok((
         SourceKey {
-            uid,
+            source: SourceId {
+                org_id: ctx.org_id,
+                id: ds.id,
+                uid: ds.uid.clone(),
+            },
             updated_ms: ds.last_updated_ms,
         },
         settings,

@@ -13,7 +13,7 @@ use crate::history::{self, History};
 use crate::micro::{valid_name, Scope, Verb};
 use crate::request::{self, RequestError};
 use crate::sampler;
-use crate::settings::{valid_subject, SettingsError};
+use crate::settings::{json_kind, valid_subject, SettingsError};
 use crate::shapes;
 use crate::timeseries;
 
@@ -228,7 +228,10 @@ fn text(v: &Option<Value>, key: &str) -> Result<String, QueryErrorKind> {
         None | Some(Value::Null) => Ok(String::new()),
         Some(Value::String(s)) => Ok(s.trim().to_string()),
         Some(Value::Number(n)) => Ok(n.to_string()),
-        Some(other) => Err(QueryErrorKind::BadQuery(format!("{key} must be a string, not {other}"))),
+        Some(other) => Err(QueryErrorKind::BadQuery(format!(
+            "{key} must be a string, not {}",
+            json_kind(other)
+        ))),
     }
 }
 
@@ -455,8 +458,10 @@ impl Query {
             (Some(r), _) => (history::ping_samples(r), Vec::new()),
             (None, _) => (Vec::new(), Vec::new()),
         };
+        let fresh_notices = round.as_ref().map(|r| shapes::round_notices(r)).unwrap_or_default();
         let build = |h: Option<&History>| {
             let src = timeseries::Source {
+                round_notices: &fresh_notices,
                 history: h,
                 period_ms,
                 now_ms,
@@ -510,7 +515,8 @@ fn parse_headers(v: Option<&Value>) -> Result<Vec<(String, String)>, QueryErrorK
             })
             .collect(),
         Some(other) => bad(format!(
-            "headers must be an object of name: value or a list of {{key, value}}, not {other}"
+            "headers must be an object of name: value or a list of {{key, value}}, not {}",
+            json_kind(other)
         )),
     }
 }

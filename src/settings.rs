@@ -131,7 +131,12 @@ pub struct Settings {
     /// fast: time compressed), default 0.
     pub history_fill_rounds: u64,
     pub request_subjects: Vec<String>,
+    /// Byte budget of one discovery round's replies (`maxRoundBytes`).
+    pub max_round_bytes: usize,
 }
+
+/// Default of `maxRoundBytes`: 16 MiB, about 30 000 typical STATS replies.
+pub const DEFAULT_MAX_ROUND_BYTES: u64 = 16 * 1024 * 1024;
 
 /// A setting a user has to fix; the message says what and how.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -209,13 +214,16 @@ impl Settings {
                     if !text.contains("BEGIN NATS USER JWT") || !text.contains("BEGIN USER NKEY SEED") {
                         return err("credentials is not the text of a .creds file (it needs a NATS USER JWT block and a USER NKEY SEED block)");
                     }
-                    Auth::Creds(c)
+                    // Secrets are trimmed, but a .creds file's last block must end with a line
+                    // break for the NATS client to read it.
+                    Auth::Creds(Secret::new(format!("{text}\n")))
                 }
                 None => return err("authType is creds but no credentials are set"),
             },
             other => {
                 return err(format!(
-                    "authType '{other}' is not one of none, userpass, token, nkey, creds"
+                    "authType {} is not one of none, userpass, token, nkey, creds",
+                    shown_word(other)
                 ))
             }
         };
@@ -300,6 +308,13 @@ impl Settings {
 
         let request_subjects = parse_request_subjects(json.get("requestSubjects"))?;
 
+        let max_round_bytes = get_u64(&json, "maxRoundBytes")?.unwrap_or(DEFAULT_MAX_ROUND_BYTES);
+        if !((64 << 10)..=(1 << 30)).contains(&max_round_bytes) {
+            return err(format!(
+                "maxRoundBytes is {max_round_bytes}: use 65536 (64 KiB) to 1073741824 (1 GiB) bytes"
+            ));
+        }
+
         Ok(Settings {
             servers,
             auth,
@@ -313,6 +328,7 @@ impl Settings {
             history_budget: usize::try_from(history_budget).unwrap_or(usize::MAX),
             history_fill_rounds,
             request_subjects,
+            max_round_bytes: usize::try_from(max_round_bytes).unwrap_or(usize::MAX),
         })
     }
 
@@ -385,11 +401,24 @@ fn check_pem(value: &Secret, key: &str, label: &str) -> Result<(), SettingsError
     }
 }
 
+/// What kind of JSON value this is, for error messages: values themselves are never echoed,
+/// since a misplaced one may be a secret (a token typed into the wrong field, a header value).
+pub fn json_kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "true or false",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "a list",
+        Value::Object(_) => "an object",
+    }
+}
+
 fn get_str(json: &serde_json::Map<String, Value>, key: &str) -> Result<Option<String>, SettingsError> {
     match json.get(key) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) => Ok(Some(s.clone())),
-        Some(other) => err(format!("{key} must be a string, not {other}")),
+        Some(other) => err(format!("{key} must be a string, not {}", json_kind(other))),
     }
 }
 
@@ -399,13 +428,13 @@ fn get_bool(json: &serde_json::Map<String, Value>, key: &str) -> Result<bool, Se
         Some(Value::Bool(b)) => Ok(*b),
         Some(Value::String(s)) if s == "true" => Ok(true),
         Some(Value::String(s)) if s == "false" || s.is_empty() => Ok(false),
-        Some(other) => err(format!("{key} must be true or false, not {other}")),
+        Some(other) => err(format!("{key} must be true or false, not {}", json_kind(other))),
     }
 }
 
 /// Numbers may arrive as JSON numbers or, from provisioning files, as strings.
 fn get_u64(json: &serde_json::Map<String, Value>, key: &str) -> Result<Option<u64>, SettingsError> {
-    let bad = |v: &Value| err(format!("{key} must be a whole number, not {v}"));
+    let bad = |v: &Value| err(format!("{key} must be a whole number, not {}", shown_number(v)));
     match json.get(key) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::Number(n)) => match (n.as_u64(), n.as_f64()) {
@@ -422,6 +451,32 @@ fn get_u64(json: &serde_json::Map<String, Value>, key: &str) -> Result<Option<u6
     }
 }
 
+/// A rejected number is shown when it is a number or short numeric-looking text (helps fix a
+/// typo like `15s`); anything else is described by its kind only.
+fn shown_number(v: &Value) -> String {
+    match v {
+        Value::Number(n) => n.to_string(),
+        Value::String(s)
+            if s.len() <= 12
+                && s.starts_with(|c: char| c.is_ascii_digit() || c == '-' || c == '+')
+                && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"-+. ".contains(&b)) =>
+        {
+            format!("'{s}'")
+        }
+        other => json_kind(other).to_string(),
+    }
+}
+
+/// A rejected keyword is quoted when it looks like one (short, lower-case letters); otherwise it
+/// may be something pasted into the wrong field and is not repeated.
+fn shown_word(s: &str) -> String {
+    if s.len() <= 16 && s.bytes().all(|b| b.is_ascii_alphabetic() || b == b'_' || b == b'-') {
+        format!("'{s}'")
+    } else {
+        "(this value)".to_string()
+    }
+}
+
 fn parse_request_subjects(value: Option<&Value>) -> Result<Vec<String>, SettingsError> {
     let items: Vec<String> = match value {
         None | Some(Value::Null) => Vec::new(),
@@ -431,14 +486,15 @@ fn parse_request_subjects(value: Option<&Value>) -> Result<Vec<String>, Settings
             for v in a {
                 match v {
                     Value::String(s) => out.push(s.clone()),
-                    other => return err(format!("requestSubjects must list strings, not {other}")),
+                    other => return err(format!("requestSubjects must list strings, not {}", json_kind(other))),
                 }
             }
             out
         }
         Some(other) => {
             return err(format!(
-                "requestSubjects must be a list of subject patterns, not {other}"
+                "requestSubjects must be a list of subject patterns, not {}",
+                json_kind(other)
             ))
         }
     };
@@ -567,6 +623,13 @@ mod tests {
         )
         .unwrap();
         assert_eq!((s.history_fill_rounds, s.history_budget), (700, 4096));
+        assert_eq!(s.max_round_bytes, DEFAULT_MAX_ROUND_BYTES as usize);
+        let s = parse("localhost", r#"{"maxRoundBytes":"1048576"}"#, &[]).unwrap();
+        assert_eq!(s.max_round_bytes, 1 << 20);
+        for bad in ["1000", "2000000000"] {
+            let e = parse("localhost", &format!(r#"{{"maxRoundBytes":{bad}}}"#), &[]).unwrap_err();
+            assert!(e.0.contains(&format!("maxRoundBytes is {bad}")), "{e}");
+        }
         let e = parse("localhost", r#"{"historyFillRounds":100001}"#, &[]).unwrap_err();
         assert!(e.0.contains("historyFillRounds is 100001: use 0 to 100000"), "{e}");
         let e = parse("localhost", r#"{"historyBudgetBytes":10}"#, &[]).unwrap_err();

@@ -21,51 +21,96 @@ fn ms(d: std::time::Duration) -> f64 {
     d.as_secs_f64() * 1e3
 }
 
-/// Meta shared by every frame built from a round: type, executed subject, notices, round facts.
-fn round_meta(kind: &'static str, round: &Round) -> FrameMeta {
+/// What a round skipped or cut, as notices (shared by instant, table and timeseries frames).
+pub fn round_notices(round: &Round) -> Vec<Notice> {
     let mut notices = Vec::new();
+    let warn = |text: String| Notice {
+        severity: Severity::Warning,
+        text,
+    };
     if round.invalid > 0 {
-        notices.push(Notice {
-            severity: Severity::Warning,
-            text: format!(
-                "{} invalid {} skipped (not JSON, wrong type, no name/id, or duplicate) on {}",
-                round.invalid,
-                if round.invalid == 1 {
-                    "reply was"
-                } else {
-                    "replies were"
-                },
-                round.subject
-            ),
-        });
+        notices.push(warn(format!(
+            "{} invalid {} skipped (not JSON, wrong type, no name/id or one too long, or duplicate) on {}",
+            round.invalid,
+            if round.invalid == 1 {
+                "reply was"
+            } else {
+                "replies were"
+            },
+            round.subject
+        )));
+    }
+    if round.oversized > 0 {
+        notices.push(warn(format!(
+            "{} {} larger than a 64th of maxRoundBytes skipped unread on {}",
+            round.oversized,
+            if round.oversized == 1 { "reply" } else { "replies" },
+            round.subject
+        )));
+    }
+    let cut: Vec<String> = round
+        .limited
+        .iter()
+        .filter(|(l, _)| **l != crate::micro::Limit::Name)
+        .map(|(l, n)| format!("{} ({n})", l.rule()))
+        .collect();
+    if !cut.is_empty() {
+        notices.push(warn(format!(
+            "replies over the field bounds were cut: {}",
+            cut.join("; ")
+        )));
+    }
+    if round.late_cut_short {
+        notices.push(warn(format!(
+            "late replies to an earlier round on {} reached the reply cap or the maxRoundBytes budget: something on this account answers far more than a fleet would",
+            round.subject
+        )));
     }
     match round.stop {
-        StopReason::Capped => notices.push(Notice {
-            severity: Severity::Warning,
-            text: format!(
-                "stopped at the reply cap of {} replies: instances beyond it are not shown",
-                round.replies.len()
-            ),
-        }),
+        StopReason::Capped => notices.push(warn(format!(
+            "stopped at the reply cap of {} replies: instances beyond it are not shown",
+            round.replies.len()
+        ))),
+        StopReason::Budget => notices.push(warn(format!(
+            "stopped after {} of replies (the maxRoundBytes budget): instances beyond it are not shown",
+            bytes_text(round.bytes)
+        ))),
         StopReason::NoResponders => notices.push(Notice {
             severity: Severity::Info,
             text: format!("no service answered {} (no responders)", round.subject),
         }),
-        StopReason::Timeout if round.replies.is_empty() => notices.push(Notice {
-            severity: Severity::Warning,
-            text: format!("no valid reply on {} within {:.0} ms", round.subject, ms(round.elapsed)),
-        }),
+        StopReason::Timeout if round.replies.is_empty() => notices.push(warn(format!(
+            "no valid reply on {} within {:.0} ms",
+            round.subject,
+            ms(round.elapsed)
+        ))),
         _ => {}
     }
+    notices
+}
+
+/// Bytes for people: `512 B`, `3.0 KiB`, `16.0 MiB`.
+pub fn bytes_text(n: u64) -> String {
+    match n {
+        0..1024 => format!("{n} B"),
+        1024..1_048_576 => format!("{:.1} KiB", n as f64 / 1024.0),
+        _ => format!("{:.1} MiB", n as f64 / 1_048_576.0),
+    }
+}
+
+/// Meta shared by every frame built from a round: type, executed subject, notices, round facts.
+fn round_meta(kind: &'static str, round: &Round) -> FrameMeta {
     FrameMeta {
         executed_query_string: Some(round.subject.clone()),
-        notices,
+        notices: round_notices(round),
         custom: Some(json!({
             "stop": round.stop.name(),
             "elapsedMs": ms(round.elapsed),
             "lastReplyMs": round.last_reply.map(ms),
             "replies": round.replies.len(),
             "invalidReplies": round.invalid,
+            "oversizedReplies": round.oversized,
+            "bytes": round.bytes,
             "down": round.down.len(),
         })),
         ..FrameMeta::typed(kind)
@@ -415,6 +460,10 @@ mod tests {
                 })
                 .collect(),
             invalid: 2,
+            oversized: 0,
+            bytes: 0,
+            limited: Default::default(),
+            late_cut_short: false,
             stop: StopReason::Stall,
             elapsed: Duration::from_millis(101),
             last_reply: Some(Duration::from_millis(1)),

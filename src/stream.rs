@@ -306,7 +306,7 @@ impl Streams {
         drop(producers);
         metrics::global().stream_listener(1);
         metrics::global().stream_producer(1);
-        tracing::info!(uid = %key.source.uid, path = %key.path, "stream producer started");
+        tracing::info!(org_id = key.source.source.org_id, uid = %key.source.source.uid, path = %key.path, "stream producer started");
         let this = Arc::clone(self);
         let producer_wake = Arc::clone(&wake);
         tokio::spawn(async move {
@@ -381,7 +381,7 @@ impl Streams {
             }
         }
         metrics::global().stream_producer(-1);
-        tracing::info!(uid = %key.source.uid, path = %key.path, "stream producer stopped: nobody listens");
+        tracing::info!(org_id = key.source.source.org_id, uid = %key.source.source.uid, path = %key.path, "stream producer stopped: nobody listens");
     }
 }
 

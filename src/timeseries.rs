@@ -26,7 +26,7 @@ use serde_json::json;
 use crate::frames::{Field, FieldConfig, Frame, FrameMeta, Notice, Severity, Values, TABLE, TIMESERIES_MULTI};
 use crate::history::{EndpointPoint, History, PingSample, StatsSample};
 use crate::query::{Query, Window};
-use crate::shapes::up_config;
+use crate::shapes::{bytes_text, up_config};
 
 /// What the builders read besides the query.
 #[derive(Clone, Copy, Debug)]
@@ -42,6 +42,8 @@ pub struct Source<'a> {
     /// Whether the fresh sample belongs in the window (it reaches the present; Grafana's `to` is
     /// the moment the dashboard sent the query, a little before the fresh round).
     pub fresh: bool,
+    /// What the fresh round skipped or cut ([`crate::shapes::round_notices`]).
+    pub round_notices: &'a [Notice],
 }
 
 /// How the points of one bucket combine.
@@ -146,21 +148,14 @@ pub fn history_notices(src: &Source<'_>, w: &Window) -> Vec<Notice> {
                     severity: Severity::Warning,
                     text: format!(
                         "history truncated: the memory bound of {} was reached, samples up to {at} were dropped",
-                        size(h.budget())
+                        bytes_text(h.budget() as u64)
                     ),
                 });
             }
         }
     }
+    notices.extend(src.round_notices.iter().cloned());
     notices
-}
-
-fn size(bytes: usize) -> String {
-    if bytes >= 1 << 20 {
-        format!("{:.1} MiB", bytes as f64 / f64::from(1 << 20))
-    } else {
-        format!("{:.0} KiB", bytes as f64 / 1024.0)
-    }
 }
 
 /// Per (service, id, endpoint): raw points and the latest stored point before "now".
@@ -499,6 +494,7 @@ mod tests {
             now_ms: now,
             subject: Some("$SRV.PING"),
             fresh: now <= 10_000,
+            round_notices: &[],
         }
     }
 

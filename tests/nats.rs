@@ -605,43 +605,6 @@ async fn resources_list_services_instances_and_endpoints_for_editors() {
     assert!(body["error"].as_str().unwrap().contains("services/<name>/endpoints"));
 }
 
-/// A CA, a server certificate for 127.0.0.1 signed by it, and a client certificate signed by it (PEM).
-struct Pki {
-    ca: String,
-    server_cert: String,
-    server_key: String,
-    client_cert: String,
-    client_key: String,
-}
-
-fn pki() -> Pki {
-    use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair};
-    let ca_key = KeyPair::generate().unwrap();
-    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca_params
-        .distinguished_name
-        .push(DnType::CommonName, "natsmicro test CA");
-    let ca = ca_params.self_signed(&ca_key).unwrap();
-    let issuer = rcgen::Issuer::new(ca_params, ca_key);
-    let server_key = KeyPair::generate().unwrap();
-    let server = CertificateParams::new(vec!["127.0.0.1".to_string(), "localhost".to_string()])
-        .unwrap()
-        .signed_by(&server_key, &issuer)
-        .unwrap();
-    let client_key = KeyPair::generate().unwrap();
-    let mut client_params = CertificateParams::new(vec!["grafana".to_string()]).unwrap();
-    client_params.distinguished_name.push(DnType::CommonName, "grafana");
-    let client = client_params.signed_by(&client_key, &issuer).unwrap();
-    Pki {
-        ca: ca.pem(),
-        server_cert: server.pem(),
-        server_key: server_key.serialize_pem(),
-        client_cert: client.pem(),
-        client_key: client_key.serialize_pem(),
-    }
-}
-
 #[tokio::test]
 async fn tls_from_pem_text_token_auth_and_mutual_tls() {
     let pki = pki();

@@ -62,11 +62,13 @@ export const DEFAULT_INBOX_PREFIX = '_INBOX';
 export const DEFAULT_TIMEOUT_MS = 2000;
 export const DEFAULT_SAMPLE_INTERVAL_SEC = 15;
 export const DEFAULT_RETENTION_MINUTES = 60;
+export const DEFAULT_MAX_ROUND_BYTES = 16 * 1024 * 1024;
 
 /** Ranges the backend enforces (Rust `settings`). */
 export const TIMEOUT_MS_RANGE: [number, number] = [10, 120000];
 export const RETENTION_MINUTES_RANGE: [number, number] = [1, 10080];
 export const SAMPLE_INTERVAL_SEC_RANGE: [number, number] = [0, 86400];
+export const MAX_ROUND_BYTES_RANGE: [number, number] = [65536, 1073741824];
 
 /** `jsonData` — SPEC "Data source settings". */
 export interface NatsMicroOptions extends DataSourceJsonData {
@@ -80,6 +82,8 @@ export interface NatsMicroOptions extends DataSourceJsonData {
   timeoutMs?: number;
   sampleIntervalSec?: number;
   retentionMinutes?: number;
+  /** Byte budget of one discovery round's replies. */
+  maxRoundBytes?: number;
   /** Subject patterns `request` queries may use; empty = request queries refused. */
   requestSubjects?: string[];
 }

@@ -19,6 +19,8 @@ use grafana_plugin_sdk::pluginv2::{
 use serde_json::{json, Value};
 use tonic::transport::Channel;
 
+pub mod jwt;
+
 pub fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
@@ -350,6 +352,10 @@ pub struct DataSource {
     pub json: Value,
     pub secure: HashMap<String, String>,
     pub updated_ms: i64,
+    /// Grafana's org of this data source (uids are unique only within one org).
+    pub org_id: i64,
+    /// Grafana's numeric data source id.
+    pub id: i64,
 }
 
 impl DataSource {
@@ -364,7 +370,16 @@ impl DataSource {
             json: json!({}),
             secure: HashMap::new(),
             updated_ms: 1,
+            org_id: 1,
+            id: 7,
         }
+    }
+
+    /// The same data source uid provisioned into another org (its own id there).
+    pub fn in_org(mut self, org_id: i64, id: i64) -> Self {
+        self.org_id = org_id;
+        self.id = id;
+        self
     }
 
     pub fn json(mut self, json: Value) -> Self {
@@ -379,7 +394,7 @@ impl DataSource {
 
     pub fn context(&self, role: &str) -> pluginv2::PluginContext {
         pluginv2::PluginContext {
-            org_id: 1,
+            org_id: self.org_id,
             plugin_id: "natsmicro-datasource".into(),
             user: Some(pluginv2::User {
                 login: "admin".into(),
@@ -389,7 +404,7 @@ impl DataSource {
             }),
             app_instance_settings: None,
             data_source_instance_settings: Some(pluginv2::DataSourceInstanceSettings {
-                id: 7,
+                id: self.id,
                 name: "NATS".into(),
                 url: self.url.clone(),
                 json_data: serde_json::to_vec(&self.json).unwrap_or_default(),
@@ -427,7 +442,20 @@ impl PluginProcess {
     }
 
     pub async fn start_with_env(env: &[(&str, &str)]) -> Result<Self> {
+        Self::spawn(env, false).await
+    }
+
+    /// Started as Grafana 12.4+ starts plugins: an environment of only the go-plugin variables
+    /// and `GF_*` ones (`[plugin.<id>]` settings arrive as `GF_PLUGIN_<KEY>`).
+    pub async fn start_like_grafana_12_4(env: &[(&str, &str)]) -> Result<Self> {
+        Self::spawn(env, true).await
+    }
+
+    async fn spawn(env: &[(&str, &str)], clear_env: bool) -> Result<Self> {
         let mut cmd = Command::new(plugin_bin());
+        if clear_env {
+            cmd.env_clear();
+        }
         cmd.env("grafana_plugin_type", "datasource")
             .env("PLUGIN_PROTOCOL_VERSIONS", "2")
             .env_remove("RUST_LOG")
@@ -897,4 +925,98 @@ where
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     false
+}
+
+/// A hostile responder on its own connection: answers the newest request on `subject` with
+/// `count` replies built by `body(i)`, back to back; stops (and unsubscribes) on drop.
+pub struct Flood {
+    task: tokio::task::JoinHandle<()>,
+    /// Requests answered so far.
+    pub answered: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl Flood {
+    pub async fn start(
+        url: &str,
+        subject: &str,
+        count: usize,
+        body: impl Fn(usize) -> Vec<u8> + Send + Sync + 'static,
+    ) -> Result<Self> {
+        let client = connect(url).await?;
+        let mut sub = client.subscribe(subject.to_string()).await?;
+        client.flush().await?;
+        let answered = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counter = Arc::clone(&answered);
+        let task = tokio::spawn(async move {
+            use futures::FutureExt;
+            while let Some(mut m) = sub.next().await {
+                // Answer only the newest request: replies to older ones would go to inboxes
+                // whose rounds are long over.
+                while let Some(Some(newer)) = sub.next().now_or_never() {
+                    m = newer;
+                }
+                let Some(reply) = m.reply else { continue };
+                for i in 0..count {
+                    if client.publish(reply.clone(), body(i).into()).await.is_err() {
+                        break;
+                    }
+                }
+                let _ = client.flush().await;
+                counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
+        });
+        Ok(Self { task, answered })
+    }
+}
+
+impl Drop for Flood {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// A PING reply of `name`/`id`, padded with metadata to about `size` bytes.
+pub fn padded_ping(name: &str, id: &str, size: usize) -> Vec<u8> {
+    let pad = "x".repeat(size.saturating_sub(120));
+    format!(
+        r#"{{"type":"io.nats.micro.v1.ping_response","name":"{name}","id":"{id}","version":"1.0.0","metadata":{{"pad":"{pad}"}}}}"#
+    )
+    .into_bytes()
+}
+
+/// A CA, a server certificate for 127.0.0.1 signed by it, and a client certificate signed by it (PEM).
+pub struct Pki {
+    pub ca: String,
+    pub server_cert: String,
+    pub server_key: String,
+    pub client_cert: String,
+    pub client_key: String,
+}
+
+pub fn pki() -> Pki {
+    use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair};
+    let ca_key = KeyPair::generate().unwrap();
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca_params
+        .distinguished_name
+        .push(DnType::CommonName, "natsmicro test CA");
+    let ca = ca_params.self_signed(&ca_key).unwrap();
+    let issuer = rcgen::Issuer::new(ca_params, ca_key);
+    let server_key = KeyPair::generate().unwrap();
+    let server = CertificateParams::new(vec!["127.0.0.1".to_string(), "localhost".to_string()])
+        .unwrap()
+        .signed_by(&server_key, &issuer)
+        .unwrap();
+    let client_key = KeyPair::generate().unwrap();
+    let mut client_params = CertificateParams::new(vec!["grafana".to_string()]).unwrap();
+    client_params.distinguished_name.push(DnType::CommonName, "grafana");
+    let client = client_params.signed_by(&client_key, &issuer).unwrap();
+    Pki {
+        ca: ca.pem(),
+        server_cert: server.pem(),
+        server_key: server_key.serialize_pem(),
+        client_cert: client.pem(),
+        client_key: client_key.serialize_pem(),
+    }
 }

@@ -17,6 +17,7 @@ import { NumberKey, parseNumber, rangeError, splitSubjects, validSubjectPattern 
 import {
   AuthType,
   DEFAULT_INBOX_PREFIX,
+  DEFAULT_MAX_ROUND_BYTES,
   DEFAULT_RETENTION_MINUTES,
   DEFAULT_SAMPLE_INTERVAL_SEC,
   DEFAULT_SRV_PREFIX,
@@ -303,6 +304,13 @@ export function ConfigEditor(props: Props) {
           'How much sampled history is kept in memory, 1 to 10080 minutes (one week). Default 60',
           DEFAULT_RETENTION_MINUTES,
           'minutes'
+        )}
+        {numberField(
+          'maxRoundBytes',
+          'Max round bytes',
+          'Byte budget of the replies of one discovery round; a round that reaches it stops and says so, and a single reply larger than a 64th of it is skipped unread. 65536 to 1073741824. Default 16777216 (16 MiB)',
+          DEFAULT_MAX_ROUND_BYTES,
+          'bytes'
         )}
         <InlineFieldRow>
           <InlineField

@@ -17,6 +17,9 @@ describe('settings helpers', () => {
     expect(rangeError('retentionMinutes', 0, 'min')).toMatch(/1 to 10080/);
     expect(rangeError('retentionMinutes', 1.5, 'min')).toBeDefined();
     expect(rangeError('retentionMinutes', undefined, 'min')).toBeUndefined();
+    expect(rangeError('maxRoundBytes', 16777216, 'bytes')).toBeUndefined();
+    expect(rangeError('maxRoundBytes', 1000, 'bytes')).toMatch(/65536 to 1073741824/);
+    expect(rangeError('maxRoundBytes', 2 ** 31, 'bytes')).toBeDefined();
   });
   it('validates subject patterns like the backend', () => {
     for (const ok of ['orders.get', 'orders.*', 'orders.>', '*', '>']) {
