@@ -43,9 +43,44 @@ pub enum ConnectError {
 pub struct ConnectionEvents {
     connected: AtomicBool,
     last_server_error: Mutex<Option<(Instant, String)>>,
+    /// Why the connection is down: the latest server or reconnect error since it was lost.
+    down_reason: Mutex<Option<String>>,
+}
+
+/// What a failed reconnect or a server error while down says, as advice a user can act on.
+pub fn down_advice(reason: &str) -> String {
+    let lower = reason.to_ascii_lowercase();
+    if lower.contains("authorization")
+        || lower.contains("authentication")
+        || lower.contains("expired")
+        || lower.contains("revoked")
+    {
+        format!(
+            "NATS refuses the credentials since the connection was lost ({reason}): the user may have been removed, its password or token changed, or its JWT expired or revoked. Fix the credentials in the data source settings (or on the NATS side); the plugin keeps retrying"
+        )
+    } else if lower.contains("tls") || lower.contains("certificate") {
+        format!(
+            "TLS with NATS fails since the connection was lost ({reason}): the server certificate may have changed or expired. Check tlsCACert and the server certificate; the plugin keeps retrying"
+        )
+    } else {
+        format!("the NATS connection is down and reconnecting fails ({reason}); the plugin keeps retrying")
+    }
 }
 
 impl ConnectionEvents {
+    /// Why the connection is down, as advice; `None` while connected or before any error.
+    pub fn down_reason(&self) -> Option<String> {
+        if self.connected.load(Ordering::SeqCst) {
+            return None;
+        }
+        let g = self.down_reason.lock().unwrap_or_else(|p| p.into_inner());
+        g.as_deref().map(down_advice)
+    }
+
+    fn set_down_reason(&self, reason: Option<String>) {
+        *self.down_reason.lock().unwrap_or_else(|p| p.into_inner()) = reason;
+    }
+
     /// The latest error the server sent on this connection, if it came after `since`.
     pub fn server_error_since(&self, since: Instant) -> Option<String> {
         let g = self.last_server_error.lock().unwrap_or_else(|p| p.into_inner());
@@ -57,6 +92,13 @@ impl ConnectionEvents {
             metrics::global().connection_up(if up { 1 } else { -1 });
         }
     }
+}
+
+fn is_auth_error(text: &str) -> bool {
+    let lower = text.to_ascii_lowercase();
+    ["authorization", "authentication", "expired", "revoked"]
+        .iter()
+        .any(|w| lower.contains(w))
 }
 
 /// One data source's live NATS connection and discovery state.
@@ -130,6 +172,31 @@ impl Connection {
         };
         conn.touch();
         Ok(Arc::new(conn))
+    }
+
+    /// While this connection is down: one fresh connect attempt with the same settings, so that
+    /// a health check can say exactly why reconnecting fails (the client's own reconnect errors
+    /// say only "IO error" for a TLS failure). `Ok` when a fresh connect works.
+    pub async fn probe(&self) -> Result<(), ConnectError> {
+        let servers = self.settings.servers_display();
+        let addrs: Vec<ServerAddr> = self
+            .settings
+            .servers
+            .iter()
+            .filter_map(|s| s.address.parse::<ServerAddr>().ok())
+            .collect();
+        let options = options(&self.settings, Arc::new(ConnectionEvents::default()))?;
+        match tokio::time::timeout(self.settings.timeout, options.connect(addrs)).await {
+            Err(_) => Err(ConnectError::TimedOut {
+                servers,
+                timeout_ms: self.settings.timeout.as_millis(),
+            }),
+            Ok(Err(e)) => Err(classify(&self.settings, &servers, e)),
+            Ok(Ok(client)) => {
+                let _ = client.drain().await;
+                Ok(())
+            }
+        }
     }
 
     /// The data source was used (query, resource or health): keeps the sampler running.
@@ -236,6 +303,7 @@ fn options(settings: &Settings, events: Arc<ConnectionEvents>) -> Result<async_n
                             metrics::global().reconnected();
                         }
                         events.set_connected(true);
+                        events.set_down_reason(None);
                         tracing::info!("NATS connection is up");
                     }
                     async_nats::Event::Disconnected => {
@@ -245,8 +313,25 @@ fn options(settings: &Settings, events: Arc<ConnectionEvents>) -> Result<async_n
                     async_nats::Event::ServerError(e) => {
                         let text = e.to_string();
                         tracing::warn!(error = %text, "NATS server error");
+                        if !events.connected.load(Ordering::SeqCst) || is_auth_error(&text) {
+                            events.set_down_reason(Some(text.clone()));
+                        }
                         *events.last_server_error.lock().unwrap_or_else(|p| p.into_inner()) =
                             Some((Instant::now(), text));
+                    }
+                    async_nats::Event::ClientError(e) => {
+                        let text = e.to_string();
+                        tracing::warn!(error = %text, "NATS reconnect failed");
+                        // "io error" says less than a server's auth error seen just before.
+                        let keep = events
+                            .down_reason
+                            .lock()
+                            .unwrap_or_else(|p| p.into_inner())
+                            .as_deref()
+                            .is_some_and(is_auth_error);
+                        if !keep || is_auth_error(&text) {
+                            events.set_down_reason(Some(text));
+                        }
                     }
                     other => tracing::debug!(event = %other, "NATS connection event"),
                 }

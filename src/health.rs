@@ -6,7 +6,7 @@ use std::sync::Arc;
 use serde_json::{json, Value};
 use tokio::time::Instant;
 
-use crate::connection::{Connections, SourceKey};
+use crate::connection::{ConnectError, Connections, SourceKey};
 use crate::discovery::StopReason;
 use crate::micro::{Scope, Verb};
 use crate::settings::{Settings, SettingsError};
@@ -40,10 +40,19 @@ pub async fn check(connections: &Connections, key: &SourceKey, settings: Result<
         Err(e) => return Report::error(e.to_string()),
     };
     if conn.client.connection_state() != async_nats::connection::State::Connected {
-        return Report::error(format!(
-            "NATS at {} is unreachable: the connection is down and the plugin keeps reconnecting",
-            conn.settings.servers_display()
-        ));
+        // A fresh connect tells exactly what fails (refused credentials, TLS, unreachable).
+        let probe = conn.probe().await;
+        let servers = conn.settings.servers_display();
+        return Report::error(match (probe, conn.events.down_reason()) {
+            (Err(e @ (ConnectError::Auth { .. } | ConnectError::Tls { .. })), _) => {
+                format!("The NATS connection is down and reconnecting fails: {e}. The plugin keeps retrying")
+            }
+            (_, Some(why)) => format!("NATS at {servers}: {why}"),
+            (Err(e), None) => format!("The NATS connection is down: {e}. The plugin keeps retrying"),
+            (Ok(()), None) => format!(
+                "NATS at {servers} answers again; the plugin's connection is reconnecting. Test again in a moment"
+            ),
+        });
     }
     let (server, version) = conn.server();
     let at = format!(

@@ -146,6 +146,13 @@ impl Metrics {
         );
         scalar(
             &mut out,
+            "natsmicro_runtime_alive_tasks",
+            "gauge",
+            "Tasks alive in the plugin's async runtime (rounds, late-reply listeners, samplers, streams, gRPC calls).",
+            tokio::runtime::Handle::try_current().map_or(0, |h| h.metrics().num_alive_tasks()),
+        );
+        scalar(
+            &mut out,
             "natsmicro_history_sampling_rounds_total",
             "counter",
             "Sampling rounds (a PING and a STATS round) completed.",

@@ -169,6 +169,9 @@ pub enum QueryErrorKind {
     Request(#[from] RequestError),
     #[error("{0}")]
     Frame(#[from] FrameError),
+    /// The connection is down, and why (a refused reconnect, a TLS failure…).
+    #[error("{0}")]
+    Down(String),
 }
 
 impl QueryErrorKind {
@@ -178,7 +181,10 @@ impl QueryErrorKind {
             QueryErrorKind::BadQuery(_) | QueryErrorKind::Settings(_) => 400,
             QueryErrorKind::Connect(ConnectError::TimedOut { .. })
             | QueryErrorKind::Request(RequestError::TimedOut { .. }) => 504,
-            QueryErrorKind::Connect(_) | QueryErrorKind::Discovery(_) | QueryErrorKind::Request(_) => 502,
+            QueryErrorKind::Connect(_)
+            | QueryErrorKind::Discovery(_)
+            | QueryErrorKind::Request(_)
+            | QueryErrorKind::Down(_) => 502,
             QueryErrorKind::Frame(_) => 500,
         }
     }
@@ -381,9 +387,18 @@ impl Query {
 
     /// Run on `conn` and build frames.
     pub async fn execute(&self, conn: &Connection) -> Result<Vec<Frame>, QueryError> {
-        self.execute_inner(conn)
-            .await
-            .map_err(|kind| QueryError::new(&self.ref_id, kind))
+        self.execute_inner(conn).await.map_err(|kind| {
+            // Failing fast while down: say why it is down when the connection knows.
+            let kind = match kind {
+                QueryErrorKind::Discovery(DiscoveryError::NotConnected)
+                | QueryErrorKind::Request(RequestError::NotConnected) => match conn.events.down_reason() {
+                    Some(why) => QueryErrorKind::Down(why),
+                    None => kind,
+                },
+                other => other,
+            };
+            QueryError::new(&self.ref_id, kind)
+        })
     }
 
     async fn execute_inner(&self, conn: &Connection) -> Result<Vec<Frame>, QueryErrorKind> {

@@ -52,7 +52,6 @@ fn rand_u128() -> u128 {
 
 /// An operator with one account; mints users of that account.
 pub struct Operator {
-    operator: KeyPair,
     account: KeyPair,
     operator_jwt: String,
     account_jwt: String,
@@ -87,7 +86,6 @@ impl Operator {
             None,
         );
         Self {
-            operator,
             account,
             operator_jwt,
             account_jwt,
@@ -121,10 +119,5 @@ impl Operator {
              NKEY Seed printed below can be used to sign and prove identity.\n\n\
              -----BEGIN USER NKEY SEED-----\n{seed}\n------END USER NKEY SEED------\n"
         )
-    }
-
-    /// The operator's public key (unused by servers that preload; handy in messages).
-    pub fn operator_key(&self) -> String {
-        self.operator.public_key()
     }
 }

@@ -188,6 +188,88 @@ impl NatsServer {
         self.stop();
         self.spawn_retrying(false).expect("restart nats-server");
     }
+
+    /// Replace the configuration text and have the running server reload it (SIGHUP), as an
+    /// operator does; clients that the new configuration no longer admits are disconnected.
+    pub fn reload(&mut self, config: &str) {
+        let path = self
+            .config
+            .clone()
+            .unwrap_or_else(|| self._dir.path().join("nats.conf"));
+        std::fs::write(&path, config).expect("write config");
+        self.config = Some(path);
+        let pid = self.child.as_ref().expect("server running").id();
+        let status = Command::new("kill")
+            .args(["-HUP", &pid.to_string()])
+            .status()
+            .expect("kill -HUP");
+        assert!(status.success(), "SIGHUP to nats-server {pid}");
+    }
+
+    /// `n` servers routed into one cluster (`server_name` n1…nN), each on its own client port;
+    /// returns once a message published on every node reaches a subscriber on every other.
+    pub async fn cluster(n: usize) -> Vec<NatsServer> {
+        let routes: Vec<u16> = (0..n).map(|_| free_port()).collect();
+        let list = routes
+            .iter()
+            .map(|p| format!("nats-route://127.0.0.1:{p}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let nodes: Vec<NatsServer> = (0..n)
+            .map(|i| {
+                NatsServer::with_config(&format!(
+                    "server_name: n{}\ncluster {{ name: c, listen: 127.0.0.1:{}, routes: [{list}] }}\n",
+                    i + 1,
+                    routes[i]
+                ))
+            })
+            .collect();
+        let clients: Vec<async_nats::Client> =
+            futures::future::join_all(nodes.iter().map(|s| connect_ok(s.url()))).await;
+        // One subscription per ordered pair, kept: interest needs a moment to cross the routes.
+        let mut subs = Vec::new();
+        for (i, _) in clients.iter().enumerate() {
+            for (j, b) in clients.iter().enumerate() {
+                if i != j {
+                    let subject = format!("routecheck.{i}.{j}");
+                    let sub = b.subscribe(subject.clone()).await.expect("subscribe");
+                    subs.push((i, subject, sub));
+                }
+            }
+        }
+        let t0 = Instant::now();
+        let mut pending: Vec<_> = subs;
+        while t0.elapsed() < Duration::from_secs(30) {
+            let mut still = Vec::new();
+            for (i, subject, mut sub) in pending {
+                let _ = clients[i].publish(subject.clone(), "x".into()).await;
+                let _ = clients[i].flush().await;
+                if tokio::time::timeout(Duration::from_millis(100), sub.next())
+                    .await
+                    .ok()
+                    .flatten()
+                    .is_none()
+                {
+                    still.push((i, subject, sub));
+                }
+            }
+            if still.is_empty() {
+                return nodes;
+            }
+            pending = still;
+        }
+        panic!("cluster routes did not come up in 30 s");
+    }
+}
+
+async fn connect_ok(url: String) -> async_nats::Client {
+    connect(&url).await.expect("connect to cluster node")
+}
+
+/// A client that knows every URL of a cluster (and so fails over).
+pub async fn connect_all(urls: &[String]) -> Result<async_nats::Client> {
+    let addrs: Vec<async_nats::ServerAddr> = urls.iter().map(|u| u.parse()).collect::<Result<_, _>>()?;
+    Ok(async_nats::ConnectOptions::new().connect(addrs).await?)
 }
 
 impl Drop for NatsServer {
@@ -228,8 +310,18 @@ impl RustService {
         endpoints: &[(&str, &str)],
         fail_every: u64,
     ) -> Result<Self> {
+        Self::start_on(connect(url).await?, name, version, endpoints, fail_every).await
+    }
+
+    /// [`RustService::start`] on a client the caller made (creds, a cluster's URLs, …).
+    pub async fn start_on(
+        client: async_nats::Client,
+        name: &str,
+        version: &str,
+        endpoints: &[(&str, &str)],
+        fail_every: u64,
+    ) -> Result<Self> {
         use async_nats::service::ServiceExt;
-        let client = connect(url).await?;
         let service = client
             .service_builder()
             .description(format!("{name} test service"))
