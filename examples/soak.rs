@@ -101,12 +101,6 @@ fn up_set(frame: &support::DecodedFrame) -> BTreeSet<(String, String)> {
         .collect()
 }
 
-fn metric(text: &str, name: &str) -> f64 {
-    text.lines()
-        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
-        .unwrap_or(0.0)
-}
-
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> Result<()> {
     let minutes = env_num("SOAK_MINUTES", 30);
@@ -212,10 +206,15 @@ async fn main() -> Result<()> {
         }
         if Instant::now() >= next_sample {
             let m = plugin.metrics_text().await.unwrap_or_default();
+            // As an alert rule asks (a dashboard's timeseries query would stream instead).
+            let now = chrono::Utc::now().timestamp_millis();
             let hist = plugin
-                .query(
+                .query_window(
                     &ds,
                     &[json!({"refId": "H", "queryType": "ping", "format": "timeseries", "service": "inventory"})],
+                    (now - 600_000, now),
+                    100,
+                    6_000,
                 )
                 .await
                 .ok()
@@ -230,7 +229,7 @@ async fn main() -> Result<()> {
                 t0.elapsed().as_secs_f64() / 60.0,
                 proc_status_kib(&pid, "VmRSS:") as f64 / 1024.0,
                 hist / (1 << 20) as f64,
-                metric(&m, "natsmicro_runtime_alive_tasks"),
+                support::metric(&m, "natsmicro_runtime_alive_tasks").unwrap_or(f64::NAN),
                 proc_status_kib(&pid, "Threads:") as f64,
             );
             eprintln!(
@@ -293,14 +292,7 @@ async fn main() -> Result<()> {
     );
     print!("{md}");
     if std::env::var("BENCH_WRITE").as_deref() != Ok("0") {
-        let path = support::repo().join("BENCHMARKS.md");
-        let text = std::fs::read_to_string(&path).unwrap_or_default();
-        let section = format!("{START}\n{md}{END}");
-        let new = match (text.find(START), text.find(END)) {
-            (Some(a), Some(b)) if b > a => format!("{}{}{}", &text[..a], section, &text[b + END.len()..]),
-            _ => format!("{text}\n## Soak\n\n{section}\n"),
-        };
-        std::fs::write(&path, new)?;
+        support::write_bench_section(START, END, "Soak", &md)?;
     }
     for i in fleet {
         stop(i).await;

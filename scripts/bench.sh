@@ -4,7 +4,9 @@
 # BENCHMARKS.md between <!-- bench:backend:start --> and <!-- bench:backend:end -->, and the
 # frontend render benchmark (frontend/bench/render.mjs: the built panel in headless Chromium),
 # which rewrites the section between <!-- bench:frontend:start --> and <!-- bench:frontend:end -->.
-# Knobs are environment variables read by examples/bench.rs (BENCH_RUNS, BENCH_RUNS_1000, ...).
+# Then examples/flood.rs (peak RSS under reply floods, its own section). Knobs are environment
+# variables read by examples/bench.rs (BENCH_RUNS, BENCH_RUNS_1000, ...). Longer runs have their
+# own commands: scripts/soak.sh (30 min) and scripts/fuzz.sh (coverage-guided fuzzing).
 set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -16,7 +18,7 @@ bash scripts/setup.sh --browser
 source scripts/env.sh
 
 echo "bench: cargo build --release"
-cargo build --release --locked --bin gpx_natsmicro --example bench
+cargo build --release --locked --bin gpx_natsmicro --example bench --example flood
 
 lock="bench/node/package-lock.json"
 stamp="bench/node/node_modules/.natsmicro-lock"
@@ -28,6 +30,9 @@ fi
 
 echo "bench: running (about 5½ minutes)"
 NATSMICRO_PLUGIN_BIN="$REPO/target/release/gpx_natsmicro" "$REPO/target/release/examples/bench" >/dev/null
+
+echo "bench: reply floods (about 1.5 minutes)"
+NATSMICRO_PLUGIN_BIN="$REPO/target/release/gpx_natsmicro" "$REPO/target/release/examples/flood" >/dev/null
 
 echo "bench: frontend render (about 2.5 minutes)"
 (cd frontend && node bench/render.mjs >/dev/null)

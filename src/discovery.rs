@@ -254,14 +254,15 @@ impl Registry {
             entry.alive = true;
         }
         if complete {
-            for k in known.values_mut() {
-                if scope.contains(&k.name, &k.id) && !seen.contains(&(k.name.clone(), k.id.clone())) {
-                    k.alive = false;
-                }
-            }
+            retire(&mut known, scope, &seen);
         }
         let horizon = now - chrono::Duration::from_std(retention).unwrap_or(chrono::Duration::MAX);
         known.retain(|_, k| k.last_seen >= horizon);
+    }
+
+    /// After a complete round: known instances of `scope` that did not answer are no longer expected.
+    pub fn retire_unseen(&self, scope: &Scope, seen: &HashSet<(String, String)>) {
+        retire(&mut lock(&self.known), scope, seen);
     }
 
     /// Every known instance (for resources and tests).
@@ -269,6 +270,15 @@ impl Registry {
         let mut v: Vec<_> = lock(&self.known).values().cloned().collect();
         v.sort_by(|a, b| (&a.name, &a.id).cmp(&(&b.name, &b.id)));
         v
+    }
+}
+
+/// Known instances of `scope` not in `seen` are no longer alive (expected).
+fn retire(known: &mut HashMap<(String, String), KnownInstance>, scope: &Scope, seen: &HashSet<(String, String)>) {
+    for k in known.values_mut() {
+        if scope.contains(&k.name, &k.id) && !seen.contains(&(k.name.clone(), k.id.clone())) {
+            k.alive = false;
+        }
     }
 }
 
@@ -449,7 +459,8 @@ impl Discovery {
         let (invalid, oversized, bytes, limited) = (state.invalid, state.oversized, state.bytes, state.limited.clone());
         let last_reply = state.last_reply;
 
-        let mut replies = state.replies.clone();
+        // The answer takes the replies; a late-reply listener keeps only the set of who answered.
+        let mut replies = std::mem::take(&mut state.replies);
         replies.sort_by(|a, b| (&a.reply.name, &a.reply.id).cmp(&(&b.reply.name, &b.reply.id)));
         let answered: HashSet<(&str, &str)> = replies
             .iter()
@@ -467,8 +478,7 @@ impl Discovery {
                 tokio::spawn(async move {
                     let policy = &this.policy;
                     let mut deadline = (Instant::now() + policy.stall_after(elapsed)).min(t0 + policy.timeout);
-                    let (before, invalid_before, oversized_before) =
-                        (state.replies.len(), state.invalid, state.oversized);
+                    let (invalid_before, oversized_before) = (state.invalid, state.oversized);
                     let limited_before = state.limited.clone();
                     let mut cut_short = false;
                     while let Ok(Some(arrival)) = tokio::time::timeout_at(deadline, arrivals.recv()).await {
@@ -487,7 +497,7 @@ impl Discovery {
                             }
                             Arrival::NoResponders => break,
                         };
-                        if state.replies.len() >= policy.max_replies {
+                        if state.seen.len() >= policy.max_replies {
                             cut_short = true;
                             break;
                         }
@@ -508,12 +518,15 @@ impl Discovery {
                         limited,
                         cut_short,
                     };
-                    metrics::global().discovery_replies(verb, (state.replies.len() - before) as u64, late.invalid);
+                    metrics::global().discovery_replies(verb, state.replies.len() as u64, late.invalid);
                     metrics::global().discovery_skipped(verb, late.oversized, &late.limited);
                     this.report_late(late);
+                    // `state.replies` holds the late ones only, `state.seen` everyone who answered.
                     // A round cut short saw not everyone: nobody is marked gone because of it.
-                    this.registry
-                        .record(&scope, &state.replies, !cut_short, policy.retention);
+                    this.registry.record(&scope, &state.replies, false, policy.retention);
+                    if !cut_short {
+                        this.registry.retire_unseen(&scope, &state.seen);
+                    }
                 });
             }
             StopReason::Stall | StopReason::NoResponders => {

@@ -9,7 +9,7 @@
 //! `id` is too long is rejected; other fields are cut and the reply says which
 //! ([`ServiceReply::limited`]).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 use chrono::{DateTime, Utc};
 use serde::de::{self, Deserializer};
@@ -180,11 +180,11 @@ fn cut(s: &mut String, max: usize) -> bool {
 }
 
 /// Keep metadata keys (in key order) while both bounds hold; true when any was dropped.
-fn cut_metadata(m: &mut BTreeMap<String, String>) -> bool {
+fn cut_metadata(m: &mut Metadata) -> bool {
     let mut bytes = 0usize;
     let mut kept = 0usize;
     let before = m.len();
-    m.retain(|k, v| {
+    m.retain(|(k, v)| {
         let size = k.len() + v.len();
         if kept < limits::METADATA_KEYS && bytes + size <= limits::METADATA_BYTES {
             kept += 1;
@@ -227,6 +227,18 @@ fn json_larger_than(v: &Value, max: usize) -> bool {
     budget < 0
 }
 
+/// Metadata of an instance or endpoint: `(key, value)` pairs in key order, keys unique. A sorted
+/// list rather than a map: a one-entry `BTreeMap` allocates a whole tree node (≈ 0.5 KiB), which
+/// made metadata the largest part of a small reply held in memory.
+pub type Metadata = Vec<(String, String)>;
+
+/// The value of `key` in `m`.
+pub fn meta<'a>(m: &'a Metadata, key: &str) -> Option<&'a str> {
+    m.binary_search_by(|(k, _)| k.as_str().cmp(key))
+        .ok()
+        .map(|i| m[i].1.as_str())
+}
+
 /// One endpoint as INFO or STATS describe it; STATS-only fields are zero for INFO.
 #[derive(Clone, Debug, Default, PartialEq, Deserialize)]
 #[serde(default)]
@@ -238,7 +250,7 @@ pub struct Endpoint {
     #[serde(deserialize_with = "string_or_default")]
     pub queue_group: String,
     #[serde(deserialize_with = "metadata_or_default")]
-    pub metadata: BTreeMap<String, String>,
+    pub metadata: Metadata,
     #[serde(deserialize_with = "count_or_default")]
     pub num_requests: u64,
     #[serde(deserialize_with = "count_or_default")]
@@ -270,7 +282,7 @@ pub struct ServiceReply {
     #[serde(deserialize_with = "string_or_default")]
     pub description: String,
     #[serde(deserialize_with = "metadata_or_default")]
-    pub metadata: BTreeMap<String, String>,
+    pub metadata: Metadata,
     #[serde(deserialize_with = "time_or_default")]
     pub started: Option<DateTime<Utc>>,
     #[serde(deserialize_with = "endpoints_or_default")]
@@ -368,7 +380,7 @@ fn string_or_default<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error
     })
 }
 
-fn metadata_or_default<'de, D: Deserializer<'de>>(d: D) -> Result<BTreeMap<String, String>, D::Error> {
+fn metadata_or_default<'de, D: Deserializer<'de>>(d: D) -> Result<Metadata, D::Error> {
     Ok(match Value::deserialize(d)? {
         Value::Object(map) => map
             .into_iter()
@@ -381,7 +393,7 @@ fn metadata_or_default<'de, D: Deserializer<'de>>(d: D) -> Result<BTreeMap<Strin
                 (k, v)
             })
             .collect(),
-        _ => BTreeMap::new(),
+        _ => Metadata::new(),
     })
 }
 
@@ -497,7 +509,7 @@ mod tests {
                     assert!(!r.id.is_empty(), "{what}");
                 }
                 let want_meta = if suffix.is_empty() { Some("eu") } else { None };
-                assert_eq!(info.metadata.get("region").map(String::as_str), want_meta, "{what}");
+                assert_eq!(meta(&info.metadata, "region"), want_meta, "{what}");
                 assert_eq!(
                     info.description,
                     if suffix.is_empty() { "Orders service" } else { "" },
@@ -539,7 +551,7 @@ mod tests {
         let body = String::from_utf8_lossy(body).replace("1e400", "\"x\"");
         let r = parse_reply(Verb::Stats, body.as_bytes()).unwrap();
         assert_eq!(r.version, "7");
-        assert_eq!(r.metadata.get("k").map(String::as_str), Some("1"));
+        assert_eq!(meta(&r.metadata, "k"), Some("1"));
         assert_eq!(r.started, None);
         assert_eq!(r.endpoints.len(), 2);
         assert_eq!(r.endpoints[0].name, "a");

@@ -236,8 +236,9 @@ pub fn services(q: &Query, round: &Round) -> Frame {
     }
 }
 
-fn metadata_json(m: &BTreeMap<String, String>) -> String {
-    serde_json::to_string(m).unwrap_or_else(|_| "{}".to_string())
+fn metadata_json(m: &crate::micro::Metadata) -> String {
+    let object: serde_json::Map<String, Value> = m.iter().map(|(k, v)| (k.clone(), Value::String(v.clone()))).collect();
+    Value::Object(object).to_string()
 }
 
 /// `info`: one row per instance and endpoint (an instance without endpoints gets one row).

@@ -609,16 +609,7 @@ async fn resources_list_services_instances_and_endpoints_for_editors() {
 async fn tls_from_pem_text_token_auth_and_mutual_tls() {
     let pki = pki();
     let dir = TempDir::new().unwrap();
-    let write = |name: &str, text: &str| {
-        let p = dir.path().join(name);
-        std::fs::write(&p, text).unwrap();
-        p.display().to_string()
-    };
-    let (cert, key, ca) = (
-        write("server.pem", &pki.server_cert),
-        write("server.key", &pki.server_key),
-        write("ca.pem", &pki.ca),
-    );
+    let (cert, key, ca) = server_pem_files(&pki, &dir, "");
     // Server 1: TLS + token. Server 2: mutual TLS (client certificate required).
     let tls_token = NatsServer::with_config(&format!(
         "tls {{ cert_file: \"{cert}\", key_file: \"{key}\" }}\nauthorization {{ token: \"tok-3141\" }}"

@@ -33,16 +33,7 @@ async fn no_secret_of_any_kind_reaches_the_log_at_trace_or_any_answer() {
     let creds_seed = creds_user.seed().unwrap();
     let pki = pki();
     let dir = TempDir::new().unwrap();
-    let write = |name: &str, text: &str| {
-        let p = dir.path().join(name);
-        std::fs::write(&p, text).unwrap();
-        p.display().to_string()
-    };
-    let (cert, key, ca) = (
-        write("server.pem", &pki.server_cert),
-        write("server.key", &pki.server_key),
-        write("ca.pem", &pki.ca),
-    );
+    let (cert, key, ca) = server_pem_files(&pki, &dir, "");
 
     let users = NatsServer::with_config(&format!(
         r#"authorization {{ users = [

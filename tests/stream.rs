@@ -13,12 +13,6 @@ fn data_source(nats: &NatsServer) -> DataSource {
     DataSource::new(&nats.url()).json(json!({"sampleIntervalSec": 1, "timeoutMs": 500}))
 }
 
-/// The value of an unlabelled metric line.
-fn metric(text: &str, name: &str) -> Option<f64> {
-    text.lines()
-        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
-}
-
 /// Values of one packet by field name (first row), plus the schema.
 fn packet_values(packet: &Value) -> HashMap<String, Value> {
     let fields = packet["schema"]["fields"].as_array().cloned().unwrap_or_default();
@@ -53,18 +47,6 @@ async fn packet_where(
         }
     }
     None
-}
-
-async fn run(p: &PluginProcess, ds: &DataSource, path: &str) -> tonic::Streaming<pluginv2::StreamPacket> {
-    p.stream()
-        .run_stream(pluginv2::RunStreamRequest {
-            plugin_context: Some(ds.context("Viewer")),
-            path: path.into(),
-            data: Default::default(),
-        })
-        .await
-        .expect("run stream")
-        .into_inner()
 }
 
 async fn subscribe(p: &PluginProcess, ds: Option<&DataSource>, path: &str) -> pluginv2::SubscribeStreamResponse {
@@ -238,8 +220,8 @@ async fn two_run_streams_share_one_producer_that_stops_when_they_leave() {
     let p = PluginProcess::start().await.unwrap();
     let ds = data_source(&nats);
     let path = "v1/ping/timeseries/rtt/orders/=/=";
-    let mut first = run(&p, &ds, path).await;
-    let mut second = run(&p, &ds, path).await;
+    let mut first = p.run_stream(&ds, path).await;
+    let mut second = p.run_stream(&ds, path).await;
 
     let mut want = vec![format!("orders/{}", a.id), format!("orders/{}", b.id)];
     want.sort();
@@ -298,7 +280,7 @@ async fn two_run_streams_share_one_producer_that_stops_when_they_leave() {
     assert!(p.stderr_text().contains("stream producer stopped"));
 
     // A new viewer starts a new producer.
-    let mut again = run(&p, &ds, path).await;
+    let mut again = p.run_stream(&ds, path).await;
     next_packet(&mut again).await;
     let m = p.metrics_text().await.unwrap();
     assert_eq!(metric(&m, "natsmicro_stream_producers_started_total"), Some(2.0));
@@ -312,7 +294,7 @@ async fn a_stream_survives_a_nats_restart() {
         .unwrap();
     let p = PluginProcess::start().await.unwrap();
     let ds = data_source(&nats);
-    let mut s = run(&p, &ds, "v1/ping/timeseries/rtt/orders/=/=").await;
+    let mut s = p.run_stream(&ds, "v1/ping/timeseries/rtt/orders/=/=").await;
     let name = format!("orders/{}", svc.id);
     let answered = |packet: &Value| packet_values(packet).get(&name).and_then(Value::as_f64).is_some();
 
@@ -350,7 +332,7 @@ async fn a_stream_holding_old_settings_does_not_undo_newer_ones() {
         .unwrap();
     let p = PluginProcess::start().await.unwrap();
     let old = data_source(&nats);
-    let mut s = run(&p, &old, "v1/ping/timeseries/rtt/orders/=/=").await;
+    let mut s = p.run_stream(&old, "v1/ping/timeseries/rtt/orders/=/=").await;
     next_packet(&mut s).await;
     // The data source is edited while the stream runs: queries now carry the newer version.
     let mut new = old.clone();

@@ -181,18 +181,6 @@ async fn a_settings_save_in_one_org_leaves_the_other_org_alone() {
     assert!(replaced.iter().all(|l| l.contains("\"org_id\":2")), "{replaced:?}");
 }
 
-async fn run(p: &PluginProcess, ds: &DataSource, path: &str) -> tonic::Streaming<pluginv2::StreamPacket> {
-    p.stream()
-        .run_stream(pluginv2::RunStreamRequest {
-            plugin_context: Some(ds.context("Viewer")),
-            path: path.into(),
-            data: Default::default(),
-        })
-        .await
-        .expect("run stream")
-        .into_inner()
-}
-
 /// Series names (`service/id`) of a Live frame's fields, `time` left out.
 fn series(frame: &Value) -> BTreeSet<String> {
     frame["schema"]["fields"]
@@ -224,8 +212,8 @@ async fn live_streams_of_the_same_channel_in_two_orgs_stay_apart() {
 
     // Backfill and packets of each org show only that org's services, whichever starts first.
     for (first, second) in [(&org2, &org1), (&org1, &org2)] {
-        let mut s_first = run(&p, first, path).await;
-        let mut s_second = run(&p, second, path).await;
+        let mut s_first = p.run_stream(first, path).await;
+        let mut s_second = p.run_stream(second, path).await;
         for (ds, s) in [(first, &mut s_first), (second, &mut s_second)] {
             let own = if ds.org_id == 1 { "alpha" } else { "beta" };
             let mut seen = BTreeSet::new();

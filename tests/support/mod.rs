@@ -709,6 +709,19 @@ impl PluginProcess {
         Ok((r.status, r.message))
     }
 
+    /// RunStream for `path`, as Grafana Live starts a data source stream.
+    pub async fn run_stream(&self, ds: &DataSource, path: &str) -> tonic::Streaming<pluginv2::StreamPacket> {
+        self.stream()
+            .run_stream(pluginv2::RunStreamRequest {
+                plugin_context: Some(ds.context("Viewer")),
+                path: path.into(),
+                data: Default::default(),
+            })
+            .await
+            .expect("run stream")
+            .into_inner()
+    }
+
     pub async fn resource_get(&self, ds: &DataSource, path: &str) -> Result<(i32, Value)> {
         let mut stream = self
             .resource()
@@ -1111,4 +1124,38 @@ pub fn pki() -> Pki {
         client_cert: client.pem(),
         client_key: client_key.serialize_pem(),
     }
+}
+
+/// The value of the Prometheus line that starts with `series` (a name, with labels if any).
+pub fn metric(text: &str, series: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.trim().parse().ok())
+}
+
+/// Replace the generated section of BENCHMARKS.md between `start` and `end` with `md`, or append
+/// it under `heading` when the markers are missing.
+pub fn write_bench_section(start: &str, end: &str, heading: &str, md: &str) -> Result<()> {
+    let path = repo().join("BENCHMARKS.md");
+    let text = std::fs::read_to_string(&path).unwrap_or_default();
+    let section = format!("{start}\n{md}{end}");
+    let new = match (text.find(start), text.find(end)) {
+        (Some(a), Some(b)) if b > a => format!("{}{}{}", &text[..a], section, &text[b + end.len()..]),
+        _ => format!("{text}\n## {heading}\n\n{section}\n"),
+    };
+    std::fs::write(&path, new)?;
+    Ok(())
+}
+
+/// PEM files of a [`Pki`]'s server side in `dir`: `(cert, key, ca)` paths.
+pub fn server_pem_files(pki: &Pki, dir: &TempDir, prefix: &str) -> (String, String, String) {
+    let write = |name: &str, text: &str| {
+        let p = dir.path().join(format!("{prefix}{name}"));
+        std::fs::write(&p, text).expect("write pem");
+        p.display().to_string()
+    };
+    (
+        write("server.pem", &pki.server_cert),
+        write("server.key", &pki.server_key),
+        write("ca.pem", &pki.ca),
+    )
 }

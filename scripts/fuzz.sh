@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# Coverage-guided fuzzing in one command: installs cargo-fuzz (crates.io) for the nightly
+# toolchain, runs each target of fuzz/ (reply parser; query, settings and channel parsers) for
+# FUZZ_RUNS inputs (default 10 000 000 each) seeded from tests/fixtures/replies, and rewrites the
+# section of BENCHMARKS.md between <!-- bench:fuzz:start --> and <!-- bench:fuzz:end -->.
+# Exits non-zero on any crash (libFuzzer writes the input to fuzz/artifacts/<target>/).
+set -euo pipefail
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$REPO"
+RUNS="${FUZZ_RUNS:-10000000}"
+CARGO_FUZZ_VERSION="0.13.2"
+
+if ! rustup toolchain list | grep -q '^nightly'; then
+    echo "fuzz: installing the nightly toolchain (rustup)"
+    rustup toolchain install nightly --profile minimal
+fi
+if ! cargo fuzz --version 2>/dev/null | grep -q "$CARGO_FUZZ_VERSION"; then
+    echo "fuzz: cargo install cargo-fuzz $CARGO_FUZZ_VERSION"
+    cargo install cargo-fuzz --locked --version "$CARGO_FUZZ_VERSION" >/dev/null
+fi
+
+corpus() {
+    local dir="fuzz/corpus/$1"
+    mkdir -p "$dir"
+    case "$1" in
+        reply) cp tests/fixtures/replies/*.json "$dir/" ;;
+        query)
+            i=0
+            for q in '{"queryType":"ping","format":"timeseries","service":"orders"}' \
+                     '{"queryType":"stats","metric":"error_ratio","endpoint":"get"}' \
+                     '{"queryType":"request","subject":"a.b","headers":{"X":"1"},"payload":{"k":1}}' \
+                     '{"authType":"userpass","username":"u","timeoutMs":"500","requestSubjects":["a.>"]}' \
+                     'v1/ping/timeseries/rtt/orders/=/=' 'v1/stats/timeseries/request_rate/a/b/=24x'; do
+                printf '\001%s' "$q" > "$dir/seed$i"; i=$((i + 1))
+            done ;;
+    esac
+}
+
+rows=""
+failed=0
+for target in reply query; do
+    corpus "$target"
+    log="$(mktemp)"
+    echo "fuzz: $target, $RUNS inputs"
+    t0=$(date +%s)
+    status=0
+    (cd fuzz && cargo +nightly fuzz run "$target" "corpus/$target" -- -runs="$RUNS" -max_len=65536 -print_final_stats=1) >"$log" 2>&1 || status=$?
+    secs=$(( $(date +%s) - t0 ))
+    execs=$(grep -oE 'stat::number_of_executed_units: *[0-9]+' "$log" | grep -oE '[0-9]+$' | tail -1 || true)
+    speed=$(grep -oE 'stat::average_exec_per_sec: *[0-9]+' "$log" | grep -oE '[0-9]+$' | tail -1 || true)
+    cov=$(grep -oE 'cov: [0-9]+' "$log" | tail -1 | grep -oE '[0-9]+' || true)
+    crashes=$(ls "fuzz/artifacts/$target" 2>/dev/null | grep -c '^crash-' || true)
+    panics=$(grep -c 'panicked at' "$log" || true)
+    echo "fuzz: $target: ${execs:-?} inputs in ${secs} s (${speed:-?}/s), coverage ${cov:-?} edges, ${crashes} crashes, ${panics} panics, exit ${status}"
+    if [ "$status" != 0 ]; then failed=1; tail -40 "$log"; fi
+    rows="${rows}| \`${target}\` | ${execs:-?} | ${secs} s | ${speed:-?} | ${cov:-?} | ${crashes} | ${panics} |
+"
+    rm -f "$log"
+done
+
+section="Command: \`bash scripts/fuzz.sh\` (\`FUZZ_RUNS=$RUNS\` per target; cargo-fuzz $CARGO_FUZZ_VERSION, libFuzzer with AddressSanitizer, nightly $(rustc +nightly --version | cut -d' ' -f2-)). Seeds: the recorded replies of tests/fixtures/replies and a few queries, settings and channel paths. \`reply\`: every verb's parser on any bytes, asserting the field bounds of every accepted reply; \`query\`: the query model, the settings parser (asserting no secret in any error) and Live channel paths (asserting decode → encode is the identity).
+
+| target | inputs executed | time | inputs/s | coverage (edges) | crashes | panics |
+|---|---|---|---|---|---|---|
+${rows}"
+python3 - "$section" <<'PY'
+import sys, pathlib
+p = pathlib.Path("BENCHMARKS.md")
+text = p.read_text()
+start, end = "<!-- bench:fuzz:start -->", "<!-- bench:fuzz:end -->"
+block = f"{start}\n{sys.argv[1]}{end}"
+if start in text and end in text:
+    a, b = text.index(start), text.index(end) + len(end)
+    text = text[:a] + block + text[b:]
+else:
+    text = text.rstrip("\n") + "\n\n## Fuzzing\n\n" + block + "\n"
+p.write_text(text)
+PY
+echo "fuzz: results in BENCHMARKS.md"
+exit "$failed"
