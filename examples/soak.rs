@@ -1,6 +1,8 @@
 //! Soak benchmark (`bash scripts/soak.sh`, or `cargo run --release --example soak`): the release plugin for 30 minutes against 1 000 micro-service instances that churn (restarts, version changes, endpoints added after start) under dashboard-like query load; reports RSS, history bytes and runtime tasks over time, answers checked against ground truth, and every error, into BENCHMARKS.md.
 //!
 //! Knobs: `SOAK_MINUTES` (30), `SOAK_INSTANCES` (1000), `SOAK_INTERVAL_SEC` sampler period (5),
+//! `SOAK_RETENTION_MIN` the data source's `retentionMinutes` (10: shorter than the run, so that
+//! what retention bounds — history, remembered instances — reaches its plateau within it),
 //! `BENCH_WRITE=0` to leave BENCHMARKS.md alone.
 
 #[path = "../tests/support/mod.rs"]
@@ -106,6 +108,7 @@ async fn main() -> Result<()> {
     let minutes = env_num("SOAK_MINUTES", 30);
     let n = env_num("SOAK_INSTANCES", 1000) as usize;
     let interval = env_num("SOAK_INTERVAL_SEC", 5);
+    let retention = env_num("SOAK_RETENTION_MIN", 10);
     let nats = NatsServer::start();
     let mut clients = Vec::new();
     for _ in 0..n.div_ceil(PER_CONNECTION) {
@@ -118,7 +121,8 @@ async fn main() -> Result<()> {
     eprintln!("soak: {n} instances up; {minutes} min");
     let plugin = PluginProcess::start().await?;
     let pid = plugin.child.id().to_string();
-    let ds = DataSource::new(&nats.url()).json(json!({"sampleIntervalSec": interval, "timeoutMs": 2000}));
+    let ds = DataSource::new(&nats.url())
+        .json(json!({"sampleIntervalSec": interval, "retentionMinutes": retention, "timeoutMs": 2000}));
     let dashboard = [
         json!({"refId": "P", "queryType": "ping", "format": "table"}),
         json!({"refId": "S", "queryType": "services", "format": "timeseries"}),
@@ -249,7 +253,8 @@ async fn main() -> Result<()> {
     let _ = writeln!(
         md,
         "Command: `bash scripts/soak.sh` (`SOAK_MINUTES={minutes} SOAK_INSTANCES={n}`): the release plugin, one nats-server, {n} \
-         async-nats service instances ({PER_CONNECTION} per connection) across {} services, sampler every {interval} s. Every 2 s: \
+         async-nats service instances ({PER_CONNECTION} per connection) across {} services, sampler every {interval} s, \
+         `retentionMinutes` {retention}. Every 2 s: \
          3 churn actions (40 % restart = new id, 20 % version change, 40 % endpoint added to a running instance, as ADR-32 \
          rev 6 allows) and a 5-query dashboard refresh. Ground truth: the instances the soak itself runs; a check is exact when \
          the `ping` table's up set equals it, instances changed in the last two sampler periods aside.\n",
@@ -267,7 +272,8 @@ async fn main() -> Result<()> {
             r.0, r.1, r.2, r.3, r.4
         );
     }
-    let warm = rows.iter().find(|r| r.0 >= 5.0).or(rows.last());
+    // Warm: past the retention window, once what it bounds has filled.
+    let warm = rows.iter().find(|r| r.0 >= (retention + 2) as f64).or(rows.last());
     let last = rows.last();
     if let (Some(w), Some(l)) = (warm, last) {
         let _ = writeln!(

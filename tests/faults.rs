@@ -238,7 +238,7 @@ async fn a_slow_consumer_cut_by_the_server_recovers_by_itself() {
 }
 
 #[tokio::test]
-async fn a_changed_server_certificate_is_accepted_from_the_same_ca_and_reported_from_another() {
+async fn a_server_certificate_from_another_ca_or_expired_is_reported_and_a_renewal_recovers() {
     let (a, b) = (pki(), pki());
     let dir = TempDir::new().unwrap();
     let tls = |cert: &str, key: &str| format!("tls {{ cert_file: \"{cert}\", key_file: \"{key}\" }}\n");
@@ -276,7 +276,22 @@ async fn a_changed_server_certificate_is_accepted_from_the_same_ca_and_reported_
     );
     assert!(up_ids(&p, &ds).await.is_err());
 
-    // Back to a certificate of the trusted CA (a renewal): the plugin reconnects by itself.
+    // A certificate of the trusted CA, but expired (a forgotten renewal): still a TLS failure.
+    let expired = dir.path().join("a_expired.pem");
+    std::fs::write(&expired, &a.server_cert_expired).unwrap();
+    nats.reload(&tls(&expired.display().to_string(), &key_a));
+    nats.restart();
+    assert!(
+        eventually(Duration::from_secs(30), || async {
+            let (status, message) = p.health(&ds).await.unwrap();
+            status == 2 && message.contains("TLS") && message.to_ascii_lowercase().contains("expired")
+        })
+        .await,
+        "health says the certificate expired: {:?}",
+        p.health(&ds).await.unwrap()
+    );
+
+    // Renewed: a valid certificate of the trusted CA, and the plugin reconnects by itself.
     nats.reload(&tls(&cert_a, &key_a));
     nats.restart();
     let svc_again = {

@@ -1093,6 +1093,8 @@ pub fn padded_ping(name: &str, id: &str, size: usize) -> Vec<u8> {
 pub struct Pki {
     pub ca: String,
     pub server_cert: String,
+    /// The server certificate again, long expired (same key, same CA).
+    pub server_cert_expired: String,
     pub server_key: String,
     pub client_cert: String,
     pub client_key: String,
@@ -1109,10 +1111,13 @@ pub fn pki() -> Pki {
     let ca = ca_params.self_signed(&ca_key).unwrap();
     let issuer = rcgen::Issuer::new(ca_params, ca_key);
     let server_key = KeyPair::generate().unwrap();
-    let server = CertificateParams::new(vec!["127.0.0.1".to_string(), "localhost".to_string()])
-        .unwrap()
-        .signed_by(&server_key, &issuer)
-        .unwrap();
+    let server_params = || CertificateParams::new(vec!["127.0.0.1".to_string(), "localhost".to_string()]).unwrap();
+    let server = server_params().signed_by(&server_key, &issuer).unwrap();
+    // The same server with a certificate that expired long ago: a forgotten renewal.
+    let mut expired_params = server_params();
+    expired_params.not_before = rcgen::date_time_ymd(2000, 1, 1);
+    expired_params.not_after = rcgen::date_time_ymd(2001, 1, 1);
+    let expired = expired_params.signed_by(&server_key, &issuer).unwrap();
     let client_key = KeyPair::generate().unwrap();
     let mut client_params = CertificateParams::new(vec!["grafana".to_string()]).unwrap();
     client_params.distinguished_name.push(DnType::CommonName, "grafana");
@@ -1120,6 +1125,7 @@ pub fn pki() -> Pki {
     Pki {
         ca: ca.pem(),
         server_cert: server.pem(),
+        server_cert_expired: expired.pem(),
         server_key: server_key.serialize_pem(),
         client_cert: client.pem(),
         client_key: client_key.serialize_pem(),
