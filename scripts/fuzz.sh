@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Coverage-guided fuzzing in one command: installs cargo-fuzz (crates.io) for the nightly
-# toolchain, runs each target of fuzz/ (reply parser; query, settings and channel parsers) for
-# FUZZ_RUNS inputs (default 10 000 000 each) seeded from tests/fixtures/replies, and rewrites the
-# section of BENCHMARKS.md between <!-- bench:fuzz:start --> and <!-- bench:fuzz:end -->.
+# toolchain, runs each target of fuzz/ (FUZZ_TARGETS, default "reply query": the reply parser; the
+# query, settings and channel parsers) for FUZZ_RUNS inputs (default 10 000 000 each) seeded from
+# tests/fixtures/replies, and writes each target's row into the section of BENCHMARKS.md between
+# <!-- bench:fuzz:start --> and <!-- bench:fuzz:end --> as soon as that target is done.
 # Exits non-zero on any crash (libFuzzer writes the input to fuzz/artifacts/<target>/).
 set -euo pipefail
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$REPO"
 RUNS="${FUZZ_RUNS:-10000000}"
+TARGETS="${FUZZ_TARGETS:-reply query}"
 CARGO_FUZZ_VERSION="0.13.2"
 
 if ! rustup toolchain list | grep -q '^nightly'; then
@@ -36,9 +38,35 @@ corpus() {
     esac
 }
 
-rows=""
+# Replace (or add) one target's row of the table, keeping the other targets' rows.
+record() {
+    python3 - "$1" "$2" "$(rustc +nightly --version | cut -d' ' -f2-)" "$CARGO_FUZZ_VERSION" <<'PY'
+import sys, pathlib, re
+target, row, nightly, version = sys.argv[1:5]
+p = pathlib.Path("BENCHMARKS.md")
+text = p.read_text()
+start, end = "<!-- bench:fuzz:start -->", "<!-- bench:fuzz:end -->"
+old = text[text.index(start) + len(start):text.index(end)] if start in text and end in text else ""
+rows = [l for l in old.splitlines() if l.startswith("| `")]
+rows = [l for l in rows if not l.startswith(f"| `{target}` ")] + [row]
+rows.sort()
+head = (f"Command: `bash scripts/fuzz.sh` (cargo-fuzz {version}, libFuzzer with AddressSanitizer, nightly {nightly}; "
+        "`FUZZ_RUNS` inputs per target, `FUZZ_TARGETS` to run some). Seeds: the recorded replies of tests/fixtures/replies "
+        "and a few queries, settings and channel paths. `reply`: every verb's parser on any bytes, asserting the field "
+        "bounds of every accepted reply; `query`: the query model, the settings parser (asserting no secret in any error) "
+        "and Live channel paths (asserting decode → encode is the identity).\n\n"
+        "| target | inputs executed | time | inputs/s | coverage (edges) | crashes | panics |\n|---|---|---|---|---|---|---|\n")
+block = f"{start}\n{head}" + "\n".join(rows) + f"\n{end}"
+if start in text and end in text:
+    text = text[:text.index(start)] + block + text[text.index(end) + len(end):]
+else:
+    text = text.rstrip("\n") + "\n\n## Fuzzing\n\n" + block + "\n"
+p.write_text(text)
+PY
+}
+
 failed=0
-for target in reply query; do
+for target in $TARGETS; do
     corpus "$target"
     log="$(mktemp)"
     echo "fuzz: $target, $RUNS inputs"
@@ -53,28 +81,8 @@ for target in reply query; do
     panics=$(grep -c 'panicked at' "$log" || true)
     echo "fuzz: $target: ${execs:-?} inputs in ${secs} s (${speed:-?}/s), coverage ${cov:-?} edges, ${crashes} crashes, ${panics} panics, exit ${status}"
     if [ "$status" != 0 ]; then failed=1; tail -40 "$log"; fi
-    rows="${rows}| \`${target}\` | ${execs:-?} | ${secs} s | ${speed:-?} | ${cov:-?} | ${crashes} | ${panics} |
-"
+    record "$target" "| \`${target}\` | ${execs:-?} | ${secs} s | ${speed:-?} | ${cov:-?} | ${crashes} | ${panics} |"
     rm -f "$log"
 done
-
-section="Command: \`bash scripts/fuzz.sh\` (\`FUZZ_RUNS=$RUNS\` per target; cargo-fuzz $CARGO_FUZZ_VERSION, libFuzzer with AddressSanitizer, nightly $(rustc +nightly --version | cut -d' ' -f2-)). Seeds: the recorded replies of tests/fixtures/replies and a few queries, settings and channel paths. \`reply\`: every verb's parser on any bytes, asserting the field bounds of every accepted reply; \`query\`: the query model, the settings parser (asserting no secret in any error) and Live channel paths (asserting decode → encode is the identity).
-
-| target | inputs executed | time | inputs/s | coverage (edges) | crashes | panics |
-|---|---|---|---|---|---|---|
-${rows}"
-python3 - "$section" <<'PY'
-import sys, pathlib
-p = pathlib.Path("BENCHMARKS.md")
-text = p.read_text()
-start, end = "<!-- bench:fuzz:start -->", "<!-- bench:fuzz:end -->"
-block = f"{start}\n{sys.argv[1]}{end}"
-if start in text and end in text:
-    a, b = text.index(start), text.index(end) + len(end)
-    text = text[:a] + block + text[b:]
-else:
-    text = text.rstrip("\n") + "\n\n## Fuzzing\n\n" + block + "\n"
-p.write_text(text)
-PY
 echo "fuzz: results in BENCHMARKS.md"
 exit "$failed"

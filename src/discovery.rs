@@ -139,9 +139,9 @@ pub struct Round {
     pub bytes: u64,
     /// Field bounds applied, with how many replies each was applied to.
     pub limited: BTreeMap<Limit, u64>,
-    /// The late replies of an earlier round (collected after it had answered) hit the reply
-    /// cap or the byte budget. Their skipped and cut replies are counted in this round's
-    /// `invalid`, `oversized` and `limited`, so every answer tells what was skipped.
+    /// The late replies of a round within the last minute (collected after it had answered) hit
+    /// the reply cap or the byte budget. What late replies skipped or cut in that minute is
+    /// counted in this round's `invalid`, `oversized` and `limited` too, so every answer tells it.
     pub late_cut_short: bool,
     pub stop: StopReason,
     /// Time until the round returned.
@@ -294,14 +294,20 @@ pub struct Discovery {
     late: Mutex<Late>,
 }
 
-/// What late replies (after a round had answered) skipped, until the next round tells it.
-#[derive(Debug, Default)]
+/// What late replies (after a round had answered) skipped, added up over a window of
+/// [`LATE_WINDOW`] from the first report, and told by every round answered within it: the next
+/// round may be the sampler's, whose answer nobody sees, so it is not drained by one round.
+#[derive(Clone, Debug, Default)]
 struct Late {
     invalid: u64,
     oversized: u64,
     limited: BTreeMap<Limit, u64>,
     cut_short: bool,
+    since: Option<Instant>,
 }
+
+/// How long what late replies skipped is told by the rounds that follow.
+const LATE_WINDOW: Duration = Duration::from_secs(60);
 
 impl Discovery {
     pub fn new(client: async_nats::Client, policy: Policy) -> Arc<Self> {
@@ -316,7 +322,16 @@ impl Discovery {
     }
 
     fn report_late(&self, late: Late) {
+        if late.invalid == 0 && late.oversized == 0 && late.limited.is_empty() && !late.cut_short {
+            return;
+        }
         let mut g = lock(&self.late);
+        if g.since.is_none_or(|t| t.elapsed() >= LATE_WINDOW) {
+            *g = Late {
+                since: Some(Instant::now()),
+                ..Late::default()
+            };
+        }
         g.invalid += late.invalid;
         g.oversized += late.oversized;
         for (l, n) in late.limited {
@@ -517,6 +532,7 @@ impl Discovery {
                         oversized: state.oversized - oversized_before,
                         limited,
                         cut_short,
+                        since: None,
                     };
                     metrics::global().discovery_replies(verb, state.replies.len() as u64, late.invalid);
                     metrics::global().discovery_skipped(verb, late.oversized, &late.limited);
@@ -547,8 +563,15 @@ impl Discovery {
         m.discovery_round(verb, stop, elapsed);
         m.discovery_replies(verb, replies.len() as u64, invalid);
         m.discovery_skipped(verb, oversized, &limited);
-        // What earlier rounds' late replies skipped is told with this answer.
-        let late = std::mem::take(&mut *lock(&self.late));
+        // What earlier rounds' late replies skipped lately is told with this answer.
+        let late = {
+            let g = lock(&self.late);
+            if g.since.is_some_and(|t| t.elapsed() < LATE_WINDOW) {
+                g.clone()
+            } else {
+                Late::default()
+            }
+        };
         let (invalid, oversized) = (invalid + late.invalid, oversized + late.oversized);
         let mut limited = limited;
         for (l, n) in late.limited {

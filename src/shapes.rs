@@ -62,7 +62,7 @@ pub fn round_notices(round: &Round) -> Vec<Notice> {
     }
     if round.late_cut_short {
         notices.push(warn(format!(
-            "late replies to an earlier round on {} reached the reply cap or the maxRoundBytes budget: something on this account answers far more than a fleet would",
+            "late replies to a round on {} within the last minute reached the reply cap or the maxRoundBytes budget: something on this account answers far more than a fleet would",
             round.subject
         )));
     }
