@@ -17,10 +17,11 @@ use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context, Result};
 use futures::StreamExt;
-use natsmicro::discovery::{Reply, Round, StopReason};
-use natsmicro::history::{EndpointSample, History, PingSample, StatsSample, DEFAULT_BUDGET_BYTES};
-use natsmicro::micro::{parse_reply, Scope, Verb};
-use natsmicro::query::Query;
+use natsmicro::model::history::{EndpointSample, History, PingSample, StatsSample};
+use natsmicro::model::micro::{parse_reply, Scope, Verb};
+use natsmicro::model::observed::{Reply, Round, StopReason};
+use natsmicro::model::query::Query;
+use natsmicro::model::settings::DEFAULT_HISTORY_BUDGET_BYTES as DEFAULT_BUDGET_BYTES;
 use serde_json::{json, Value};
 use support::{DataSource, DecodedFrame, NatsServer, PluginProcess, PythonService, RustService};
 
@@ -607,7 +608,7 @@ fn store_and_frames(f: &mut Footprint) -> Result<()> {
     let t_all = Instant::now();
     while t_all.elapsed() < Duration::from_secs(2) || f.build.len() < 50 {
         let t0 = Instant::now();
-        let frame = natsmicro::shapes::stats(&q, &round);
+        let frame = natsmicro::model::shapes::stats(&q, &round);
         let t1 = Instant::now();
         let bytes = frame.to_arrow().map_err(|e| anyhow!("{e}"))?;
         f.build.push((t1 - t0).as_secs_f64() * 1e3);
@@ -1088,7 +1089,7 @@ fn report(disc: &[Discovery], o: &Overhead, dash: &Dashboard, fp: &Footprint, rs
     );
     let _ = writeln!(
         s,
-        "| 1000-row `stats` table frame: build (crate::shapes) / Arrow encode | {} / {} ms ({} runs; {:.0} KiB) |",
+        "| 1000-row `stats` table frame: build (crate::model::shapes) / Arrow encode | {} / {} ms ({} runs; {:.0} KiB) |",
         spread(&fp.build),
         spread(&fp.encode),
         fp.build.len(),

@@ -9,7 +9,9 @@ mod support;
 use std::time::Duration;
 
 use anyhow::Result;
-use natsmicro::history::{EndpointSample, History, PingSample, StatsSample, ENDPOINT_POINT_BYTES, PING_POINT_BYTES};
+use natsmicro::model::history::{
+    EndpointSample, History, PingSample, StatsSample, ENDPOINT_POINT_BYTES, PING_POINT_BYTES,
+};
 use serde_json::json;
 use support::{DataSource, NatsServer, PluginProcess, PythonService};
 

@@ -2,54 +2,53 @@
 //!
 //! # Layout
 //!
-//! Protocol side (knows nothing of Grafana):
-//! - [`micro`]: ADR-32 verbs, subjects, scopes and tolerant parsing of every implementation's replies.
-//! - [`discovery`]: scatter-gather rounds with early stop, reply cap, invalid-reply counting,
-//!   coalescing of identical concurrent rounds, and the registry of known instances.
-//! - [`request`]: one request/reply to a service endpoint, service-error headers as errors.
-//! - [`connection`]: NATS connections built from settings (URL credentials, auth, TLS from PEM),
-//!   cached per data source, reconnecting on their own, failing fast while down; each owns its sampler.
-//! - [`sampler`]: the per-data-source background task that samples PING and STATS into the history;
-//!   stops with its connection or after the data source went idle.
+//! Three layers, one folder each, and a leaf. Dependencies point one way only:
+//! `grafana → nats → model`, `grafana → model`, and every layer → `metrics`.
+//! `tests/layout.rs` checks that no `use` goes against these arrows and that there is no
+//! import circle between modules.
 //!
-//! Pure model and frames (no I/O):
-//! - [`settings`]: parse and validate the data source settings of SPEC; secrets never printable.
-//! - [`query`]: the stored query model, validation with per-refId errors, and execution.
-//! - [`shapes`]: rounds and replies to frames (`numeric-long`, `table`).
-//! - [`history`]: samples per instance and endpoint under retention and a hard memory bound;
-//!   event detection (appeared, disappeared, restarted, version changed).
-//! - [`timeseries`]: history plus a fresh sample to `timeseries-multi` frames (rates across
-//!   restarts, downsampling) and the events frame for annotations.
-//! - [`frames`]: the frame model, its Arrow IPC encoding as Grafana reads it, and Grafana's frame JSON.
-//! - [`channel`]: Grafana Live channel paths of streamed queries (reversible encoding, length limit).
-//! - [`live`]: the wide live frame of a stream: packets from rounds, history joined on time.
+//! [`model`] — pure: no I/O, no tasks, no connections.
+//! - [`model::micro`]: the ADR-32 wire model: verbs, subjects, scopes, tolerant parsing of
+//!   every implementation's replies, field bounds.
+//! - [`model::observed`]: what the NATS side hands over: a discovery round, a request's reply.
+//! - [`model::settings`]: parse and validate the data source settings of SPEC; secrets never printable.
+//! - [`model::query`]: the stored query model and its tables (types, formats, metrics),
+//!   validation with per-refId errors.
+//! - [`model::history`]: samples per instance and endpoint under retention and a hard memory
+//!   bound; event detection (appeared, disappeared, restarted, version changed).
+//! - [`model::rate`]: the one rule for rates of STATS counters over an interval.
+//! - [`model::shapes`]: rounds and replies to instant frames (`numeric-long`, `table`).
+//! - [`model::timeseries`]: history plus a fresh sample to `timeseries-multi` frames, and the
+//!   events frame for annotations.
+//! - [`model::channel`], [`model::live`]: Grafana Live channel paths, and the wide frames of a stream.
+//! - [`model::frames`]: the frame model, its Arrow IPC encoding as Grafana reads it, and
+//!   Grafana's frame JSON.
 //!
-//! Grafana-facing:
-//! - [`plugin`]: thin `pluginv2` Data/Diagnostics/Resource/Stream handlers.
-//! - [`health`]: what CheckHealth tells a user.
-//! - [`resources`]: CallResource routes for editors and template variables.
-//! - [`stream`]: Grafana Live: which queries stream, seed frames, backfill, one shared producer per channel.
-//! - [`metrics`]: the plugin's own Prometheus metrics.
-//! - [`serve`]: go-plugin handshake, TCP_NODELAY, GRPCController/Shutdown, parent watch.
-//! - [`logging`]: hclog JSON on stderr, third-party TRACE suppressed.
+//! [`nats`] — the NATS side; knows nothing of Grafana.
+//! - [`nats::connection`]: NATS connections built from settings, cached per data source
+//!   (org, id, uid), reconnecting on their own, failing fast while down; each owns its sampler.
+//! - [`nats::discovery`]: scatter-gather rounds with early stop, reply and byte bounds,
+//!   coalescing of identical rounds, the registry of known instances.
+//! - [`nats::request`]: one request/reply to a service endpoint, service-error headers as errors.
+//! - [`nats::sampler`]: the background task that samples PING and STATS into the history.
+//!
+//! [`grafana`] — the plugin protocol; thin.
+//! - [`grafana::serve`]: go-plugin handshake, gRPC server, parent watch.
+//! - [`grafana::plugin`]: the `pluginv2` Data/Diagnostics/Resource/Stream handlers.
+//! - [`grafana::execute`]: runs one query: NATS in, frames out.
+//! - [`grafana::health`], [`grafana::resources`], [`grafana::stream`]: CheckHealth, CallResource
+//!   routes, Grafana Live.
+//! - [`grafana::logging`]: hclog JSON on stderr.
+//!
+//! [`metrics`] — the plugin's own Prometheus metrics; a leaf every layer reports into.
+//!
+//! # One query, gRPC to NATS and back
+//!
+//! [`grafana::plugin`] (`QueryData`: parse each query with [`model::query`], find the
+//! connection) → [`grafana::execute`] → [`nats::discovery`] (one round) →
+//! [`model::shapes`] (the round as a frame) → [`model::frames`] (Arrow bytes for Grafana).
 
-pub mod channel;
-pub mod connection;
-pub mod discovery;
-pub mod frames;
-pub mod health;
-pub mod history;
-pub mod live;
-pub mod logging;
+pub mod grafana;
 pub mod metrics;
-pub mod micro;
-pub mod plugin;
-pub mod query;
-pub mod request;
-pub mod resources;
-pub mod sampler;
-pub mod serve;
-pub mod settings;
-pub mod shapes;
-pub mod stream;
-pub mod timeseries;
+pub mod model;
+pub mod nats;

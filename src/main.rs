@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    natsmicro::logging::init();
+    natsmicro::grafana::logging::init();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -15,7 +15,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let result = runtime.block_on(natsmicro::serve::run());
+    let result = runtime.block_on(natsmicro::grafana::serve::run());
     // Background work (late discovery listeners) must not delay exit.
     runtime.shutdown_background();
     match result {

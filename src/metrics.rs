@@ -1,13 +1,12 @@
-//! The plugin's own Prometheus metrics (served through CollectMetrics): queries, discovery rounds, replies, connection state, live streams.
+//! The plugin's own Prometheus metrics (served through CollectMetrics): queries, discovery rounds, replies, connection state, samplers, live streams.
+//!
+//! A leaf: every layer reports into it with plain labels, and it uses no other module of the crate.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
-
-use crate::discovery::StopReason;
-use crate::micro::{Limit, Verb};
 
 /// Upper bounds (seconds) of the discovery-duration histogram.
 const BUCKETS: [f64; 12] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0];
@@ -37,6 +36,8 @@ pub struct Metrics {
     stream_producers_started: AtomicU64,
     stream_listeners: AtomicI64,
     stream_packets: AtomicU64,
+    samplers: AtomicI64,
+    sampling_rounds: AtomicU64,
 }
 
 static GLOBAL: OnceLock<Metrics> = OnceLock::new();
@@ -65,11 +66,12 @@ impl Metrics {
         bump(&self.queries, (qt.to_string(), outcome), 1);
     }
 
-    pub fn discovery_round(&self, verb: Verb, stop: StopReason, elapsed: Duration) {
-        bump(&self.rounds, (verb.name(), stop.name()), 1);
+    /// A discovery round of `verb` ended with `stop` (their metric labels) after `elapsed`.
+    pub fn discovery_round(&self, verb: &'static str, stop: &'static str, elapsed: Duration) {
+        bump(&self.rounds, (verb, stop), 1);
         let secs = elapsed.as_secs_f64();
         let mut d = self.durations.lock().unwrap_or_else(|p| p.into_inner());
-        let h = d.entry(verb.name()).or_default();
+        let h = d.entry(verb).or_default();
         for (i, le) in BUCKETS.iter().enumerate() {
             if secs <= *le {
                 h.counts[i] += 1;
@@ -79,23 +81,43 @@ impl Metrics {
         h.count += 1;
     }
 
-    pub fn discovery_replies(&self, verb: Verb, valid: u64, invalid: u64) {
+    pub fn discovery_replies(&self, verb: &'static str, valid: u64, invalid: u64) {
         if valid > 0 {
-            bump(&self.replies, verb.name(), valid);
+            bump(&self.replies, verb, valid);
         }
         if invalid > 0 {
-            bump(&self.invalid, verb.name(), invalid);
+            bump(&self.invalid, verb, invalid);
         }
     }
 
-    /// Replies skipped for their size, and field bounds applied (counted per reply).
-    pub fn discovery_skipped(&self, verb: Verb, oversized: u64, limited: &BTreeMap<Limit, u64>) {
+    /// Replies skipped for their size, and field bounds applied (`(limit label, replies)`).
+    pub fn discovery_skipped(
+        &self,
+        verb: &'static str,
+        oversized: u64,
+        limited: impl IntoIterator<Item = (&'static str, u64)>,
+    ) {
         if oversized > 0 {
-            bump(&self.oversized, verb.name(), oversized);
+            bump(&self.oversized, verb, oversized);
         }
         for (l, n) in limited {
-            bump(&self.limits, l.name(), *n);
+            bump(&self.limits, l, n);
         }
+    }
+
+    /// A history sampler started (`+1`) or stopped (`-1`).
+    pub fn sampler_running(&self, delta: i64) {
+        self.samplers.fetch_add(delta, Ordering::SeqCst);
+    }
+
+    /// Samplers running in this process.
+    pub fn samplers(&self) -> i64 {
+        self.samplers.load(Ordering::SeqCst)
+    }
+
+    /// A sampling round (PING then STATS) completed.
+    pub fn sampling_round(&self) {
+        self.sampling_rounds.fetch_add(1, Ordering::Relaxed);
     }
 
     pub fn discovery_coalesced(&self) {
@@ -142,7 +164,7 @@ impl Metrics {
             "natsmicro_history_samplers",
             "gauge",
             "History samplers running (at most one per data source).",
-            crate::sampler::running(),
+            self.samplers(),
         );
         scalar(
             &mut out,
@@ -156,7 +178,7 @@ impl Metrics {
             "natsmicro_history_sampling_rounds_total",
             "counter",
             "Sampling rounds (a PING and a STATS round) completed.",
-            crate::sampler::rounds_total(),
+            self.sampling_rounds.load(Ordering::Relaxed),
         );
         let _ = writeln!(
             out,

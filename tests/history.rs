@@ -458,8 +458,8 @@ async fn memory_stays_under_the_bound_with_1000_instances() {
 
 #[tokio::test]
 async fn a_sampler_stops_after_its_data_source_went_idle_and_not_while_used() {
-    use natsmicro::discovery::{Discovery, Policy};
-    use natsmicro::sampler::{self, Sampler, SamplerConfig};
+    use natsmicro::nats::discovery::{Discovery, Policy};
+    use natsmicro::nats::sampler::{self, Sampler, SamplerConfig};
     use std::sync::atomic::{AtomicBool, Ordering};
     use std::sync::Arc;
 
@@ -510,8 +510,8 @@ async fn a_sampler_stops_after_its_data_source_went_idle_and_not_while_used() {
     assert!(eventually(Duration::from_secs(2), || async { sampler::running() == before }).await);
 }
 
-fn s_config() -> natsmicro::sampler::SamplerConfig {
-    natsmicro::sampler::SamplerConfig {
+fn s_config() -> natsmicro::nats::sampler::SamplerConfig {
+    natsmicro::nats::sampler::SamplerConfig {
         period: Duration::from_millis(200),
         retention: Duration::from_secs(60),
         budget: 1 << 20,

@@ -7,8 +7,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
-use natsmicro::discovery::{Discovery, Policy, StopReason};
-use natsmicro::micro::{Scope, Verb};
+use natsmicro::model::micro::{Scope, Verb};
+use natsmicro::model::observed::StopReason;
+use natsmicro::nats::discovery::{Discovery, Policy};
 use serde_json::json;
 use support::*;
 

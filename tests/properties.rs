@@ -4,11 +4,11 @@ mod support;
 
 use std::collections::{BTreeMap, HashMap};
 
-use natsmicro::channel::StreamSpec;
-use natsmicro::frames::{Field, Frame, Values};
-use natsmicro::micro::{limits, parse_reply, Scope, Verb};
-use natsmicro::query::{Format, Query, QueryType};
-use natsmicro::settings::{RawSettings, Settings};
+use natsmicro::model::channel::StreamSpec;
+use natsmicro::model::frames::{Field, Frame, Values};
+use natsmicro::model::micro::{limits, parse_reply, Scope, Verb};
+use natsmicro::model::query::{Format, Query, QueryType};
+use natsmicro::model::settings::{RawSettings, Settings};
 use proptest::prelude::*;
 use serde_json::{json, Value};
 
@@ -198,7 +198,7 @@ proptest! {
             Ok(q) => prop_assert_eq!(q.ref_id, "A"),
             Err(e) => {
                 prop_assert_eq!(e.ref_id.as_str(), "A");
-                prop_assert!(!e.kind.to_string().contains(&secret), "error echoes a header value: {}", e.kind);
+                prop_assert!(!e.message.contains(&secret), "error echoes a header value: {}", e.message);
             }
         }
         // Any bytes at all: an error for this refId, never a panic.
@@ -229,7 +229,7 @@ proptest! {
         prop_assert_eq!(StreamSpec::from_path(&path).unwrap(), spec.clone());
         prop_assert!(path.bytes().all(|b| b.is_ascii_alphanumeric() || b"_-/=.".contains(&b)), "{}", path);
         if let Ok(channel) = spec.channel("uid-1") {
-            prop_assert!(channel.len() <= natsmicro::channel::MAX_CHANNEL_LEN);
+            prop_assert!(channel.len() <= natsmicro::model::channel::MAX_CHANNEL_LEN);
             prop_assert_eq!(channel, format!("ds/uid-1/{path}"));
         }
     }
@@ -258,7 +258,7 @@ proptest! {
         let bools: Vec<bool> = rows.iter().map(|r| r.4).collect();
         let mut value = Field::new("value", Values::NullableFloat64(floats.clone())).with_labels(labels.clone());
         if let Some(u) = unit {
-            value = value.with_config(natsmicro::frames::FieldConfig::unit(u));
+            value = value.with_config(natsmicro::model::frames::FieldConfig::unit(u));
         }
         let frame = Frame::new("f", &ref_id)
             .with_field(Field::new("time", Values::Time(times.clone())))

@@ -4,9 +4,9 @@
 use std::collections::HashMap;
 
 use libfuzzer_sys::fuzz_target;
-use natsmicro::channel::StreamSpec;
-use natsmicro::query::Query;
-use natsmicro::settings::{RawSettings, Settings};
+use natsmicro::model::channel::StreamSpec;
+use natsmicro::model::query::Query;
+use natsmicro::model::settings::{RawSettings, Settings};
 
 const TYPES: [&str; 8] = ["", "ping", "services", "info", "stats", "request", "events", "slo"];
 

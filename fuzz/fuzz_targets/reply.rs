@@ -2,7 +2,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use natsmicro::micro::{limits, parse_reply, Verb};
+use natsmicro::model::micro::{limits, parse_reply, Verb};
 
 fuzz_target!(|data: &[u8]| {
     for verb in [Verb::Ping, Verb::Info, Verb::Stats] {

@@ -30,7 +30,7 @@
 //! producer task through a `tokio::sync::broadcast`; the producer ends when its last listener's
 //! gRPC stream is dropped. Every `sampleIntervalSec` (at least 1 s; 5 s when it is 0, which only
 //! turns the background history off) it runs a discovery round (identical concurrent rounds are
-//! coalesced by [`crate::discovery`]) and sends one row. While NATS is unreachable it keeps
+//! coalesced by [`crate::nats::discovery`]) and sends one row. While NATS is unreachable it keeps
 //! sending rows with every known series absent (`up`: 0) and a warning notice.
 
 use std::collections::{BTreeMap, HashMap};
@@ -44,14 +44,15 @@ use grafana_plugin_sdk::pluginv2;
 use serde_json::Value;
 use tokio::sync::{broadcast, Notify};
 
-use crate::channel::{self, ChannelError, StreamSpec};
-use crate::connection::{ConnectError, Connection, Connections, SourceKey};
-use crate::frames::{Frame, FrameError, FrameMeta, JsonParts, Notice, Severity};
-use crate::live::{self, Counters, Tracker};
+use crate::grafana::execute;
 use crate::metrics;
-use crate::micro::Verb;
-use crate::query::{Format, Query, QueryType, Window};
-use crate::settings::Settings;
+use crate::model::channel::{self, ChannelError, StreamSpec};
+use crate::model::frames::{Frame, FrameError, FrameMeta, JsonParts, Notice, Severity};
+use crate::model::live::{self, Counters, Tracker};
+use crate::model::micro::Verb;
+use crate::model::query::{Format, Query, QueryType, Window};
+use crate::model::settings::Settings;
+use crate::nats::connection::{ConnectError, Connection, Connections, SourceKey};
 
 /// Packet period when `sampleIntervalSec` is 0 (history off; live views still want points).
 pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(5);
@@ -201,7 +202,7 @@ pub async fn backfill(source: &Source, path: &str) -> Result<Value, StreamError>
         interval_ms: query.interval_ms,
     });
     let frames = match Query::parse(&query.ref_id, &query.query_type, &query.json) {
-        Err(e) => Err(e.kind.to_string()),
+        Err(e) => Err(e.message),
         Ok(q) => match source.connection().await {
             Err(e) => Err(e.to_string()),
             Ok(conn) => {
@@ -209,7 +210,7 @@ pub async fn backfill(source: &Source, path: &str) -> Result<Value, StreamError>
                     Some(w) => q.with_window(w),
                     None => q,
                 };
-                q.execute(&conn).await.map_err(|e| e.kind.to_string())
+                execute::execute(&q, &conn).await.map_err(|e| e.kind.to_string())
             }
         },
     };
@@ -413,7 +414,7 @@ mod tests {
             meta.channel.as_deref(),
             Some("ds/uid1/v1/ping/timeseries/rtt/orders/=/=")
         );
-        assert_eq!(meta.kind, Some(crate::frames::TIMESERIES_WIDE));
+        assert_eq!(meta.kind, Some(crate::model::frames::TIMESERIES_WIDE));
         assert_eq!((frame.ref_id.as_str(), frame.rows()), ("A", 0));
         for json in [
             r#"{"queryType":"ping","service":"orders"}"#,

@@ -87,7 +87,7 @@ pub fn allowed(target: &str, level: &Level) -> bool {
 /// 3. `info`.
 ///
 /// A value is a level (`trace`, `debug`, `info`, `warn`, `error`; hclog's `warning` too) or a
-/// tracing directive list (`info,natsmicro::discovery=debug`). One that does not parse falls
+/// tracing directive list (`info,natsmicro::nats::discovery=debug`). One that does not parse falls
 /// back to `info`.
 pub fn directives(env: impl Fn(&str) -> Option<String>) -> String {
     let value = ["GF_PLUGIN_LOG_LEVEL", "RUST_LOG"]
@@ -121,7 +121,7 @@ mod tests {
     fn third_party_trace_is_never_allowed() {
         assert!(!allowed("async_nats::connection", &Level::TRACE));
         assert!(allowed("async_nats::connection", &Level::DEBUG));
-        assert!(allowed("natsmicro::discovery", &Level::TRACE));
+        assert!(allowed("natsmicro::nats::discovery", &Level::TRACE));
     }
 
     #[test]
@@ -139,8 +139,8 @@ mod tests {
         assert_eq!(directives(env(&[("GF_PLUGIN_LOG_LEVEL", " ")])), "info");
         assert_eq!(directives(env(&[("GF_PLUGIN_LOG_LEVEL", "loud[")])), "info");
         assert_eq!(
-            directives(env(&[("GF_PLUGIN_LOG_LEVEL", "info,natsmicro::discovery=trace")])),
-            "info,natsmicro::discovery=trace"
+            directives(env(&[("GF_PLUGIN_LOG_LEVEL", "info,natsmicro::nats::discovery=trace")])),
+            "info,natsmicro::nats::discovery=trace"
         );
     }
 }

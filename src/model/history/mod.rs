@@ -17,10 +17,10 @@
 use std::collections::{BTreeMap, VecDeque};
 use std::mem::size_of;
 
-use crate::discovery::Round;
+mod samples;
 
-/// Default budget of accounted bytes for one data source's history (heap ≤ ≈ 2× this).
-pub const DEFAULT_BUDGET_BYTES: usize = 32 << 20;
+pub use samples::{ping_samples, stats_samples, EndpointSample, PingSample, StatsSample};
+
 /// Events kept at most (oldest first out); they also count towards the budget.
 pub const MAX_EVENTS: usize = 10_000;
 
@@ -126,85 +126,6 @@ impl Event {
     fn bytes(&self) -> usize {
         size_of::<Event>() + self.service.len() + self.id.len() + self.title.len() + self.text.len()
     }
-}
-
-/// One instance's answer (or silence) in a ping round.
-#[derive(Clone, Debug, PartialEq)]
-pub struct PingSample {
-    pub service: String,
-    pub id: String,
-    pub version: String,
-    /// `None`: known but did not answer (down).
-    pub rtt_ms: Option<f64>,
-}
-
-/// One endpoint's counters in a stats reply.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct EndpointSample {
-    pub name: String,
-    pub requests: u64,
-    pub errors: u64,
-    pub processing_ns: u64,
-}
-
-/// One instance's stats reply.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct StatsSample {
-    pub service: String,
-    pub id: String,
-    pub version: String,
-    /// `started`, Unix ms.
-    pub started: Option<i64>,
-    pub endpoints: Vec<EndpointSample>,
-}
-
-/// A ping round as samples: every answer, then every known instance that did not answer.
-pub fn ping_samples(round: &Round) -> Vec<PingSample> {
-    round
-        .replies
-        .iter()
-        .map(|r| PingSample {
-            service: r.reply.name.clone(),
-            id: r.reply.id.clone(),
-            version: r.reply.version.clone(),
-            rtt_ms: Some(r.rtt.as_secs_f64() * 1e3),
-        })
-        .chain(round.down.iter().map(|k| PingSample {
-            service: k.name.clone(),
-            id: k.id.clone(),
-            version: k.version.clone(),
-            rtt_ms: None,
-        }))
-        .collect()
-}
-
-/// A stats round as samples.
-pub fn stats_samples(round: &Round) -> Vec<StatsSample> {
-    round
-        .replies
-        .iter()
-        .map(|r| StatsSample {
-            service: r.reply.name.clone(),
-            id: r.reply.id.clone(),
-            version: r.reply.version.clone(),
-            started: r.reply.started.map(|s| s.timestamp_millis()),
-            endpoints: r
-                .reply
-                .endpoints
-                .iter()
-                .map(|e| EndpointSample {
-                    name: e.name.clone(),
-                    requests: e.num_requests,
-                    errors: e.num_errors,
-                    processing_ns: if e.processing_time.is_finite() && e.processing_time > 0.0 {
-                        e.processing_time as u64
-                    } else {
-                        0
-                    },
-                })
-                .collect(),
-        })
-        .collect()
 }
 
 /// The history of one data source.
@@ -324,6 +245,44 @@ impl History {
     /// Rounds held.
     pub fn rounds(&self) -> usize {
         self.ledger.len()
+    }
+
+    /// A copy of what a query from `from_ms` on reads: the instances `keep` accepts, with their
+    /// points from `from_ms` on plus the one just before (the start of the first interval), and
+    /// the events from `from_ms` on. Taking it costs a copy of those points, so it can be taken
+    /// under a lock and the frames built from the copy outside it. Counts (rounds, bytes, the
+    /// oldest round, truncation) are the whole history's.
+    pub fn view(&self, from_ms: i64, keep: impl Fn(&str, &str) -> bool) -> History {
+        fn from<T: Copy>(points: &VecDeque<T>, from_ms: i64, t: impl Fn(&T) -> i64) -> VecDeque<T> {
+            let first = points.partition_point(|p| t(p) < from_ms).saturating_sub(1);
+            points.range(first..).copied().collect()
+        }
+        let instances = self
+            .instances
+            .iter()
+            .filter(|(_, i)| keep(&i.service, &i.id))
+            .map(|(k, i)| {
+                let copy = InstanceHistory {
+                    pings: from(&i.pings, from_ms, |p| p.t),
+                    endpoints: i
+                        .endpoints
+                        .iter()
+                        .map(|(name, points)| (name.clone(), from(points, from_ms, |p| p.t)))
+                        .collect(),
+                    service: i.service.clone(),
+                    id: i.id.clone(),
+                    version: i.version.clone(),
+                    ..*i
+                };
+                (k.clone(), copy)
+            })
+            .collect();
+        History {
+            instances,
+            events: self.events.iter().filter(|e| e.t >= from_ms).cloned().collect(),
+            ledger: self.ledger.clone(),
+            ..*self
+        }
     }
 
     pub fn instances(&self) -> impl Iterator<Item = &InstanceHistory> {
@@ -633,223 +592,4 @@ fn push_slim<T>(series: &mut VecDeque<T>, value: T) {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn ping(service: &str, id: &str, version: &str, rtt: Option<f64>) -> PingSample {
-        PingSample {
-            service: service.into(),
-            id: id.into(),
-            version: version.into(),
-            rtt_ms: rtt,
-        }
-    }
-
-    fn stats(id: &str, started: i64, requests: u64) -> StatsSample {
-        StatsSample {
-            service: "orders".into(),
-            id: id.into(),
-            version: "1.0.0".into(),
-            started: Some(started),
-            endpoints: vec![EndpointSample {
-                name: "get".into(),
-                requests,
-                errors: requests / 10,
-                processing_ns: requests * 1000,
-            }],
-        }
-    }
-
-    fn kinds(h: &History) -> Vec<(EventKind, String)> {
-        h.events().map(|e| (e.kind, e.id.clone())).collect()
-    }
-
-    #[test]
-    fn sizes_are_as_documented() {
-        assert_eq!(PING_POINT_BYTES, 16);
-        assert_eq!(ENDPOINT_POINT_BYTES, 40);
-    }
-
-    #[test]
-    fn samples_accumulate_and_age_out_with_retention() {
-        let mut h = History::new(10_000, DEFAULT_BUDGET_BYTES);
-        for i in 0..30 {
-            let t = i * 1000;
-            h.ingest_ping(t, &[ping("orders", "a", "1", Some(1.5))]);
-            h.ingest_stats(t, &[stats("a", 5, i as u64)]);
-            assert_eq!(h.bytes(), h.recount(), "round {i}");
-        }
-        let a = h.instance("orders", "a").unwrap();
-        // Retention 10 s at t = 29 s keeps t = 19..=29 s.
-        assert_eq!(a.pings.len(), 11);
-        assert_eq!(a.pings.front().unwrap().t, 19_000);
-        assert_eq!(a.endpoints["get"].len(), 11);
-        assert_eq!(a.pings.back().unwrap().rtt(), Some(1.5));
-        assert_eq!(h.truncated_through(29_000), None);
-        assert_eq!(h.dropped_samples(), 0);
-    }
-
-    #[test]
-    fn the_budget_drops_oldest_rounds_first_and_says_so() {
-        let mut h = History::new(3_600_000, 8 * 1024);
-        for i in 0..1000 {
-            let t = i * 1000;
-            h.ingest_ping(
-                t,
-                &[ping("orders", "a", "1", Some(1.0)), ping("orders", "b", "1", Some(2.0))],
-            );
-            assert!(h.bytes() <= h.budget(), "round {i}: {} > {}", h.bytes(), h.budget());
-            assert_eq!(h.bytes(), h.recount(), "round {i}");
-        }
-        assert!(h.dropped_samples() > 0);
-        let a = h.instance("orders", "a").unwrap();
-        assert_eq!(a.pings.back().unwrap().t, 999_000, "newest kept");
-        let oldest = a.pings.front().unwrap().t;
-        assert!(oldest > 0, "oldest dropped");
-        assert_eq!(h.truncated_through(999_000), Some(oldest - 1000));
-        // Both series lose the same rounds.
-        assert_eq!(h.instance("orders", "b").unwrap().pings.front().unwrap().t, oldest);
-        assert!(h.heap_bytes() <= 2 * h.budget() + 4096, "{}", h.heap_bytes());
-    }
-
-    #[test]
-    fn a_full_store_holds_little_more_heap_than_it_accounts_for() {
-        // 200 instances with one endpoint each, at the bound for most of 3000 rounds: with
-        // `VecDeque`'s doubling the series held 1.41× the accounted bytes here.
-        let mut h = History::new(i64::MAX / 4, 2 << 20);
-        let pings: Vec<PingSample> = (0..200)
-            .map(|i| ping("orders", &format!("{i:03}"), "1.0.0", Some(1.0)))
-            .collect();
-        for r in 0..3000u64 {
-            let t = r as i64 * 1000;
-            h.ingest_ping(t, &pings);
-            let stats: Vec<StatsSample> = (0..200).map(|i| stats(&format!("{i:03}"), 0, r)).collect();
-            h.ingest_stats(t, &stats);
-            assert!(h.bytes() <= h.budget());
-        }
-        assert!(h.dropped_samples() > 0, "the bound was reached");
-        let ratio = h.heap_bytes() as f64 / h.bytes() as f64;
-        assert!(
-            ratio <= 1.15,
-            "heap {} vs accounted {}: {ratio:.2}×",
-            h.heap_bytes(),
-            h.bytes()
-        );
-    }
-
-    #[test]
-    fn down_then_gone_instances_are_forgotten_after_retention() {
-        let mut h = History::new(5_000, DEFAULT_BUDGET_BYTES);
-        h.ingest_ping(0, &[ping("orders", "a", "1", Some(1.0))]);
-        h.ingest_ping(1000, &[ping("orders", "a", "1", None)]);
-        assert!(!h.instance("orders", "a").unwrap().up);
-        assert_eq!(h.instance("orders", "a").unwrap().pings[1].rtt(), None);
-        for i in 2..10 {
-            h.ingest_ping(i * 1000, &[]);
-        }
-        assert!(h.instance("orders", "a").is_none());
-        assert_eq!(h.bytes(), h.recount());
-    }
-
-    #[test]
-    fn events_appear_disappear_restart_version() {
-        let mut h = History::new(3_600_000, DEFAULT_BUDGET_BYTES);
-        h.ingest_ping(0, &[ping("orders", "a", "1.0", Some(1.0))]);
-        assert!(kinds(&h).is_empty(), "the first round is the baseline");
-        h.ingest_ping(
-            1000,
-            &[
-                ping("orders", "a", "1.0", Some(1.0)),
-                ping("orders", "b", "1.0", Some(1.0)),
-            ],
-        );
-        assert_eq!(kinds(&h), [(EventKind::Appeared, "b".to_string())]);
-        // a stops answering (reported down), then c replaces it with a new version.
-        h.ingest_ping(
-            2000,
-            &[ping("orders", "b", "1.0", Some(1.0)), ping("orders", "a", "1.0", None)],
-        );
-        h.ingest_ping(
-            3000,
-            &[
-                ping("orders", "b", "1.0", Some(1.0)),
-                ping("orders", "c", "1.1", Some(1.0)),
-                ping("orders", "a", "1.0", None),
-            ],
-        );
-        // b vanishes from the round entirely (forgotten): disappeared as well.
-        h.ingest_ping(4000, &[ping("orders", "c", "1.1", Some(1.0))]);
-        // d replaces b; then e appears with nobody left to replace (a and b were replaced).
-        h.ingest_ping(
-            5000,
-            &[
-                ping("orders", "c", "1.1", Some(1.0)),
-                ping("orders", "d", "1.1", Some(1.0)),
-            ],
-        );
-        h.ingest_ping(
-            6000,
-            &[
-                ping("orders", "c", "1.1", Some(1.0)),
-                ping("orders", "d", "1.1", Some(1.0)),
-                ping("orders", "e", "1.1", Some(1.0)),
-            ],
-        );
-        let got = kinds(&h);
-        assert_eq!(
-            got,
-            [
-                (EventKind::Appeared, "b".to_string()),
-                (EventKind::Disappeared, "a".to_string()),
-                (EventKind::Restarted, "c".to_string()),
-                (EventKind::VersionChanged, "c".to_string()),
-                (EventKind::Disappeared, "b".to_string()),
-                (EventKind::Restarted, "d".to_string()),
-                (EventKind::VersionChanged, "d".to_string()),
-                (EventKind::Appeared, "e".to_string()),
-            ],
-            "{:#?}",
-            h.events().collect::<Vec<_>>()
-        );
-        let restart = h.events().find(|e| e.kind == EventKind::Restarted).unwrap();
-        assert_eq!(restart.text, "instance c replaced a of orders");
-        assert_eq!(restart.t, 3000);
-    }
-
-    #[test]
-    fn started_change_is_a_restart_and_a_new_segment() {
-        let mut h = History::new(3_600_000, DEFAULT_BUDGET_BYTES);
-        h.ingest_stats(0, &[stats("a", 100, 50)]);
-        h.ingest_stats(1000, &[stats("a", 100, 60)]);
-        h.ingest_stats(2000, &[stats("a", 1500, 3)]);
-        let series = &h.instance("orders", "a").unwrap().endpoints["get"];
-        let segments: Vec<u32> = series.iter().map(|p| p.segment).collect();
-        assert_eq!(segments, [0, 0, 1]);
-        assert_eq!(kinds(&h), [(EventKind::Restarted, "a".to_string())]);
-        assert_eq!(h.bytes(), h.recount());
-    }
-
-    #[test]
-    fn an_instance_first_seen_by_stats_appears_once_pinged() {
-        let mut h = History::new(3_600_000, DEFAULT_BUDGET_BYTES);
-        h.ingest_ping(0, &[]);
-        h.ingest_stats(500, &[stats("a", 100, 1)]);
-        h.ingest_ping(1000, &[ping("orders", "a", "1.0.0", Some(1.0))]);
-        let e: Vec<_> = h.events().collect();
-        assert_eq!(e.len(), 1);
-        assert_eq!(
-            (e[0].kind, e[0].title.as_str()),
-            (EventKind::Appeared, "orders a appeared")
-        );
-    }
-
-    #[test]
-    fn version_change_of_one_instance() {
-        let mut h = History::new(3_600_000, DEFAULT_BUDGET_BYTES);
-        h.ingest_ping(0, &[ping("orders", "a", "1.0", Some(1.0))]);
-        h.ingest_ping(1000, &[ping("orders", "a", "2.0", Some(1.0))]);
-        assert_eq!(kinds(&h), [(EventKind::VersionChanged, "a".to_string())]);
-        assert_eq!(h.instance("orders", "a").unwrap().version, "2.0");
-        assert_eq!(h.bytes(), h.recount());
-    }
-}
+mod tests;

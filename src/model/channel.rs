@@ -15,8 +15,8 @@
 
 use std::fmt::Write as _;
 
-use crate::micro::{valid_name, Scope};
-use crate::query::{Format, QueryType};
+use crate::model::micro::{valid_name, Scope};
+use crate::model::query::{Format, QueryType};
 
 /// Longest channel Grafana Live accepts, `ds/<uid>/` included.
 pub const MAX_CHANNEL_LEN: usize = 160;
@@ -61,7 +61,7 @@ pub enum ChannelError {
     TooLong(usize),
 }
 
-/// Query types and formats that stream (see [`crate::stream`] for why instant frames do not).
+/// Query types and formats that stream (see [`crate::grafana::stream`] for why instant frames do not).
 pub fn streams(query_type: QueryType, format: Format) -> bool {
     matches!(query_type, QueryType::Ping | QueryType::Stats) && format == Format::Timeseries
 }

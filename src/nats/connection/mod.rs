@@ -1,21 +1,23 @@
 //! NATS connections: one per data source, built from [`Settings`], cached by data source identity (org, id and uid) and replaced when its settings change.
 //!
 //! A connection reconnects on its own; while it is down, work fails fast
-//! (see [`crate::discovery::DiscoveryError::NotConnected`]) instead of waiting for timeouts.
+//! (see [`crate::nats::discovery::DiscoveryError::NotConnected`]) instead of waiting for timeouts.
 
-use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_nats::ServerAddr;
-use tokio::sync::OnceCell;
 use tokio::time::Instant;
 
-use crate::discovery::{Discovery, Policy};
 use crate::metrics;
-use crate::sampler::{idle_limit, OnIdle, Sampler, SamplerConfig};
-use crate::settings::{Auth, Settings, TlsSettings, UrlCredentials};
+use crate::model::settings::{Auth, Settings, TlsSettings, UrlCredentials};
+use crate::nats::discovery::{Discovery, Policy};
+use crate::nats::sampler::{idle_limit, OnIdle, Sampler, SamplerConfig};
+
+mod cache;
+
+pub use cache::{Connections, SourceId, SourceKey};
 
 /// Why a connection could not be made; messages are for users and hold no secrets.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -109,6 +111,9 @@ pub struct Connection {
     pub events: Arc<ConnectionEvents>,
     /// The history sampler; `None` when `sampleIntervalSec` is 0.
     pub sampler: Option<Sampler>,
+    opened: Instant,
+    /// Last use, in ms since `opened`.
+    used_ms: AtomicU64,
 }
 
 impl Drop for Connection {
@@ -169,6 +174,8 @@ impl Connection {
             discovery,
             events,
             sampler,
+            opened: Instant::now(),
+            used_ms: AtomicU64::new(0),
         };
         conn.touch();
         Ok(Arc::new(conn))
@@ -201,9 +208,18 @@ impl Connection {
 
     /// The data source was used (query, resource or health): keeps the sampler running.
     pub fn touch(&self) {
+        let ms = u64::try_from(self.opened.elapsed().as_millis()).unwrap_or(u64::MAX);
+        self.used_ms.store(ms, Ordering::Relaxed);
         if let Some(s) = &self.sampler {
             s.touch();
         }
+    }
+
+    /// Time since the data source last used this connection.
+    pub fn idle_for(&self) -> Duration {
+        self.opened
+            .elapsed()
+            .saturating_sub(Duration::from_millis(self.used_ms.load(Ordering::Relaxed)))
     }
 
     /// Whether this connection's sampler stopped for idleness (the connection should be replaced).
@@ -465,147 +481,5 @@ mod skip_verify {
     }
 }
 
-/// Which data source of which org: Grafana data source uids are unique only within one org, so
-/// everything the plugin keeps for a data source is keyed by all three.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct SourceId {
-    pub org_id: i64,
-    /// Grafana's numeric data source id (unique per Grafana database; 0 when not sent).
-    pub id: i64,
-    pub uid: String,
-}
-
-impl std::fmt::Display for SourceId {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "org {} data source {} (id {})", self.org_id, self.uid, self.id)
-    }
-}
-
-/// Identity of a data source's settings version.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub struct SourceKey {
-    pub source: SourceId,
-    pub updated_ms: i64,
-}
-
-struct Slot {
-    updated_ms: i64,
-    cell: Arc<OnceCell<Arc<Connection>>>,
-    last_failure: Arc<Mutex<Option<(Instant, ConnectError)>>>,
-}
-
-/// How long a failed connect is answered from memory before trying again.
-const FAILURE_MEMORY: Duration = Duration::from_millis(1000);
-
-/// Connections by data source identity.
-#[derive(Default)]
-pub struct Connections {
-    slots: Arc<Mutex<HashMap<SourceId, Slot>>>,
-}
-
-impl Connections {
-    /// The connection for `key`, opening (once, shared by concurrent callers) or replacing it when
-    /// `key` holds newer settings; a key older than the current connection gets the current one.
-    pub async fn get(&self, key: &SourceKey, settings: Arc<Settings>) -> Result<Arc<Connection>, ConnectError> {
-        let (cell, failure) = {
-            let mut slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
-            let slot = slots.entry(key.source.clone()).or_insert_with(|| Slot {
-                updated_ms: key.updated_ms,
-                cell: Arc::new(OnceCell::new()),
-                last_failure: Arc::new(Mutex::new(None)),
-            });
-            let retired = slot.cell.get().is_some_and(|c| c.retired());
-            if retired {
-                tracing::info!(org_id = key.source.org_id, uid = %key.source.uid, "data source used again after its idle stop; reconnecting");
-            }
-            // Only newer settings replace a connection: a long-running stream that still holds an
-            // older settings version uses the current connection instead of switching back.
-            if key.updated_ms > slot.updated_ms || retired {
-                if !retired {
-                    tracing::info!(org_id = key.source.org_id, uid = %key.source.uid, "data source settings changed; replacing its NATS connection");
-                }
-                *slot = Slot {
-                    updated_ms: key.updated_ms.max(slot.updated_ms),
-                    cell: Arc::new(OnceCell::new()),
-                    last_failure: Arc::new(Mutex::new(None)),
-                };
-            }
-            (Arc::clone(&slot.cell), Arc::clone(&slot.last_failure))
-        };
-        if let Some(conn) = cell.get() {
-            conn.touch();
-            return Ok(Arc::clone(conn));
-        }
-        if let Some((at, e)) = failure.lock().unwrap_or_else(|p| p.into_inner()).as_ref() {
-            if at.elapsed() < FAILURE_MEMORY {
-                return Err(e.clone());
-            }
-        }
-        let result = cell
-            .get_or_try_init(|| async {
-                // Callers that queued behind a failed attempt share its answer.
-                if let Some((at, e)) = failure.lock().unwrap_or_else(|p| p.into_inner()).as_ref() {
-                    if at.elapsed() < FAILURE_MEMORY {
-                        return Err(e.clone());
-                    }
-                }
-                // Idle stop: forget this slot (closing the connection) if it is still the current one.
-                let (slots, weak_cell, id) = (Arc::downgrade(&self.slots), Arc::downgrade(&cell), key.source.clone());
-                let on_idle: OnIdle = Box::new(move || {
-                    let Some(slots) = slots.upgrade() else { return };
-                    let mut slots = slots.lock().unwrap_or_else(|p| p.into_inner());
-                    if slots
-                        .get(&id)
-                        .is_some_and(|s| Weak::ptr_eq(&Arc::downgrade(&s.cell), &weak_cell))
-                    {
-                        tracing::info!(org_id = id.org_id, uid = %id.uid, "closing the NATS connection of an idle data source");
-                        slots.remove(&id);
-                    }
-                });
-                let r = Connection::open_with(settings, Some(on_idle)).await;
-                if let Err(e) = &r {
-                    tracing::warn!(org_id = key.source.org_id, uid = %key.source.uid, error = %e, "NATS connect failed");
-                    *failure.lock().unwrap_or_else(|p| p.into_inner()) = Some((Instant::now(), e.clone()));
-                }
-                r
-            })
-            .await;
-        result.map(|c| {
-            c.touch();
-            Arc::clone(c)
-        })
-    }
-
-    /// Forget a data source's connection (closes it once no query uses it).
-    pub fn remove(&self, source: &SourceId) {
-        self.slots.lock().unwrap_or_else(|p| p.into_inner()).remove(source);
-    }
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn creds_pasted_without_a_final_line_break_are_read() {
-        let seed = nkeys::KeyPair::new_user().seed().unwrap();
-        let text = format!(
-            "-----BEGIN NATS USER JWT-----\neyJhbGciOiJlZDI1NTE5In0.e30.c2ln\n------END NATS USER JWT------\n\n\
-             -----BEGIN USER NKEY SEED-----\n{seed}\n------END USER NKEY SEED------"
-        );
-        let secure = std::collections::HashMap::from([("credentials".to_string(), text)]);
-        let settings = Settings::parse(crate::settings::RawSettings {
-            url: "nats://127.0.0.1:4222",
-            json_data: br#"{"authType":"creds"}"#,
-            secure: &secure,
-        })
-        .unwrap();
-        assert!(options(&settings, Arc::new(ConnectionEvents::default())).is_ok());
-    }
-
-    #[test]
-    fn the_first_attempt_of_a_connect_or_reconnect_does_not_wait() {
-        let ms: Vec<u128> = (1..=9).map(|a| reconnect_delay(a).as_millis()).collect();
-        assert_eq!(ms, [0, 50, 100, 200, 400, 800, 1000, 1000, 1000]);
-    }
-}
+mod tests;

@@ -5,9 +5,9 @@ use std::sync::Arc;
 
 use serde_json::{json, Value};
 
-use crate::connection::Connection;
-use crate::discovery::Round;
-use crate::micro::{valid_name, Scope, Verb};
+use crate::model::micro::{valid_name, Scope, Verb};
+use crate::model::observed::Round;
+use crate::nats::connection::Connection;
 
 /// A resource answer: HTTP status and JSON body.
 #[derive(Debug, Clone, PartialEq)]

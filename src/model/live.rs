@@ -3,16 +3,17 @@
 //! One stream is one `timeseries-wide` frame: a `time` field and one nullable number field per
 //! series (instance for `ping`, instance and endpoint for `stats`), named `service/id[/endpoint]`
 //! so that every field name is unique, with labels `{service, id[, endpoint]}` and the metric's
-//! unit. Why wide, and why unique names, is explained in [`crate::stream`].
+//! unit. Why wide, and why unique names, is explained in [`crate::grafana::stream`].
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Utc};
 
-use crate::channel::StreamSpec;
-use crate::discovery::Round;
-use crate::frames::{Field, FieldConfig, Frame, FrameMeta, Notice, Severity, Values, TIMESERIES_WIDE};
-use crate::query::QueryType;
+use crate::model::channel::StreamSpec;
+use crate::model::frames::{Field, FieldConfig, Frame, FrameMeta, Notice, Severity, Values, TIMESERIES_WIDE};
+use crate::model::observed::Round;
+use crate::model::query::QueryType;
+use crate::model::rate;
 
 /// One series of a stream.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -93,7 +94,7 @@ struct Sample {
     started: Option<DateTime<Utc>>,
     requests: u64,
     errors: u64,
-    processing_ns: f64,
+    processing_ns: u64,
 }
 
 impl Counters {
@@ -102,21 +103,14 @@ impl Counters {
     /// negative rate), and for ratios of an interval without requests.
     fn interval_value(&mut self, metric: &str, key: &SeriesKey, now: Sample) -> Option<f64> {
         let prev = self.last.insert(key.clone(), now)?;
-        let restarted = now.requests < prev.requests || now.errors < prev.errors || now.started != prev.started;
-        let secs = (now.at - prev.at).num_milliseconds() as f64 / 1e3;
-        if restarted || secs <= 0.0 {
-            return None;
-        }
-        let requests = (now.requests - prev.requests) as f64;
-        let errors = (now.errors - prev.errors) as f64;
-        match metric {
-            "error_rate" => Some(errors / secs),
-            "error_ratio" => (requests > 0.0).then(|| (errors / requests).min(1.0)),
-            "average_processing_time" => {
-                (requests > 0.0).then(|| (now.processing_ns - prev.processing_ns).max(0.0) / requests / 1e6)
-            }
-            _ => Some(requests / secs),
-        }
+        let counters = |s: &Sample| rate::Counters {
+            t_ms: s.at.timestamp_millis(),
+            requests: s.requests,
+            errors: s.errors,
+            processing_ns: s.processing_ns,
+            run: s.started.map_or(i64::MIN, |t| t.timestamp_millis()),
+        };
+        rate::interval(metric, &counters(&prev), &counters(&now)).and_then(rate::Fraction::value)
     }
 
     /// Forget series not in `keep` (instances gone from the stream).
@@ -152,7 +146,7 @@ pub fn round_values(
                         started: i.started,
                         requests: e.num_requests,
                         errors: e.num_errors,
-                        processing_ns: e.processing_time,
+                        processing_ns: e.processing_ns(),
                     };
                     let v = counters.interval_value(spec.metric, &key, sample);
                     out.insert(key, v);
@@ -296,9 +290,9 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-    use crate::discovery::{KnownInstance, Reply, StopReason};
-    use crate::micro::{parse_reply, Scope, Verb};
-    use crate::query::Format;
+    use crate::model::micro::{parse_reply, Scope, Verb};
+    use crate::model::observed::{KnownInstance, Reply, StopReason};
+    use crate::model::query::Format;
 
     fn spec(query_type: QueryType, metric: &'static str) -> StreamSpec {
         StreamSpec {

@@ -9,6 +9,10 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+mod urls;
+
+use urls::parse_urls;
+
 /// The default `$SRV` API prefix of ADR-32.
 pub const DEFAULT_SRV_PREFIX: &str = "$SRV";
 /// The default reply-inbox prefix of NATS clients.
@@ -124,7 +128,7 @@ pub struct Settings {
     pub sample_interval: Option<Duration>,
     pub retention: Duration,
     /// Memory bound of the history (accounted bytes); hidden jsonData key `historyBudgetBytes`,
-    /// meant for tests and measurements, default [`crate::history::DEFAULT_BUDGET_BYTES`].
+    /// meant for tests and measurements, default [`DEFAULT_HISTORY_BUDGET_BYTES`].
     pub history_budget: usize,
     /// Sampling rounds run back to back, without waiting for the period, when the sampler
     /// starts; hidden jsonData key `historyFillRounds`, meant for measurements (fill the history
@@ -135,6 +139,18 @@ pub struct Settings {
     pub max_round_bytes: usize,
 }
 
+/// Values `timeoutMs` may take (milliseconds).
+pub const TIMEOUT_MS_RANGE: (u64, u64) = (10, 120_000);
+/// Values `sampleIntervalSec` may take (seconds; 0 = sampler off).
+pub const SAMPLE_INTERVAL_SEC_RANGE: (u64, u64) = (0, 86_400);
+/// Values `retentionMinutes` may take (one week at most).
+pub const RETENTION_MINUTES_RANGE: (u64, u64) = (1, 10_080);
+/// Values `maxRoundBytes` may take (64 KiB to 1 GiB).
+pub const MAX_ROUND_BYTES_RANGE: (u64, u64) = (64 << 10, 1 << 30);
+/// Values of `authType` (as [`Auth::kind`] names them).
+pub const AUTH_TYPES: [&str; 5] = ["none", "userpass", "token", "nkey", "creds"];
+/// Default budget of accounted bytes for one data source's history (heap ≤ ≈ 2× this).
+pub const DEFAULT_HISTORY_BUDGET_BYTES: usize = 32 << 20;
 /// Default of `maxRoundBytes`: 16 MiB, about 30 000 typical STATS replies.
 pub const DEFAULT_MAX_ROUND_BYTES: u64 = 16 * 1024 * 1024;
 
@@ -275,24 +291,26 @@ impl Settings {
         check_literal_subject(&inbox_prefix, "inboxPrefix")?;
 
         let timeout_ms = get_u64(&json, "timeoutMs")?.unwrap_or(DEFAULT_TIMEOUT_MS);
-        if !(10..=120_000).contains(&timeout_ms) {
+        let (lo, hi) = TIMEOUT_MS_RANGE;
+        if !(lo..=hi).contains(&timeout_ms) {
             return err(format!(
-                "timeoutMs is {timeout_ms}: use a value from 10 to 120000 milliseconds"
+                "timeoutMs is {timeout_ms}: use a value from {lo} to {hi} milliseconds"
             ));
         }
         let sample = get_u64(&json, "sampleIntervalSec")?.unwrap_or(DEFAULT_SAMPLE_INTERVAL_SEC);
-        if sample > 86_400 {
-            return err(format!("sampleIntervalSec is {sample}: use 0 (off) to 86400 seconds"));
+        let (lo, hi) = SAMPLE_INTERVAL_SEC_RANGE;
+        if !(lo..=hi).contains(&sample) {
+            return err(format!("sampleIntervalSec is {sample}: use {lo} (off) to {hi} seconds"));
         }
         let retention = get_u64(&json, "retentionMinutes")?.unwrap_or(DEFAULT_RETENTION_MINUTES);
-        if !(1..=10_080).contains(&retention) {
+        let (lo, hi) = RETENTION_MINUTES_RANGE;
+        if !(lo..=hi).contains(&retention) {
             return err(format!(
-                "retentionMinutes is {retention}: use 1 to 10080 minutes (one week)"
+                "retentionMinutes is {retention}: use {lo} to {hi} minutes (one week)"
             ));
         }
 
-        let history_budget =
-            get_u64(&json, "historyBudgetBytes")?.unwrap_or(crate::history::DEFAULT_BUDGET_BYTES as u64);
+        let history_budget = get_u64(&json, "historyBudgetBytes")?.unwrap_or(DEFAULT_HISTORY_BUDGET_BYTES as u64);
         if !(1024..=(1 << 32)).contains(&history_budget) {
             return err(format!(
                 "historyBudgetBytes is {history_budget}: use 1024 to 4294967296 bytes"
@@ -309,7 +327,8 @@ impl Settings {
         let request_subjects = parse_request_subjects(json.get("requestSubjects"))?;
 
         let max_round_bytes = get_u64(&json, "maxRoundBytes")?.unwrap_or(DEFAULT_MAX_ROUND_BYTES);
-        if !((64 << 10)..=(1 << 30)).contains(&max_round_bytes) {
+        let (lo, hi) = MAX_ROUND_BYTES_RANGE;
+        if !(lo..=hi).contains(&max_round_bytes) {
             return err(format!(
                 "maxRoundBytes is {max_round_bytes}: use 65536 (64 KiB) to 1073741824 (1 GiB) bytes"
             ));
@@ -514,273 +533,5 @@ fn parse_request_subjects(value: Option<&Value>) -> Result<Vec<String>, Settings
     Ok(out)
 }
 
-/// Split the comma-separated `url` setting, normalise each entry and take credentials out of it.
-fn parse_urls(raw: &str) -> Result<(Vec<ServerUrl>, Option<UrlCredentials>), SettingsError> {
-    let mut servers = Vec::new();
-    let mut creds: Option<UrlCredentials> = None;
-    for (i, part) in raw.split(',').enumerate() {
-        let part = part.trim();
-        if part.is_empty() {
-            continue;
-        }
-        let with_scheme = if part.contains("://") {
-            part.to_string()
-        } else {
-            format!("nats://{part}")
-        };
-        // Never echo the raw text back: it may hold a password.
-        let shown = format!("server #{} in url", i + 1);
-        let parsed = url::Url::parse(&with_scheme).map_err(|e| {
-            SettingsError(format!(
-                "{shown} is not a valid URL ({e}); write it as nats://host:4222"
-            ))
-        })?;
-        let scheme = parsed.scheme().to_ascii_lowercase();
-        if !matches!(scheme.as_str(), "nats" | "tls" | "ws" | "wss") {
-            return err(format!(
-                "{shown} uses scheme '{scheme}': use nats://, tls://, ws:// or wss://"
-            ));
-        }
-        let Some(host) = parsed.host_str().filter(|h| !h.is_empty()) else {
-            return err(format!("{shown} has no host name"));
-        };
-        let port = parsed.port().unwrap_or(match scheme.as_str() {
-            "ws" => 80,
-            "wss" => 443,
-            _ => 4222,
-        });
-        let mut address = format!("{scheme}://{host}:{port}");
-        if matches!(scheme.as_str(), "ws" | "wss") && parsed.path() != "/" && !parsed.path().is_empty() {
-            address.push_str(parsed.path());
-        }
-        let user = percent_decode(parsed.username());
-        let pass = parsed.password().map(percent_decode);
-        let found = match (user.is_empty(), pass) {
-            (true, None) => None,
-            (false, None) => Some(UrlCredentials::Token(Secret::new(user))),
-            (_, Some(p)) => Some(UrlCredentials::UserPass {
-                username: user,
-                password: Secret::new(p),
-            }),
-        };
-        if let Some(found) = found {
-            match &creds {
-                Some(existing) if *existing != found => {
-                    return err("the URLs in url carry different credentials: use the same ones in every URL, or set them with authType")
-                }
-                _ => creds = Some(found),
-            }
-        }
-        servers.push(ServerUrl {
-            address,
-            tls: matches!(scheme.as_str(), "tls" | "wss"),
-        });
-    }
-    if servers.is_empty() {
-        return err("url is empty: enter one or more NATS server URLs, comma separated, e.g. nats://localhost:4222");
-    }
-    Ok((servers, creds))
-}
-
-fn percent_decode(s: &str) -> String {
-    percent_encoding::percent_decode_str(s).decode_utf8_lossy().into_owned()
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn parse(url: &str, json: &str, secure: &[(&str, &str)]) -> Result<Settings, SettingsError> {
-        let secure: HashMap<String, String> = secure.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-        Settings::parse(RawSettings {
-            url,
-            json_data: json.as_bytes(),
-            secure: &secure,
-        })
-    }
-
-    #[test]
-    fn defaults_follow_the_spec() {
-        let s = parse("localhost", "", &[]).unwrap();
-        assert_eq!(s.servers[0].address, "nats://localhost:4222");
-        assert_eq!(s.auth, Auth::None);
-        assert_eq!(s.srv_prefix, "$SRV");
-        assert_eq!(s.inbox_prefix, "_INBOX");
-        assert_eq!(s.timeout, Duration::from_millis(2000));
-        assert_eq!(s.sample_interval, Some(Duration::from_secs(15)));
-        assert_eq!(s.retention, Duration::from_secs(3600));
-        assert!(s.request_subjects.is_empty());
-        assert!(!s.request_allowed("anything"));
-        assert_eq!(s.history_fill_rounds, 0);
-    }
-
-    #[test]
-    fn hidden_measurement_keys_are_range_checked() {
-        let s = parse(
-            "localhost",
-            r#"{"historyFillRounds":700,"historyBudgetBytes":4096}"#,
-            &[],
-        )
-        .unwrap();
-        assert_eq!((s.history_fill_rounds, s.history_budget), (700, 4096));
-        assert_eq!(s.max_round_bytes, DEFAULT_MAX_ROUND_BYTES as usize);
-        let s = parse("localhost", r#"{"maxRoundBytes":"1048576"}"#, &[]).unwrap();
-        assert_eq!(s.max_round_bytes, 1 << 20);
-        for bad in ["1000", "2000000000"] {
-            let e = parse("localhost", &format!(r#"{{"maxRoundBytes":{bad}}}"#), &[]).unwrap_err();
-            assert!(e.0.contains(&format!("maxRoundBytes is {bad}")), "{e}");
-        }
-        let e = parse("localhost", r#"{"historyFillRounds":100001}"#, &[]).unwrap_err();
-        assert!(e.0.contains("historyFillRounds is 100001: use 0 to 100000"), "{e}");
-        let e = parse("localhost", r#"{"historyBudgetBytes":10}"#, &[]).unwrap_err();
-        assert!(e.0.contains("historyBudgetBytes is 10"), "{e}");
-    }
-
-    #[test]
-    fn comma_separated_urls_with_schemes() {
-        let s = parse(" nats://a:4222, tls://b:4443 ,ws://c:8080/ws,wss://d", "{}", &[]).unwrap();
-        let addrs: Vec<_> = s.servers.iter().map(|s| (s.address.as_str(), s.tls)).collect();
-        assert_eq!(
-            addrs,
-            vec![
-                ("nats://a:4222", false),
-                ("tls://b:4443", true),
-                ("ws://c:8080/ws", false),
-                ("wss://d:443", true)
-            ]
-        );
-        assert!(parse("http://x", "{}", &[]).unwrap_err().0.contains("scheme 'http'"));
-        assert!(parse(" , ", "{}", &[]).unwrap_err().0.starts_with("url is empty"));
-    }
-
-    #[test]
-    fn credentials_in_urls_are_taken_out_and_never_echoed() {
-        let s = parse("nats://alice:s%40cret@h1:4222,nats://alice:s%40cret@h2", "{}", &[]).unwrap();
-        assert_eq!(s.servers_display(), "nats://h1:4222, nats://h2:4222");
-        assert_eq!(
-            s.url_credentials,
-            Some(UrlCredentials::UserPass {
-                username: "alice".into(),
-                password: Secret::new("s@cret")
-            })
-        );
-        let t = parse("nats://tok123@h1", "{}", &[]).unwrap();
-        assert_eq!(t.url_credentials, Some(UrlCredentials::Token(Secret::new("tok123"))));
-        let e = parse("nats://a:pw1@h1,nats://a:pw2@h2", "{}", &[]).unwrap_err();
-        assert!(!e.0.contains("pw1") && !e.0.contains("pw2"), "{e}");
-        let e = parse("nats://a:pw1@[bad", "{}", &[]).unwrap_err();
-        assert!(!e.0.contains("pw1"), "{e}");
-        let e = parse("nats://a:pw1@h1", r#"{"authType":"token"}"#, &[("token", "t")]).unwrap_err();
-        assert!(e.0.contains("keep only one"), "{e}");
-        assert!(!format!("{s:?}").contains("s@cret"));
-    }
-
-    #[test]
-    fn auth_types_need_their_fields() {
-        let cases = [
-            (r#"{"authType":"userpass"}"#, vec![], "no username"),
-            (r#"{"authType":"userpass","username":"u"}"#, vec![], "no password"),
-            (r#"{"authType":"token"}"#, vec![], "no token"),
-            (
-                r#"{"authType":"nkey"}"#,
-                vec![],
-                "authType is nkey but no nkeySeed is set",
-            ),
-            (
-                r#"{"authType":"nkey"}"#,
-                vec![("nkeySeed", "SUnotaseed")],
-                "not a valid NKey",
-            ),
-            (r#"{"authType":"creds"}"#, vec![], "no credentials"),
-            (
-                r#"{"authType":"creds"}"#,
-                vec![("credentials", "junk")],
-                "not the text of a .creds",
-            ),
-            (r#"{"authType":"kerberos"}"#, vec![], "'kerberos' is not one of"),
-        ];
-        for (json, secure, want) in cases {
-            let e = parse("h", json, &secure).unwrap_err();
-            assert!(e.0.contains(want), "{json}: {e}");
-        }
-        let s = parse("h", r#"{"authType":"userpass","username":"u"}"#, &[("password", "pw")]).unwrap();
-        assert_eq!(s.auth.kind(), "userpass");
-        assert!(!format!("{s:?}").contains("pw\""));
-        let seed = nkeys::KeyPair::new_user().seed().unwrap();
-        let s = parse("h", r#"{"authType":"nkey"}"#, &[("nkeySeed", &seed)]).unwrap();
-        assert!(matches!(s.auth, Auth::NKey(_)));
-        assert!(!format!("{s:?}").contains(&seed));
-    }
-
-    #[test]
-    fn tls_switches_need_pem_text() {
-        let e = parse("tls://h", r#"{"tlsAuth":true}"#, &[]).unwrap_err();
-        assert!(e.0.contains("tlsClientCert is empty"));
-        let e = parse("tls://h", r#"{"tlsAuthWithCACert":true}"#, &[("tlsCACert", "nope")]).unwrap_err();
-        assert!(e.0.contains("tlsCACert does not contain PEM"));
-        let pem = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
-        let s = parse(
-            "tls://h",
-            r#"{"tlsAuthWithCACert":true,"tlsSkipVerify":true}"#,
-            &[("tlsCACert", pem)],
-        )
-        .unwrap();
-        assert!(s.tls.ca_cert.is_some() && s.tls.skip_verify && s.tls.is_configured());
-    }
-
-    #[test]
-    fn numbers_prefixes_and_subjects() {
-        let s = parse(
-            "h",
-            r#"{"timeoutMs":"500","sampleIntervalSec":0,"retentionMinutes":5,"srvPrefix":"$SRV.acct","inboxPrefix":"_INBOX_g","requestSubjects":["orders.*","admin.>"]}"#,
-            &[],
-        )
-        .unwrap();
-        assert_eq!(s.timeout, Duration::from_millis(500));
-        assert_eq!(s.sample_interval, None);
-        assert_eq!(s.srv_prefix, "$SRV.acct");
-        assert!(s.request_allowed("orders.get"));
-        assert!(!s.request_allowed("orders.get.x"));
-        assert!(s.request_allowed("admin.a.b"));
-        assert!(!s.request_allowed("admin"));
-        assert!(parse("h", r#"{"timeoutMs":0}"#, &[])
-            .unwrap_err()
-            .0
-            .contains("timeoutMs"));
-        assert!(parse("h", r#"{"timeoutMs":"soon"}"#, &[])
-            .unwrap_err()
-            .0
-            .contains("whole number"));
-        assert!(parse("h", r#"{"srvPrefix":"a b"}"#, &[])
-            .unwrap_err()
-            .0
-            .contains("srvPrefix"));
-        assert!(parse("h", r#"{"inboxPrefix":"_INBOX.>"}"#, &[])
-            .unwrap_err()
-            .0
-            .contains("inboxPrefix"));
-        assert!(parse("h", r#"{"requestSubjects":["a.>.b"]}"#, &[])
-            .unwrap_err()
-            .0
-            .contains("a.>.b"));
-        assert_eq!(
-            parse("h", r#"{"requestSubjects":"a.b, c.*"}"#, &[])
-                .unwrap()
-                .request_subjects,
-            vec!["a.b", "c.*"]
-        );
-        assert!(parse("h", "[1]", &[]).unwrap_err().0.contains("JSON object"));
-        assert!(parse("h", "{", &[]).unwrap_err().0.contains("not valid JSON"));
-    }
-
-    #[test]
-    fn subject_matching() {
-        assert!(subject_matches("a.*.c", "a.b.c"));
-        assert!(!subject_matches("a.*", "a"));
-        assert!(subject_matches(">", "x.y"));
-        assert!(!valid_subject("a..b", false));
-        assert!(!valid_subject("a.*", false));
-        assert!(valid_subject("a.*.>", true));
-        assert!(!valid_subject("a.b*", true));
-    }
-}
+mod tests;

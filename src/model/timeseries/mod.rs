@@ -23,10 +23,11 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::json;
 
-use crate::frames::{Field, FieldConfig, Frame, FrameMeta, Notice, Severity, Values, TABLE, TIMESERIES_MULTI};
-use crate::history::{EndpointPoint, History, PingSample, StatsSample};
-use crate::query::{Query, Window};
-use crate::shapes::{bytes_text, up_config};
+use crate::model::frames::{Field, FieldConfig, Frame, FrameMeta, Notice, Severity, Values, TABLE, TIMESERIES_MULTI};
+use crate::model::history::{EndpointPoint, History, PingSample, StatsSample};
+use crate::model::query::{Query, Window};
+use crate::model::rate;
+use crate::model::shapes::{bytes_text, up_config};
 
 /// What the builders read besides the query.
 #[derive(Clone, Copy, Debug)]
@@ -42,7 +43,7 @@ pub struct Source<'a> {
     /// Whether the fresh sample belongs in the window (it reaches the present; Grafana's `to` is
     /// the moment the dashboard sent the query, a little before the fresh round).
     pub fresh: bool,
-    /// What the fresh round skipped or cut ([`crate::shapes::round_notices`]).
+    /// What the fresh round skipped or cut ([`crate::model::shapes::round_notices`]).
     pub round_notices: &'a [Notice],
 }
 
@@ -312,26 +313,23 @@ pub fn services(q: &Query, w: &Window, src: &Source<'_>, fresh: &[PingSample]) -
     frames(q, src, w, series, agg, FieldConfig::unit("short"), Vec::new())
 }
 
-/// The raw point of one stats interval, or a null at a reset.
+/// The raw point of one stats interval (the shared rate rule), or a null at a reset.
 fn interval(metric: &str, prev: &EndpointPoint, cur: &EndpointPoint) -> Raw {
-    let reset = cur.segment != prev.segment
-        || cur.requests < prev.requests
-        || cur.errors < prev.errors
-        || cur.processing_ns < prev.processing_ns
-        || cur.t <= prev.t;
-    if reset {
-        return Raw::null(cur.t);
-    }
-    let secs = (cur.t - prev.t) as f64 / 1e3;
-    let requests = (cur.requests - prev.requests) as f64;
-    let errors = (cur.errors - prev.errors) as f64;
-    let (num, den) = match metric {
-        "error_rate" => (errors, secs),
-        "error_ratio" => (errors, requests),
-        "average_processing_time" => ((cur.processing_ns - prev.processing_ns) as f64 / 1e6, requests),
-        _ => (requests, secs),
+    let counters = |p: &EndpointPoint| rate::Counters {
+        t_ms: p.t,
+        requests: p.requests,
+        errors: p.errors,
+        processing_ns: p.processing_ns,
+        run: i64::from(p.segment),
     };
-    Raw { t: cur.t, num, den }
+    match rate::interval(metric, &counters(prev), &counters(cur)) {
+        Some(f) => Raw {
+            t: cur.t,
+            num: f.num,
+            den: f.den,
+        },
+        None => Raw::null(cur.t),
+    }
 }
 
 /// `stats` as time series: one series per instance and endpoint.
@@ -446,216 +444,4 @@ pub fn events(q: &Query, w: &Window, src: &Source<'_>) -> Frame {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::history::EndpointSample;
-
-    fn query(json: &str) -> Query {
-        Query::parse("A", "", json.as_bytes()).unwrap()
-    }
-
-    fn window(from: i64, to: i64) -> Window {
-        Window {
-            from_ms: from,
-            to_ms: to,
-            max_points: 1000,
-            interval_ms: 1,
-        }
-    }
-
-    fn sample(id: &str, rtt: Option<f64>) -> PingSample {
-        PingSample {
-            service: "orders".into(),
-            id: id.into(),
-            version: "1".into(),
-            rtt_ms: rtt,
-        }
-    }
-
-    fn counters(id: &str, started: i64, requests: u64, errors: u64, proc_ms: u64) -> StatsSample {
-        StatsSample {
-            service: "orders".into(),
-            id: id.into(),
-            version: "1".into(),
-            started: Some(started),
-            endpoints: vec![EndpointSample {
-                name: "get".into(),
-                requests,
-                errors,
-                processing_ns: proc_ms * 1_000_000,
-            }],
-        }
-    }
-
-    fn src(h: Option<&History>, now: i64) -> Source<'_> {
-        Source {
-            history: h,
-            period_ms: Some(1000),
-            now_ms: now,
-            subject: Some("$SRV.PING"),
-            fresh: now <= 10_000,
-            round_notices: &[],
-        }
-    }
-
-    fn values(f: &Frame) -> Vec<Option<f64>> {
-        match &f.fields[1].values {
-            Values::NullableFloat64(v) => v.clone(),
-            other => panic!("{other:?}"),
-        }
-    }
-
-    fn times_ms(f: &Frame) -> Vec<i64> {
-        match &f.fields[0].values {
-            Values::Time(v) => v.iter().map(|t| t / 1_000_000).collect(),
-            other => panic!("{other:?}"),
-        }
-    }
-
-    #[test]
-    fn ping_series_per_instance_with_gaps_while_down_and_a_now_point() {
-        let mut h = History::new(3_600_000, 1 << 20);
-        h.ingest_ping(1000, &[sample("a", Some(2.0)), sample("b", Some(4.0))]);
-        h.ingest_ping(2000, &[sample("a", Some(3.0)), sample("b", None)]);
-        let q = query(r#"{"queryType":"ping","format":"timeseries"}"#);
-        let frames = ping_frames(&q, &h, &[sample("a", Some(1.0)), sample("b", None)]);
-        assert_eq!(frames.len(), 2);
-        let a = &frames[0];
-        assert_eq!(a.meta.as_ref().unwrap().kind, Some(TIMESERIES_MULTI));
-        assert_eq!(a.fields[1].labels, labels(&[("service", "orders"), ("id", "a")]));
-        assert_eq!(times_ms(a), [1000, 2000, 3000]);
-        assert_eq!(values(a), [Some(2.0), Some(3.0), Some(1.0)]);
-        assert_eq!(values(&frames[1]), [Some(4.0), None, None]);
-        assert_eq!(frames[1].fields[1].config.as_ref().unwrap().unit.as_deref(), Some("ms"));
-
-        let up = query(r#"{"queryType":"ping","format":"timeseries","metric":"up"}"#);
-        let frames = ping_frames(&up, &h, &[sample("a", Some(1.0)), sample("b", None)]);
-        assert_eq!(values(&frames[1]), [Some(1.0), Some(0.0), Some(0.0)]);
-    }
-
-    fn ping_frames(q: &Query, h: &History, fresh: &[PingSample]) -> Vec<Frame> {
-        ping(q, &window(0, 10_000), &src(Some(h), 3000), fresh)
-    }
-
-    #[test]
-    fn downsampling_keeps_outages_and_averages_rtt() {
-        let mut h = History::new(3_600_000, 1 << 20);
-        for i in 0..10 {
-            let rtt = if i == 3 { None } else { Some(i as f64) };
-            h.ingest_ping(i * 1000, &[sample("a", rtt)]);
-        }
-        let w = Window {
-            from_ms: 0,
-            to_ms: 10_000,
-            max_points: 1000,
-            interval_ms: 5000,
-        };
-        let up = query(r#"{"queryType":"ping","format":"timeseries","metric":"up"}"#);
-        let f = &ping(&up, &w, &src(Some(&h), 20_000), &[])[0];
-        assert_eq!(times_ms(f), [0, 5000]);
-        assert_eq!(values(f), [Some(0.0), Some(1.0)]);
-        let rtt = query(r#"{"queryType":"ping","format":"timeseries"}"#);
-        let f = &ping(&rtt, &w, &src(Some(&h), 20_000), &[])[0];
-        // (0 + 1 + 2 + 4) / 4 and (5 + 6 + 7 + 8 + 9) / 5
-        assert_eq!(values(f), [Some(7.0 / 4.0), Some(7.0)]);
-        let svc = query(r#"{"queryType":"services","format":"timeseries","metric":"instances"}"#);
-        let f = &services(&svc, &w, &src(Some(&h), 20_000), &[])[0];
-        assert_eq!(values(f), [Some(0.0), Some(1.0)]);
-        let down = query(r#"{"queryType":"services","format":"timeseries","metric":"down"}"#);
-        let f = &services(&down, &w, &src(Some(&h), 20_000), &[])[0];
-        assert_eq!(values(f), [Some(1.0), Some(0.0)]);
-    }
-
-    #[test]
-    fn services_count_instances_per_round() {
-        let mut h = History::new(3_600_000, 1 << 20);
-        h.ingest_ping(1000, &[sample("a", Some(1.0)), sample("b", Some(1.0))]);
-        h.ingest_ping(2000, &[sample("a", Some(1.0)), sample("b", None)]);
-        let q = query(r#"{"queryType":"services","format":"timeseries"}"#);
-        let frames = services(&q, &window(0, 10_000), &src(Some(&h), 3000), &[sample("a", Some(1.0))]);
-        assert_eq!(frames.len(), 1);
-        assert_eq!(frames[0].fields[1].labels, labels(&[("service", "orders")]));
-        assert_eq!(values(&frames[0]), [Some(2.0), Some(1.0), Some(1.0)]);
-    }
-
-    #[test]
-    fn rates_survive_restarts_without_negative_or_huge_values() {
-        let mut h = History::new(3_600_000, 1 << 20);
-        h.ingest_stats(0, &[counters("a", 1, 1000, 0, 0)]);
-        h.ingest_stats(1000, &[counters("a", 1, 1010, 1, 20)]);
-        h.ingest_stats(2000, &[counters("a", 1, 1030, 1, 40)]);
-        // Restart with the same id: counters start again (and also one that grows past the old value).
-        h.ingest_stats(3000, &[counters("a", 5000, 2000, 0, 0)]);
-        h.ingest_stats(4000, &[counters("a", 5000, 2004, 2, 8)]);
-        let w = window(0, 10_000);
-        let rate = query(r#"{"queryType":"stats","format":"timeseries"}"#);
-        assert_eq!(rate.metric, "request_rate");
-        let f = &stats(&rate, &w, &src(Some(&h), 5000), &[counters("a", 5000, 2014, 2, 18)])[0];
-        assert_eq!(
-            f.fields[1].labels,
-            labels(&[("service", "orders"), ("id", "a"), ("endpoint", "get")])
-        );
-        assert_eq!(values(f), [None, Some(10.0), Some(20.0), None, Some(4.0), Some(10.0)]);
-        let ratio = query(r#"{"queryType":"stats","format":"timeseries","metric":"error_ratio"}"#);
-        let f = &stats(&ratio, &w, &src(Some(&h), 5000), &[counters("a", 5000, 2014, 2, 18)])[0];
-        assert_eq!(values(f), [None, Some(0.1), Some(0.0), None, Some(0.5), Some(0.0)]);
-        let avg = query(r#"{"queryType":"stats","format":"timeseries","metric":"average_processing_time"}"#);
-        let f = &stats(&avg, &w, &src(Some(&h), 5000), &[])[0];
-        assert_eq!(values(f), [None, Some(2.0), Some(1.0), None, Some(2.0)]);
-        // A fresh sample from a restarted instance (new started) is a reset too.
-        let f = &stats(&rate, &w, &src(Some(&h), 5000), &[counters("a", 9000, 3000, 0, 0)])[0];
-        assert_eq!(values(f).last(), Some(&None));
-        // Bucketed: exact rate over the bucket, resets skipped.
-        let coarse = Window { interval_ms: 2000, ..w };
-        let f = &stats(&rate, &coarse, &src(Some(&h), 50_000), &[])[0];
-        assert_eq!(times_ms(f), [0, 2000, 4000]);
-        assert_eq!(values(f), [Some(10.0), Some(20.0), Some(4.0)]);
-    }
-
-    #[test]
-    fn sampler_off_and_truncation_notices() {
-        let q = query(r#"{"queryType":"ping","format":"timeseries"}"#);
-        let off = Source {
-            period_ms: None,
-            ..src(None, 3000)
-        };
-        let frames = ping(&q, &window(0, 10_000), &off, &[sample("a", Some(1.0))]);
-        assert_eq!(frames.len(), 1);
-        assert_eq!(values(&frames[0]), [Some(1.0)]);
-        let notices = &frames[0].meta.as_ref().unwrap().notices;
-        assert!(notices[0].text.contains("history is off"), "{notices:?}");
-
-        let mut h = History::new(3_600_000, 4096);
-        for i in 0..200 {
-            h.ingest_ping(i * 1000, &[sample("a", Some(1.0))]);
-        }
-        let frames = ping(&q, &window(0, 300_000), &src(Some(&h), 200_000), &[]);
-        let notices = &frames[0].meta.as_ref().unwrap().notices;
-        assert!(notices[0].text.starts_with("history truncated: "), "{notices:?}");
-        assert!(frames[1..].iter().all(|f| f.meta.as_ref().unwrap().notices.is_empty()));
-        // No series at all: one typed frame without fields.
-        let none = ping(&q, &window(0, 10), &src(None, 3000), &[]);
-        assert_eq!(none.len(), 1);
-        assert!(none[0].fields.is_empty());
-    }
-
-    #[test]
-    fn events_frame_filters_by_window_and_scope() {
-        let mut h = History::new(3_600_000, 1 << 20);
-        h.ingest_ping(0, &[sample("a", Some(1.0))]);
-        h.ingest_ping(1000, &[sample("a", Some(1.0)), sample("b", Some(1.0))]);
-        h.ingest_ping(2000, &[sample("b", Some(1.0))]);
-        let q = query(r#"{"queryType":"events"}"#);
-        let f = events(&q, &window(0, 10_000), &src(Some(&h), 3000));
-        assert_eq!(f.meta.as_ref().unwrap().kind, Some(TABLE));
-        let field = |n: &str| f.fields.iter().find(|x| x.name == n).unwrap().values.clone();
-        assert_eq!(field("time"), Values::Time(vec![1_000_000_000, 2_000_000_000]));
-        assert_eq!(
-            field("tags"),
-            Values::String(vec!["appeared,orders".into(), "disappeared,orders".into()])
-        );
-        let only_a = query(r#"{"queryType":"events","service":"orders","instance":"a"}"#);
-        assert_eq!(events(&only_a, &window(0, 10_000), &src(Some(&h), 3000)).rows(), 1);
-        assert_eq!(events(&q, &window(1500, 10_000), &src(Some(&h), 3000)).rows(), 1);
-    }
-}
+mod tests;

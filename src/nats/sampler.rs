@@ -1,6 +1,6 @@
 //! The background sampler of one data source: every `sampleIntervalSec` a PING and a STATS round over all services, appended to the data source's [`History`].
 //!
-//! Lifecycle: started when the data source's [`Connection`](crate::connection::Connection) is
+//! Lifecycle: started when the data source's [`Connection`](crate::nats::connection::Connection) is
 //! created (its first query, health check or resource call), and owned by it: the task is aborted
 //! when the connection is dropped (settings changed, so the connection was replaced, or the
 //! plugin shuts down), so there is never more than one per data source. Grafana never tells a
@@ -17,9 +17,10 @@ use chrono::Utc;
 use tokio::task::AbortHandle;
 use tokio::time::{Instant, MissedTickBehavior};
 
-use crate::discovery::Discovery;
-use crate::history::{self, History};
-use crate::micro::{Scope, Verb};
+use crate::metrics;
+use crate::model::history::{self, History};
+use crate::model::micro::{Scope, Verb};
+use crate::nats::discovery::Discovery;
 
 /// Shortest idle time after which a sampler stops.
 pub const MIN_IDLE_STOP: Duration = Duration::from_secs(3600);
@@ -53,17 +54,9 @@ struct Shared {
     stopped: AtomicBool,
 }
 
-static RUNNING: AtomicI64 = AtomicI64::new(0);
-static ROUNDS_TOTAL: AtomicU64 = AtomicU64::new(0);
-
-/// Samplers running in this process (for metrics and tests).
+/// Samplers running in this process (for tests; the metric `natsmicro_history_samplers`).
 pub fn running() -> i64 {
-    RUNNING.load(Ordering::SeqCst)
-}
-
-/// Sampling rounds (PING then STATS) completed by all samplers of this process (for metrics).
-pub fn rounds_total() -> u64 {
-    ROUNDS_TOTAL.load(Ordering::Relaxed)
+    metrics::global().samplers()
 }
 
 /// A running sampler; dropping it stops the task.
@@ -88,14 +81,14 @@ struct RunningGuard;
 
 impl RunningGuard {
     fn new() -> Self {
-        RUNNING.fetch_add(1, Ordering::SeqCst);
+        metrics::global().sampler_running(1);
         RunningGuard
     }
 }
 
 impl Drop for RunningGuard {
     fn drop(&mut self) {
-        RUNNING.fetch_sub(1, Ordering::SeqCst);
+        metrics::global().sampler_running(-1);
     }
 }
 
@@ -145,7 +138,8 @@ impl Sampler {
         self.shared.rounds.load(Ordering::Relaxed)
     }
 
-    /// Read the history (the lock is held while `f` runs: keep `f` short and pure).
+    /// Read the history (the lock is held while `f` runs: only copy out of it, for example with
+    /// [`History::view`], and build anything from the copy).
     pub fn with_history<R>(&self, f: impl FnOnce(&History) -> R) -> R {
         f(&lock(&self.shared.history))
     }
@@ -200,7 +194,7 @@ async fn run(
             Err(e) => tracing::debug!(error = %e, "sampler stats round failed; no stats sample taken"),
         }
         shared.rounds.fetch_add(1, Ordering::Relaxed);
-        ROUNDS_TOTAL.fetch_add(1, Ordering::Relaxed);
+        metrics::global().sampling_round();
     }
 }
 

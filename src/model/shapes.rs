@@ -8,10 +8,10 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{json, Value};
 
-use crate::discovery::{Round, StopReason};
-use crate::frames::{Field, FieldConfig, Frame, FrameMeta, Notice, Severity, Values, NUMERIC_LONG, TABLE};
-use crate::query::{Format, Query};
-use crate::request::Reply;
+use crate::model::frames::{Field, FieldConfig, Frame, FrameMeta, Notice, Severity, Values, NUMERIC_LONG, TABLE};
+use crate::model::observed::RequestReply;
+use crate::model::observed::{Round, StopReason};
+use crate::model::query::{Format, Query};
 
 fn nanos(t: chrono::DateTime<chrono::Utc>) -> i64 {
     t.timestamp_nanos_opt().unwrap_or(i64::MAX)
@@ -51,7 +51,7 @@ pub fn round_notices(round: &Round) -> Vec<Notice> {
     let cut: Vec<String> = round
         .limited
         .iter()
-        .filter(|(l, _)| **l != crate::micro::Limit::Name)
+        .filter(|(l, _)| **l != crate::model::micro::Limit::Name)
         .map(|(l, n)| format!("{} ({n})", l.rule()))
         .collect();
     if !cut.is_empty() {
@@ -236,7 +236,7 @@ pub fn services(q: &Query, round: &Round) -> Frame {
     }
 }
 
-fn metadata_json(m: &crate::micro::Metadata) -> String {
+fn metadata_json(m: &crate::model::micro::Metadata) -> String {
     let object: serde_json::Map<String, Value> = m.iter().map(|(k, v)| (k.clone(), Value::String(v.clone()))).collect();
     Value::Object(object).to_string()
 }
@@ -254,7 +254,7 @@ pub fn info(q: &Query, round: &Round) -> Frame {
         if endpoints.is_empty() && q.endpoint.is_some() {
             continue;
         }
-        let mut push = |ep: Option<&crate::micro::Endpoint>| {
+        let mut push = |ep: Option<&crate::model::micro::Endpoint>| {
             let row = [
                 i.name.clone(),
                 i.id.clone(),
@@ -373,7 +373,7 @@ pub fn stats(q: &Query, round: &Round) -> Frame {
 /// `request`: a JSON object reply becomes one row with a column per key, an array of objects one row
 /// per element; anything else one `reply` column. Numbers become numbers, booleans booleans,
 /// nested values their JSON text.
-pub fn request(q: &Query, reply: &Reply) -> Frame {
+pub fn request(q: &Query, reply: &RequestReply) -> Frame {
     let meta = FrameMeta {
         executed_query_string: Some(q.subject.clone()),
         custom: Some(json!({
@@ -442,8 +442,8 @@ mod tests {
     use chrono::Utc;
 
     use super::*;
-    use crate::discovery::{KnownInstance, Reply as RoundReply};
-    use crate::micro::{parse_reply, Scope, Verb};
+    use crate::model::micro::{parse_reply, Scope, Verb};
+    use crate::model::observed::{KnownInstance, Reply as RoundReply};
 
     fn round(verb: Verb, bodies: &[&str], down: Vec<KnownInstance>) -> Round {
         Round {
@@ -565,7 +565,7 @@ mod tests {
 
     #[test]
     fn request_json_becomes_columns() {
-        let reply = |body: &str| Reply {
+        let reply = |body: &str| RequestReply {
             payload: bytes::Bytes::from(body.to_string()),
             headers: vec![],
             rtt: Duration::from_millis(1),

@@ -6,10 +6,10 @@ use std::sync::Arc;
 use serde_json::{json, Value};
 use tokio::time::Instant;
 
-use crate::connection::{ConnectError, Connections, SourceKey};
-use crate::discovery::StopReason;
-use crate::micro::{Scope, Verb};
-use crate::settings::{Settings, SettingsError};
+use crate::model::micro::{Scope, Verb};
+use crate::model::observed::StopReason;
+use crate::model::settings::{Settings, SettingsError};
+use crate::nats::connection::{ConnectError, Connections, SourceKey};
 
 /// The outcome shown on "Save & test".
 #[derive(Clone, Debug, PartialEq)]

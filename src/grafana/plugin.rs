@@ -11,14 +11,15 @@ use grafana_plugin_sdk::pluginv2::{
 use tokio::time::Instant;
 use tonic::{Request, Response, Status};
 
-use crate::connection::{ConnectError, Connection, Connections, SourceId, SourceKey};
-use crate::frames::{Frame, Notice, Severity};
-use crate::health;
+use crate::grafana::execute::{self, QueryError, QueryErrorKind};
+use crate::grafana::health;
+use crate::grafana::resources;
+use crate::grafana::stream::{self, Seed, Streams};
 use crate::metrics;
-use crate::query::{Query, QueryError, QueryErrorKind, Window};
-use crate::resources;
-use crate::settings::{RawSettings, Settings, SettingsError};
-use crate::stream::{self, Seed, Streams};
+use crate::model::frames::{Frame, Notice, Severity};
+use crate::model::query::{Query, Window};
+use crate::model::settings::{RawSettings, Settings, SettingsError};
+use crate::nats::connection::{ConnectError, Connection, Connections, SourceId, SourceKey};
 
 /// Why a request's data source could not be used.
 #[derive(Clone, Debug, thiserror::Error)]
@@ -126,10 +127,12 @@ impl Data for Plugin {
             .iter()
             .map(|q| {
                 let seed = stream::seed(uid, &req.headers, q);
-                let parsed = Query::parse(&q.ref_id, &q.query_type, &q.json).map(|p| match window(q) {
-                    Some(w) => p.with_window(w),
-                    None => p,
-                });
+                let parsed = Query::parse(&q.ref_id, &q.query_type, &q.json)
+                    .map_err(QueryError::from)
+                    .map(|p| match window(q) {
+                        Some(w) => p.with_window(w),
+                        None => p,
+                    });
                 (q.ref_id.clone(), seed, parsed)
             })
             .collect();
@@ -167,7 +170,7 @@ impl Data for Plugin {
                     (seed, Ok(q)) => {
                         let kind = q.query_type.name().to_string();
                         let mut result = match conn {
-                            Some(Ok(c)) => q.execute(&c).await,
+                            Some(Ok(c)) => execute::execute(&q, &c).await,
                             Some(Err(e)) => Err(QueryError::new(&ref_id, e)),
                             None => Err(QueryError::new(&ref_id, SourceError::Missing)),
                         };

@@ -11,7 +11,7 @@ use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpSocket};
 use tokio::sync::watch;
 
-use crate::plugin::Plugin;
+use crate::grafana::plugin::Plugin;
 
 /// go-plugin core protocol version.
 const CORE_PROTOCOL: u32 = 1;

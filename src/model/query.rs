@@ -1,21 +1,12 @@
-//! The query model of SPEC ("Queries"): parse and validate one stored query, run it on a connection, return frames or an error for its refId.
+//! The query model of SPEC ("Queries"): parse and validate one stored query, with an error naming its refId; the tables of query types, formats and metrics. Pure: running a query is `grafana::execute`.
 
 use std::collections::BTreeMap;
 
-use bytes::Bytes;
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::connection::{ConnectError, Connection};
-use crate::discovery::DiscoveryError;
-use crate::frames::{Frame, FrameError};
-use crate::history::{self, History};
-use crate::micro::{valid_name, Scope, Verb};
-use crate::request::{self, RequestError};
-use crate::sampler;
-use crate::settings::{json_kind, valid_subject, SettingsError};
-use crate::shapes;
-use crate::timeseries;
+use crate::model::micro::{valid_name, Scope};
+use crate::model::settings::{json_kind, valid_subject};
 
 /// `queryType`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -29,6 +20,16 @@ pub enum QueryType {
 }
 
 impl QueryType {
+    /// Every query type, in the order editors list them.
+    pub const ALL: [QueryType; 6] = [
+        QueryType::Ping,
+        QueryType::Services,
+        QueryType::Info,
+        QueryType::Stats,
+        QueryType::Request,
+        QueryType::Events,
+    ];
+
     pub fn name(self) -> &'static str {
         match self {
             QueryType::Ping => "ping",
@@ -40,7 +41,7 @@ impl QueryType {
         }
     }
 
-    fn parse(s: &str) -> Option<Self> {
+    pub fn parse(s: &str) -> Option<Self> {
         Some(match s {
             "ping" => QueryType::Ping,
             "services" => QueryType::Services,
@@ -53,7 +54,7 @@ impl QueryType {
     }
 
     /// Formats this query type answers; the first is the default.
-    fn formats(self) -> &'static [Format] {
+    pub fn formats(self) -> &'static [Format] {
         match self {
             QueryType::Ping | QueryType::Services => &[Format::Instant, Format::Table, Format::Timeseries],
             QueryType::Stats => &[Format::Instant, Format::Table, Format::Timeseries],
@@ -87,9 +88,6 @@ impl QueryType {
         }
     }
 }
-
-/// A window ending this close to now (or one sampler period) gets the fresh "now" point.
-const FRESH_SLACK_MS: i64 = 10_000;
 
 /// The time range and resolution Grafana asks for (`timeRange`, `maxDataPoints`, `intervalMs`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -154,65 +152,12 @@ pub struct Query {
     pub window: Option<Window>,
 }
 
-/// What went wrong with one query.
-#[derive(Debug, thiserror::Error)]
-pub enum QueryErrorKind {
-    #[error("{0}")]
-    BadQuery(String),
-    #[error("data source settings: {0}")]
-    Settings(#[from] SettingsError),
-    #[error("{0}")]
-    Connect(#[from] ConnectError),
-    #[error("{0}")]
-    Discovery(#[from] DiscoveryError),
-    #[error("{0}")]
-    Request(#[from] RequestError),
-    #[error("{0}")]
-    Frame(#[from] FrameError),
-    /// The connection is down, and why (a refused reconnect, a TLS failure…).
-    #[error("{0}")]
-    Down(String),
-}
-
-impl QueryErrorKind {
-    /// HTTP-like status Grafana shows with the error.
-    pub fn status(&self) -> i32 {
-        match self {
-            QueryErrorKind::BadQuery(_) | QueryErrorKind::Settings(_) => 400,
-            QueryErrorKind::Connect(ConnectError::TimedOut { .. })
-            | QueryErrorKind::Request(RequestError::TimedOut { .. }) => 504,
-            QueryErrorKind::Connect(_)
-            | QueryErrorKind::Discovery(_)
-            | QueryErrorKind::Request(_)
-            | QueryErrorKind::Down(_) => 502,
-            QueryErrorKind::Frame(_) => 500,
-        }
-    }
-
-    /// Label for metrics.
-    pub fn outcome(&self) -> &'static str {
-        match self {
-            QueryErrorKind::BadQuery(_) | QueryErrorKind::Settings(_) => "bad_request",
-            _ => "error",
-        }
-    }
-}
-
-/// An error of one query, carrying its refId.
-#[derive(Debug, thiserror::Error)]
-#[error("query {ref_id}: {kind}")]
-pub struct QueryError {
+/// A query that cannot run as stored: what is wrong with it, and its refId.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("query {ref_id}: {message}")]
+pub struct BadQuery {
     pub ref_id: String,
-    pub kind: QueryErrorKind,
-}
-
-impl QueryError {
-    pub fn new(ref_id: &str, kind: impl Into<QueryErrorKind>) -> Self {
-        Self {
-            ref_id: ref_id.to_string(),
-            kind: kind.into(),
-        }
-    }
+    pub message: String,
 }
 
 #[derive(Deserialize, Default)]
@@ -229,23 +174,20 @@ struct Model {
     headers: Option<Value>,
 }
 
-fn text(v: &Option<Value>, key: &str) -> Result<String, QueryErrorKind> {
+fn text(v: &Option<Value>, key: &str) -> Result<String, String> {
     match v {
         None | Some(Value::Null) => Ok(String::new()),
         Some(Value::String(s)) => Ok(s.trim().to_string()),
         Some(Value::Number(n)) => Ok(n.to_string()),
-        Some(other) => Err(QueryErrorKind::BadQuery(format!(
-            "{key} must be a string, not {}",
-            json_kind(other)
-        ))),
+        Some(other) => Err(format!("{key} must be a string, not {}", json_kind(other))),
     }
 }
 
-fn bad<T>(msg: String) -> Result<T, QueryErrorKind> {
-    Err(QueryErrorKind::BadQuery(msg))
+fn bad<T>(msg: String) -> Result<T, String> {
+    Err(msg)
 }
 
-fn check_no_variable(value: &str, key: &str) -> Result<(), QueryErrorKind> {
+fn check_no_variable(value: &str, key: &str) -> Result<(), String> {
     if value.contains('$') {
         return bad(format!(
             "{key} '{value}' looks like an unresolved template variable; alert rules run without dashboard variables, so store a concrete value"
@@ -256,16 +198,18 @@ fn check_no_variable(value: &str, key: &str) -> Result<(), QueryErrorKind> {
 
 impl Query {
     /// Parse one query's JSON; `proto_query_type` is the request's own `queryType` field, used when the JSON has none.
-    pub fn parse(ref_id: &str, proto_query_type: &str, json: &[u8]) -> Result<Self, QueryError> {
-        Self::parse_inner(ref_id, proto_query_type, json).map_err(|kind| QueryError::new(ref_id, kind))
+    pub fn parse(ref_id: &str, proto_query_type: &str, json: &[u8]) -> Result<Self, BadQuery> {
+        Self::parse_inner(ref_id, proto_query_type, json).map_err(|message| BadQuery {
+            ref_id: ref_id.to_string(),
+            message,
+        })
     }
 
-    fn parse_inner(ref_id: &str, proto_query_type: &str, json: &[u8]) -> Result<Self, QueryErrorKind> {
+    fn parse_inner(ref_id: &str, proto_query_type: &str, json: &[u8]) -> Result<Self, String> {
         let model: Model = if json.iter().all(u8::is_ascii_whitespace) {
             Model::default()
         } else {
-            serde_json::from_slice(json)
-                .map_err(|e| QueryErrorKind::BadQuery(format!("query is not valid JSON: {e}")))?
+            serde_json::from_slice(json).map_err(|e| format!("query is not valid JSON: {e}"))?
         };
         let mut qt = text(&model.query_type, "queryType")?;
         if qt.is_empty() {
@@ -274,11 +218,8 @@ impl Query {
         if qt.is_empty() {
             qt = "ping".to_string();
         }
-        let query_type = QueryType::parse(&qt).ok_or_else(|| {
-            QueryErrorKind::BadQuery(format!(
-                "unknown queryType '{qt}': use ping, services, info, stats, request or events"
-            ))
-        })?;
+        let query_type = QueryType::parse(&qt)
+            .ok_or_else(|| format!("unknown queryType '{qt}': use ping, services, info, stats, request or events"))?;
 
         let format_text = text(&model.format, "format")?;
         let format = if format_text.is_empty() {
@@ -290,11 +231,11 @@ impl Query {
                 .find(|f| f.name() == format_text)
                 .ok_or_else(|| {
                     let names: Vec<_> = query_type.formats().iter().map(|f| f.name()).collect();
-                    QueryErrorKind::BadQuery(format!(
+                    format!(
                         "format '{format_text}' is not available for {} queries: use {}",
                         query_type.name(),
                         names.join(" or ")
-                    ))
+                    )
                 })?
         };
         let service = text(&model.service, "service")?;
@@ -334,12 +275,12 @@ impl Query {
             [] => "",
             all if wanted.is_empty() || format == Format::Table => all[0],
             all => all.iter().copied().find(|m| *m == wanted).ok_or_else(|| {
-                QueryErrorKind::BadQuery(format!(
+                format!(
                     "metric '{metric_text}' is not available for {} queries in format {}: use {}",
                     query_type.name(),
                     format.name(),
                     all.join(", ")
-                ))
+                )
             })?,
         };
 
@@ -384,121 +325,10 @@ impl Query {
         self.window = Some(window);
         self
     }
-
-    /// Run on `conn` and build frames.
-    pub async fn execute(&self, conn: &Connection) -> Result<Vec<Frame>, QueryError> {
-        self.execute_inner(conn).await.map_err(|kind| {
-            // Failing fast while down: say why it is down when the connection knows.
-            let kind = match kind {
-                QueryErrorKind::Discovery(DiscoveryError::NotConnected)
-                | QueryErrorKind::Request(RequestError::NotConnected) => match conn.events.down_reason() {
-                    Some(why) => QueryErrorKind::Down(why),
-                    None => kind,
-                },
-                other => other,
-            };
-            QueryError::new(&self.ref_id, kind)
-        })
-    }
-
-    async fn execute_inner(&self, conn: &Connection) -> Result<Vec<Frame>, QueryErrorKind> {
-        let d = &conn.discovery;
-        if self.format == Format::Timeseries || self.query_type == QueryType::Events {
-            return self.execute_history(conn).await;
-        }
-        let frames = match self.query_type {
-            QueryType::Ping => vec![shapes::ping(self, &*d.discover(Verb::Ping, self.scope.clone()).await?)],
-            QueryType::Services => vec![shapes::services(
-                self,
-                &*d.discover(Verb::Ping, self.scope.clone()).await?,
-            )],
-            QueryType::Info => vec![shapes::info(self, &*d.discover(Verb::Info, self.scope.clone()).await?)],
-            QueryType::Stats => vec![shapes::stats(
-                self,
-                &*d.discover(Verb::Stats, self.scope.clone()).await?,
-            )],
-            QueryType::Request => {
-                if !conn.settings.request_allowed(&self.subject) {
-                    let allowed = if conn.settings.request_subjects.is_empty() {
-                        "none: add patterns to requestSubjects in the data source settings to allow request queries"
-                            .to_string()
-                    } else {
-                        conn.settings.request_subjects.join(", ")
-                    };
-                    return bad(format!(
-                        "subject '{}' is not allowed by this data source (allowed: {allowed})",
-                        self.subject
-                    ));
-                }
-                let reply = request::request(
-                    &conn.client,
-                    &self.subject,
-                    Bytes::from(self.payload.clone().into_bytes()),
-                    &self.headers,
-                    conn.settings.timeout,
-                )
-                .await?;
-                vec![shapes::request(self, &reply)]
-            }
-            QueryType::Events => Vec::new(),
-        };
-        Ok(frames)
-    }
-
-    /// `timeseries` and `events`: the sampler's history in the window, plus a fresh round for "now"
-    /// when the window reaches the present.
-    async fn execute_history(&self, conn: &Connection) -> Result<Vec<Frame>, QueryErrorKind> {
-        let sampler = conn.sampler.as_ref();
-        let now = sampler::now_ms();
-        let retention_ms = i64::try_from(conn.settings.retention.as_millis()).unwrap_or(i64::MAX);
-        let window = self.window.unwrap_or_else(|| Window::last(retention_ms, now));
-        let period_ms = sampler.map(|s| i64::try_from(s.period().as_millis()).unwrap_or(i64::MAX));
-        // A window that ends before the latest sample needs no fresh round.
-        let fresh_needed = self.query_type != QueryType::Events
-            && window.to_ms >= now - period_ms.unwrap_or(0).max(FRESH_SLACK_MS)
-            && window.from_ms <= now;
-        let verb = if self.query_type == QueryType::Stats {
-            Verb::Stats
-        } else {
-            Verb::Ping
-        };
-        let round = if fresh_needed {
-            Some(conn.discovery.discover(verb, self.scope.clone()).await?)
-        } else {
-            None
-        };
-        let now_ms = round.as_ref().map_or(now, |r| r.started.timestamp_millis());
-        let (pings, stats) = match (&round, verb) {
-            (Some(r), Verb::Stats) => (Vec::new(), history::stats_samples(r)),
-            (Some(r), _) => (history::ping_samples(r), Vec::new()),
-            (None, _) => (Vec::new(), Vec::new()),
-        };
-        let fresh_notices = round.as_ref().map(|r| shapes::round_notices(r)).unwrap_or_default();
-        let build = |h: Option<&History>| {
-            let src = timeseries::Source {
-                round_notices: &fresh_notices,
-                history: h,
-                period_ms,
-                now_ms,
-                subject: round.as_ref().map(|r| r.subject.as_str()),
-                fresh: round.is_some(),
-            };
-            match self.query_type {
-                QueryType::Events => vec![timeseries::events(self, &window, &src)],
-                QueryType::Services => timeseries::services(self, &window, &src, &pings),
-                QueryType::Stats => timeseries::stats(self, &window, &src, &stats),
-                _ => timeseries::ping(self, &window, &src, &pings),
-            }
-        };
-        Ok(match sampler {
-            Some(s) => s.with_history(|h| build(Some(h))),
-            None => build(None),
-        })
-    }
 }
 
-fn parse_headers(v: Option<&Value>) -> Result<Vec<(String, String)>, QueryErrorKind> {
-    let pair = |k: &str, v: &Value| -> Result<(String, String), QueryErrorKind> {
+fn parse_headers(v: Option<&Value>) -> Result<Vec<(String, String)>, String> {
+    let pair = |k: &str, v: &Value| -> Result<(String, String), String> {
         let value = match v {
             Value::String(s) => s.clone(),
             Value::Null => String::new(),
@@ -540,7 +370,7 @@ fn parse_headers(v: Option<&Value>) -> Result<Vec<(String, String)>, QueryErrorK
 mod tests {
     use super::*;
 
-    fn parse(json: &str) -> Result<Query, QueryError> {
+    fn parse(json: &str) -> Result<Query, BadQuery> {
         Query::parse("A", "", json.as_bytes())
     }
 
@@ -600,8 +430,7 @@ mod tests {
         for (json, want) in cases {
             let e = Query::parse("Z", "", json.as_bytes()).unwrap_err();
             assert_eq!(e.ref_id, "Z");
-            assert!(e.kind.to_string().contains(want), "{json}: {e}");
-            assert_eq!(e.kind.status(), 400);
+            assert!(e.message.contains(want), "{json}: {e}");
         }
     }
 

@@ -267,6 +267,17 @@ pub struct Endpoint {
     pub data: Option<Value>,
 }
 
+impl Endpoint {
+    /// Total processing time as whole nanoseconds (0 when the reply's value is negative or not finite).
+    pub fn processing_ns(&self) -> u64 {
+        if self.processing_time.is_finite() && self.processing_time > 0.0 {
+            self.processing_time as u64
+        } else {
+            0
+        }
+    }
+}
+
 /// A parsed PING, INFO or STATS reply of one instance.
 #[derive(Clone, Debug, Default, PartialEq, Deserialize)]
 #[serde(default)]

@@ -22,14 +22,25 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use bytes::Bytes;
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use futures::future::{BoxFuture, FutureExt, Shared};
 use futures::StreamExt;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use crate::metrics;
-use crate::micro::{parse_reply, InvalidReply, Limit, Scope, ServiceReply, Verb};
+use crate::model::micro::{parse_reply, InvalidReply, Limit, Scope, Verb};
+use crate::model::observed::{Reply, Round, StopReason};
+
+mod registry;
+
+pub use registry::Registry;
+
+type SharedRound = Shared<BoxFuture<'static, Result<Arc<Round>, DiscoveryError>>>;
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
 
 /// Tuning of a discovery round.
 #[derive(Clone, Debug)]
@@ -60,7 +71,7 @@ impl Policy {
             prefix: prefix.into(),
             timeout,
             max_replies: 10_000,
-            max_round_bytes: crate::settings::DEFAULT_MAX_ROUND_BYTES as usize,
+            max_round_bytes: crate::model::settings::DEFAULT_MAX_ROUND_BYTES as usize,
             min_stall: Duration::from_millis(100),
             stall_factor: 0.5,
             retention,
@@ -79,86 +90,6 @@ impl Policy {
     }
 }
 
-/// Why a round stopped.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum StopReason {
-    /// The server said no one subscribes (503).
-    NoResponders,
-    /// An instance-addressed request got its reply.
-    Single,
-    /// Every instance known alive in the scope replied.
-    Complete,
-    /// Silence after the last reply.
-    Stall,
-    /// The reply cap was reached.
-    Capped,
-    /// The byte budget of the round was spent.
-    Budget,
-    /// The timeout passed (with or without replies).
-    Timeout,
-}
-
-impl StopReason {
-    /// Label for metrics.
-    pub fn name(self) -> &'static str {
-        match self {
-            StopReason::NoResponders => "no_responders",
-            StopReason::Single => "single",
-            StopReason::Complete => "complete",
-            StopReason::Stall => "stall",
-            StopReason::Capped => "capped",
-            StopReason::Budget => "budget",
-            StopReason::Timeout => "timeout",
-        }
-    }
-}
-
-/// One valid reply.
-#[derive(Clone, Debug)]
-pub struct Reply {
-    pub reply: ServiceReply,
-    /// Time from our request to this reply.
-    pub rtt: Duration,
-    pub received: DateTime<Utc>,
-}
-
-/// What one round collected.
-#[derive(Clone, Debug)]
-pub struct Round {
-    pub verb: Verb,
-    pub scope: Scope,
-    pub subject: String,
-    pub started: DateTime<Utc>,
-    /// Valid replies, sorted by service name then id; one per instance.
-    pub replies: Vec<Reply>,
-    /// Replies skipped: not JSON, wrong type, missing or too long identity, outside the scope, duplicates.
-    pub invalid: u64,
-    /// Replies skipped unparsed for their size (over [`Policy::max_reply_bytes`]).
-    pub oversized: u64,
-    /// Payload bytes read, every reply counted.
-    pub bytes: u64,
-    /// Field bounds applied, with how many replies each was applied to.
-    pub limited: BTreeMap<Limit, u64>,
-    /// The late replies of a round within the last minute (collected after it had answered) hit
-    /// the reply cap or the byte budget. What late replies skipped or cut in that minute is
-    /// counted in this round's `invalid`, `oversized` and `limited` too, so every answer tells it.
-    pub late_cut_short: bool,
-    pub stop: StopReason,
-    /// Time until the round returned.
-    pub elapsed: Duration,
-    /// Arrival of the last valid reply, since the request.
-    pub last_reply: Option<Duration>,
-    /// Known instances of the scope seen within the retention window that did not answer.
-    pub down: Vec<KnownInstance>,
-}
-
-impl Round {
-    /// Whether the reply cap or the byte budget cut this round short.
-    pub fn capped(&self) -> bool {
-        matches!(self.stop, StopReason::Capped | StopReason::Budget)
-    }
-}
-
 /// A discovery failure; cheap to clone because coalesced callers share it.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum DiscoveryError {
@@ -171,118 +102,6 @@ pub enum DiscoveryError {
     #[error("internal error: {0}")]
     Internal(String),
 }
-
-/// An instance the plugin has seen.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct KnownInstance {
-    pub name: String,
-    pub id: String,
-    pub version: String,
-    pub last_seen: DateTime<Utc>,
-    /// Answered the last complete round that covered it.
-    pub alive: bool,
-}
-
-/// Instances seen on one connection: the expected set of a round and the memory of who is down.
-#[derive(Debug, Default)]
-pub struct Registry {
-    known: Mutex<HashMap<(String, String), KnownInstance>>,
-}
-
-/// Hard bound on remembered instances (a hostile fleet cannot grow memory without limit).
-const REGISTRY_LIMIT: usize = 100_000;
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
-impl Registry {
-    /// Instances of `scope` that answered their last complete round.
-    pub fn expected(&self, scope: &Scope) -> HashSet<(String, String)> {
-        lock(&self.known)
-            .values()
-            .filter(|k| k.alive && scope.contains(&k.name, &k.id))
-            .map(|k| (k.name.clone(), k.id.clone()))
-            .collect()
-    }
-
-    /// Known instances of `scope` seen within `retention` that are not in `answered`.
-    pub fn missing(
-        &self,
-        scope: &Scope,
-        answered: &HashSet<(&str, &str)>,
-        retention: Duration,
-        now: DateTime<Utc>,
-    ) -> Vec<KnownInstance> {
-        let horizon = now - chrono::Duration::from_std(retention).unwrap_or(chrono::Duration::MAX);
-        let mut out: Vec<KnownInstance> = lock(&self.known)
-            .values()
-            .filter(|k| {
-                scope.contains(&k.name, &k.id)
-                    && k.last_seen >= horizon
-                    && !answered.contains(&(k.name.as_str(), k.id.as_str()))
-            })
-            .cloned()
-            .collect();
-        out.sort_by(|a, b| (&a.name, &a.id).cmp(&(&b.name, &b.id)));
-        out
-    }
-
-    /// Record a round's outcome. `complete` says the round saw everyone who would answer, so
-    /// known instances of the scope that did not answer are no longer expected.
-    pub fn record(&self, scope: &Scope, replies: &[Reply], complete: bool, retention: Duration) {
-        let now = Utc::now();
-        let mut known = lock(&self.known);
-        let mut seen = HashSet::with_capacity(replies.len());
-        for r in replies {
-            let key = (r.reply.name.clone(), r.reply.id.clone());
-            seen.insert(key.clone());
-            if known.len() >= REGISTRY_LIMIT && !known.contains_key(&key) {
-                continue;
-            }
-            let entry = known.entry(key).or_insert_with(|| KnownInstance {
-                name: r.reply.name.clone(),
-                id: r.reply.id.clone(),
-                version: String::new(),
-                last_seen: r.received,
-                alive: true,
-            });
-            if !r.reply.version.is_empty() {
-                entry.version.clone_from(&r.reply.version);
-            }
-            entry.last_seen = entry.last_seen.max(r.received);
-            entry.alive = true;
-        }
-        if complete {
-            retire(&mut known, scope, &seen);
-        }
-        let horizon = now - chrono::Duration::from_std(retention).unwrap_or(chrono::Duration::MAX);
-        known.retain(|_, k| k.last_seen >= horizon);
-    }
-
-    /// After a complete round: known instances of `scope` that did not answer are no longer expected.
-    pub fn retire_unseen(&self, scope: &Scope, seen: &HashSet<(String, String)>) {
-        retire(&mut lock(&self.known), scope, seen);
-    }
-
-    /// Every known instance (for resources and tests).
-    pub fn snapshot(&self) -> Vec<KnownInstance> {
-        let mut v: Vec<_> = lock(&self.known).values().cloned().collect();
-        v.sort_by(|a, b| (&a.name, &a.id).cmp(&(&b.name, &b.id)));
-        v
-    }
-}
-
-/// Known instances of `scope` not in `seen` are no longer alive (expected).
-fn retire(known: &mut HashMap<(String, String), KnownInstance>, scope: &Scope, seen: &HashSet<(String, String)>) {
-    for k in known.values_mut() {
-        if scope.contains(&k.name, &k.id) && !seen.contains(&(k.name.clone(), k.id.clone())) {
-            k.alive = false;
-        }
-    }
-}
-
-type SharedRound = Shared<BoxFuture<'static, Result<Arc<Round>, DiscoveryError>>>;
 
 /// Discovery on one NATS connection.
 pub struct Discovery {
@@ -534,8 +353,8 @@ impl Discovery {
                         cut_short,
                         since: None,
                     };
-                    metrics::global().discovery_replies(verb, state.replies.len() as u64, late.invalid);
-                    metrics::global().discovery_skipped(verb, late.oversized, &late.limited);
+                    metrics::global().discovery_replies(verb.name(), state.replies.len() as u64, late.invalid);
+                    metrics::global().discovery_skipped(verb.name(), late.oversized, limit_labels(&late.limited));
                     this.report_late(late);
                     // `state.replies` holds the late ones only, `state.seen` everyone who answered.
                     // A round cut short saw not everyone: nobody is marked gone because of it.
@@ -560,9 +379,9 @@ impl Discovery {
         }
 
         let m = metrics::global();
-        m.discovery_round(verb, stop, elapsed);
-        m.discovery_replies(verb, replies.len() as u64, invalid);
-        m.discovery_skipped(verb, oversized, &limited);
+        m.discovery_round(verb.name(), stop.name(), elapsed);
+        m.discovery_replies(verb.name(), replies.len() as u64, invalid);
+        m.discovery_skipped(verb.name(), oversized, limit_labels(&limited));
         // What earlier rounds' late replies skipped lately is told with this answer.
         let late = {
             let g = lock(&self.late);
@@ -730,4 +549,9 @@ impl Collect {
     fn expected_complete(&self) -> bool {
         !self.expected.is_empty() && self.waiting == 0
     }
+}
+
+/// Field bounds applied, as metric labels.
+fn limit_labels(limited: &BTreeMap<Limit, u64>) -> Vec<(&'static str, u64)> {
+    limited.iter().map(|(l, n)| (l.name(), *n)).collect()
 }

@@ -7,19 +7,12 @@ use std::time::Duration;
 use bytes::Bytes;
 use tokio::time::Instant;
 
+use crate::model::observed::RequestReply;
+
 /// Header carrying a service error's text (ADR-32).
 pub const SERVICE_ERROR: &str = "Nats-Service-Error";
 /// Header carrying a service error's code (ADR-32).
 pub const SERVICE_ERROR_CODE: &str = "Nats-Service-Error-Code";
-
-/// A successful reply.
-#[derive(Clone, Debug)]
-pub struct Reply {
-    pub payload: Bytes,
-    /// Reply headers, by name, in the order received.
-    pub headers: Vec<(String, String)>,
-    pub rtt: Duration,
-}
 
 /// Why a request failed.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -43,7 +36,7 @@ pub async fn request(
     payload: Bytes,
     headers: &[(String, String)],
     timeout: Duration,
-) -> Result<Reply, RequestError> {
+) -> Result<RequestReply, RequestError> {
     if client.connection_state() != async_nats::connection::State::Connected {
         return Err(RequestError::NotConnected);
     }
@@ -91,7 +84,7 @@ pub async fn request(
             message,
         });
     }
-    Ok(Reply {
+    Ok(RequestReply {
         payload: msg.payload,
         headers: pairs,
         rtt,

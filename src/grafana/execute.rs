@@ -1,0 +1,194 @@
+//! Runs one validated query: asks NATS (a discovery round, a request, or the sampler's history plus a fresh round) and builds its frames; errors carry the query's refId.
+//!
+//! The one place where the NATS side and the frame builders meet for a query.
+
+use bytes::Bytes;
+
+use crate::model::frames::{Frame, FrameError};
+use crate::model::history::{self, History};
+use crate::model::micro::Verb;
+use crate::model::query::{BadQuery, Format, Query, QueryType, Window};
+use crate::model::settings::SettingsError;
+use crate::model::{shapes, timeseries};
+use crate::nats::connection::{ConnectError, Connection};
+use crate::nats::discovery::DiscoveryError;
+use crate::nats::request::{self, RequestError};
+use crate::nats::sampler;
+
+/// A window ending this close to now (or one sampler period) gets the fresh "now" point.
+const FRESH_SLACK_MS: i64 = 10_000;
+
+/// What went wrong with one query.
+#[derive(Debug, thiserror::Error)]
+pub enum QueryErrorKind {
+    #[error("{0}")]
+    BadQuery(String),
+    #[error("data source settings: {0}")]
+    Settings(#[from] SettingsError),
+    #[error("{0}")]
+    Connect(#[from] ConnectError),
+    #[error("{0}")]
+    Discovery(#[from] DiscoveryError),
+    #[error("{0}")]
+    Request(#[from] RequestError),
+    #[error("{0}")]
+    Frame(#[from] FrameError),
+    /// The connection is down, and why (a refused reconnect, a TLS failure…).
+    #[error("{0}")]
+    Down(String),
+}
+
+impl QueryErrorKind {
+    /// HTTP-like status Grafana shows with the error.
+    pub fn status(&self) -> i32 {
+        match self {
+            QueryErrorKind::BadQuery(_) | QueryErrorKind::Settings(_) => 400,
+            QueryErrorKind::Connect(ConnectError::TimedOut { .. })
+            | QueryErrorKind::Request(RequestError::TimedOut { .. }) => 504,
+            QueryErrorKind::Connect(_)
+            | QueryErrorKind::Discovery(_)
+            | QueryErrorKind::Request(_)
+            | QueryErrorKind::Down(_) => 502,
+            QueryErrorKind::Frame(_) => 500,
+        }
+    }
+
+    /// Label for metrics.
+    pub fn outcome(&self) -> &'static str {
+        match self {
+            QueryErrorKind::BadQuery(_) | QueryErrorKind::Settings(_) => "bad_request",
+            _ => "error",
+        }
+    }
+}
+
+/// An error of one query, carrying its refId.
+#[derive(Debug, thiserror::Error)]
+#[error("query {ref_id}: {kind}")]
+pub struct QueryError {
+    pub ref_id: String,
+    pub kind: QueryErrorKind,
+}
+
+impl QueryError {
+    pub fn new(ref_id: &str, kind: impl Into<QueryErrorKind>) -> Self {
+        Self {
+            ref_id: ref_id.to_string(),
+            kind: kind.into(),
+        }
+    }
+}
+
+impl From<BadQuery> for QueryError {
+    fn from(e: BadQuery) -> Self {
+        QueryError {
+            ref_id: e.ref_id,
+            kind: QueryErrorKind::BadQuery(e.message),
+        }
+    }
+}
+
+/// Run `q` on `conn` and build its frames; an error carries the query's refId.
+pub async fn execute(q: &Query, conn: &Connection) -> Result<Vec<Frame>, QueryError> {
+    execute_inner(q, conn).await.map_err(|kind| {
+        // Failing fast while down: say why it is down when the connection knows.
+        let kind = match kind {
+            QueryErrorKind::Discovery(DiscoveryError::NotConnected)
+            | QueryErrorKind::Request(RequestError::NotConnected) => match conn.events.down_reason() {
+                Some(why) => QueryErrorKind::Down(why),
+                None => kind,
+            },
+            other => other,
+        };
+        QueryError::new(&q.ref_id, kind)
+    })
+}
+
+async fn execute_inner(q: &Query, conn: &Connection) -> Result<Vec<Frame>, QueryErrorKind> {
+    let d = &conn.discovery;
+    if q.format == Format::Timeseries || q.query_type == QueryType::Events {
+        return execute_history(q, conn).await;
+    }
+    let frames = match q.query_type {
+        QueryType::Ping => vec![shapes::ping(q, &*d.discover(Verb::Ping, q.scope.clone()).await?)],
+        QueryType::Services => vec![shapes::services(q, &*d.discover(Verb::Ping, q.scope.clone()).await?)],
+        QueryType::Info => vec![shapes::info(q, &*d.discover(Verb::Info, q.scope.clone()).await?)],
+        QueryType::Stats => vec![shapes::stats(q, &*d.discover(Verb::Stats, q.scope.clone()).await?)],
+        QueryType::Request => {
+            if !conn.settings.request_allowed(&q.subject) {
+                let allowed = if conn.settings.request_subjects.is_empty() {
+                    "none: add patterns to requestSubjects in the data source settings to allow request queries"
+                        .to_string()
+                } else {
+                    conn.settings.request_subjects.join(", ")
+                };
+                return Err(QueryErrorKind::BadQuery(format!(
+                    "subject '{}' is not allowed by this data source (allowed: {allowed})",
+                    q.subject
+                )));
+            }
+            let reply = request::request(
+                &conn.client,
+                &q.subject,
+                Bytes::from(q.payload.clone().into_bytes()),
+                &q.headers,
+                conn.settings.timeout,
+            )
+            .await?;
+            vec![shapes::request(q, &reply)]
+        }
+        QueryType::Events => Vec::new(),
+    };
+    Ok(frames)
+}
+
+/// `timeseries` and `events`: the sampler's history in the window, plus a fresh round for "now"
+/// when the window reaches the present.
+async fn execute_history(q: &Query, conn: &Connection) -> Result<Vec<Frame>, QueryErrorKind> {
+    let sampler = conn.sampler.as_ref();
+    let now = sampler::now_ms();
+    let retention_ms = i64::try_from(conn.settings.retention.as_millis()).unwrap_or(i64::MAX);
+    let window = q.window.unwrap_or_else(|| Window::last(retention_ms, now));
+    let period_ms = sampler.map(|s| i64::try_from(s.period().as_millis()).unwrap_or(i64::MAX));
+    // A window that ends before the latest sample needs no fresh round.
+    let fresh_needed = q.query_type != QueryType::Events
+        && window.to_ms >= now - period_ms.unwrap_or(0).max(FRESH_SLACK_MS)
+        && window.from_ms <= now;
+    let verb = if q.query_type == QueryType::Stats {
+        Verb::Stats
+    } else {
+        Verb::Ping
+    };
+    let round = if fresh_needed {
+        Some(conn.discovery.discover(verb, q.scope.clone()).await?)
+    } else {
+        None
+    };
+    let now_ms = round.as_ref().map_or(now, |r| r.started.timestamp_millis());
+    let (pings, stats) = match (&round, verb) {
+        (Some(r), Verb::Stats) => (Vec::new(), history::stats_samples(r)),
+        (Some(r), _) => (history::ping_samples(r), Vec::new()),
+        (None, _) => (Vec::new(), Vec::new()),
+    };
+    let fresh_notices = round.as_ref().map(|r| shapes::round_notices(r)).unwrap_or_default();
+    let build = |h: Option<&History>| {
+        let src = timeseries::Source {
+            round_notices: &fresh_notices,
+            history: h,
+            period_ms,
+            now_ms,
+            subject: round.as_ref().map(|r| r.subject.as_str()),
+            fresh: round.is_some(),
+        };
+        match q.query_type {
+            QueryType::Events => vec![timeseries::events(q, &window, &src)],
+            QueryType::Services => timeseries::services(q, &window, &src, &pings),
+            QueryType::Stats => timeseries::stats(q, &window, &src, &stats),
+            _ => timeseries::ping(q, &window, &src, &pings),
+        }
+    };
+    // Copy what the window reads under the lock; build the frames outside it, so a large query
+    // never holds up sampling or other queries.
+    let view = sampler.map(|s| s.with_history(|h| h.view(window.from_ms, |service, id| q.scope.contains(service, id))));
+    Ok(build(view.as_ref()))
+}

@@ -1,0 +1,44 @@
+//! The user-facing tables of SPEC (query types, formats, metrics, auth types, setting defaults and ranges) as one JSON value: the frontend reads it from `frontend/src/contract.json`, and `tests/contract.rs` keeps that file equal to this.
+
+use serde_json::{json, Map, Value};
+
+use crate::model::query::QueryType;
+use crate::model::settings::{
+    AUTH_TYPES, DEFAULT_INBOX_PREFIX, DEFAULT_MAX_ROUND_BYTES, DEFAULT_RETENTION_MINUTES, DEFAULT_SAMPLE_INTERVAL_SEC,
+    DEFAULT_SRV_PREFIX, DEFAULT_TIMEOUT_MS, MAX_ROUND_BYTES_RANGE, RETENTION_MINUTES_RANGE, SAMPLE_INTERVAL_SEC_RANGE,
+    TIMEOUT_MS_RANGE,
+};
+
+/// Per query type, the list `f` gives.
+fn per_type(f: impl Fn(QueryType) -> Vec<&'static str>) -> Value {
+    let map: Map<String, Value> = QueryType::ALL
+        .iter()
+        .map(|t| (t.name().to_string(), json!(f(*t))))
+        .collect();
+    Value::Object(map)
+}
+
+/// The tables, as `frontend/src/contract.json` holds them.
+pub fn contract() -> Value {
+    json!({
+        "queryTypes": QueryType::ALL.iter().map(|t| t.name()).collect::<Vec<_>>(),
+        "formats": per_type(|t| t.formats().iter().map(|f| f.name()).collect()),
+        "metrics": per_type(|t| t.metrics().to_vec()),
+        "timeseriesMetrics": per_type(|t| t.timeseries_metrics().to_vec()),
+        "authTypes": AUTH_TYPES,
+        "defaults": {
+            "srvPrefix": DEFAULT_SRV_PREFIX,
+            "inboxPrefix": DEFAULT_INBOX_PREFIX,
+            "timeoutMs": DEFAULT_TIMEOUT_MS,
+            "sampleIntervalSec": DEFAULT_SAMPLE_INTERVAL_SEC,
+            "retentionMinutes": DEFAULT_RETENTION_MINUTES,
+            "maxRoundBytes": DEFAULT_MAX_ROUND_BYTES,
+        },
+        "ranges": {
+            "timeoutMs": [TIMEOUT_MS_RANGE.0, TIMEOUT_MS_RANGE.1],
+            "sampleIntervalSec": [SAMPLE_INTERVAL_SEC_RANGE.0, SAMPLE_INTERVAL_SEC_RANGE.1],
+            "retentionMinutes": [RETENTION_MINUTES_RANGE.0, RETENTION_MINUTES_RANGE.1],
+            "maxRoundBytes": [MAX_ROUND_BYTES_RANGE.0, MAX_ROUND_BYTES_RANGE.1],
+        },
+    })
+}

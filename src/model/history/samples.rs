@@ -1,0 +1,78 @@
+//! What the history ingests: one round's ping and stats samples per instance, taken from an observed round.
+
+use crate::model::observed::Round;
+
+/// One instance's answer (or silence) in a ping round.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PingSample {
+    pub service: String,
+    pub id: String,
+    pub version: String,
+    /// `None`: known but did not answer (down).
+    pub rtt_ms: Option<f64>,
+}
+
+/// One endpoint's counters in a stats reply.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EndpointSample {
+    pub name: String,
+    pub requests: u64,
+    pub errors: u64,
+    pub processing_ns: u64,
+}
+
+/// One instance's stats reply.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StatsSample {
+    pub service: String,
+    pub id: String,
+    pub version: String,
+    /// `started`, Unix ms.
+    pub started: Option<i64>,
+    pub endpoints: Vec<EndpointSample>,
+}
+
+/// A ping round as samples: every answer, then every known instance that did not answer.
+pub fn ping_samples(round: &Round) -> Vec<PingSample> {
+    round
+        .replies
+        .iter()
+        .map(|r| PingSample {
+            service: r.reply.name.clone(),
+            id: r.reply.id.clone(),
+            version: r.reply.version.clone(),
+            rtt_ms: Some(r.rtt.as_secs_f64() * 1e3),
+        })
+        .chain(round.down.iter().map(|k| PingSample {
+            service: k.name.clone(),
+            id: k.id.clone(),
+            version: k.version.clone(),
+            rtt_ms: None,
+        }))
+        .collect()
+}
+
+/// A stats round as samples.
+pub fn stats_samples(round: &Round) -> Vec<StatsSample> {
+    round
+        .replies
+        .iter()
+        .map(|r| StatsSample {
+            service: r.reply.name.clone(),
+            id: r.reply.id.clone(),
+            version: r.reply.version.clone(),
+            started: r.reply.started.map(|s| s.timestamp_millis()),
+            endpoints: r
+                .reply
+                .endpoints
+                .iter()
+                .map(|e| EndpointSample {
+                    name: e.name.clone(),
+                    requests: e.num_requests,
+                    errors: e.num_errors,
+                    processing_ns: e.processing_ns(),
+                })
+                .collect(),
+        })
+        .collect()
+}
