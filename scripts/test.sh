@@ -2,7 +2,7 @@
 # The whole test suite: installs what it needs, then
 #   backend:  format check, clippy, unit and integration tests (real nats-server, real micro
 #             services, the plugin driven over gRPC as Grafana drives it);
-#   frontend: prettier, eslint (@grafana/eslint-config), tsc --noEmit, vitest;
+#   frontend: prettier, eslint (@grafana/eslint-config), tsc --noEmit, no import circles (madge), vitest;
 #   package:  both plugins built into dist/ and checked the way Grafana reads them;
 #   browser:  the built module.js files loaded by the preview host in headless Chromium,
 #             against the real backend, nats-server and demo services.
@@ -23,8 +23,8 @@ cargo clippy --all-targets --locked -- -D warnings
 step "cargo test"
 cargo test --locked
 
-step "frontend: prettier, eslint, tsc"
-(cd frontend && npx prettier --check . && npm run --silent lint && npm run --silent typecheck)
+step "frontend: prettier, eslint, tsc, import circles"
+(cd frontend && npx prettier --check . && npm run --silent lint && npm run --silent typecheck && npm run --silent circles)
 step "frontend: vitest"
 (cd frontend && npm run --silent test)
 

@@ -1,44 +1,29 @@
-//! Types shared by both frontends; names and values mirror the Rust backend (src/query.rs, src/settings.rs, src/resources.rs).
+//! Types shared by both frontends; the query tables, defaults and ranges come from contract.json (made from the Rust types).
+//! Rust sources: src/model/query.rs, src/model/settings.rs, src/grafana/resources.rs; `cargo test --test contract`
+//! checks that contract.json says what they say.
+import type { DataSourceApi } from '@grafana/data';
 import { DataSourceJsonData, DataQuery } from '@grafana/schema';
 
-/** `queryType` — Rust `query::QueryType`. */
-export type QueryType = 'ping' | 'services' | 'info' | 'stats' | 'request' | 'events';
-export const QUERY_TYPES: QueryType[] = ['ping', 'services', 'info', 'stats', 'request', 'events'];
+import contract from './contract.json';
 
-/** `format` — Rust `query::Format`. */
+/** `queryType` — Rust `model::query::QueryType`: exactly the keys of the contract's per-type tables. */
+export type QueryType = keyof typeof contract.formats;
+/** Every query type, in the order the editor offers them (types.test.ts checks it against the tables' keys). */
+export const QUERY_TYPES = contract.queryTypes as QueryType[];
+
+/** `format` — Rust `model::query::Format` (types.test.ts checks that the contract uses exactly these). */
 export type Format = 'instant' | 'table' | 'timeseries';
 
 /** Formats each query type answers; the first is the default (Rust `QueryType::formats`). */
-export const FORMATS: Record<QueryType, Format[]> = {
-  ping: ['instant', 'table', 'timeseries'],
-  services: ['instant', 'table', 'timeseries'],
-  stats: ['instant', 'table', 'timeseries'],
-  info: ['table'],
-  request: ['table'],
-  events: ['table'],
-};
+export const FORMATS = contract.formats as Record<QueryType, Format[]>;
 
 /** Values of `metric`, the one numeric field of an instant frame; the first is the default (Rust `QueryType::metrics`). */
-export const METRICS: Record<QueryType, string[]> = {
-  ping: ['rtt', 'up'],
-  services: ['instances', 'down', 'versions'],
-  stats: ['requests', 'errors', 'error_ratio', 'processing_time', 'average_processing_time'],
-  info: [],
-  request: [],
-  events: [],
-};
+export const METRICS: Record<QueryType, string[]> = contract.metrics;
 
 /** Values of `metric` for `format: timeseries` (one numeric field per series); the first is the default (Rust `QueryType::timeseries_metrics`). */
-export const TIMESERIES_METRICS: Record<QueryType, string[]> = {
-  ping: ['rtt', 'up'],
-  services: ['instances', 'down', 'versions'],
-  stats: ['request_rate', 'error_rate', 'error_ratio', 'average_processing_time'],
-  info: [],
-  request: [],
-  events: [],
-};
+export const TIMESERIES_METRICS: Record<QueryType, string[]> = contract.timeseriesMetrics;
 
-/** One stored query — Rust `query::Model` (camelCase keys). Complete on its own: alert rules run without the frontend. */
+/** One stored query — Rust `model::query::Model` (camelCase keys). Complete on its own: alert rules run without the frontend. */
 export interface NatsMicroQuery extends DataQuery {
   queryType?: QueryType;
   service?: string;
@@ -52,23 +37,23 @@ export interface NatsMicroQuery extends DataQuery {
   headers?: Record<string, string>;
 }
 
-/** `authType` — Rust `settings::Auth::kind`. */
+/** `authType` — Rust `model::settings::Auth::kind` (types.test.ts checks that the contract lists exactly these). */
 export type AuthType = 'none' | 'userpass' | 'token' | 'nkey' | 'creds';
-export const AUTH_TYPES: AuthType[] = ['none', 'userpass', 'token', 'nkey', 'creds'];
+export const AUTH_TYPES = contract.authTypes as AuthType[];
 
-/** Defaults — Rust `settings::DEFAULT_*`. */
-export const DEFAULT_SRV_PREFIX = '$SRV';
-export const DEFAULT_INBOX_PREFIX = '_INBOX';
-export const DEFAULT_TIMEOUT_MS = 2000;
-export const DEFAULT_SAMPLE_INTERVAL_SEC = 15;
-export const DEFAULT_RETENTION_MINUTES = 60;
-export const DEFAULT_MAX_ROUND_BYTES = 16 * 1024 * 1024;
+/** Defaults — Rust `model::settings::DEFAULT_*`. */
+export const DEFAULT_SRV_PREFIX: string = contract.defaults.srvPrefix;
+export const DEFAULT_INBOX_PREFIX: string = contract.defaults.inboxPrefix;
+export const DEFAULT_TIMEOUT_MS: number = contract.defaults.timeoutMs;
+export const DEFAULT_SAMPLE_INTERVAL_SEC: number = contract.defaults.sampleIntervalSec;
+export const DEFAULT_RETENTION_MINUTES: number = contract.defaults.retentionMinutes;
+export const DEFAULT_MAX_ROUND_BYTES: number = contract.defaults.maxRoundBytes;
 
-/** Ranges the backend enforces (Rust `settings`). */
-export const TIMEOUT_MS_RANGE: [number, number] = [10, 120000];
-export const RETENTION_MINUTES_RANGE: [number, number] = [1, 10080];
-export const SAMPLE_INTERVAL_SEC_RANGE: [number, number] = [0, 86400];
-export const MAX_ROUND_BYTES_RANGE: [number, number] = [65536, 1073741824];
+/** Inclusive `[min, max]` ranges the backend enforces (Rust `model::settings`); types.test.ts checks their shape. */
+export const TIMEOUT_MS_RANGE = contract.ranges.timeoutMs as [number, number];
+export const RETENTION_MINUTES_RANGE = contract.ranges.retentionMinutes as [number, number];
+export const SAMPLE_INTERVAL_SEC_RANGE = contract.ranges.sampleIntervalSec as [number, number];
+export const MAX_ROUND_BYTES_RANGE = contract.ranges.maxRoundBytes as [number, number];
 
 /** `jsonData` — SPEC "Data source settings". */
 export interface NatsMicroOptions extends DataSourceJsonData {
@@ -99,31 +84,41 @@ export interface NatsMicroSecureJsonData {
   tlsClientKey?: string;
 }
 
-/** Resource `GET services` row — Rust `resources::services`. */
+/** Resource `GET services` row — Rust `grafana::resources::services`. */
 export interface ServiceSummary {
   name: string;
   instances: number;
   versions: string[];
 }
 
-/** Resource `GET services/<name>/instances` row — Rust `resources::instances`. */
+/** Resource `GET services/<name>/instances` row — Rust `grafana::resources::instances`. */
 export interface InstanceSummary {
   id: string;
   version: string;
   rttMs: number;
 }
 
-/** Resource `GET services/<name>/endpoints` row — Rust `resources::endpoints`. */
+/** Resource `GET services/<name>/endpoints` row — Rust `grafana::resources::endpoints`. */
 export interface EndpointSummary {
   name: string;
   subject: string;
   queueGroup: string;
 }
 
-/** Resource error body — Rust `resources::error`. */
+/** Resource error body — Rust `grafana::resources::error`. */
 export interface ResourceError {
   error: string;
 }
+
+/** The data source's resource calls, all the editors and the variable support need of it (`DataSource` implements it). */
+export interface NatsMicroResources {
+  services(): Promise<ServiceSummary[]>;
+  instances(service: string): Promise<InstanceSummary[]>;
+  endpoints(service: string): Promise<EndpointSummary[]>;
+}
+
+/** The data source as the editors see it; a type of its own so that they need not import `DataSource` (no import circle). */
+export type NatsMicroApi = DataSourceApi<NatsMicroQuery, NatsMicroOptions> & NatsMicroResources;
 
 /** What a query variable lists — the model stored in a dashboard variable's `query`. */
 export type VariableQueryKind = 'services' | 'instances' | 'endpoints';

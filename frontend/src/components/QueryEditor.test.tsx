@@ -4,9 +4,8 @@ import { cleanup, render, screen, waitFor, within } from '@testing-library/react
 import userEvent from '@testing-library/user-event';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 
-import type { DataSource } from '../datasource/datasource';
 import { stubTemplateSrv } from '../data/templateSrvStub';
-import { NatsMicroQuery } from '../types';
+import { NatsMicroApi, NatsMicroQuery } from '../types';
 import { QueryEditor } from './QueryEditor';
 
 function fakeDatasource(getResource: (path: string) => Promise<unknown>) {
@@ -31,7 +30,7 @@ function setup(query: NatsMicroQuery, getResource: (path: string) => Promise<unk
   const onRunQuery = vi.fn();
   const ds = fakeDatasource(getResource);
   const utils = render(
-    <QueryEditor query={query} onChange={onChange} onRunQuery={onRunQuery} datasource={ds as unknown as DataSource} />
+    <QueryEditor query={query} onChange={onChange} onRunQuery={onRunQuery} datasource={ds as unknown as NatsMicroApi} />
   );
   return { ...utils, onChange, onRunQuery, ds };
 }
@@ -127,7 +126,7 @@ describe('QueryEditor', () => {
         query={{ refId: 'A', queryType: 'request', format: 'table' }}
         onChange={onChange}
         onRunQuery={vi.fn()}
-        datasource={fakeDatasource(resources) as unknown as DataSource}
+        datasource={fakeDatasource(resources) as unknown as NatsMicroApi}
       />
     );
     expect(screen.getByTestId('natsmicro-query-subject')).toBeTruthy();

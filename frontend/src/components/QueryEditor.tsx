@@ -27,12 +27,11 @@ import {
   metricsFor,
 } from '../data/query';
 import { endpointOptions, instanceOptions, serviceOptions } from '../data/resources';
-import { expandName } from '../data/variables';
-import type { DataSource } from '../datasource/datasource';
-import { FORMATS, NatsMicroOptions, NatsMicroQuery, QUERY_TYPES, QueryType } from '../types';
+import { expandName, variableNames } from '../data/variables';
+import { FORMATS, NatsMicroApi, NatsMicroOptions, NatsMicroQuery, QUERY_TYPES, QueryType } from '../types';
 import { NamePicker } from './NamePicker';
 
-type Props = QueryEditorProps<DataSource, NatsMicroQuery, NatsMicroOptions>;
+type Props = QueryEditorProps<NatsMicroApi, NatsMicroQuery, NatsMicroOptions>;
 
 const TYPE_LABELS: Record<QueryType, { label: string; description: string }> = {
   ping: { label: 'Ping', description: 'Round-trip time of every instance answering $SRV.PING' },
@@ -46,17 +45,6 @@ const TYPE_LABELS: Record<QueryType, { label: string; description: string }> = {
 const FORMAT_LABELS = { instant: 'Instant', table: 'Table', timeseries: 'Time series' } as const;
 
 const LABEL_WIDTH = 14;
-
-/** `$name` of each dashboard variable (none outside a dashboard). */
-export function variableNames(): string[] {
-  try {
-    return getTemplateSrv()
-      .getVariables()
-      .map((v) => `$${v.name}`);
-  } catch {
-    return [];
-  }
-}
 
 /** The one concrete service a templated value stands for now, if it stands for exactly one. */
 function concreteService(service: string | undefined): string | undefined {
@@ -75,7 +63,7 @@ export function QueryEditor({ query, onChange, onRunQuery, datasource }: Props) 
   const theme = useTheme2();
   const q = useMemo(() => normalizeQuery(query), [query]);
   const queryType = q.queryType as QueryType;
-  const variables = useMemo(() => variableNames(), []);
+  const variables = useMemo(() => variableNames(getTemplateSrv()), []);
   const [rows, setRows] = useState<HeaderRow[]>(() => headersToRows(query.headers));
 
   /** Store a complete query; run it when the choice is complete. */

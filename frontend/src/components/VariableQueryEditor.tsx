@@ -1,12 +1,14 @@
 //! Editor of a query variable: list services, or the instances/endpoints of a service (which may be a variable).
 import { QueryEditorProps } from '@grafana/data';
+import { getTemplateSrv } from '@grafana/runtime';
 import { InlineField, InlineFieldRow, RadioButtonGroup, useTheme2 } from '@grafana/ui';
 import { useMemo } from 'react';
 
 import { describeVariableQuery, normalizeVariableQuery } from '../data/variableQuery';
 import { serviceOptions } from '../data/resources';
-import type { DataSource } from '../datasource/datasource';
+import { variableNames } from '../data/variables';
 import {
+  NatsMicroApi,
   NatsMicroOptions,
   NatsMicroQuery,
   NatsMicroVariableQuery,
@@ -14,9 +16,8 @@ import {
   VariableQueryKind,
 } from '../types';
 import { NamePicker } from './NamePicker';
-import { variableNames } from './QueryEditor';
 
-type Props = QueryEditorProps<DataSource, NatsMicroQuery, NatsMicroOptions, NatsMicroVariableQuery>;
+type Props = QueryEditorProps<NatsMicroApi, NatsMicroQuery, NatsMicroOptions, NatsMicroVariableQuery>;
 
 const KIND_LABELS: Record<VariableQueryKind, string> = {
   services: 'Services',
@@ -27,7 +28,7 @@ const KIND_LABELS: Record<VariableQueryKind, string> = {
 export function VariableQueryEditor({ query, onChange, datasource }: Props) {
   const theme = useTheme2();
   const q = useMemo(() => normalizeVariableQuery(query), [query]);
-  const variables = useMemo(() => variableNames(), []);
+  const variables = useMemo(() => variableNames(getTemplateSrv()), []);
 
   const change = (patch: Partial<NatsMicroVariableQuery>) => onChange(normalizeVariableQuery({ ...q, ...patch }));
 

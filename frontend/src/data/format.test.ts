@@ -1,3 +1,4 @@
+//! Tests of the query model tables: every query type has a default format; metrics exactly where an instant format is.
 import { describe, expect, it } from 'vitest';
 
 import { FORMATS, METRICS, QUERY_TYPES } from '../types';

@@ -8,7 +8,7 @@ export function isQueryType(v: unknown): v is QueryType {
   return typeof v === 'string' && (QUERY_TYPES as string[]).includes(v);
 }
 
-/** Which filters a query type uses (Rust `query.rs`/`shapes.rs`): services ignore instance, only info/stats filter endpoints. */
+/** Which filters a query type uses (Rust `src/model/query.rs`/`src/model/shapes.rs`): services ignore instance, only info/stats filter endpoints. */
 export function usesInstance(t: QueryType): boolean {
   return t === 'ping' || t === 'info' || t === 'stats' || t === 'events';
 }

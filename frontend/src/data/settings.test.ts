@@ -1,4 +1,4 @@
-//! Tests of the settings-form helpers (ranges and subject patterns mirror Rust `settings.rs`).
+//! Tests of the settings-form helpers (ranges and subject patterns mirror Rust `src/model/settings.rs`).
 import { describe, expect, it } from 'vitest';
 
 import { parseNumber, rangeError, splitSubjects, validSubjectPattern } from './settings';

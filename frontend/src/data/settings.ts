@@ -40,7 +40,7 @@ export function rangeError(key: NumberKey, value: unknown, unit: string): string
   return undefined;
 }
 
-/** Mirrors Rust `settings::valid_subject(_, true)`: dot-separated tokens, `*` one token, `>` only last. */
+/** Mirrors Rust `model::settings::valid_subject(_, true)`: dot-separated tokens, `*` one token, `>` only last. */
 export function validSubjectPattern(s: string): boolean {
   if (s === '' || s.length > 4096) {
     return false;

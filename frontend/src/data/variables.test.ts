@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 
 import { stubTemplateSrv } from './templateSrvStub';
-import { applyVariables, expandName, expandTargets, referencedVariables } from './variables';
+import { applyVariables, expandName, expandTargets, referencedVariables, variableNames } from './variables';
 
 const srv = stubTemplateSrv([
   { name: 'service', value: ['orders', 'billing'] },
@@ -16,6 +16,21 @@ const srv = stubTemplateSrv([
 describe('referencedVariables', () => {
   it('finds every syntax', () => {
     expect(referencedVariables('$a ${b} ${c:csv} [[d]] $a')).toEqual(['a', 'b', 'c', 'd']);
+  });
+});
+
+describe('variableNames', () => {
+  it('lists every dashboard variable as $name, in order', () => {
+    expect(variableNames(srv)).toEqual(['$service', '$one', '$all', '$allCustom', '$inst', '$env']);
+  });
+  it('lists none outside a dashboard (no template service, or one that throws)', () => {
+    expect(variableNames(undefined)).toEqual([]);
+    const broken = {
+      getVariables: () => {
+        throw new Error('no dashboard');
+      },
+    };
+    expect(variableNames(broken)).toEqual([]);
   });
 });
 

@@ -50,6 +50,18 @@ function currentValues(v: TypedVariableModel): string[] {
   return value === undefined || value === null ? [] : [String(value)];
 }
 
+/**
+ * `$name` of each dashboard variable, for the editors' pickers. None outside a dashboard: there Grafana has no
+ * template service yet (`getTemplateSrv()` is undefined) or it cannot list variables (throws).
+ */
+export function variableNames(srv: Pick<TemplateSrv, 'getVariables'> | undefined): string[] {
+  try {
+    return (srv?.getVariables() ?? []).map((v) => `$${v.name}`);
+  } catch {
+    return [];
+  }
+}
+
 /** Whether variable `name` is set to "All" without a custom all value (then it means "no filter"). */
 export function isAllWithoutCustomValue(name: string, srv: TemplateSrv, scopedVars?: ScopedVars): boolean {
   if (scopedVars && Object.prototype.hasOwnProperty.call(scopedVars, name)) {

@@ -8,10 +8,17 @@ import { map } from 'rxjs/operators';
 import { DEFAULT_QUERY, isRunnable } from '../data/query';
 import { endpointsPath, expectArray, instancesPath, servicesPath, toResourceError } from '../data/resources';
 import { applyVariables, expandTargets } from '../data/variables';
-import { EndpointSummary, InstanceSummary, NatsMicroOptions, NatsMicroQuery, ServiceSummary } from '../types';
+import {
+  EndpointSummary,
+  InstanceSummary,
+  NatsMicroOptions,
+  NatsMicroQuery,
+  NatsMicroResources,
+  ServiceSummary,
+} from '../types';
 import { NatsMicroVariableSupport } from './variables';
 
-export class DataSource extends DataSourceWithBackend<NatsMicroQuery, NatsMicroOptions> {
+export class DataSource extends DataSourceWithBackend<NatsMicroQuery, NatsMicroOptions> implements NatsMicroResources {
   constructor(instanceSettings: DataSourceInstanceSettings<NatsMicroOptions>) {
     super(instanceSettings);
     this.variables = new NatsMicroVariableSupport(this);

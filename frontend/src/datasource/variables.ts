@@ -6,13 +6,12 @@ import { from, Observable } from 'rxjs';
 import { VariableQueryEditor } from '../components/VariableQueryEditor';
 import { normalizeVariableQuery, valuesToFrame } from '../data/variableQuery';
 import { expandName } from '../data/variables';
-import { NatsMicroVariableQuery } from '../types';
-import type { DataSource } from './datasource';
+import { NatsMicroApi, NatsMicroResources, NatsMicroVariableQuery } from '../types';
 
-export class NatsMicroVariableSupport extends CustomVariableSupport<DataSource, NatsMicroVariableQuery> {
+export class NatsMicroVariableSupport extends CustomVariableSupport<NatsMicroApi, NatsMicroVariableQuery> {
   editor = VariableQueryEditor;
 
-  constructor(private readonly datasource: DataSource) {
+  constructor(private readonly datasource: NatsMicroResources) {
     super();
   }
 

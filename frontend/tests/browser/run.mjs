@@ -1,4 +1,4 @@
-//! `npm run test:browser`: unit tests of the preview modules, then the built plugins in headless Chromium against the preview host, the real backend, nats-server and micro services.
+//! `npm run test:browser`: unit tests of the preview modules, then the built plugins in headless Chromium against the preview host, the real backend, nats-server and micro services; finding no tests fails.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -6,6 +6,7 @@ import { join } from 'node:path';
 
 import { chromium } from 'playwright-core';
 
+import * as cases from './cases.mjs';
 import { KnownGap, TESTS } from './cases.mjs';
 import { BASE_FLAGS, CHROMIUM } from './chromium.mjs';
 import { FRONTEND, REPO, freePort, startNats, startPreview, startService, stopAll } from './fixtures.mjs';
@@ -16,22 +17,30 @@ const PLUGIN_BIN = process.env.NATSMICRO_PLUGIN_BIN || join(REPO, 'target/releas
 
 const log = (line) => console.log(`  · ${line}`);
 
-/** node:test over tests/preview/*.test.mjs; prints its own count line. */
+/** node:test over tests/preview/*.test.mjs; prints its own count line. Finding no tests is a failure. */
 function unitTests() {
   const dir = join(FRONTEND, 'tests/preview');
   const files = existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith('.test.mjs')) : [];
   if (!files.length) {
-    return { passed: 0, failed: 0 };
+    console.log(`FAIL preview unit (node:test): no *.test.mjs files in ${dir}`);
+    console.log('preview unit (node:test): 0 passed, 1 failed');
+    return { passed: 0, failed: 1 };
   }
   const r = spawnSync(process.execPath, ['--test', '--test-reporter=tap', ...files.map((f) => join(dir, f))], {
     cwd: FRONTEND,
     encoding: 'utf8',
   });
   const count = (k) => Number(new RegExp(`^# ${k} (\\d+)$`, 'm').exec(r.stdout)?.[1] ?? 0);
-  const passed = count('pass');
-  const failed = count('fail') + (r.status !== 0 && count('fail') === 0 ? 1 : 0);
+  // node:test reports a file that defines no test as one passing test named by the file's path.
+  const lines = r.stdout.split('\n');
+  const empty = files.filter((f) => lines.some((l) => /^(not )?ok \d+ - /.test(l) && l.endsWith(` - ${join(dir, f)}`)));
+  const passed = count('pass') - empty.length;
+  const failed = count('fail') + (r.status !== 0 && count('fail') === 0 ? 1 : 0) + empty.length;
   if (failed) {
     process.stdout.write(r.stdout + r.stderr);
+  }
+  for (const f of empty) {
+    console.log(`FAIL preview unit (node:test): ${join(dir, f)} defines no test`);
   }
   console.log(`preview unit (node:test): ${passed} passed, ${failed} failed`);
   return { passed, failed };
@@ -137,8 +146,39 @@ function watch(page, t) {
   });
 }
 
+/** What is wrong with the list of browser tests: none at all, entries that are no test, test functions left out. */
+function listProblems() {
+  if (!TESTS.length) {
+    return ['no browser tests found: TESTS in tests/browser/cases.mjs is empty'];
+  }
+  const problems = [];
+  const notTests = TESTS.filter((f) => typeof f !== 'function');
+  if (notTests.length) {
+    problems.push(`TESTS in tests/browser/cases.mjs holds ${notTests.length} entries that are not functions`);
+  }
+  if (new Set(TESTS).size !== TESTS.length) {
+    problems.push('TESTS in tests/browser/cases.mjs lists a test twice');
+  }
+  const left = Object.entries(cases)
+    .filter(([, f]) => typeof f === 'function' && f !== KnownGap && !TESTS.includes(f))
+    .map(([name]) => name);
+  if (left.length) {
+    problems.push(`exported from tests/browser/cases.mjs but not in TESTS (never run): ${left.join(', ')}`);
+  }
+  return problems;
+}
+
 async function main() {
   const unit = unitTests();
+  const problems = listProblems();
+  if (problems.length) {
+    // Checked before anything starts: a run that finds nothing (or not everything) to test must not pass.
+    for (const p of problems) {
+      console.log(`FAIL ${p}`);
+    }
+    console.log(`browser: 0 passed, ${problems.length} failed`);
+    process.exit(1);
+  }
   let passed = 0;
   let failed = 0;
   let gaps = 0;

@@ -1,10 +1,23 @@
-//! Screenshots for docs/screenshots/: rewritten only when the picture changed meaningfully (pixel comparison in the browser itself).
+//! Screenshots for docs/screenshots/ (rewritten only when the picture changed meaningfully), or with CI=true for a git-ignored folder.
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 
-import { REPO } from './fixtures.mjs';
+import { FRONTEND, REPO } from './fixtures.mjs';
 
-export const SCREENSHOT_DIR = join(REPO, 'docs/screenshots');
+/** The tracked pictures the README shows; a developer's run refreshes them. */
+export const DOCS_SCREENSHOT_DIR = join(REPO, 'docs/screenshots');
+/** Where a CI run writes its pictures instead: git-ignored (frontend/.gitignore `test-results/`), so CI never rewrites tracked files. */
+export const CI_SCREENSHOT_DIR = join(FRONTEND, 'test-results/screenshots');
+
+/** Whether this is a CI run (`.ci/run` sets `CI=true`). */
+export function isCi(env = process.env) {
+  return /^(true|1)$/i.test(env.CI ?? '');
+}
+
+/** The folder screenshots are written to: the git-ignored one in CI, docs/screenshots/ otherwise. */
+export function screenshotDir(env = process.env) {
+  return isCi(env) ? CI_SCREENSHOT_DIR : DOCS_SCREENSHOT_DIR;
+}
 
 /** Share of pixels that may differ before a file is rewritten: random instance ids and live round-trip times alone change ~1-2 %. */
 const CHANGED_SHARE = 0.02;
@@ -46,21 +59,26 @@ async function difference(context, a, b) {
   }
 }
 
-/** Take a screenshot of `t.page` and write docs/screenshots/<name> unless it is practically the same as the file there. */
+/**
+ * Take a screenshot of `t.page`. Outside CI: write docs/screenshots/<name> unless it is practically the same as the
+ * file there. In CI: always write it to the git-ignored folder, and tell how far it is from the tracked picture.
+ */
 export async function saveScreenshot(t, name, options = {}) {
-  mkdirSync(SCREENSHOT_DIR, { recursive: true });
-  const path = join(SCREENSHOT_DIR, name);
+  const dir = screenshotDir();
+  mkdirSync(dir, { recursive: true });
+  const path = join(dir, name);
+  const tracked = join(DOCS_SCREENSHOT_DIR, name);
   const shot = await t.page.screenshot({ animations: 'disabled', ...options });
   let verdict = 'new';
-  if (existsSync(path)) {
-    const share = await difference(t.page.context(), readFileSync(path), shot);
-    if (share <= CHANGED_SHARE) {
+  if (existsSync(tracked)) {
+    const share = await difference(t.page.context(), readFileSync(tracked), shot);
+    if (share <= CHANGED_SHARE && path === tracked) {
       t.log(`screenshot ${name}: unchanged (${(share * 100).toFixed(2)}% pixels differ), kept`);
       return path;
     }
-    verdict = `${(share * 100).toFixed(2)}% pixels differ`;
+    verdict = `${(share * 100).toFixed(2)}% pixels differ from ${relative(REPO, tracked)}`;
   }
   writeFileSync(path, shot);
-  t.log(`screenshot ${name}: written (${verdict})`);
+  t.log(`screenshot ${name}: written to ${relative(REPO, path)} (${verdict})`);
   return path;
 }
