@@ -140,11 +140,13 @@ async fn exits_when_its_parent_dies() {
 
 #[tokio::test]
 async fn roles_none_and_empty_are_served_and_a_bad_query_fails_only_its_ref_id() {
-    let nats = NatsServer::start();
-    let svc = RustService::start(&nats.url(), "orders", "1.0.0", &[("get", "orders.get")], 0)
+    let mut env = TestEnv::builder()
+        .rust("orders", "1.0.0", &[("get", "orders.get")])
+        .start()
         .await
         .unwrap();
-    let p = PluginProcess::start().await.unwrap();
+    let svc = env.rust.remove(0);
+    let (nats, p) = (&env.nats, &env.plugin);
     let ds = DataSource::new(&nats.url());
     for role in ["None", "", "Viewer", "Admin"] {
         let r = p

@@ -344,11 +344,12 @@ async fn samplers(p: &PluginProcess) -> i64 {
 
 #[tokio::test]
 async fn one_sampler_per_data_source_and_none_when_history_is_off() {
-    let nats = NatsServer::start();
-    let _svc = RustService::start(&nats.url(), "orders", "1.0.0", &[("get", "orders.get")], 0)
+    let env = TestEnv::builder()
+        .rust("orders", "1.0.0", &[("get", "orders.get")])
+        .start()
         .await
         .unwrap();
-    let p = PluginProcess::start().await.unwrap();
+    let (nats, p) = (&env.nats, &env.plugin);
     assert_eq!(samplers(&p).await, 0);
     let mut ds = DataSource::new(&nats.url()).json(json!({"sampleIntervalSec": 1}));
     let q = [json!({"refId": "A", "queryType": "ping", "format": "timeseries"})];
@@ -401,9 +402,12 @@ async fn one_sampler_per_data_source_and_none_when_history_is_off() {
 
 #[tokio::test]
 async fn memory_stays_under_the_bound_with_1000_instances() {
-    let nats = NatsServer::start();
-    let _fleet = PythonService::start(&nats.url(), "fleet", "1.0.0", 1000, &[]).unwrap();
-    let p = PluginProcess::start().await.unwrap();
+    let env = TestEnv::builder()
+        .python("fleet", "1.0.0", 1000, &[])
+        .start()
+        .await
+        .unwrap();
+    let (nats, p) = (&env.nats, &env.plugin);
     let budget = 640_000;
     let ds = DataSource::new(&nats.url()).json(json!({"sampleIntervalSec": 1, "historyBudgetBytes": budget}));
     let q = [json!({"refId": "A", "queryType": "services", "format": "timeseries"})];
@@ -523,11 +527,12 @@ fn s_config() -> natsmicro::nats::sampler::SamplerConfig {
 #[tokio::test]
 async fn fill_rounds_run_back_to_back_then_the_period_rules() {
     // In the plugin's own process (the sampler count is per process), as a measurement sets it up.
-    let nats = NatsServer::start();
-    let _svc = RustService::start(&nats.url(), "orders", "1.0.0", &[("get", "orders.get")], 0)
+    let env = TestEnv::builder()
+        .rust("orders", "1.0.0", &[("get", "orders.get")])
+        .start()
         .await
         .unwrap();
-    let p = PluginProcess::start().await.unwrap();
+    let (nats, p) = (&env.nats, &env.plugin);
     let ds = DataSource::new(&nats.url()).json(json!({"sampleIntervalSec": 3600, "historyFillRounds": 30}));
     // `services` (never streamed, so its frames carry the history's meta).
     let q = [json!({"refId": "A", "queryType": "services", "format": "timeseries"})];

@@ -373,11 +373,12 @@ async fn every_query_type_and_format_from_rust_and_python_services() {
 
 #[tokio::test]
 async fn request_errors_are_clear_and_per_ref_id() {
-    let nats = NatsServer::start();
-    let _svc = RustService::start(&nats.url(), "orders", "1.0.0", &[("get", "orders.get")], 1)
+    let env = TestEnv::builder()
+        .rust_failing("orders", "1.0.0", &[("get", "orders.get")], 1)
+        .start()
         .await
         .unwrap();
-    let p = PluginProcess::start().await.unwrap();
+    let (nats, p) = (&env.nats, &env.plugin);
     let ds = DataSource::new(&nats.url()).json(json!({"requestSubjects": ["orders.>"], "timeoutMs": 300}));
     let r = p
         .query(
@@ -478,6 +479,7 @@ async fn nats_down_fails_fast_then_recovers_by_itself() {
 
 #[tokio::test]
 async fn health_says_what_works_and_exactly_what_to_fix() {
+    let closed = ClosedPort::new();
     let nats = NatsServer::with_config(
         r#"authorization { users = [
             { user: ops, password: "ops-pw" }
@@ -509,7 +511,7 @@ async fn health_says_what_works_and_exactly_what_to_fix() {
         ),
         (user("ops", "nope"), 2, "refused the credentials (authType userpass)"),
         (
-            DataSource::new(&format!("nats://127.0.0.1:{}", free_port())),
+            DataSource::new(&closed.url()),
             2,
             "cannot reach NATS at nats://127.0.0.1:",
         ),

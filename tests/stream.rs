@@ -63,11 +63,12 @@ async fn subscribe(p: &PluginProcess, ds: Option<&DataSource>, path: &str) -> pl
 
 #[tokio::test]
 async fn dashboard_timeseries_queries_carry_the_channel_and_alert_queries_do_not() {
-    let nats = NatsServer::start();
-    let _svc = RustService::start(&nats.url(), "orders", "1.0.0", &[("get", "orders.get")], 0)
+    let env = TestEnv::builder()
+        .rust("orders", "1.0.0", &[("get", "orders.get")])
+        .start()
         .await
         .unwrap();
-    let p = PluginProcess::start().await.unwrap();
+    let (nats, p) = (&env.nats, &env.plugin);
     let ds = data_source(&nats);
     let ping = json!({"refId": "A", "queryType": "ping", "service": "orders", "format": "timeseries"});
     let stats =
@@ -119,7 +120,8 @@ async fn dashboard_timeseries_queries_carry_the_channel_and_alert_queries_do_not
     );
 
     // NATS unreachable: the dashboard still gets its channel (the stream heals), with a warning.
-    let nowhere = DataSource::new(&format!("nats://127.0.0.1:{}", free_port())).json(json!({"timeoutMs": 300}));
+    let closed = ClosedPort::new();
+    let nowhere = DataSource::new(&closed.url()).json(json!({"timeoutMs": 300}));
     let r = p.query(&nowhere, &[ping]).await.unwrap();
     let a = r["A"].frame();
     assert!(a.meta["channel"]
@@ -136,11 +138,12 @@ async fn dashboard_timeseries_queries_carry_the_channel_and_alert_queries_do_not
 
 #[tokio::test]
 async fn subscribe_returns_initial_data_and_refuses_foreign_paths() {
-    let nats = NatsServer::start();
-    let _svc = RustService::start(&nats.url(), "orders", "1.0.0", &[("get", "orders.get")], 0)
+    let env = TestEnv::builder()
+        .rust("orders", "1.0.0", &[("get", "orders.get")])
+        .start()
         .await
         .unwrap();
-    let p = PluginProcess::start().await.unwrap();
+    let (nats, p) = (&env.nats, &env.plugin);
     let ds = data_source(&nats);
     let ok = subscribe(&p, Some(&ds), "v1/ping/timeseries/rtt/orders/=/=").await;
     assert_eq!(ok.status, SubStatus::Ok as i32);
@@ -210,14 +213,15 @@ async fn subscribe_returns_initial_data_and_refuses_foreign_paths() {
 
 #[tokio::test]
 async fn two_run_streams_share_one_producer_that_stops_when_they_leave() {
-    let nats = NatsServer::start();
-    let a = RustService::start(&nats.url(), "orders", "1.0.0", &[("get", "orders.get")], 0)
+    let mut env = TestEnv::builder()
+        .rust("orders", "1.0.0", &[("get", "orders.get")])
+        .rust("orders", "1.0.0", &[("get", "orders.get")])
+        .start()
         .await
         .unwrap();
-    let b = RustService::start(&nats.url(), "orders", "1.0.0", &[("get", "orders.get")], 0)
-        .await
-        .unwrap();
-    let p = PluginProcess::start().await.unwrap();
+    let a = env.rust.remove(0);
+    let b = env.rust.remove(0);
+    let (nats, p) = (&env.nats, &env.plugin);
     let ds = data_source(&nats);
     let path = "v1/ping/timeseries/rtt/orders/=/=";
     let mut first = p.run_stream(&ds, path).await;
@@ -326,11 +330,12 @@ async fn a_stream_survives_a_nats_restart() {
 
 #[tokio::test]
 async fn a_stream_holding_old_settings_does_not_undo_newer_ones() {
-    let nats = NatsServer::start();
-    let _svc = RustService::start(&nats.url(), "orders", "1.0.0", &[("get", "orders.get")], 0)
+    let env = TestEnv::builder()
+        .rust("orders", "1.0.0", &[("get", "orders.get")])
+        .start()
         .await
         .unwrap();
-    let p = PluginProcess::start().await.unwrap();
+    let (nats, p) = (&env.nats, &env.plugin);
     let old = data_source(&nats);
     let mut s = p.run_stream(&old, "v1/ping/timeseries/rtt/orders/=/=").await;
     next_packet(&mut s).await;

@@ -1,0 +1,210 @@
+//! Real micro services on a test's nats-server: Rust async-nats instances, Python nats.micro instances in a child process, and a hostile flood responder.
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+
+use anyhow::{anyhow, Context, Result};
+use futures::StreamExt;
+
+use super::{connect, repo};
+
+/// A Rust async-nats micro service instance on its own connection.
+pub struct RustService {
+    pub id: String,
+    service: Option<async_nats::service::Service>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+    client: async_nats::Client,
+}
+
+impl RustService {
+    /// Endpoints are `(name, subject)`; each echoes, and fails every `fail_every`-th request (0 = never).
+    pub async fn start(
+        url: &str,
+        name: &str,
+        version: &str,
+        endpoints: &[(&str, &str)],
+        fail_every: u64,
+    ) -> Result<Self> {
+        Self::start_on(connect(url).await?, name, version, endpoints, fail_every).await
+    }
+
+    /// [`RustService::start`] on a client the caller made (creds, a cluster's URLs, …).
+    pub async fn start_on(
+        client: async_nats::Client,
+        name: &str,
+        version: &str,
+        endpoints: &[(&str, &str)],
+        fail_every: u64,
+    ) -> Result<Self> {
+        use async_nats::service::ServiceExt;
+        let service = client
+            .service_builder()
+            .description(format!("{name} test service"))
+            .metadata(HashMap::from([("impl".to_string(), "rust".to_string())]))
+            .start(name, version)
+            .await
+            .map_err(|e| anyhow!("start service: {e}"))?;
+        let mut tasks = Vec::new();
+        for (ep_name, subject) in endpoints {
+            let mut ep = service
+                .endpoint_builder()
+                .name(*ep_name)
+                .add(*subject)
+                .await
+                .map_err(|e| anyhow!("add endpoint: {e}"))?;
+            tasks.push(tokio::spawn(async move {
+                let mut n = 0u64;
+                while let Some(req) = ep.next().await {
+                    n += 1;
+                    let reply = if fail_every > 0 && n.is_multiple_of(fail_every) {
+                        Err(async_nats::service::error::Error {
+                            status: "boom".into(),
+                            code: 503,
+                        })
+                    } else if req.message.payload.is_empty() {
+                        Ok(format!(r#"{{"ok":true,"n":{n}}}"#).into())
+                    } else {
+                        Ok(req.message.payload.clone())
+                    };
+                    let _ = req.respond(reply).await;
+                }
+            }));
+        }
+        let id = service.info().await.id;
+        // The SUBs went out on this connection; a reply to our own ping proves the server has them.
+        client
+            .request(format!("$SRV.PING.{name}.{id}"), "".into())
+            .await
+            .map_err(|e| anyhow!("service not reachable after start: {e}"))?;
+        Ok(Self {
+            id,
+            service: Some(service),
+            tasks,
+            client,
+        })
+    }
+
+    /// Stop answering (unsubscribes from `$SRV` and endpoints).
+    pub async fn stop(mut self) {
+        if let Some(s) = self.service.take() {
+            let _ = s.stop().await;
+        }
+        for t in &self.tasks {
+            t.abort();
+        }
+        let _ = self.client.flush().await;
+    }
+}
+
+/// Python nats.micro service instances in a child process, killed on drop.
+pub struct PythonService {
+    child: Child,
+    pub ids: Vec<String>,
+}
+
+pub fn python_bin() -> PathBuf {
+    if let Ok(p) = std::env::var("NATSMICRO_PYTHON") {
+        if !p.is_empty() {
+            return PathBuf::from(p);
+        }
+    }
+    let venv = repo().join(".venv/bin/python");
+    if venv.exists() {
+        venv
+    } else {
+        PathBuf::from("python3")
+    }
+}
+
+impl PythonService {
+    pub fn start(url: &str, name: &str, version: &str, instances: usize, extra: &[&str]) -> Result<Self> {
+        let mut child = Command::new(python_bin())
+            .arg(repo().join("tests/services/micro_service.py"))
+            .args(["--url", url, "--name", name, "--version", version])
+            .args(["--instances", &instances.to_string()])
+            .args(extra)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .context("spawn micro_service.py (run scripts/setup.sh)")?;
+        let stdout = child.stdout.take().ok_or_else(|| anyhow!("no stdout"))?;
+        let mut line = String::new();
+        BufReader::new(stdout).read_line(&mut line)?;
+        let ids: Vec<String> = line
+            .trim()
+            .strip_prefix("READY")
+            .ok_or_else(|| anyhow!("python service did not get ready: {line:?}"))?
+            .split_whitespace()
+            .map(str::to_string)
+            .collect();
+        Ok(Self { child, ids })
+    }
+}
+
+impl Drop for PythonService {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A hostile responder on its own connection: answers the newest request on `subject` with
+/// `count` replies built by `body(i)`, back to back; stops (and unsubscribes) on drop.
+pub struct Flood {
+    task: tokio::task::JoinHandle<()>,
+    /// Requests answered so far.
+    pub answered: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl Flood {
+    pub async fn start(
+        url: &str,
+        subject: &str,
+        count: usize,
+        body: impl Fn(usize) -> Vec<u8> + Send + Sync + 'static,
+    ) -> Result<Self> {
+        let client = connect(url).await?;
+        let mut sub = client.subscribe(subject.to_string()).await?;
+        client.flush().await?;
+        let answered = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counter = Arc::clone(&answered);
+        let task = tokio::spawn(async move {
+            use futures::FutureExt;
+            while let Some(mut m) = sub.next().await {
+                // Answer only the newest request: replies to older ones would go to inboxes
+                // whose rounds are long over.
+                while let Some(Some(newer)) = sub.next().now_or_never() {
+                    m = newer;
+                }
+                let Some(reply) = m.reply else { continue };
+                for i in 0..count {
+                    if client.publish(reply.clone(), body(i).into()).await.is_err() {
+                        break;
+                    }
+                }
+                let _ = client.flush().await;
+                counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
+        });
+        Ok(Self { task, answered })
+    }
+}
+
+impl Drop for Flood {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// A PING reply of `name`/`id`, padded with metadata to about `size` bytes.
+pub fn padded_ping(name: &str, id: &str, size: usize) -> Vec<u8> {
+    let pad = "x".repeat(size.saturating_sub(120));
+    format!(
+        r#"{{"type":"io.nats.micro.v1.ping_response","name":"{name}","id":"{id}","version":"1.0.0","metadata":{{"pad":"{pad}"}}}}"#
+    )
+    .into_bytes()
+}
