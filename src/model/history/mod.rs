@@ -142,6 +142,8 @@ pub struct History {
     /// Latest round time dropped to stay under the budget.
     truncated_through: Option<i64>,
     dropped_samples: u64,
+    /// In a [`History::view`]: the samples of the whole history.
+    whole_samples: Option<usize>,
 }
 
 impl History {
@@ -157,6 +159,7 @@ impl History {
             ping_rounds: 0,
             truncated_through: None,
             dropped_samples: 0,
+            whole_samples: None,
         }
     }
 
@@ -191,6 +194,9 @@ impl History {
 
     /// Live samples (ping and endpoint points).
     pub fn samples(&self) -> usize {
+        if let Some(n) = self.whole_samples {
+            return n;
+        }
         self.instances
             .values()
             .map(|i| i.pings.len() + i.endpoints.values().map(VecDeque::len).sum::<usize>())
@@ -281,6 +287,7 @@ impl History {
             instances,
             events: self.events.iter().filter(|e| e.t >= from_ms).cloned().collect(),
             ledger: self.ledger.clone(),
+            whole_samples: Some(self.samples()),
             ..*self
         }
     }

@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::model::history::EndpointSample;
+use crate::model::query::QueryType;
 
 fn query(json: &str) -> Query {
     Query::parse("A", "", json.as_bytes()).unwrap()
@@ -210,4 +211,64 @@ fn events_frame_filters_by_window_and_scope() {
     let only_a = query(r#"{"queryType":"events","service":"orders","instance":"a"}"#);
     assert_eq!(events(&only_a, &window(0, 10_000), &src(Some(&h), 3000)).rows(), 1);
     assert_eq!(events(&q, &window(1500, 10_000), &src(Some(&h), 3000)).rows(), 1);
+}
+
+#[test]
+fn frames_from_a_view_equal_frames_from_the_whole_history() {
+    let mut h = History::new(3_600_000, 1 << 24);
+    for r in 0..60i64 {
+        let t = r * 1000;
+        let pings: Vec<PingSample> = ["a", "b", "c"]
+            .iter()
+            .map(|id| sample(id, (r % 7 != 3 || *id != "b").then_some(r as f64)))
+            .chain(std::iter::once(PingSample {
+                service: "billing".into(),
+                ..sample("z", Some(1.0))
+            }))
+            .collect();
+        h.ingest_ping(t, &pings);
+        // "a" restarts at round 30: its counters start again.
+        let a_started = if r < 30 { 1 } else { 2 };
+        let a_requests = if r < 30 { r as u64 * 10 } else { (r as u64 - 30) * 3 };
+        h.ingest_stats(
+            t,
+            &[
+                counters("a", a_started, a_requests, a_requests / 4, a_requests),
+                counters("b", 1, r as u64 * 5, 1, 9),
+            ],
+        );
+    }
+    let w = window(20_500, 70_000);
+    let queries = [
+        r#"{"queryType":"ping","format":"timeseries"}"#,
+        r#"{"queryType":"ping","format":"timeseries","metric":"up","instance":"b"}"#,
+        r#"{"queryType":"services","format":"timeseries"}"#,
+        r#"{"queryType":"services","format":"timeseries","metric":"down","service":"orders"}"#,
+        r#"{"queryType":"stats","format":"timeseries"}"#,
+        r#"{"queryType":"stats","format":"timeseries","metric":"error_ratio","instance":"a"}"#,
+        r#"{"queryType":"stats","format":"timeseries","metric":"average_processing_time"}"#,
+        r#"{"queryType":"events"}"#,
+    ];
+    for json in queries {
+        let q = query(json);
+        let view = h.view(w.from_ms, |service, id| q.scope.contains(service, id));
+        let copied: usize = view
+            .instances()
+            .map(|i| i.pings.len() + i.endpoints.values().map(|e| e.len()).sum::<usize>())
+            .sum();
+        assert!(copied < h.samples(), "{json}: the view copied everything");
+        assert_eq!(view.samples(), h.samples(), "{json}: counts are the whole history's");
+        let build = |h: &History| match q.query_type {
+            QueryType::Events => vec![events(&q, &w, &src(Some(h), 61_000))],
+            QueryType::Services => services(&q, &w, &src(Some(h), 61_000), &[]),
+            QueryType::Stats => stats(&q, &w, &src(Some(h), 61_000), &[]),
+            _ => ping(&q, &w, &src(Some(h), 61_000), &[]),
+        };
+        let (whole, part) = (build(&h), build(&view));
+        assert!(
+            !whole.is_empty() && whole.iter().any(|f| f.fields.iter().any(|f| !f.values.is_empty())),
+            "{json}"
+        );
+        assert_eq!(part, whole, "{json}");
+    }
 }
