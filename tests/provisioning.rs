@@ -112,10 +112,37 @@ async fn alert_rule_examples_fire_on_real_frames() {
     assert_eq!(r["A"].frame().rows(), 3);
     let gone = orders_a.ids[0].clone();
     drop(orders_a);
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Answers are shared for 100 ms, so ask until a fresh round reports it down.
+    let up = [json!({"refId": "A", "queryType": "ping", "metric": "up"})];
+    assert!(
+        eventually(Duration::from_secs(10), || async {
+            let r = p.query(&ds, &up).await.unwrap();
+            let f = r["A"].frame();
+            f.strings("id")
+                .iter()
+                .zip(f.numbers("up"))
+                .any(|(id, up)| *id == gone && up == Some(0.0))
+        })
+        .await,
+        "instance {gone} never reported down"
+    );
     for _ in 0..4 {
         let _ = client.request("billing.charge", "".into()).await;
     }
+    // The rules must see a STATS round taken after these requests (answers are shared for 100 ms).
+    let requests = [json!({"refId": "A", "queryType": "stats", "metric": "requests"})];
+    assert!(
+        eventually(Duration::from_secs(10), || async {
+            let r = p.query(&ds, &requests).await.unwrap();
+            let f = r["A"].frame();
+            f.strings("service")
+                .iter()
+                .zip(f.numbers("requests"))
+                .any(|(s, n)| s == "billing" && n >= Some(8.0))
+        })
+        .await,
+        "billing's 8 requests never showed in STATS"
+    );
 
     let file = yaml("provisioning/alerting/natsmicro-alerts.yaml");
     let rules = file["groups"][0]["rules"].as_array().unwrap();

@@ -163,7 +163,11 @@ async fn subscribe_returns_initial_data_and_refuses_foreign_paths() {
 
     // Backfill: once the sampler (1 s) has run a few rounds, a new subscriber gets them as rows,
     // oldest first, one field for the one instance.
-    tokio::time::sleep(Duration::from_millis(3_200)).await;
+    let done = p.sampling_rounds().await;
+    assert!(
+        p.sampling_rounds_reach(done + 3.0).await,
+        "the sampler ran no more rounds"
+    );
     let later = subscribe(&p, Some(&ds), "v1/ping/timeseries/rtt/orders/=/=").await;
     let backfill: Value = serde_json::from_slice(&later.data).unwrap();
     let fields = backfill["schema"]["fields"].as_array().unwrap();

@@ -111,6 +111,8 @@ pub struct PluginProcess {
     pub addr: SocketAddr,
     pub channel: Channel,
     pub stderr: Arc<Mutex<Vec<u8>>>,
+    /// Set when the plugin's stderr reached its end (every line it wrote has been read).
+    stderr_closed: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl PluginProcess {
@@ -147,6 +149,8 @@ impl PluginProcess {
         let stderr = child.stderr.take().ok_or_else(|| anyhow!("no stderr"))?;
         let captured = Arc::new(Mutex::new(Vec::new()));
         let sink = Arc::clone(&captured);
+        let stderr_closed = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let closed = Arc::clone(&stderr_closed);
         std::thread::spawn(move || {
             let mut r = BufReader::new(stderr);
             let mut buf = Vec::new();
@@ -160,6 +164,7 @@ impl PluginProcess {
                 sink.lock().unwrap().extend_from_slice(&buf);
                 buf.clear();
             }
+            closed.store(true, std::sync::atomic::Ordering::SeqCst);
         });
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
@@ -179,9 +184,10 @@ impl PluginProcess {
         let addr = match parse_handshake(&line) {
             Ok(addr) => addr,
             Err(e) => {
-                // The plugin says why on stderr (e.g. no port free in its range); give the reader both.
-                std::thread::sleep(Duration::from_millis(100));
+                // The plugin says why on stderr (e.g. no port free in its range): read all of it.
                 let _ = child.kill();
+                let _ = child.wait();
+                wait_closed(&stderr_closed);
                 let err = String::from_utf8_lossy(&captured.lock().unwrap()).into_owned();
                 bail!("{e}; plugin stderr: {err}");
             }
@@ -195,7 +201,23 @@ impl PluginProcess {
             addr,
             channel,
             stderr: captured,
+            stderr_closed,
         })
+    }
+
+    /// Shut the plugin down as Grafana does and return everything it wrote on stderr.
+    pub async fn stderr_when_exited(&mut self) -> String {
+        let _ = self.shutdown().await;
+        for _ in 0..200 {
+            if self.child.try_wait().ok().flatten().is_some() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        wait_closed(&self.stderr_closed);
+        self.stderr_text()
     }
 
     pub fn data(&self) -> DataClient<Channel> {
@@ -273,6 +295,22 @@ impl PluginProcess {
     }
 
     /// CollectMetrics, as Prometheus text.
+    /// Wait until this process's samplers have completed `n` sampling rounds in all (its metric
+    /// `natsmicro_history_sampling_rounds_total`); false after 30 s.
+    pub async fn sampling_rounds_reach(&self, n: f64) -> bool {
+        super::eventually(Duration::from_secs(30), || async {
+            let text = self.metrics_text().await.unwrap_or_default();
+            super::metric(&text, "natsmicro_history_sampling_rounds_total").unwrap_or(0.0) >= n
+        })
+        .await
+    }
+
+    /// Sampling rounds this process has completed so far.
+    pub async fn sampling_rounds(&self) -> f64 {
+        let text = self.metrics_text().await.unwrap_or_default();
+        super::metric(&text, "natsmicro_history_sampling_rounds_total").unwrap_or(0.0)
+    }
+
     pub async fn metrics_text(&self) -> Result<String> {
         let m = self
             .diagnostics()
@@ -374,4 +412,14 @@ pub fn parse_handshake(line: &str) -> Result<SocketAddr> {
         bail!("bad handshake line {line:?}");
     }
     Ok(parts[3].parse()?)
+}
+
+/// Wait (at most 10 s) until a stderr reader has read to the end.
+fn wait_closed(closed: &std::sync::atomic::AtomicBool) {
+    for _ in 0..1000 {
+        if closed.load(std::sync::atomic::Ordering::SeqCst) {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
 }
