@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # The benchmark suite in one command: setup, release build, the npm baseline (bench/node, npm ci),
-# then examples/bench.rs, which runs every backend measurement and rewrites the generated section of
+# then examples/bench/, which runs every backend measurement and rewrites the generated section of
 # BENCHMARKS.md between <!-- bench:backend:start --> and <!-- bench:backend:end -->, and the
 # frontend render benchmark (frontend/bench/render.mjs: the built panel in headless Chromium),
 # which rewrites the section between <!-- bench:frontend:start --> and <!-- bench:frontend:end -->.
-# Then examples/flood.rs (peak RSS under reply floods, its own section). Knobs are environment
-# variables read by examples/bench.rs (BENCH_RUNS, BENCH_RUNS_1000, ...). Longer runs have their
+# Then examples/flood.rs (peak RSS under reply floods, its own section) and examples/stops.rs
+# (how fast each discovery stop rule answers, its own section). Knobs are environment
+# variables read by examples/bench/ (BENCH_RUNS, BENCH_RUNS_1000, ...). Longer runs have their
 # own commands: scripts/soak.sh (30 min) and scripts/fuzz.sh (coverage-guided fuzzing).
 set -euo pipefail
 
@@ -18,7 +19,7 @@ bash scripts/setup.sh --browser
 source scripts/env.sh
 
 echo "bench: cargo build --release"
-cargo build --release --locked --bin gpx_natsmicro --example bench --example flood
+cargo build --release --locked --bin gpx_natsmicro --example bench --example flood --example stops
 
 lock="bench/node/package-lock.json"
 stamp="bench/node/node_modules/.natsmicro-lock"
@@ -33,6 +34,9 @@ NATSMICRO_PLUGIN_BIN="$REPO/target/release/gpx_natsmicro" "$REPO/target/release/
 
 echo "bench: reply floods (about 1.5 minutes)"
 NATSMICRO_PLUGIN_BIN="$REPO/target/release/gpx_natsmicro" "$REPO/target/release/examples/flood" >/dev/null
+
+echo "bench: stop rules (about 10 seconds)"
+NATSMICRO_PLUGIN_BIN="$REPO/target/release/gpx_natsmicro" "$REPO/target/release/examples/stops" >/dev/null
 
 echo "bench: frontend render (about 2.5 minutes)"
 (cd frontend && node bench/render.mjs >/dev/null)

@@ -17,7 +17,10 @@
 use std::collections::{BTreeMap, VecDeque};
 use std::mem::size_of;
 
+mod events;
 mod samples;
+
+pub use events::{Event, EventKind};
 
 pub use samples::{ping_samples, stats_samples, EndpointSample, PingSample, StatsSample};
 
@@ -89,43 +92,6 @@ fn instance_overhead(service: &str, id: &str, version: &str) -> usize {
 
 fn endpoint_overhead(name: &str) -> usize {
     size_of::<String>() + size_of::<VecDeque<EndpointPoint>>() + MAP_NODE_BYTES + name.len()
-}
-
-/// What happened to an instance.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum EventKind {
-    Appeared,
-    Disappeared,
-    Restarted,
-    VersionChanged,
-}
-
-impl EventKind {
-    pub fn name(self) -> &'static str {
-        match self {
-            EventKind::Appeared => "appeared",
-            EventKind::Disappeared => "disappeared",
-            EventKind::Restarted => "restarted",
-            EventKind::VersionChanged => "version",
-        }
-    }
-}
-
-/// An event observed between two samples.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Event {
-    pub t: i64,
-    pub kind: EventKind,
-    pub service: String,
-    pub id: String,
-    pub title: String,
-    pub text: String,
-}
-
-impl Event {
-    fn bytes(&self) -> usize {
-        size_of::<Event>() + self.service.len() + self.id.len() + self.title.len() + self.text.len()
-    }
 }
 
 /// The history of one data source.
