@@ -39,7 +39,7 @@ async fn memory_stays_under_the_bound_with_1000_instances() {
     let mut last = Value::Null;
     let t0 = std::time::Instant::now();
     while t0.elapsed() < Duration::from_secs(30) {
-        let r = recent(&p, &ds, &q, 120_000).await;
+        let r = recent(p, &ds, &q, 120_000).await;
         last = r["A"].frame().meta.clone();
         let h = &last["custom"]["history"];
         assert!(h["bytes"].as_u64().unwrap() <= budget, "{h}");
@@ -67,13 +67,13 @@ async fn memory_stays_under_the_bound_with_1000_instances() {
     // Oldest first: the kept history starts after the first round. The latest point is a fresh
     // round of 1000 Python instances, which a loaded machine can cut short by one reply now and
     // then (a stall): wait for a complete one rather than assume it.
-    let mut r = recent(&p, &ds, &q, 120_000).await;
+    let mut r = recent(p, &ds, &q, 120_000).await;
     for _ in 0..20 {
         if reduce_last(&r["A"].frames).into_values().collect::<Vec<_>>() == [Some(1000.0)] {
             break;
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
-        r = recent(&p, &ds, &q, 120_000).await;
+        r = recent(p, &ds, &q, 120_000).await;
     }
     let f = r["A"].frame();
     assert_eq!(

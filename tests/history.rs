@@ -360,27 +360,27 @@ async fn one_sampler_per_data_source_and_none_when_history_is_off() {
         .await
         .unwrap();
     let (nats, p) = (&env.nats, &env.plugin);
-    assert_eq!(samplers(&p).await, 0);
+    assert_eq!(samplers(p).await, 0);
     let mut ds = DataSource::new(&nats.url()).json(json!({"sampleIntervalSec": 1}));
     let q = [json!({"refId": "A", "queryType": "ping", "format": "timeseries"})];
     for _ in 0..3 {
         p.query(&ds, &q).await.unwrap();
     }
     p.resource_get(&ds, "services").await.unwrap();
-    assert_eq!(samplers(&p).await, 1);
+    assert_eq!(samplers(p).await, 1);
     // Settings saved: the connection is replaced and the old sampler stops with it.
     ds.updated_ms += 1;
     p.query(&ds, &q).await.unwrap();
-    assert!(eventually(Duration::from_secs(3), || async { samplers(&p).await == 1 }).await);
+    assert!(eventually(Duration::from_secs(3), || async { samplers(p).await == 1 }).await);
     let other = DataSource::new(&nats.url()).json(json!({"sampleIntervalSec": 1}));
     p.health(&other).await.unwrap();
-    assert_eq!(samplers(&p).await, 2);
+    assert_eq!(samplers(p).await, 2);
     // Their rounds are counted.
-    let rounds = metric(&p, "natsmicro_history_sampling_rounds_total").await;
+    let rounds = metric(p, "natsmicro_history_sampling_rounds_total").await;
     assert!(rounds >= 1, "{rounds}");
     assert!(
         eventually(Duration::from_secs(5), || async {
-            metric(&p, "natsmicro_history_sampling_rounds_total").await >= rounds + 2
+            metric(p, "natsmicro_history_sampling_rounds_total").await >= rounds + 2
         })
         .await
     );
@@ -389,8 +389,8 @@ async fn one_sampler_per_data_source_and_none_when_history_is_off() {
     let mut off = ds.clone();
     off.json = json!({"sampleIntervalSec": 0});
     off.updated_ms += 1;
-    let r = recent(&p, &off, &q, 60_000).await;
-    assert!(eventually(Duration::from_secs(3), || async { samplers(&p).await == 1 }).await);
+    let r = recent(p, &off, &q, 60_000).await;
+    assert!(eventually(Duration::from_secs(3), || async { samplers(p).await == 1 }).await);
     let f = r["A"].frame();
     assert_eq!(f.rows(), 1);
     assert!(values(f)[0].is_some_and(|ms| ms > 0.0));
@@ -493,12 +493,12 @@ async fn fill_rounds_run_back_to_back_then_the_period_rules() {
     let rounds = "natsmicro_history_sampling_rounds_total";
     // 30 rounds plus the period's first (immediate) tick, far sooner than the hour-long period.
     assert!(
-        eventually(Duration::from_secs(10), || async { metric(&p, rounds).await >= 31 }).await,
+        eventually(Duration::from_secs(10), || async { metric(p, rounds).await >= 31 }).await,
         "{} rounds",
-        metric(&p, rounds).await
+        metric(p, rounds).await
     );
     tokio::time::sleep(Duration::from_millis(500)).await;
-    assert_eq!(metric(&p, rounds).await, 31, "then one round per period");
+    assert_eq!(metric(p, rounds).await, 31, "then one round per period");
     let r = p.query(&ds, &q).await.unwrap();
     let history = &r["A"].frames[0].meta["custom"]["history"];
     assert_eq!(history["rounds"], 62, "31 PING and 31 STATS rounds held: {history}");

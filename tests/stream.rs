@@ -69,7 +69,7 @@ async fn dashboard_timeseries_queries_carry_the_channel_and_alert_queries_do_not
         .await
         .unwrap();
     let (nats, p) = (&env.nats, &env.plugin);
-    let ds = data_source(&nats);
+    let ds = data_source(nats);
     let ping = json!({"refId": "A", "queryType": "ping", "service": "orders", "format": "timeseries"});
     let stats =
         json!({"refId": "B", "queryType": "stats", "endpoint": "get", "metric": "errors", "format": "timeseries"});
@@ -144,8 +144,8 @@ async fn subscribe_returns_initial_data_and_refuses_foreign_paths() {
         .await
         .unwrap();
     let (nats, p) = (&env.nats, &env.plugin);
-    let ds = data_source(&nats);
-    let ok = subscribe(&p, Some(&ds), "v1/ping/timeseries/rtt/orders/=/=").await;
+    let ds = data_source(nats);
+    let ok = subscribe(p, Some(&ds), "v1/ping/timeseries/rtt/orders/=/=").await;
     assert_eq!(ok.status, SubStatus::Ok as i32);
     let initial: Value = serde_json::from_slice(&ok.data).expect("initial data is a JSON frame");
     let fields = initial["schema"]["fields"].as_array().unwrap();
@@ -168,7 +168,7 @@ async fn subscribe_returns_initial_data_and_refuses_foreign_paths() {
         p.sampling_rounds_reach(done + 3.0).await,
         "the sampler ran no more rounds"
     );
-    let later = subscribe(&p, Some(&ds), "v1/ping/timeseries/rtt/orders/=/=").await;
+    let later = subscribe(p, Some(&ds), "v1/ping/timeseries/rtt/orders/=/=").await;
     let backfill: Value = serde_json::from_slice(&later.data).unwrap();
     let fields = backfill["schema"]["fields"].as_array().unwrap();
     assert_eq!(fields.len(), 2, "time + the one orders instance: {backfill}");
@@ -192,11 +192,11 @@ async fn subscribe_returns_initial_data_and_refuses_foreign_paths() {
         "v1/ping/instant/rtt/=/=/=",
         "v2/ping/timeseries/rtt/=/=/=",
     ] {
-        let r = subscribe(&p, Some(&ds), bad).await;
+        let r = subscribe(p, Some(&ds), bad).await;
         assert_eq!(r.status, SubStatus::NotFound as i32, "{bad:?}");
         assert!(r.data.is_empty());
     }
-    let r = subscribe(&p, None, "v1/ping/timeseries/rtt/orders/=/=").await;
+    let r = subscribe(p, None, "v1/ping/timeseries/rtt/orders/=/=").await;
     assert_eq!(r.status, SubStatus::PermissionDenied as i32);
     let logs = p.stderr_text();
     assert!(logs.contains("stream subscription refused"), "reason is logged");
@@ -226,7 +226,7 @@ async fn two_run_streams_share_one_producer_that_stops_when_they_leave() {
     let a = env.rust.remove(0);
     let b = env.rust.remove(0);
     let (nats, p) = (&env.nats, &env.plugin);
-    let ds = data_source(&nats);
+    let ds = data_source(nats);
     let path = "v1/ping/timeseries/rtt/orders/=/=";
     let mut first = p.run_stream(&ds, path).await;
     let mut second = p.run_stream(&ds, path).await;
@@ -340,7 +340,7 @@ async fn a_stream_holding_old_settings_does_not_undo_newer_ones() {
         .await
         .unwrap();
     let (nats, p) = (&env.nats, &env.plugin);
-    let old = data_source(&nats);
+    let old = data_source(nats);
     let mut s = p.run_stream(&old, "v1/ping/timeseries/rtt/orders/=/=").await;
     next_packet(&mut s).await;
     // The data source is edited while the stream runs: queries now carry the newer version.

@@ -276,15 +276,6 @@ pub fn history(spec: &StreamSpec, frames: &[Frame]) -> Frame {
     wide(spec, "", times.into_iter().collect(), columns)
 }
 
-/// Series of a wide frame built by [`wide`].
-pub fn series_of(frame: &Frame) -> Vec<SeriesKey> {
-    frame
-        .fields
-        .iter()
-        .filter_map(|f| SeriesKey::from_labels(&f.labels))
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use std::time::Duration;
@@ -479,7 +470,12 @@ mod tests {
         assert_eq!(h.fields[1].name, "orders/a");
         assert_eq!(h.fields[1].values, Values::NullableFloat64(vec![Some(1.0), None, None]));
         assert_eq!(h.fields[2].values, Values::NullableFloat64(vec![None, Some(2.0), None]));
-        assert_eq!(series_of(&h), [key("orders", "a"), key("orders", "b")]);
+        let series: Vec<SeriesKey> = h
+            .fields
+            .iter()
+            .filter_map(|f| SeriesKey::from_labels(&f.labels))
+            .collect();
+        assert_eq!(series, [key("orders", "a"), key("orders", "b")]);
         assert_eq!(history(&s, &[]).rows(), 0);
     }
 }
