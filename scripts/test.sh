@@ -6,22 +6,66 @@
 #   package:  both plugins built into dist/ and checked the way Grafana reads them;
 #   browser:  the built module.js files loaded by the preview host in headless Chromium,
 #             against the real backend, nats-server and demo services.
-# Each step prints a plain "<step>: N passed, N failed" line or cargo's own summary.
+# Each step prints a plain "<step>: N passed, N failed" line, and the end says where the time went.
+#
+# scripts/test.sh --fast: the edit-test loop; unit and integration tests (all but the heavy
+# 1 000-instance one, tests/fleet.rs) and vitest, without lints, packaging or the browser.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SECONDS=0
-step() { echo; echo "== $* (at ${SECONDS}s)"; }
+FAST=0
+if [ "${1:-}" = "--fast" ]; then FAST=1; fi
+timings=()
+phase=""
+phase_start=0
+finish_phase() {
+    if [ -n "$phase" ]; then timings+=("$(printf '%6ss  %s' "$((SECONDS - phase_start))" "$phase")"); fi
+}
+step() { finish_phase; phase="$*"; phase_start=$SECONDS; echo; echo "== $* (at ${SECONDS}s)"; }
+report_times() {
+    finish_phase
+    phase=""
+    echo
+    echo "time per step:"
+    printf '%s\n' "${timings[@]}"
+}
+# cargo test, then one plain line summing every test binary's result.
+cargo_tests() {
+    local log rc=0
+    log="$(mktemp)"
+    cargo test --locked "$@" 2>&1 | tee "$log" || rc=$?
+    awk '/^test result:/ { p += $4; f += $6 } END { printf "cargo test: %d passed, %d failed\n", p, f }' "$log"
+    rm -f "$log"
+    return "$rc"
+}
 
-bash scripts/setup.sh --browser
+step "setup"
+if [ "$FAST" = 1 ]; then bash scripts/setup.sh; else bash scripts/setup.sh --browser; fi
 # shellcheck source=scripts/env.sh
 source scripts/env.sh
+
+if [ "$FAST" = 1 ]; then
+    step "cargo test (fast: all but tests/fleet.rs)"
+    args=(--lib --bins)
+    for f in tests/*.rs; do
+        name="$(basename "$f" .rs)"
+        if [ "$name" != fleet ]; then args+=(--test "$name"); fi
+    done
+    cargo_tests "${args[@]}"
+    step "frontend: vitest"
+    (cd frontend && npm run --silent test)
+    report_times
+    echo
+    echo "fast tests passed in ${SECONDS}s"
+    exit 0
+fi
 
 step "cargo fmt --check"
 cargo fmt --all -- --check
 step "cargo clippy"
 cargo clippy --all-targets --locked -- -D warnings
 step "cargo test"
-cargo test --locked
+cargo_tests
 
 step "frontend: prettier, eslint, tsc, import circles"
 (cd frontend && npx prettier --check . && npm run --silent lint && npm run --silent typecheck && npm run --silent circles)
@@ -34,5 +78,6 @@ bash scripts/check-dist.sh
 
 step "browser tests (headless Chromium, preview host, real backend)"
 (cd frontend && NATSMICRO_PLUGIN_BIN="$PWD/../target/release/gpx_natsmicro" npm run --silent test:browser)
+report_times
 echo
 echo "all tests passed in ${SECONDS}s"

@@ -21,9 +21,9 @@ fn policy() -> Policy {
 }
 
 /// Requests `sub` has received so far. Every request the plugin sent before this call reached the
-/// server first, so after a flush (the server's PONG comes after them) they are all in `sub`.
+/// server first, so after a round trip through the server they are all in `sub`.
 async fn seen(spy: &async_nats::Client, sub: &mut async_nats::Subscriber) -> usize {
-    spy.flush().await.unwrap();
+    server_round_trip(spy).await;
     let mut n = 0;
     while let Ok(Some(_)) = tokio::time::timeout(Duration::ZERO, sub.next()).await {
         n += 1;
@@ -179,7 +179,7 @@ async fn identical_concurrent_queries_share_one_nats_request() {
     let spy = client(&nats).await;
     // Only the panels' subject: the history sampler sends its own `$SRV.PING` / `$SRV.STATS` rounds.
     let mut sub = spy.subscribe("$SRV.STATS.orders").await.unwrap();
-    spy.flush().await.unwrap();
+    server_round_trip(&spy).await;
     let p = PluginProcess::start().await.unwrap();
     let ds = DataSource::new(&nats.url());
     // Connect first so that the 30 panels race on discovery, not on connecting.

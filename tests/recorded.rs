@@ -66,7 +66,7 @@ async fn recorded_endpoint_replies_of_every_implementation_reach_the_query_as_re
         for (i, r) in endpoint_replies.iter().enumerate() {
             let subject = format!("replay.{implementation}.{i}");
             let mut sub = replayer.subscribe(subject.clone()).await.unwrap();
-            replayer.flush().await.unwrap();
+            server_round_trip(&replayer).await;
             let (client, headers, body) = (replayer.clone(), r.headers.clone(), r.body.clone().unwrap_or_default());
             let answer = tokio::spawn(async move {
                 let msg = sub.next().await.unwrap();

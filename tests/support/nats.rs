@@ -298,3 +298,19 @@ pub async fn connect(url: &str) -> Result<async_nats::Client> {
     );
     Ok(opts.connect(addr).await?)
 }
+
+/// Wait until the server has processed everything `client` sent before (subscriptions included)
+/// and `client` has received everything the server routed to it before: a request nobody
+/// answers, whose 503 comes back through the server in order. (`flush` only writes the socket.)
+pub async fn server_round_trip(client: &async_nats::Client) {
+    static N: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let subject = format!(
+        "_BARRIER.{}.{}",
+        std::process::id(),
+        N.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    );
+    match client.request(subject, "".into()).await {
+        Err(e) if e.kind() == async_nats::RequestErrorKind::NoResponders => {}
+        other => panic!("a round trip through the server: {other:?}"),
+    }
+}

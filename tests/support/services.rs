@@ -9,7 +9,7 @@ use std::sync::Arc;
 use anyhow::{anyhow, Context, Result};
 use futures::StreamExt;
 
-use super::{connect, repo};
+use super::{connect, repo, server_round_trip};
 
 /// A Rust async-nats micro service instance on its own connection.
 pub struct RustService {
@@ -169,7 +169,8 @@ impl Flood {
     ) -> Result<Self> {
         let client = connect(url).await?;
         let mut sub = client.subscribe(subject.to_string()).await?;
-        client.flush().await?;
+        // The server has the subscription before any test request can reach it.
+        server_round_trip(&client).await;
         let answered = Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let counter = Arc::clone(&answered);
         let task = tokio::spawn(async move {
