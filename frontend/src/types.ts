@@ -54,6 +54,8 @@ export const TIMEOUT_MS_RANGE = contract.ranges.timeoutMs as [number, number];
 export const RETENTION_MINUTES_RANGE = contract.ranges.retentionMinutes as [number, number];
 export const SAMPLE_INTERVAL_SEC_RANGE = contract.ranges.sampleIntervalSec as [number, number];
 export const MAX_ROUND_BYTES_RANGE = contract.ranges.maxRoundBytes as [number, number];
+/** Every range of the contract, by settings key. */
+export const CONTRACT_RANGES = contract.ranges as Record<keyof typeof contract.ranges, [number, number]>;
 
 /** `jsonData` — SPEC "Data source settings". */
 export interface NatsMicroOptions extends DataSourceJsonData {

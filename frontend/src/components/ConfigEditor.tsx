@@ -15,6 +15,7 @@ import { FormEvent } from 'react';
 
 import { NumberKey, parseNumber, rangeError, splitSubjects, validSubjectPattern } from '../data/settings';
 import {
+  AUTH_TYPES,
   AuthType,
   DEFAULT_INBOX_PREFIX,
   DEFAULT_MAX_ROUND_BYTES,
@@ -31,13 +32,19 @@ type SecretKey = keyof NatsMicroSecureJsonData;
 
 const LABEL_WIDTH = 26;
 
-const AUTH_OPTIONS: Array<{ value: AuthType; label: string; description: string }> = [
-  { value: 'none', label: 'None', description: 'No credentials, or credentials written in the server URL' },
-  { value: 'userpass', label: 'User & password', description: 'NATS user with a password' },
-  { value: 'token', label: 'Token', description: 'NATS authorization token' },
-  { value: 'nkey', label: 'NKey', description: 'NKey user seed (SU…)' },
-  { value: 'creds', label: 'Credentials file', description: 'Decentralised JWT auth: text of a .creds file' },
-];
+/** How each auth type is offered; which types exist is the contract's (`AUTH_TYPES`). */
+const AUTH_TEXT: Record<AuthType, { label: string; description: string }> = {
+  none: { label: 'None', description: 'No credentials, or credentials written in the server URL' },
+  userpass: { label: 'User & password', description: 'NATS user with a password' },
+  token: { label: 'Token', description: 'NATS authorization token' },
+  nkey: { label: 'NKey', description: 'NKey user seed (SU…)' },
+  creds: { label: 'Credentials file', description: 'Decentralised JWT auth: text of a .creds file' },
+};
+
+const AUTH_OPTIONS: Array<{ value: AuthType; label: string; description: string }> = AUTH_TYPES.map((value) => ({
+  value,
+  ...AUTH_TEXT[value],
+}));
 
 export function ConfigEditor(props: Props) {
   const { options, onOptionsChange } = props;

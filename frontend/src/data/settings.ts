@@ -1,21 +1,10 @@
 //! Pure helpers for the data source settings form: number parsing/range checks, subject-pattern checks, auth fields.
-import {
-  AuthType,
-  MAX_ROUND_BYTES_RANGE,
-  NatsMicroSecureJsonData,
-  RETENTION_MINUTES_RANGE,
-  SAMPLE_INTERVAL_SEC_RANGE,
-  TIMEOUT_MS_RANGE,
-} from '../types';
+import { AuthType, CONTRACT_RANGES, NatsMicroSecureJsonData } from '../types';
 
-export type NumberKey = 'timeoutMs' | 'sampleIntervalSec' | 'retentionMinutes' | 'maxRoundBytes';
+/** The numeric settings the backend range-checks: the keys of the contract's `ranges`. */
+export type NumberKey = keyof typeof CONTRACT_RANGES;
 
-export const NUMBER_RANGES: Record<NumberKey, [number, number]> = {
-  timeoutMs: TIMEOUT_MS_RANGE,
-  sampleIntervalSec: SAMPLE_INTERVAL_SEC_RANGE,
-  retentionMinutes: RETENTION_MINUTES_RANGE,
-  maxRoundBytes: MAX_ROUND_BYTES_RANGE,
-};
+export const NUMBER_RANGES: Record<NumberKey, [number, number]> = CONTRACT_RANGES;
 
 /** Text typed in a number box → the stored value: a number, or undefined (= the backend default) when empty. */
 export function parseNumber(text: string): number | undefined {
