@@ -354,11 +354,7 @@ async fn samplers(p: &PluginProcess) -> i64 {
 
 #[tokio::test]
 async fn one_sampler_per_data_source_and_none_when_history_is_off() {
-    let env = TestEnv::builder()
-        .rust("orders", "1.0.0", &[("get", "orders.get")])
-        .start()
-        .await
-        .unwrap();
+    let env = TestEnv::orders().await;
     let (nats, p) = (&env.nats, &env.plugin);
     assert_eq!(samplers(p).await, 0);
     let mut ds = DataSource::new(&nats.url()).json(json!({"sampleIntervalSec": 1}));
@@ -480,11 +476,7 @@ fn s_config() -> natsmicro::nats::sampler::SamplerConfig {
 #[tokio::test]
 async fn fill_rounds_run_back_to_back_then_the_period_rules() {
     // In the plugin's own process (the sampler count is per process), as a measurement sets it up.
-    let env = TestEnv::builder()
-        .rust("orders", "1.0.0", &[("get", "orders.get")])
-        .start()
-        .await
-        .unwrap();
+    let env = TestEnv::orders().await;
     let (nats, p) = (&env.nats, &env.plugin);
     let ds = DataSource::new(&nats.url()).json(json!({"sampleIntervalSec": 3600, "historyFillRounds": 30}));
     // `services` (never streamed, so its frames carry the history's meta).

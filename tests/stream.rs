@@ -63,11 +63,7 @@ async fn subscribe(p: &PluginProcess, ds: Option<&DataSource>, path: &str) -> pl
 
 #[tokio::test]
 async fn dashboard_timeseries_queries_carry_the_channel_and_alert_queries_do_not() {
-    let env = TestEnv::builder()
-        .rust("orders", "1.0.0", &[("get", "orders.get")])
-        .start()
-        .await
-        .unwrap();
+    let env = TestEnv::orders().await;
     let (nats, p) = (&env.nats, &env.plugin);
     let ds = data_source(nats);
     let ping = json!({"refId": "A", "queryType": "ping", "service": "orders", "format": "timeseries"});
@@ -138,11 +134,7 @@ async fn dashboard_timeseries_queries_carry_the_channel_and_alert_queries_do_not
 
 #[tokio::test]
 async fn subscribe_returns_initial_data_and_refuses_foreign_paths() {
-    let env = TestEnv::builder()
-        .rust("orders", "1.0.0", &[("get", "orders.get")])
-        .start()
-        .await
-        .unwrap();
+    let env = TestEnv::orders().await;
     let (nats, p) = (&env.nats, &env.plugin);
     let ds = data_source(nats);
     let ok = subscribe(p, Some(&ds), "v1/ping/timeseries/rtt/orders/=/=").await;
@@ -334,11 +326,7 @@ async fn a_stream_survives_a_nats_restart() {
 
 #[tokio::test]
 async fn a_stream_holding_old_settings_does_not_undo_newer_ones() {
-    let env = TestEnv::builder()
-        .rust("orders", "1.0.0", &[("get", "orders.get")])
-        .start()
-        .await
-        .unwrap();
+    let env = TestEnv::orders().await;
     let (nats, p) = (&env.nats, &env.plugin);
     let old = data_source(nats);
     let mut s = p.run_stream(&old, "v1/ping/timeseries/rtt/orders/=/=").await;

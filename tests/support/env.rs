@@ -43,6 +43,15 @@ impl TestEnv {
         EnvBuilder::default()
     }
 
+    /// The world most tests need: one Rust `orders` 1.0.0 instance with an echoing `get` endpoint.
+    pub async fn orders() -> TestEnv {
+        Self::builder()
+            .rust("orders", "1.0.0", &[("get", "orders.get")])
+            .start()
+            .await
+            .expect("nats-server, an orders instance and the plugin")
+    }
+
     /// A data source on this env's server with `json` as its jsonData.
     pub fn ds(&self, json: Value) -> DataSource {
         DataSource::new(&self.nats.url()).json(json)
