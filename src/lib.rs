@@ -21,6 +21,8 @@
 //! - [`model::timeseries`]: history plus a fresh sample to `timeseries-multi` frames, and the
 //!   events frame for annotations.
 //! - [`model::channel`], [`model::live`]: Grafana Live channel paths, and the wide frames of a stream.
+//! - [`model::contract`]: the user-facing tables (query types, formats, metrics, setting
+//!   ranges) as the JSON the frontend reads.
 //! - [`model::frames`]: the frame model, its Arrow IPC encoding as Grafana reads it, and
 //!   Grafana's frame JSON.
 //!

@@ -212,6 +212,27 @@ fn cycles(g: &BTreeMap<String, BTreeSet<String>>) -> Vec<Vec<String>> {
 }
 
 #[test]
+fn the_layout_doc_names_every_module_of_every_layer() {
+    let doc = std::fs::read_to_string(root().join("src/lib.rs")).unwrap();
+    let doc: String = doc
+        .lines()
+        .filter(|l| l.starts_with("//!"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let mut missing = Vec::new();
+    for m in graph().keys() {
+        // Layers and their direct modules; deeper files are their module's own business.
+        if m.matches("::").count() <= 1 && !doc.contains(&format!("[`{m}`]")) {
+            missing.push(m.clone());
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "modules the `# Layout` doc of src/lib.rs does not name: {missing:?}"
+    );
+}
+
+#[test]
 fn no_import_circles_between_modules() {
     let g = graph();
     let found = cycles(&g);
