@@ -83,7 +83,7 @@ async fn handshake_honours_the_port_range_and_serves_every_service() {
 }
 
 #[tokio::test]
-async fn shutdown_request_ends_the_process_within_500ms() {
+async fn shutdown_request_ends_the_process() {
     let mut p = PluginProcess::start().await.unwrap();
     let t0 = Instant::now();
     p.shutdown().await.unwrap();
