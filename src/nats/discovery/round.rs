@@ -1,0 +1,351 @@
+//! One scatter-gather round: the request on its own inbox, the byte-counting gate that drains the subscription, and the stop rules applied to what arrives.
+
+use std::collections::{BTreeMap, HashSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use chrono::Utc;
+use futures::StreamExt;
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+
+use super::{lock, Discovery, DiscoveryError, Late, LATE_WINDOW};
+use crate::metrics;
+use crate::model::micro::{parse_reply, InvalidReply, Limit, Scope, Verb};
+use crate::model::observed::{Reply, Round, StopReason};
+
+impl Discovery {
+    pub(super) async fn round(
+        self: &Arc<Self>,
+        verb: Verb,
+        scope: Scope,
+        subject: String,
+    ) -> Result<Round, DiscoveryError> {
+        let policy = &self.policy;
+        let expected = if scope.is_single() {
+            HashSet::new()
+        } else {
+            self.registry.expected(&scope)
+        };
+        let inbox = self.client.new_inbox();
+        let sub = self
+            .client
+            .subscribe(inbox.clone())
+            .await
+            .map_err(|e| DiscoveryError::Subscribe(e.to_string()))?;
+        let started = Utc::now();
+        let t0 = Instant::now();
+        let mut arrivals = gate(sub, t0, policy.max_reply_bytes(), policy.max_round_bytes as u64);
+        self.client
+            .publish_with_reply(subject.clone(), inbox, Bytes::new())
+            .await
+            .map_err(|e| DiscoveryError::Publish {
+                subject: subject.clone(),
+                message: e.to_string(),
+            })?;
+
+        let mut state = Collect::new(verb, scope.clone(), expected);
+        let mut deadline = t0 + policy.timeout;
+        let stop = loop {
+            let arrival = match tokio::time::timeout_at(deadline, arrivals.recv()).await {
+                Ok(Some(a)) => a,
+                Ok(None) => break StopReason::Timeout,
+                Err(_) if state.replies.is_empty() || Instant::now() >= t0 + policy.timeout => {
+                    break StopReason::Timeout
+                }
+                Err(_) => break StopReason::Stall,
+            };
+            let at = match arrival {
+                Arrival::NoResponders => break StopReason::NoResponders,
+                Arrival::Spent(bytes) => {
+                    state.bytes += bytes;
+                    break StopReason::Budget;
+                }
+                Arrival::Oversized(bytes) => {
+                    state.bytes += bytes;
+                    state.oversized += 1;
+                    t0.elapsed()
+                }
+                Arrival::Reply(payload, at) => {
+                    state.take(&payload, at);
+                    at
+                }
+            };
+            if state.replies.len() >= policy.max_replies {
+                break StopReason::Capped;
+            }
+            if scope.is_single() && !state.replies.is_empty() {
+                break StopReason::Single;
+            }
+            if state.expected_complete() {
+                break StopReason::Complete;
+            }
+            deadline = (Instant::now() + policy.stall_after(at)).min(t0 + policy.timeout);
+        };
+        let elapsed = t0.elapsed();
+        let (invalid, oversized, bytes, limited) = (state.invalid, state.oversized, state.bytes, state.limited.clone());
+        let last_reply = state.last_reply;
+
+        // The answer takes the replies; a late-reply listener keeps only the set of who answered.
+        let mut replies = std::mem::take(&mut state.replies);
+        replies.sort_by(|a, b| (&a.reply.name, &a.reply.id).cmp(&(&b.reply.name, &b.reply.id)));
+        let answered: HashSet<(&str, &str)> = replies
+            .iter()
+            .map(|r| (r.reply.name.as_str(), r.reply.id.as_str()))
+            .collect();
+        let down = self.registry.missing(&scope, &answered, policy.retention, Utc::now());
+        drop(answered);
+
+        match stop {
+            StopReason::Complete => {
+                // Answer now (recording who answered); learn late newcomers in the background.
+                self.registry.record(&scope, &replies, false, policy.retention);
+                let this = Arc::clone(self);
+                let scope = scope.clone();
+                tokio::spawn(async move {
+                    let policy = &this.policy;
+                    let mut deadline = (Instant::now() + policy.stall_after(elapsed)).min(t0 + policy.timeout);
+                    let (invalid_before, oversized_before) = (state.invalid, state.oversized);
+                    let limited_before = state.limited.clone();
+                    let mut cut_short = false;
+                    while let Ok(Some(arrival)) = tokio::time::timeout_at(deadline, arrivals.recv()).await {
+                        let at = match arrival {
+                            Arrival::Reply(payload, at) => {
+                                state.take(&payload, at);
+                                at
+                            }
+                            Arrival::Oversized(_) => {
+                                state.oversized += 1;
+                                t0.elapsed()
+                            }
+                            Arrival::Spent(_) => {
+                                cut_short = true;
+                                break;
+                            }
+                            Arrival::NoResponders => break,
+                        };
+                        if state.seen.len() >= policy.max_replies {
+                            cut_short = true;
+                            break;
+                        }
+                        deadline = (Instant::now() + policy.stall_after(at)).min(t0 + policy.timeout);
+                    }
+                    // Dropping the receiver ends the gate, which unsubscribes.
+                    drop(arrivals);
+                    let mut limited = state.limited.clone();
+                    for (l, n) in &limited_before {
+                        if let Some(v) = limited.get_mut(l) {
+                            *v -= n;
+                        }
+                    }
+                    limited.retain(|_, n| *n > 0);
+                    let late = Late {
+                        invalid: state.invalid - invalid_before,
+                        oversized: state.oversized - oversized_before,
+                        limited,
+                        cut_short,
+                        since: None,
+                    };
+                    metrics::global().discovery_replies(verb.name(), state.replies.len() as u64, late.invalid);
+                    metrics::global().discovery_skipped(verb.name(), late.oversized, limit_labels(&late.limited));
+                    this.report_late(late);
+                    // `state.replies` holds the late ones only, `state.seen` everyone who answered.
+                    // A round cut short saw not everyone: nobody is marked gone because of it.
+                    this.registry.record(&scope, &state.replies, false, policy.retention);
+                    if !cut_short {
+                        this.registry.retire_unseen(&scope, &state.seen);
+                    }
+                });
+            }
+            StopReason::Stall | StopReason::NoResponders => {
+                self.registry.record(&scope, &replies, true, policy.retention);
+            }
+            StopReason::Timeout => {
+                // Only a round that heard someone knows who is missing.
+                self.registry
+                    .record(&scope, &replies, !replies.is_empty(), policy.retention);
+            }
+            StopReason::Single | StopReason::Capped | StopReason::Budget => {
+                // `arrivals` is dropped here: the gate unsubscribes and the server stops sending.
+                self.registry.record(&scope, &replies, false, policy.retention);
+            }
+        }
+
+        let m = metrics::global();
+        m.discovery_round(verb.name(), stop.name(), elapsed);
+        m.discovery_replies(verb.name(), replies.len() as u64, invalid);
+        m.discovery_skipped(verb.name(), oversized, limit_labels(&limited));
+        // What earlier rounds' late replies skipped lately is told with this answer.
+        let late = {
+            let g = lock(&self.late);
+            if g.since.is_some_and(|t| t.elapsed() < LATE_WINDOW) {
+                g.clone()
+            } else {
+                Late::default()
+            }
+        };
+        let (invalid, oversized) = (invalid + late.invalid, oversized + late.oversized);
+        let mut limited = limited;
+        for (l, n) in late.limited {
+            *limited.entry(l).or_insert(0) += n;
+        }
+        tracing::debug!(
+            subject = %subject,
+            stop = stop.name(),
+            replies = replies.len(),
+            invalid,
+            oversized,
+            bytes,
+            elapsed_ms = elapsed.as_secs_f64() * 1e3,
+            "discovery round"
+        );
+        Ok(Round {
+            verb,
+            scope,
+            subject,
+            started,
+            last_reply,
+            replies,
+            invalid,
+            oversized,
+            bytes,
+            limited,
+            late_cut_short: late.cut_short,
+            stop,
+            elapsed,
+            down,
+        })
+    }
+}
+
+/// What the [`gate`] of a round's subscription passes on.
+enum Arrival {
+    /// A reply to parse, with its arrival time since the request.
+    Reply(Bytes, Duration),
+    /// The server's 503: nobody subscribes to the subject.
+    NoResponders,
+    /// A reply of this many bytes, larger than the per-reply limit: dropped unread.
+    Oversized(u64),
+    /// The reply of this many bytes spent the round's budget; nothing more comes.
+    Spent(u64),
+}
+
+/// Drain a round's subscription as fast as the connection fills it, doing no more than count
+/// bytes, so that async-nats' per-subscription queue never holds a flood: replies over
+/// `max_reply` are dropped at once, and once `budget` bytes have come the subscription is
+/// dropped (unsubscribed). What is passed on is at most `budget` bytes of payload, however slowly
+/// the round parses it. The gate also ends (and unsubscribes) when the receiver is dropped.
+fn gate(
+    mut sub: async_nats::Subscriber,
+    t0: Instant,
+    max_reply: usize,
+    budget: u64,
+) -> mpsc::UnboundedReceiver<Arrival> {
+    let (tx, rx) = mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        let mut bytes = 0u64;
+        loop {
+            let msg = tokio::select! {
+                m = sub.next() => match m {
+                    Some(m) => m,
+                    None => break,
+                },
+                () = tx.closed() => break,
+            };
+            let arrival = if msg.status == Some(async_nats::StatusCode::NO_RESPONDERS) {
+                Arrival::NoResponders
+            } else {
+                let len = msg.payload.len() as u64;
+                bytes += len;
+                if bytes >= budget {
+                    let _ = tx.send(Arrival::Spent(len));
+                    break;
+                }
+                if msg.payload.len() > max_reply {
+                    Arrival::Oversized(len)
+                } else {
+                    Arrival::Reply(msg.payload, t0.elapsed())
+                }
+            };
+            if tx.send(arrival).is_err() {
+                break;
+            }
+        }
+        drop(sub);
+    });
+    rx
+}
+
+/// Reply collection state of one round.
+struct Collect {
+    verb: Verb,
+    scope: Scope,
+    expected: HashSet<(String, String)>,
+    waiting: usize,
+    seen: HashSet<(String, String)>,
+    replies: Vec<Reply>,
+    invalid: u64,
+    oversized: u64,
+    bytes: u64,
+    limited: BTreeMap<Limit, u64>,
+    last_reply: Option<Duration>,
+}
+
+impl Collect {
+    fn new(verb: Verb, scope: Scope, expected: HashSet<(String, String)>) -> Self {
+        let waiting = expected.len();
+        Self {
+            verb,
+            scope,
+            expected,
+            waiting,
+            seen: HashSet::new(),
+            replies: Vec::new(),
+            invalid: 0,
+            oversized: 0,
+            bytes: 0,
+            limited: BTreeMap::new(),
+            last_reply: None,
+        }
+    }
+
+    fn take(&mut self, payload: &[u8], at: Duration) {
+        self.bytes += payload.len() as u64;
+        match parse_reply(self.verb, payload) {
+            Ok(reply) if self.scope.contains(&reply.name, &reply.id) => {
+                let key = (reply.name.clone(), reply.id.clone());
+                if !self.seen.insert(key.clone()) {
+                    self.invalid += 1;
+                    return;
+                }
+                if self.expected.contains(&key) {
+                    self.waiting = self.waiting.saturating_sub(1);
+                }
+                self.last_reply = Some(at);
+                for l in &reply.limited {
+                    *self.limited.entry(*l).or_insert(0) += 1;
+                }
+                self.replies.push(Reply {
+                    reply,
+                    rtt: at,
+                    received: Utc::now(),
+                });
+            }
+            Err(InvalidReply::TooLong(_)) => {
+                self.invalid += 1;
+                *self.limited.entry(Limit::Name).or_insert(0) += 1;
+            }
+            Ok(_) | Err(_) => self.invalid += 1,
+        }
+    }
+
+    fn expected_complete(&self) -> bool {
+        !self.expected.is_empty() && self.waiting == 0
+    }
+}
+
+/// Field bounds applied, as metric labels.
+fn limit_labels(limited: &BTreeMap<Limit, u64>) -> Vec<(&'static str, u64)> {
+    limited.iter().map(|(l, n)| (l.name(), *n)).collect()
+}
