@@ -24,18 +24,8 @@ async fn expect_health(p: &PluginProcess, cases: Vec<(DataSource, i32, &str)>, n
     }
 }
 
-/// An `orders` instance (Rust) with endpoints `get` and `add` that never fail.
-async fn orders_service(nats: &NatsServer, version: &str) -> RustService {
-    RustService::start(
-        &nats.url(),
-        "orders",
-        version,
-        &[("get", "orders.get"), ("add", "orders.add")],
-        0,
-    )
-    .await
-    .unwrap()
-}
+/// The endpoints of the `orders` instances: `get` and `add`, never failing.
+const ORDERS_ENDPOINTS: &[(&str, &str)] = &[("get", "orders.get"), ("add", "orders.add")];
 
 async fn client(nats: &NatsServer) -> async_nats::Client {
     async_nats::connect(nats.url()).await.unwrap()
@@ -43,30 +33,33 @@ async fn client(nats: &NatsServer) -> async_nats::Client {
 
 #[tokio::test]
 async fn every_query_type_and_format_from_rust_and_python_services() {
-    let nats = NatsServer::start();
-    let r1 = orders_service(&nats, "1.0.0").await;
-    let r2 = orders_service(&nats, "1.1.0").await;
-    let py = PythonService::start(
-        &nats.url(),
-        "billing",
-        "2.0.0",
-        2,
-        &[
-            "--endpoint",
-            "charge:billing.charge",
-            "--fail-every",
-            "2",
-            "--metadata",
-            "region=eu",
-        ],
-    )
-    .unwrap();
-    let c = client(&nats).await;
+    let mut env = TestEnv::builder()
+        .rust("orders", "1.0.0", ORDERS_ENDPOINTS)
+        .rust("orders", "1.1.0", ORDERS_ENDPOINTS)
+        .python(
+            "billing",
+            "2.0.0",
+            2,
+            &[
+                "--endpoint",
+                "charge:billing.charge",
+                "--fail-every",
+                "2",
+                "--metadata",
+                "region=eu",
+            ],
+        )
+        .start()
+        .await
+        .unwrap();
+    let r2 = env.rust.remove(1);
+    let (nats, p) = (&env.nats, &env.plugin);
+    let (r1, py) = (&env.rust[0], &env.python[0]);
+    let c = client(nats).await;
     for _ in 0..4 {
         let _ = c.request("billing.charge", "{}".into()).await;
         let _ = c.request("orders.get", "".into()).await;
     }
-    let p = PluginProcess::start().await.unwrap();
     let ds = DataSource::new(&nats.url()).json(json!({"requestSubjects": ["orders.*"]}));
     let r = p
         .query(
@@ -201,15 +194,15 @@ async fn request_errors_are_clear_and_per_ref_id() {
 
 #[tokio::test]
 async fn an_instance_that_stops_answering_is_reported_down() {
-    let nats = NatsServer::start();
-    let keep = RustService::start(&nats.url(), "orders", "1.0.0", &[], 0)
+    let mut env = TestEnv::builder()
+        .rust("orders", "1.0.0", &[])
+        .rust("orders", "1.0.0", &[])
+        .start()
         .await
         .unwrap();
-    let gone = RustService::start(&nats.url(), "orders", "1.0.0", &[], 0)
-        .await
-        .unwrap();
+    let gone = env.rust.remove(1);
+    let (nats, p, keep) = (&env.nats, &env.plugin, &env.rust[0]);
     let gone_id = gone.id.clone();
-    let p = PluginProcess::start().await.unwrap();
     let ds = DataSource::new(&nats.url());
     let q = [
         json!({"refId": "rtt", "queryType": "ping"}),
@@ -375,17 +368,13 @@ async fn changed_settings_replace_the_connection() {
 
 #[tokio::test]
 async fn resources_list_services_instances_and_endpoints_for_editors() {
-    let nats = NatsServer::start();
-    let a = orders_service(&nats, "1.0.0").await;
-    let _py = PythonService::start(
-        &nats.url(),
-        "billing",
-        "2.0.0",
-        2,
-        &["--endpoint", "charge:billing.charge"],
-    )
-    .unwrap();
-    let p = PluginProcess::start().await.unwrap();
+    let env = TestEnv::builder()
+        .rust("orders", "1.0.0", ORDERS_ENDPOINTS)
+        .python("billing", "2.0.0", 2, &["--endpoint", "charge:billing.charge"])
+        .start()
+        .await
+        .unwrap();
+    let (nats, p, a) = (&env.nats, &env.plugin, &env.rust[0]);
     let ds = DataSource::new(&nats.url());
     let (code, body) = p.resource_get(&ds, "services").await.unwrap();
     assert_eq!(code, 200);
