@@ -10,7 +10,25 @@ use serde_json::{json, Value};
 use support::*;
 
 /// The same provisioning YAML applied to two orgs: one uid, one id, one settings stamp.
-fn twin_sources(a: &NatsServer, b: &NatsServer) -> (DataSource, DataSource) {
+/// Two orgs' worlds behind one plugin: server `a` runs `alpha`, server `b` runs `beta`, and each
+/// org has a data source with the same uid, id and settings stamp pointing at its own server.
+struct Twins {
+    a: NatsServer,
+    _b: NatsServer,
+    _services: [RustService; 2],
+    org1: DataSource,
+    org2: DataSource,
+    p: PluginProcess,
+}
+
+async fn twins() -> Twins {
+    let (a, b) = (NatsServer::start(), NatsServer::start());
+    let alpha = RustService::start(&a.url(), "alpha", "1.0.0", &[("get", "alpha.get")], 0)
+        .await
+        .unwrap();
+    let beta = RustService::start(&b.url(), "beta", "2.0.0", &[("get", "beta.get")], 0)
+        .await
+        .unwrap();
     let settings = json!({"sampleIntervalSec": 1, "timeoutMs": 500});
     let mut org1 = DataSource::new(&a.url()).json(settings.clone()).in_org(1, 3);
     let mut org2 = DataSource::new(&b.url()).json(settings).in_org(2, 3);
@@ -18,7 +36,15 @@ fn twin_sources(a: &NatsServer, b: &NatsServer) -> (DataSource, DataSource) {
     org2.uid = "nats-micro".into();
     org1.updated_ms = 1_700_000_000_000;
     org2.updated_ms = 1_700_000_000_000;
-    (org1, org2)
+    let p = PluginProcess::start().await.unwrap();
+    Twins {
+        a,
+        _b: b,
+        _services: [alpha, beta],
+        org1,
+        org2,
+        p,
+    }
 }
 
 /// Service names of every row of a `ping` instant answer.
@@ -65,15 +91,9 @@ fn set(names: &[&str]) -> BTreeSet<String> {
 
 #[tokio::test]
 async fn two_orgs_sharing_a_uid_never_see_each_others_services() {
-    let (a, b) = (NatsServer::start(), NatsServer::start());
-    let _alpha = RustService::start(&a.url(), "alpha", "1.0.0", &[("get", "alpha.get")], 0)
-        .await
-        .unwrap();
-    let _beta = RustService::start(&b.url(), "beta", "2.0.0", &[("get", "beta.get")], 0)
-        .await
-        .unwrap();
-    let (org1, org2) = twin_sources(&a, &b);
-    let p = PluginProcess::start().await.unwrap();
+    // Bound whole: the servers and services must live as long as the test.
+    let t = twins().await;
+    let (org1, org2, p) = (&t.org1, &t.org2, &t.p);
 
     // Alternating calls of every kind, in both orders.
     let mut crossed = Vec::new();
@@ -81,7 +101,7 @@ async fn two_orgs_sharing_a_uid_never_see_each_others_services() {
         let (first, second) = if i % 2 == 0 { (&org1, &org2) } else { (&org2, &org1) };
         for ds in [first, second] {
             let own = if ds.org_id == 1 { "alpha" } else { "beta" };
-            let seen = pinged_services(&p, ds).await;
+            let seen = pinged_services(p, ds).await;
             if seen != set(&[own]) {
                 crossed.push(format!("call {i}, org {}: ping saw {seen:?}", ds.org_id));
             }
@@ -117,14 +137,14 @@ async fn two_orgs_sharing_a_uid_never_see_each_others_services() {
 
     // Each org kept its own sampler and history through the alternation.
     let ok = eventually(Duration::from_secs(20), || async {
-        let (h1, h2) = (history_services(&p, &org1).await, history_services(&p, &org2).await);
+        let (h1, h2) = (history_services(p, org1).await, history_services(p, org2).await);
         h1.keys().all(|k| k == "alpha")
             && h2.keys().all(|k| k == "beta")
             && h1.get("alpha").copied().unwrap_or(0) >= 3
             && h2.get("beta").copied().unwrap_or(0) >= 3
     })
     .await;
-    let (h1, h2) = (history_services(&p, &org1).await, history_services(&p, &org2).await);
+    let (h1, h2) = (history_services(p, org1).await, history_services(p, org2).await);
     assert!(ok, "each org keeps its own history: org 1 {h1:?}, org 2 {h2:?}");
     let m = p.metrics_text().await.unwrap();
     let samplers = m.lines().find_map(|l| {
@@ -138,21 +158,20 @@ async fn two_orgs_sharing_a_uid_never_see_each_others_services() {
 
 #[tokio::test]
 async fn a_settings_save_in_one_org_leaves_the_other_org_alone() {
-    let (a, b) = (NatsServer::start(), NatsServer::start());
-    let _alpha = RustService::start(&a.url(), "alpha", "1.0.0", &[], 0).await.unwrap();
-    let _beta = RustService::start(&b.url(), "beta", "2.0.0", &[], 0).await.unwrap();
-    let (org1, mut org2) = twin_sources(&a, &b);
-    let p = PluginProcess::start().await.unwrap();
-    assert_eq!(pinged_services(&p, &org1).await, set(&["alpha"]));
-    assert_eq!(pinged_services(&p, &org2).await, set(&["beta"]));
+    // Bound whole: the servers and services must live as long as the test.
+    let mut t = twins().await;
+    let (a, org1, p) = (&t.a, t.org1.clone(), &t.p);
+    let org2 = &mut t.org2;
+    assert_eq!(pinged_services(p, &org1).await, set(&["alpha"]));
+    assert_eq!(pinged_services(p, org2).await, set(&["beta"]));
     assert!(
         eventually(Duration::from_secs(20), || async {
-            history_services(&p, &org1).await.get("alpha").copied().unwrap_or(0) >= 3
+            history_services(p, &org1).await.get("alpha").copied().unwrap_or(0) >= 3
         })
         .await,
         "org 1 builds history"
     );
-    let before = history_services(&p, &org1).await["alpha"];
+    let before = history_services(p, &org1).await["alpha"];
 
     // Org 2 saves its settings (newer stamp, org 1's server), several times.
     for n in 1..=3 {
@@ -160,14 +179,14 @@ async fn a_settings_save_in_one_org_leaves_the_other_org_alone() {
         org2.url = a.url();
         org2.json = json!({"sampleIntervalSec": 1, "timeoutMs": 500 + n});
         assert_eq!(
-            pinged_services(&p, &org2).await,
+            pinged_services(p, org2).await,
             set(&["alpha"]),
             "org 2 uses its new settings"
         );
-        assert_eq!(pinged_services(&p, &org1).await, set(&["alpha"]));
+        assert_eq!(pinged_services(p, &org1).await, set(&["alpha"]));
     }
     // Org 1's history was not dropped (its connection and sampler were never replaced).
-    let after = history_services(&p, &org1).await["alpha"];
+    let after = history_services(p, &org1).await["alpha"];
     assert!(
         after >= before,
         "org 1's history survived org 2's saves: {before} points before, {after} after"
@@ -195,17 +214,15 @@ fn series(frame: &Value) -> BTreeSet<String> {
 
 #[tokio::test]
 async fn live_streams_of_the_same_channel_in_two_orgs_stay_apart() {
-    let (a, b) = (NatsServer::start(), NatsServer::start());
-    let _alpha = RustService::start(&a.url(), "alpha", "1.0.0", &[], 0).await.unwrap();
-    let _beta = RustService::start(&b.url(), "beta", "2.0.0", &[], 0).await.unwrap();
-    let (org1, org2) = twin_sources(&a, &b);
-    let p = PluginProcess::start().await.unwrap();
+    // Bound whole: the servers and services must live as long as the test.
+    let t = twins().await;
+    let (org1, org2, p) = (&t.org1, &t.org2, &t.p);
     let path = "v1/ping/timeseries/rtt/=/=/=";
 
     // The channel each org's dashboard gets is the same string: Grafana scopes it by org.
     let q = json!({"refId": "A", "queryType": "ping", "format": "timeseries"});
-    let r1 = p.query(&org1, std::slice::from_ref(&q)).await.unwrap();
-    let r2 = p.query(&org2, &[q]).await.unwrap();
+    let r1 = p.query(org1, std::slice::from_ref(&q)).await.unwrap();
+    let r2 = p.query(org2, &[q]).await.unwrap();
     let channel = |r: &std::collections::BTreeMap<String, Response>| r["A"].frame().meta["channel"].clone();
     assert_eq!(channel(&r1), json!(format!("ds/nats-micro/{path}")));
     assert_eq!(channel(&r1), channel(&r2));
