@@ -59,9 +59,11 @@ async fn killing_the_cluster_node_the_plugin_uses_fails_over_to_complete_answers
     nodes[node - 1].stop();
     let killed = Instant::now();
     // The services on the killed node fail over too; the plugin reconnects elsewhere and answers
-    // completely again without a restart.
+    // completely again without a restart. Its reconnect counter says it noticed: a complete answer
+    // alone may come before that (a round shared from just before the kill).
     let back = eventually(Duration::from_secs(30), || async {
-        up_ids(&p, &ds).await == Ok(all.clone())
+        let m = p.metrics_text().await.unwrap_or_default();
+        metric(&m, "natsmicro_nats_reconnects_total") >= Some(1.0) && up_ids(&p, &ds).await == Ok(all.clone())
     })
     .await;
     let took = killed.elapsed();

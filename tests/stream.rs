@@ -190,7 +190,7 @@ async fn subscribe_returns_initial_data_and_refuses_foreign_paths() {
     }
     let r = subscribe(p, None, "v1/ping/timeseries/rtt/orders/=/=").await;
     assert_eq!(r.status, SubStatus::PermissionDenied as i32);
-    let logs = p.stderr_text();
+    let logs = p.stderr_when(|l| l.contains("stream subscription refused")).await;
     assert!(logs.contains("stream subscription refused"), "reason is logged");
 
     // RunStream refuses the same paths.
@@ -277,7 +277,14 @@ async fn two_run_streams_share_one_producer_that_stops_when_they_leave() {
         "producer still running: {}",
         p.metrics_text().await.unwrap_or_default()
     );
-    assert!(p.stderr_text().contains("stream producer stopped"));
+    // The log line travels through a pipe: wait for it rather than assume it is there.
+    assert!(
+        eventually(Duration::from_secs(10), || async {
+            p.stderr_text().contains("stream producer stopped")
+        })
+        .await,
+        "the producer's stop was not logged"
+    );
 
     // A new viewer starts a new producer.
     let mut again = p.run_stream(&ds, path).await;
@@ -350,6 +357,7 @@ async fn a_stream_holding_old_settings_does_not_undo_newer_ones() {
             1
         );
     }
-    let replaced = p.stderr_text().matches("replacing its NATS connection").count();
+    let replacing = |l: &str| l.matches("replacing its NATS connection").count();
+    let replaced = replacing(&p.stderr_when(|l| replacing(l) >= 1).await);
     assert_eq!(replaced, 1, "the connection was replaced once, not back and forth");
 }

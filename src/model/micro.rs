@@ -362,7 +362,7 @@ pub fn parse_reply(verb: Verb, body: &[u8]) -> Result<ServiceReply, InvalidReply
     let mut reply: ServiceReply = serde_json::from_slice(body).map_err(|e| InvalidReply::NotJson(e.to_string()))?;
     if reply.kind != verb.response_type() {
         let mut got = std::mem::take(&mut reply.kind);
-        got.truncate(80);
+        cut(&mut got, 80);
         return Err(InvalidReply::WrongType {
             got,
             want: verb.response_type(),
@@ -572,5 +572,18 @@ mod tests {
         assert_eq!(r.endpoints[1].processing_time, 0.0);
         assert_eq!(r.endpoints[1].average_processing_time, 12.5);
         assert_eq!(r.endpoints[1].data, None);
+    }
+
+    #[test]
+    fn a_long_wrong_type_of_wide_characters_is_cut_at_a_character_boundary() {
+        // Found by tests/properties.rs: a type of 4-byte characters was cut inside one (a panic).
+        let kind = format!("a{}", "\u{10000}".repeat(30));
+        let body = serde_json::to_vec(&serde_json::json!({"type": kind, "name": "x", "id": "y"})).unwrap();
+        match parse_reply(Verb::Ping, &body) {
+            Err(InvalidReply::WrongType { got, .. }) => {
+                assert!(got.len() <= 80 && kind.starts_with(&got), "{got:?}");
+            }
+            other => panic!("{other:?}"),
+        }
     }
 }

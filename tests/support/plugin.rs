@@ -249,6 +249,19 @@ impl PluginProcess {
         .map(|_| ())
     }
 
+    /// The plugin's stderr once `ready` holds for it (it travels through a pipe, so a line the
+    /// plugin wrote may not have been read yet); what there is after 10 s otherwise.
+    pub async fn stderr_when(&self, ready: impl Fn(&str) -> bool) -> String {
+        for _ in 0..200 {
+            let text = self.stderr_text();
+            if ready(&text) {
+                return text;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        self.stderr_text()
+    }
+
     pub fn stderr_text(&self) -> String {
         String::from_utf8_lossy(&self.stderr.lock().unwrap()).into_owned()
     }
