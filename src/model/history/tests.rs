@@ -1,4 +1,5 @@
 //! Unit tests of the history store: retention, the byte budget, heap use and event detection.
+#![cfg(test)]
 
 use super::*;
 use crate::model::settings::DEFAULT_HISTORY_BUDGET_BYTES as DEFAULT_BUDGET_BYTES;

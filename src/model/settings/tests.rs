@@ -1,4 +1,5 @@
 //! Unit tests of settings parsing: defaults, every error message, secrets never shown.
+#![cfg(test)]
 
 use super::*;
 

@@ -1,4 +1,5 @@
 //! Unit tests of the timeseries and events frames: gaps, downsampling, rates across restarts, notices.
+#![cfg(test)]
 
 use super::*;
 use crate::model::history::EndpointSample;

@@ -1,4 +1,5 @@
 //! Unit tests of connection options and down advice (no server needed).
+#![cfg(test)]
 
 use super::*;
 
