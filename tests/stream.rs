@@ -1,4 +1,4 @@
-//! Grafana Live streaming driven as Grafana drives it: QueryData seeds with `meta.channel`, SubscribeStream with initial data, RunStream packets from one shared producer, against a real nats-server and real micro services.
+//! Grafana Live streaming driven as Grafana drives it: QueryData answers history with `meta.channel`, SubscribeStream checks the path, RunStream packets from one shared producer, against a real nats-server and real micro services.
 
 mod support;
 
@@ -78,7 +78,32 @@ async fn dashboard_timeseries_queries_carry_the_channel_and_alert_queries_do_not
     );
     assert_eq!(a.meta["type"], "timeseries-wide");
     assert_eq!(a.ref_id, "A");
-    assert_eq!(a.rows(), 0, "history arrives once, with the subscription");
+    assert!(
+        a.rows() >= 1,
+        "the frame holds the history of its range, at least the fresh round"
+    );
+    let orders = a
+        .fields
+        .iter()
+        .find(|f| f.labels.as_ref().is_some_and(|l| l["service"] == "orders"));
+    let orders = orders.unwrap_or_else(|| panic!("a field for the orders instance: {:?}", a.fields));
+    let rtts: Vec<f64> = orders.values.iter().filter_map(Value::as_f64).collect();
+    assert!(!rtts.is_empty() && rtts.iter().all(|ms| *ms > 0.0), "{orders:?}");
+
+    // `"live": false`: the same query answered as any timeseries query, without a channel.
+    let mut off = ping.clone();
+    off["live"] = json!(false);
+    let unstreamed = p.query(&ds, &[off]).await.unwrap();
+    let frames = &unstreamed["A"].frames;
+    assert!(
+        unstreamed["A"].error.is_empty() && !frames.is_empty(),
+        "{:?}",
+        unstreamed["A"].error
+    );
+    for f in frames {
+        assert!(f.meta.get("channel").is_none(), "{}", f.meta);
+        assert_eq!(f.meta["type"], "timeseries-multi");
+    }
     assert_eq!(
         r["B"].frame().meta["channel"],
         format!("ds/{}/v1/stats/timeseries/error_rate/=/=/get", ds.uid)
@@ -133,47 +158,48 @@ async fn dashboard_timeseries_queries_carry_the_channel_and_alert_queries_do_not
 }
 
 #[tokio::test]
-async fn subscribe_returns_initial_data_and_refuses_foreign_paths() {
+async fn queries_answer_history_subscriptions_send_none_and_foreign_paths_are_refused() {
     let env = TestEnv::orders().await;
     let (nats, p) = (&env.nats, &env.plugin);
     let ds = data_source(nats);
     let ok = subscribe(p, Some(&ds), "v1/ping/timeseries/rtt/orders/=/=").await;
     assert_eq!(ok.status, SubStatus::Ok as i32);
-    let initial: Value = serde_json::from_slice(&ok.data).expect("initial data is a JSON frame");
-    let fields = initial["schema"]["fields"].as_array().unwrap();
-    assert_eq!(fields[0]["name"], "time");
-    assert_eq!(fields[0]["type"], "time");
-    assert_eq!(fields[0]["typeInfo"]["frame"], "time.Time");
-    assert_eq!(initial["schema"]["meta"]["type"], "timeseries-wide");
-    let values = initial["data"]["values"].as_array().unwrap();
-    assert_eq!(values.len(), fields.len());
-    for f in &fields[1..] {
-        assert_eq!(f["type"], "number");
-        assert_eq!(f["labels"]["service"], "orders");
-        assert_eq!(f["config"]["unit"], "ms");
-    }
+    assert!(
+        ok.data.is_empty(),
+        "the subscription sends no rows: the QueryData frame holds the history"
+    );
 
-    // Backfill: once the sampler (1 s) has run a few rounds, a new subscriber gets them as rows,
-    // oldest first, one field for the one instance.
+    // History for every caller: once the sampler (1 s, started by the first query) has run a few
+    // rounds, the dashboard's QueryData frame holds them as rows, oldest first, one field for the
+    // one instance.
+    let ping = json!({"refId": "A", "queryType": "ping", "service": "orders", "format": "timeseries"});
+    p.query(&ds, std::slice::from_ref(&ping)).await.unwrap();
     let done = p.sampling_rounds().await;
     assert!(
         p.sampling_rounds_reach(done + 3.0).await,
         "the sampler ran no more rounds"
     );
-    let later = subscribe(p, Some(&ds), "v1/ping/timeseries/rtt/orders/=/=").await;
-    let backfill: Value = serde_json::from_slice(&later.data).unwrap();
-    let fields = backfill["schema"]["fields"].as_array().unwrap();
-    assert_eq!(fields.len(), 2, "time + the one orders instance: {backfill}");
-    let times: Vec<i64> = backfill["data"]["values"][0]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|t| t.as_i64().unwrap())
-        .collect();
+    // A dashboard's last minute at one point per second (the last hour would be bucketed by 3.6 s).
+    let now = chrono::Utc::now().timestamp_millis();
+    let req = query_request(&ds, "Viewer", HashMap::new(), &[ping], (now - 60_000, now), 1000, 1000);
+    let resp = p.data().query_data(req).await.unwrap().into_inner();
+    let history = decode_frame(&resp.responses["A"].frames[0]).unwrap();
+    assert_eq!(history.meta["type"], "timeseries-wide");
+    assert!(history.meta["channel"].is_string());
+    assert_eq!(
+        history.fields.len(),
+        2,
+        "time + the one orders instance: {:?}",
+        history.fields
+    );
+    assert_eq!(history.fields[0].name, "time");
+    let times: Vec<i64> = history.fields[0].values.iter().filter_map(Value::as_i64).collect();
     assert!(times.len() >= 3, "history rows: {times:?}");
     assert!(times.windows(2).all(|w| w[0] < w[1]), "{times:?}");
-    let rtts = backfill["data"]["values"][1].as_array().unwrap();
-    assert!(rtts.iter().all(|v| v.as_f64().is_some_and(|ms| ms > 0.0)), "{rtts:?}");
+    assert_eq!(history.fields[1].labels.as_ref().unwrap()["service"], "orders");
+    assert_eq!(history.fields[1].config.as_ref().unwrap()["unit"], "ms");
+    let rtts: Vec<f64> = history.fields[1].values.iter().filter_map(Value::as_f64).collect();
+    assert!(rtts.len() >= 3 && rtts.iter().all(|ms| *ms > 0.0), "{rtts:?}");
 
     for bad in [
         "ping",

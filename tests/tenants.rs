@@ -223,12 +223,12 @@ async fn live_streams_of_the_same_channel_in_two_orgs_stay_apart() {
     // The channel each org's dashboard gets is the same string: Grafana scopes it by org.
     let q = json!({"refId": "A", "queryType": "ping", "format": "timeseries"});
     let r1 = p.query(org1, std::slice::from_ref(&q)).await.unwrap();
-    let r2 = p.query(org2, &[q]).await.unwrap();
+    let r2 = p.query(org2, std::slice::from_ref(&q)).await.unwrap();
     let channel = |r: &std::collections::BTreeMap<String, Response>| r["A"].frame().meta["channel"].clone();
     assert_eq!(channel(&r1), json!(format!("ds/nats-micro/{path}")));
     assert_eq!(channel(&r1), channel(&r2));
 
-    // Backfill and packets of each org show only that org's services, whichever starts first.
+    // History and packets of each org show only that org's services, whichever starts first.
     for (first, second) in [(&org2, &org1), (&org1, &org2)] {
         let mut s_first = p.run_stream(first, path).await;
         let mut s_second = p.run_stream(second, path).await;
@@ -259,11 +259,20 @@ async fn live_streams_of_the_same_channel_in_two_orgs_stay_apart() {
                 .unwrap()
                 .into_inner();
             assert_eq!(sub.status, SubStatus::Ok as i32);
-            let initial: Value = serde_json::from_slice(&sub.data).unwrap();
-            let names = series(&initial);
             assert!(
-                names.is_subset(&set(&[own])),
-                "org {} backfill shows {names:?}",
+                sub.data.is_empty(),
+                "history travels in QueryData, not in the subscription"
+            );
+            let r = p.query(ds, std::slice::from_ref(&q)).await.unwrap();
+            let names: BTreeSet<String> = r["A"]
+                .frame()
+                .fields
+                .iter()
+                .filter_map(|f| f.labels.as_ref()?["service"].as_str().map(str::to_string))
+                .collect();
+            assert!(
+                !names.is_empty() && names.is_subset(&set(&[own])),
+                "org {} history shows {names:?}",
                 ds.org_id
             );
         }

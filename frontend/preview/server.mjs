@@ -182,6 +182,12 @@ async function route(ctx, req, res, url) {
   if (pathname === '/api/live/stream' && method === 'GET') {
     return ctx.live.subscribe(req, res, url.searchParams.get('channel'));
   }
+  // A Live endpoint behind a proxy that drops it: the request is never answered (pages opened
+  // with `?noLive=1` subscribe here), so the browser's stream stays connecting.
+  if (pathname === '/api/live/blocked' && method === 'GET') {
+    req.on('close', () => res.destroy());
+    return 0;
+  }
   if (pathname === '/api/live/stats' && method === 'GET') {
     sendJSON(res, 200, ctx.live.stats());
     return 200;

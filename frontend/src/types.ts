@@ -22,6 +22,8 @@ export const METRICS: Record<QueryType, string[]> = contract.metrics;
 
 /** Values of `metric` for `format: timeseries` (one numeric field per series); the first is the default (Rust `QueryType::timeseries_metrics`). */
 export const TIMESERIES_METRICS: Record<QueryType, string[]> = contract.timeseriesMetrics;
+/** Query types whose dashboard `timeseries` queries stream through Grafana Live — Rust `model::channel::streams`. */
+export const LIVE_QUERY_TYPES = contract.liveQueryTypes as QueryType[];
 
 /** One stored query — Rust `model::query::Model` (camelCase keys). Complete on its own: alert rules run without the frontend. */
 export interface NatsMicroQuery extends DataQuery {
@@ -35,6 +37,8 @@ export interface NatsMicroQuery extends DataQuery {
   payload?: string;
   /** Request headers as name → value. */
   headers?: Record<string, string>;
+  /** `false` turns Grafana Live streaming off for this query (default on). */
+  live?: boolean;
 }
 
 /** `authType` — Rust `model::settings::Auth::kind` (types.test.ts checks that the contract lists exactly these). */

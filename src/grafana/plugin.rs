@@ -16,7 +16,7 @@ use crate::grafana::health;
 use crate::grafana::resources;
 use crate::grafana::stream::{self, Seed, Streams};
 use crate::metrics;
-use crate::model::frames::{Frame, Notice, Severity};
+use crate::model::frames::Frame;
 use crate::model::query::{Query, Window};
 use crate::model::settings::{RawSettings, Settings, SettingsError};
 use crate::nats::connection::{ConnectError, Connection, Connections, SourceId, SourceKey};
@@ -148,23 +148,21 @@ impl Data for Plugin {
                 let (kind, result) = match (seed, query) {
                     // A live seed needs valid settings, not the query's history; while NATS is
                     // unreachable the stream still runs (and says so), as it does through an outage.
-                    (Some(Seed::Live(mut frame)), _) => {
-                        let kind = frame.name.clone();
-                        match conn {
-                            Some(Ok(_)) => (kind, Ok(vec![frame])),
-                            Some(Err(SourceError::Connect(e))) => {
-                                stream::add_notice(
-                                    std::slice::from_mut(&mut frame),
-                                    &Notice {
-                                        severity: Severity::Warning,
-                                        text: e.to_string(),
-                                    },
-                                );
-                                (kind, Ok(vec![frame]))
+                    // A live query answers its history with the channel that continues it; while
+                    // NATS is unreachable the stream still runs (and says so), as it does through
+                    // an outage.
+                    (Some(Seed::Live(live)), query) => {
+                        let kind = live.spec.query_type.name().to_string();
+                        let result = match (conn, query) {
+                            (_, Err(e)) => Err(e),
+                            (Some(Ok(c)), Ok(q)) => {
+                                Ok(live.frame(&ref_id, execute::execute(&q, &c).await.map_err(|e| e.kind.to_string())))
                             }
-                            Some(Err(e)) => (kind, Err(QueryError::new(&ref_id, e))),
-                            None => (kind, Err(QueryError::new(&ref_id, SourceError::Missing))),
-                        }
+                            (Some(Err(SourceError::Connect(e))), _) => Ok(live.frame(&ref_id, Err(e.to_string()))),
+                            (Some(Err(e)), _) => Err(QueryError::new(&ref_id, e)),
+                            (None, _) => Err(QueryError::new(&ref_id, SourceError::Missing)),
+                        };
+                        (kind, result.map(|frame| vec![frame]))
                     }
                     (_, Err(e)) => ("unknown".to_string(), Err(e)),
                     (seed, Ok(q)) => {
@@ -311,19 +309,17 @@ impl Stream for Plugin {
                 data: Vec::new(),
             })
         };
-        let source = match self.stream_source(req.plugin_context.as_ref()) {
-            Ok(s) => s,
-            Err(e) => {
-                tracing::info!(path = %req.path, reason = %e, "stream subscription refused");
-                return Ok(refuse(subscribe_stream_response::Status::PermissionDenied));
-            }
-        };
-        match stream::backfill(&source, &req.path).await {
-            Ok(initial) => {
+        // The data source must be usable (settings valid) for its streams to be subscribed.
+        if let Err(e) = self.stream_source(req.plugin_context.as_ref()) {
+            tracing::info!(path = %req.path, reason = %e, "stream subscription refused");
+            return Ok(refuse(subscribe_stream_response::Status::PermissionDenied));
+        }
+        match stream::check_path(&req.path) {
+            Ok(_) => {
                 tracing::debug!(path = %req.path, "stream subscription accepted");
                 Ok(Response::new(pluginv2::SubscribeStreamResponse {
                     status: subscribe_stream_response::Status::Ok as i32,
-                    data: serde_json::to_vec(&initial).unwrap_or_default(),
+                    data: Vec::new(),
                 }))
             }
             Err(e) => {

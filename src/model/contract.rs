@@ -2,7 +2,8 @@
 
 use serde_json::{json, Map, Value};
 
-use crate::model::query::QueryType;
+use crate::model::channel;
+use crate::model::query::{Format, QueryType};
 use crate::model::settings::{
     AUTH_TYPES, DEFAULT_INBOX_PREFIX, DEFAULT_MAX_ROUND_BYTES, DEFAULT_RETENTION_MINUTES, DEFAULT_SAMPLE_INTERVAL_SEC,
     DEFAULT_SRV_PREFIX, DEFAULT_TIMEOUT_MS, MAX_ROUND_BYTES_RANGE, RETENTION_MINUTES_RANGE, SAMPLE_INTERVAL_SEC_RANGE,
@@ -25,6 +26,12 @@ pub fn contract() -> Value {
         "formats": per_type(|t| t.formats().iter().map(|f| f.name()).collect()),
         "metrics": per_type(|t| t.metrics().to_vec()),
         "timeseriesMetrics": per_type(|t| t.timeseries_metrics().to_vec()),
+        // Query types whose `timeseries` dashboard queries stream through Grafana Live.
+        "liveQueryTypes": QueryType::ALL
+            .iter()
+            .filter(|t| channel::streams(**t, Format::Timeseries))
+            .map(|t| t.name())
+            .collect::<Vec<_>>(),
         "authTypes": AUTH_TYPES,
         "defaults": {
             "srvPrefix": DEFAULT_SRV_PREFIX,

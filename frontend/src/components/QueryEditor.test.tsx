@@ -144,6 +144,20 @@ describe('QueryEditor', () => {
     expect(screen.queryByTestId('natsmicro-query-metric')).toBeNull();
   });
 
+  it('offers the Live switch for streaming time series only, on by default, and stores live: false', async () => {
+    setup({ refId: 'A', queryType: 'info', format: 'table' }, resources);
+    expect(screen.queryByTestId('natsmicro-query-live')).toBeNull();
+    cleanup();
+    const { onChange } = setup({ refId: 'A', queryType: 'ping', format: 'timeseries', metric: 'rtt' }, resources);
+    const live = screen.getByTestId('natsmicro-query-live') as HTMLInputElement;
+    expect(live.checked).toBe(true);
+    await userEvent.click(live);
+    expect(onChange).toHaveBeenLastCalledWith(expect.objectContaining({ format: 'timeseries', live: false }));
+    cleanup();
+    setup({ refId: 'A', queryType: 'ping', format: 'instant', live: false }, resources);
+    expect(screen.queryByTestId('natsmicro-query-live')).toBeNull();
+  });
+
   it('shows what the query returns', () => {
     setup({ refId: 'A', queryType: 'stats', format: 'instant', metric: 'errors' }, resources);
     expect(screen.getByTestId('natsmicro-query-hint').textContent).toMatch(/Per endpoint.*value: errors/);

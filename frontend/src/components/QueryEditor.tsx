@@ -7,6 +7,7 @@ import {
   IconButton,
   InlineField,
   InlineFieldRow,
+  InlineSwitch,
   Input,
   RadioButtonGroup,
   Select,
@@ -16,6 +17,7 @@ import {
 import { useMemo, useState } from 'react';
 
 import {
+  canStream,
   describeQuery,
   HeaderRow,
   headersToRows,
@@ -187,6 +189,18 @@ export function QueryEditor({ query, onChange, onRunQuery, datasource }: Props) 
                 width={28}
               />
             </div>
+          </InlineField>
+        )}
+        {canStream(q) && (
+          <InlineField
+            label="Live"
+            tooltip="Stream new points into dashboard panels through Grafana Live. The history of the time range comes with every query either way; turn this off where WebSockets do not get through (some proxies), and the panel refreshes with the dashboard instead."
+          >
+            <InlineSwitch
+              data-testid="natsmicro-query-live"
+              value={q.live !== false}
+              onChange={(e) => change({ live: e.currentTarget.checked ? undefined : false })}
+            />
           </InlineField>
         )}
       </InlineFieldRow>

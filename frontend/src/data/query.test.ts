@@ -1,9 +1,17 @@
 //! Tests of the query model helpers.
 import { describe, expect, it } from 'vitest';
 
-import { describeQuery, headersToRows, isRunnable, normalizeQuery, rowsToHeaders } from './query';
+import { canStream, describeQuery, headersToRows, isRunnable, normalizeQuery, rowsToHeaders } from './query';
 
 describe('normalizeQuery', () => {
+  it('keeps live only where the query can stream', () => {
+    const ts = normalizeQuery({ refId: 'A', queryType: 'stats', format: 'timeseries', live: false });
+    expect(ts.live).toBe(false);
+    expect(canStream(ts)).toBe(true);
+    expect(normalizeQuery({ refId: 'A', queryType: 'stats', format: 'table', live: false }).live).toBeUndefined();
+    expect(canStream({ refId: 'A', queryType: 'services', format: 'timeseries' })).toBe(false);
+  });
+
   it('writes queryType, format and metric explicitly', () => {
     expect(normalizeQuery({ refId: 'A' })).toEqual({ refId: 'A', queryType: 'ping', format: 'instant', metric: 'rtt' });
   });

@@ -1,5 +1,14 @@
 //! Pure query-model helpers: defaults, normalisation of stored/legacy queries, and what each choice returns.
-import { FORMATS, Format, METRICS, NatsMicroQuery, QUERY_TYPES, QueryType, TIMESERIES_METRICS } from '../types';
+import {
+  FORMATS,
+  Format,
+  LIVE_QUERY_TYPES,
+  METRICS,
+  NatsMicroQuery,
+  QUERY_TYPES,
+  QueryType,
+  TIMESERIES_METRICS,
+} from '../types';
 
 /** The query a new panel starts with (also `DataSource.getDefaultQuery`). */
 export const DEFAULT_QUERY: Partial<NatsMicroQuery> = { queryType: 'ping', format: 'instant' };
@@ -49,6 +58,9 @@ export function normalizeQuery(q: NatsMicroQuery): NatsMicroQuery {
     delete out.payload;
     delete out.headers;
   }
+  if (!canStream(out)) {
+    delete out.live;
+  }
   return out;
 }
 
@@ -58,6 +70,11 @@ export function metricsFor(t: QueryType, format: Format | undefined): string[] {
     return TIMESERIES_METRICS[t];
   }
   return format === 'instant' ? METRICS[t] : [];
+}
+
+/** Whether this query can stream through Grafana Live (a dashboard `timeseries` of a live query type). */
+export function canStream(q: NatsMicroQuery): boolean {
+  return q.format === 'timeseries' && q.queryType !== undefined && LIVE_QUERY_TYPES.includes(q.queryType);
 }
 
 /** Whether a query can be sent: not hidden, and a request query has a subject. */

@@ -230,7 +230,33 @@ async function liveChannels(t) {
   return r.body.channels.filter((c) => c.channel.startsWith('ds/natsmicro/v1/ping/timeseries/'));
 }
 
-export async function liveStreamBackfillThenLivePoints(t) {
+/** Live blocked (a proxy that drops it): the panel still shows the history the query answered. */
+async function liveBlockedStillShowsHistory(t, page) {
+  await page.goto(`${t.base}/dashboard?live=1&range=1&noLive=1`);
+  const want = t.services.flatMap((s) => s.ids.map((id) => `${s.name}/${id}`)).sort();
+  const points = await until(
+    'a line with history per instance, Live blocked',
+    async () => {
+      const p = await linePoints(page);
+      return want.every((k) => (p[k] ?? 0) >= 2) ? p : null;
+    },
+    30000
+  );
+  const [entry] = await until('the blocked subscription', async () => {
+    const e = await liveEntries(page);
+    return e.length && e[0].state === 'Connecting' ? e : null;
+  });
+  if (entry.packets !== 0 || entry.seedRows < 2 || entry.repeats !== 0) {
+    throw new Error(`with Live blocked: ${JSON.stringify(entry)}`);
+  }
+  const alerts = await page.locator('[role="alert"]').count();
+  t.log(`live blocked: points per line ${JSON.stringify(points)}, ${entry.seedRows} history rows, ${alerts} alerts`);
+  if (alerts !== 0) {
+    throw new Error(`with Live blocked the dashboard shows ${alerts} error alerts`);
+  }
+}
+
+export async function liveStreamHistoryThenLivePoints(t) {
   const { page } = t;
   // One packet a second: the stream period is the data source's sampleIntervalSec (saved like the ConfigEditor would).
   const before = (await api(t, '/api/datasources/uid/natsmicro')).body;
@@ -245,7 +271,7 @@ export async function liveStreamBackfillThenLivePoints(t) {
     throw new Error(`saving sampleIntervalSec 1 answered ${saved.status} ${JSON.stringify(saved.body)}`);
   }
   // Saving replaced the backend's connection, so its history starts again: let the sampler take a
-  // few samples (one a second) that a new subscriber must get as backfill before live points.
+  // few samples (one a second) that the dashboard's query must answer before live points.
   await api(t, '/api/ds/query', {
     method: 'POST',
     headers: { 'Content-Type': 'application/json' },
@@ -271,9 +297,14 @@ export async function liveStreamBackfillThenLivePoints(t) {
       const e = await liveEntries(page);
       return e.length ? e : null;
     });
-    t.log(`live: ${entry.channel}: ${entry.initialRows} initial (backfill) rows, ${entry.packets} packets so far`);
-    if (entry.initialRows < 3) {
-      throw new Error(`SubscribeStream backfill held ${entry.initialRows} rows after ~4 s of 1 s sampling; want ≥ 3`);
+    t.log(
+      `live: ${entry.channel}: ${entry.seedRows} history rows from QueryData, ${entry.initialRows} from the subscription, ${entry.packets} packets so far`
+    );
+    if (entry.seedRows < 3) {
+      throw new Error(`the QueryData frame held ${entry.seedRows} rows after ~4 s of 1 s sampling; want ≥ 3`);
+    }
+    if (entry.initialRows !== 0) {
+      throw new Error(`SubscribeStream sent ${entry.initialRows} rows: history would be drawn twice`);
     }
     const grown = await until(
       'every line to gain 2 points (2 packets)',
@@ -312,7 +343,19 @@ export async function liveStreamBackfillThenLivePoints(t) {
     t.log(`live: ${JSON.stringify(shared)}`);
     // Some seconds of lines for the picture.
     await until('10 rows in the live frame', async () => (await liveEntries(page))[0].rows >= 10, 30000);
+    for (const [name, p] of [
+      ['first', page],
+      ['second', second],
+    ]) {
+      const entries = await liveEntries(p);
+      if (entries.some((e) => e.repeats !== 0)) {
+        throw new Error(`${name} page drew points twice: ${JSON.stringify(entries)}`);
+      }
+    }
     await saveScreenshot(t, 'ping-live.png');
+
+    // The same dashboard where the Live endpoint does not get through.
+    await liveBlockedStillShowsHistory(t, second);
 
     // Both leave: the RunStream is cancelled.
     await second.close();
@@ -432,7 +475,7 @@ export const TESTS = [
   queryEditorPicksServiceThenInstance,
   runQueryShowsFrames,
   panelDrawsOneLinePerInstance,
-  liveStreamBackfillThenLivePoints,
+  liveStreamHistoryThenLivePoints,
   panelMarksKilledInstanceDown,
   builtModulesLoadedWithoutErrors,
 ];

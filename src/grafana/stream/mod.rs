@@ -1,4 +1,4 @@
-//! Grafana Live streaming of dashboard `ping` and `stats` time series: the seed frame QueryData answers, SubscribeStream's backfill, and one shared producer per channel for RunStream.
+//! Grafana Live streaming of dashboard `ping` and `stats` time series: the history frame QueryData answers with its channel, SubscribeStream's check, and one shared producer per channel for RunStream.
 //!
 //! # What streams, and why in this shape
 //!
@@ -18,9 +18,13 @@
 //!   Field names are unique (`service/id[/endpoint]`) because StreamingDataFrame carries old
 //!   values over a schema change (a new instance) by field name. The long form with a `labels`
 //!   column was rejected: re-sending its schema resets the per-series labels in Grafana.
-//! - The QueryData frame holds no rows; history comes once, as SubscribeStream's initial data.
-//!   Grafana pushes the QueryData frame and then the subscribe data into the same buffer, so
-//!   history in both would be drawn twice, the second copy going back in time.
+//! - The QueryData frame holds the history of the query's time range, so every caller gets it,
+//!   Live or not (the HTTP API, public dashboards, a proxy that drops WebSockets). Grafana seeds
+//!   a channel's buffer with the first subscriber's QueryData frame only, then appends
+//!   SubscribeStream's initial data and the packets; so SubscribeStream sends no rows, and
+//!   history is never drawn twice.
+//! - `"live": false` in a query turns streaming off for it: it is answered as any other
+//!   `timeseries` query (`timeseries-multi`) and refreshes with the dashboard.
 //! - Every packet carries the full schema (a late subscriber's buffer may lack a new series) and
 //!   no refId (a channel is shared by every panel showing the same thing).
 //!
@@ -44,13 +48,12 @@ use grafana_plugin_sdk::pluginv2;
 use serde_json::Value;
 use tokio::sync::{broadcast, Notify};
 
-use crate::grafana::execute;
 use crate::metrics;
 use crate::model::channel::{self, ChannelError, StreamSpec};
 use crate::model::frames::{Frame, FrameError, FrameMeta, JsonParts, Notice, Severity};
 use crate::model::live::{self, Counters, Tracker};
 use crate::model::micro::Verb;
-use crate::model::query::{Format, Query, QueryType, Window};
+use crate::model::query::{Format, Query, QueryType};
 use crate::model::settings::Settings;
 use crate::nats::connection::{ConnectError, Connection, Connections, SourceKey};
 
@@ -58,7 +61,7 @@ mod producers;
 mod seed;
 
 pub use producers::{Listener, Streams};
-pub use seed::{add_notice, backfill, from_dashboard, history_query, seed, spec_of, Seed};
+pub use seed::{add_notice, check_path, from_dashboard, seed, spec_of, LiveSeed, Seed};
 
 /// Packet period when `sampleIntervalSec` is 0 (history off; live views still want points).
 pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(5);

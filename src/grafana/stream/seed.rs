@@ -1,4 +1,4 @@
-//! Which queries stream (dashboards' `timeseries` of `ping` and `stats`), the seed frame QueryData answers for them, and the backfill SubscribeStream sends a new subscriber.
+//! Which queries stream (dashboards' `timeseries` of `ping` and `stats`), the history frame with its channel that QueryData answers for them, and SubscribeStream's path check.
 
 #[allow(unused_imports)]
 use super::*;
@@ -34,33 +34,80 @@ pub fn spec_of(query: &pluginv2::DataQuery) -> Option<StreamSpec> {
     })
 }
 
+/// Whether the stored query turns streaming off (`"live": false`); any other value streams.
+fn live_off(query: &pluginv2::DataQuery) -> bool {
+    let Ok(model) = serde_json::from_slice::<serde_json::Map<String, Value>>(&query.json) else {
+        return false;
+    };
+    match model.get("live") {
+        Some(Value::Bool(b)) => !b,
+        Some(Value::String(s)) => s.trim().eq_ignore_ascii_case("false"),
+        _ => false,
+    }
+}
+
+/// A query that streams: what it shows and the channel that continues it.
+#[derive(Debug)]
+pub struct LiveSeed {
+    pub spec: StreamSpec,
+    pub channel: String,
+}
+
+impl LiveSeed {
+    /// The one frame QueryData answers: the query's history over its time range in the wide
+    /// shape every live packet has, with `meta.channel` set. Grafana seeds the channel's buffer
+    /// with the first such frame and skips the frames of later subscribers, and SubscribeStream
+    /// sends no rows, so no point is drawn twice. When the history cannot be read (NATS down),
+    /// the frame has no rows and a warning: the stream itself still runs and heals.
+    pub fn frame(&self, ref_id: &str, history: Result<Vec<Frame>, String>) -> Frame {
+        let (mut frame, notices) = match history {
+            Ok(frames) => {
+                let mut notices: Vec<Notice> = Vec::new();
+                for n in frames
+                    .iter()
+                    .filter_map(|f| f.meta.as_ref())
+                    .flat_map(|m| m.notices.iter())
+                {
+                    if !notices.contains(n) {
+                        notices.push(n.clone());
+                    }
+                }
+                (live::history(&self.spec, &frames), notices)
+            }
+            Err(text) => (
+                live::wide(&self.spec, ref_id, Vec::new(), Vec::new()),
+                vec![Notice {
+                    severity: Severity::Warning,
+                    text,
+                }],
+            ),
+        };
+        frame.ref_id = ref_id.to_string();
+        let meta = frame.meta.get_or_insert_with(FrameMeta::default);
+        meta.channel = Some(self.channel.clone());
+        meta.notices.extend(notices);
+        frame
+    }
+}
+
 /// What QueryData answers for one query of a dashboard request.
 #[derive(Debug)]
 pub enum Seed {
-    /// The query streams: answer this frame (no rows, `meta.channel` set).
-    Live(Frame),
+    /// The query streams: answer [`LiveSeed::frame`] of its history.
+    Live(LiveSeed),
     /// The query would stream but cannot (channel too long, odd uid): answer as usual, add this notice.
     NotStreamed(Notice),
 }
 
-/// The seed of `query` for data source `uid`, or `None` when the query does not stream.
+/// The seed of `query` for data source `uid`, or `None` when the query does not stream (not
+/// from a dashboard, not a streaming query, or `"live": false`).
 pub fn seed(uid: &str, headers: &HashMap<String, String>, query: &pluginv2::DataQuery) -> Option<Seed> {
-    if !from_dashboard(headers) {
+    if !from_dashboard(headers) || live_off(query) {
         return None;
     }
     let spec = spec_of(query)?;
     Some(match spec.channel(uid) {
-        Ok(channel) => {
-            let mut frame = live::wide(&spec, &query.ref_id, Vec::new(), Vec::new());
-            if let Some(meta) = frame.meta.as_mut() {
-                meta.channel = Some(channel);
-                meta.notices.push(Notice {
-                    severity: Severity::Info,
-                    text: "live: history and new points arrive through Grafana Live".into(),
-                });
-            }
-            Seed::Live(frame)
-        }
+        Ok(channel) => Seed::Live(LiveSeed { spec, channel }),
         Err(e) => Seed::NotStreamed(Notice {
             severity: Severity::Info,
             text: format!("not streamed live: {e}"),
@@ -78,64 +125,10 @@ pub fn add_notice(frames: &mut [Frame], notice: &Notice) {
     }
 }
 
-/// The history query of a stream: the SAME query a dashboard stores, as `timeseries`, over the
-/// retention window, run through the usual query path.
-pub fn history_query(spec: &StreamSpec, now_ms: i64, window: Duration) -> pluginv2::DataQuery {
-    let model = serde_json::json!({
-        "refId": "history",
-        "queryType": spec.query_type.name(),
-        "service": spec.scope.service.clone().unwrap_or_default(),
-        "instance": spec.scope.id.clone().unwrap_or_default(),
-        "endpoint": spec.endpoint.clone().unwrap_or_default(),
-        "metric": spec.metric,
-        "format": Format::Timeseries.name(),
-    });
-    let window_ms = i64::try_from(window.as_millis()).unwrap_or(i64::MAX);
-    pluginv2::DataQuery {
-        ref_id: "history".into(),
-        query_type: spec.query_type.name().into(),
-        max_data_points: 10_000,
-        interval_ms: 1000,
-        time_range: Some(pluginv2::TimeRange {
-            from_epoch_ms: now_ms.saturating_sub(window_ms),
-            to_epoch_ms: now_ms,
-        }),
-        json: serde_json::to_vec(&model).unwrap_or_default(),
-    }
-}
-
-/// SubscribeStream's initial data: the history as one wide JSON frame; no rows when there is no
-/// history or the history query fails (the stream itself still works).
-pub async fn backfill(source: &Source, path: &str) -> Result<Value, StreamError> {
-    let spec = StreamSpec::from_path(path)?;
-    let query = history_query(&spec, Utc::now().timestamp_millis(), source.settings.retention);
-    let window = query.time_range.as_ref().map(|r| Window {
-        from_ms: r.from_epoch_ms,
-        to_ms: r.to_epoch_ms,
-        max_points: query.max_data_points,
-        interval_ms: query.interval_ms,
-    });
-    let frames = match Query::parse(&query.ref_id, &query.query_type, &query.json) {
-        Err(e) => Err(e.message),
-        Ok(q) => match source.connection().await {
-            Err(e) => Err(e.to_string()),
-            Ok(conn) => {
-                let q = match window {
-                    Some(w) => q.with_window(w),
-                    None => q,
-                };
-                execute::execute(&q, &conn).await.map_err(|e| e.kind.to_string())
-            }
-        },
-    };
-    let frame = match frames {
-        Ok(frames) => live::history(&spec, &frames),
-        Err(error) => {
-            tracing::debug!(path, error = %error, "no history for a new subscriber");
-            live::history(&spec, &[])
-        }
-    };
-    Ok(frame.to_json(JsonParts::All)?)
+/// SubscribeStream's answer for `path`: the path must be one of this plugin's streams. It sends
+/// no initial rows: the QueryData frame that led to the subscription already holds the history.
+pub fn check_path(path: &str) -> Result<StreamSpec, StreamError> {
+    Ok(StreamSpec::from_path(path)?)
 }
 
 #[cfg(test)]
@@ -158,9 +151,10 @@ mod tests {
             &none,
             &dq(r#"{"queryType":"ping","service":"orders","format":"timeseries"}"#),
         );
-        let Some(Seed::Live(frame)) = live else {
+        let Some(Seed::Live(live)) = live else {
             panic!("ping timeseries should stream: {live:?}")
         };
+        let frame = live.frame("A", Ok(Vec::new()));
         let meta = frame.meta.as_ref().unwrap();
         assert_eq!(
             meta.channel.as_deref(),
@@ -194,14 +188,22 @@ mod tests {
     }
 
     #[test]
-    fn history_query_is_the_stored_query_as_timeseries() {
-        let spec = StreamSpec::from_path("v1/stats/timeseries/error_rate/orders/=/get").unwrap();
-        let q = history_query(&spec, 10_000_000, Duration::from_secs(60));
-        let model: Value = serde_json::from_slice(&q.json).unwrap();
-        assert_eq!(model["format"], "timeseries");
-        assert_eq!(model["metric"], "error_rate");
-        assert_eq!(model["endpoint"], "get");
-        let range = q.time_range.unwrap();
-        assert_eq!((range.from_epoch_ms, range.to_epoch_ms), (9_940_000, 10_000_000));
+    fn live_false_turns_streaming_off_and_the_seed_frame_holds_history() {
+        let none = HashMap::new();
+        for off in [r#""live":false"#, r#""live":"false""#] {
+            let json = format!(r#"{{"queryType":"ping","format":"timeseries",{off}}}"#);
+            assert!(seed("u", &none, &dq(&json)).is_none(), "{json}");
+        }
+        let on = dq(r#"{"queryType":"ping","format":"timeseries","live":true}"#);
+        let Some(Seed::Live(s)) = seed("u", &none, &on) else {
+            panic!("live: true streams")
+        };
+        let down = s.frame("A", Err("cannot reach NATS".into()));
+        let meta = down.meta.as_ref().unwrap();
+        assert_eq!((down.ref_id.as_str(), down.rows()), ("A", 0));
+        assert_eq!(meta.channel.as_deref(), Some(s.channel.as_str()));
+        assert_eq!(meta.notices[0].severity, Severity::Warning);
+        let empty = s.frame("A", Ok(Vec::new()));
+        assert!(empty.meta.as_ref().unwrap().notices.is_empty());
     }
 }
