@@ -37,6 +37,8 @@
 //! [`grafana`] — the plugin protocol; thin.
 //! - [`grafana::serve`]: go-plugin handshake, gRPC server, parent watch.
 //! - [`grafana::plugin`]: the `pluginv2` Data/Diagnostics/Resource/Stream handlers.
+//! - [`grafana::protocol`]: our own `Data` messages and server, with the fields current Grafana
+//!   adds (`errorSource`, `userAgent`, …); calls we do not implement answer Unimplemented.
 //! - [`grafana::execute`]: runs one query: NATS in, frames out.
 //! - [`grafana::health`], [`grafana::resources`], [`grafana::stream`]: CheckHealth, CallResource
 //!   routes, Grafana Live.

@@ -4,6 +4,7 @@
 
 use bytes::Bytes;
 
+use crate::grafana::protocol::ErrorSource;
 use crate::model::frames::{Frame, FrameError};
 use crate::model::history::{self, History};
 use crate::model::micro::Verb;
@@ -50,6 +51,14 @@ impl QueryErrorKind {
             | QueryErrorKind::Request(_)
             | QueryErrorKind::Down(_) => 502,
             QueryErrorKind::Frame(_) => 500,
+        }
+    }
+
+    /// Whose fault it is, for Grafana's `errorSource`: only a frame we could not build is ours.
+    pub fn source(&self) -> ErrorSource {
+        match self {
+            QueryErrorKind::Frame(_) => ErrorSource::Plugin,
+            _ => ErrorSource::Downstream,
         }
     }
 

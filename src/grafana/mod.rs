@@ -7,6 +7,7 @@ pub mod execute;
 pub mod health;
 pub mod logging;
 pub mod plugin;
+pub mod protocol;
 pub mod resources;
 pub mod serve;
 pub mod stream;

@@ -5,14 +5,15 @@ use std::sync::Arc;
 
 use futures::future::join_all;
 use grafana_plugin_sdk::pluginv2::{
-    self, check_health_response::HealthStatus, data_server::Data, diagnostics_server::Diagnostics,
-    publish_stream_response, resource_server::Resource, stream_server::Stream, subscribe_stream_response,
+    self, check_health_response::HealthStatus, diagnostics_server::Diagnostics, publish_stream_response,
+    resource_server::Resource, stream_server::Stream, subscribe_stream_response,
 };
 use tokio::time::Instant;
 use tonic::{Request, Response, Status};
 
 use crate::grafana::execute::{self, QueryError, QueryErrorKind};
 use crate::grafana::health;
+use crate::grafana::protocol::{self, Data};
 use crate::grafana::resources;
 use crate::grafana::stream::{self, Seed, Streams};
 use crate::metrics;
@@ -47,6 +48,8 @@ impl From<SourceError> for QueryErrorKind {
 pub struct Plugin {
     connections: Arc<Connections>,
     streams: Arc<Streams>,
+    /// The Grafana user agents seen so far (each logged once).
+    grafanas: Arc<std::sync::Mutex<std::collections::HashSet<String>>>,
 }
 
 /// The data source a request is for (org, id and uid: uids are unique only within one org) and its settings.
@@ -72,6 +75,25 @@ fn source(ctx: Option<&pluginv2::PluginContext>) -> Result<(SourceKey, Result<Se
 }
 
 impl Plugin {
+    /// Log the Grafana version the first time a Grafana server calls.
+    fn note_grafana(&self, ctx: Option<&protocol::PluginContext>) {
+        let Some(ctx) = ctx.filter(|c| !c.user_agent.is_empty()) else {
+            return;
+        };
+        let new = match self.grafanas.lock() {
+            Ok(mut seen) => seen.len() < 16 && seen.insert(ctx.user_agent.clone()),
+            Err(_) => false,
+        };
+        if new {
+            tracing::info!(
+                grafana_version = ctx.grafana_version().unwrap_or("unknown"),
+                user_agent = %ctx.user_agent,
+                plugin_version = %ctx.plugin_version,
+                "called by Grafana"
+            );
+        }
+    }
+
     async fn connection(&self, ctx: Option<&pluginv2::PluginContext>) -> Result<Arc<Connection>, SourceError> {
         let (key, settings) = source(ctx)?;
         Ok(self.connections.get(&key, Arc::new(settings?)).await?)
@@ -88,7 +110,7 @@ fn window(q: &pluginv2::DataQuery) -> Option<Window> {
     })
 }
 
-fn data_response(result: Result<Vec<Frame>, QueryError>) -> pluginv2::DataResponse {
+fn data_response(result: Result<Vec<Frame>, QueryError>) -> protocol::DataResponse {
     let encoded = result.and_then(|frames| {
         frames
             .iter()
@@ -96,14 +118,15 @@ fn data_response(result: Result<Vec<Frame>, QueryError>) -> pluginv2::DataRespon
             .collect::<Result<Vec<_>, _>>()
     });
     match encoded {
-        Ok(frames) => pluginv2::DataResponse {
+        Ok(frames) => protocol::DataResponse {
             frames,
             status: 200,
             ..Default::default()
         },
-        Err(e) => pluginv2::DataResponse {
+        Err(e) => protocol::DataResponse {
             error: e.kind.to_string(),
             status: e.kind.status(),
+            error_source: e.kind.source().name().to_string(),
             ..Default::default()
         },
     }
@@ -111,13 +134,10 @@ fn data_response(result: Result<Vec<Frame>, QueryError>) -> pluginv2::DataRespon
 
 #[tonic::async_trait]
 impl Data for Plugin {
-    async fn query_data(
-        &self,
-        request: Request<pluginv2::QueryDataRequest>,
-    ) -> Result<Response<pluginv2::QueryDataResponse>, Status> {
-        let req = request.into_inner();
-        let uid = req
-            .plugin_context
+    async fn query_data(&self, req: protocol::QueryDataRequest) -> protocol::QueryDataResponse {
+        self.note_grafana(req.plugin_context.as_ref());
+        let ctx = req.plugin_context.as_ref().map(protocol::PluginContext::sdk);
+        let uid = ctx
             .as_ref()
             .and_then(|c| c.data_source_instance_settings.as_ref())
             .map(|ds| ds.uid.as_str())
@@ -137,7 +157,7 @@ impl Data for Plugin {
             })
             .collect();
         let conn = if parsed.iter().any(|(_, seed, q)| q.is_ok() || seed.is_some()) {
-            Some(self.connection(req.plugin_context.as_ref()).await)
+            Some(self.connection(ctx.as_ref()).await)
         } else {
             None
         };
@@ -189,8 +209,8 @@ impl Data for Plugin {
                 (ref_id, data_response(result))
             }
         });
-        let responses: HashMap<String, pluginv2::DataResponse> = join_all(runs).await.into_iter().collect();
-        Ok(Response::new(pluginv2::QueryDataResponse { responses }))
+        let responses: HashMap<String, protocol::DataResponse> = join_all(runs).await.into_iter().collect();
+        protocol::QueryDataResponse { responses }
     }
 }
 

@@ -4,14 +4,14 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
 use grafana_plugin_sdk::pluginv2::{
-    data_server::DataServer, diagnostics_server::DiagnosticsServer, resource_server::ResourceServer,
-    stream_server::StreamServer,
+    diagnostics_server::DiagnosticsServer, resource_server::ResourceServer, stream_server::StreamServer,
 };
 use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpSocket};
 use tokio::sync::watch;
 
 use crate::grafana::plugin::Plugin;
+use crate::grafana::protocol::DataServer;
 
 /// go-plugin core protocol version.
 const CORE_PROTOCOL: u32 = 1;
@@ -237,13 +237,7 @@ mod controller {
                     let mut grpc = tonic::server::Grpc::new(codec);
                     Ok(grpc.unary(Shutdown(stop), request).await)
                 }),
-                _ => Box::pin(async move {
-                    let mut response = http::Response::new(empty_body());
-                    let headers = response.headers_mut();
-                    headers.insert(tonic::Status::GRPC_STATUS, (tonic::Code::Unimplemented as i32).into());
-                    headers.insert(http::header::CONTENT_TYPE, tonic::metadata::GRPC_CONTENT_TYPE);
-                    Ok(response)
-                }),
+                _ => Box::pin(async move { Ok(crate::grafana::protocol::unimplemented()) }),
             }
         }
     }
