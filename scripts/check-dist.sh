@@ -11,6 +11,14 @@ check() { if eval "$2"; then passed=$((passed+1)); else failed=$((failed+1)); ec
 bin=$(ls "$out"/gpx_natsmicro_*_* 2>/dev/null | head -n1 || true)
 check "plugin.json is valid JSON with id, backend, alerting, executable" \
   "python3 -c 'import json,sys; p=json.load(open(\"$out/plugin.json\")); sys.exit(not (p[\"id\"]==\"natsmicro-datasource\" and p[\"backend\"] and p[\"alerting\"] and p[\"executable\"]==\"gpx_natsmicro\"))'"
+# The oldest Grafana the plugins claim is the oldest whose packages CI builds and tests against.
+tested=$(python3 -c 'import json; print(".".join(json.load(open("frontend/package.json"))["dependencies"]["@grafana/data"].split(".")[:2]))')
+for f in "$out/plugin.json" dist/natsmicro-ping-panel/plugin.json; do
+  check "$f: grafanaDependency is >=$tested.0, the oldest Grafana CI tests" \
+    "python3 -c 'import json,sys; sys.exit(json.load(open(\"$f\"))[\"dependencies\"][\"grafanaDependency\"] != \">=$tested.0\")'"
+done
+full=$(python3 -c 'import json; print(json.load(open("frontend/package.json"))["dependencies"]["@grafana/data"])')
+check "docker-compose.yaml runs Grafana $full, the release CI tests" "grep -q 'image: grafana/grafana:$full\$' docker-compose.yaml"
 check "version and date are filled in" "! grep -q '%VERSION%\|%TODAY%' $out/plugin.json"
 check "binary gpx_natsmicro_<os>_<arch> exists" "[ -n \"$bin\" ]"
 check "binary is mode 755" "[ \"\$(stat -c %a \"$bin\")\" = 755 ]"
@@ -31,7 +39,7 @@ check "panel plugin.json: id natsmicro-ping-panel, type panel, version filled in
 check "panel README, LICENSE, CHANGELOG, logo are packaged" "[ -f $panel/README.md ] && [ -f $panel/LICENSE ] && [ -f $panel/CHANGELOG.md ] && [ -f $panel/img/logo.svg ]"
 for d in "$out" "$panel"; do
   check "$d/module.js is an AMD module of Grafana's shared dependencies only" \
-    "head -c 200 $d/module.js | grep -Eq '^define\\(\\[(\"(react|react-dom|@grafana/(data|ui|runtime|schema)|@emotion/(css|react)|rxjs|rxjs/operators|lodash|moment)\",?)*\\]'"
+    "head -c 200 $d/module.js | grep -Eq '^define\\(\\[(\"(react|react-dom|@grafana/(data|ui|runtime)|@emotion/(css|react)|rxjs|rxjs/operators|lodash|moment)\",?)*\\]'"
   check "$d/module.js is below 1 MiB ($(stat -c %s $d/module.js 2>/dev/null) bytes)" "[ \$(stat -c %s $d/module.js) -lt 1048576 ]"
 done
 for id in natsmicro-datasource natsmicro-ping-panel; do

@@ -7,14 +7,16 @@ import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 
-/** Provided by Grafana at run time; never bundled. */
+/**
+ * Provided by Grafana at run time (its shared-module map); never bundled.
+ * `@grafana/schema` is not in that map: it is used for types only, which the build erases.
+ */
 export const SHARED = [
   'react',
   'react-dom',
   '@grafana/data',
   '@grafana/ui',
   '@grafana/runtime',
-  '@grafana/schema',
   '@emotion/css',
   '@emotion/react',
   'rxjs',
@@ -84,6 +86,14 @@ export async function buildAll({ outDir = join(root, 'dist'), minify = true } = 
       }
     }
     const deps = SHARED.filter((d) => imported.has(d));
+    // A runtime import of a module Grafana does not share would be bundled: for @grafana/schema
+    // that means a second copy of Grafana's types at run time, so refuse it.
+    const schemaCode = Object.keys(out.metafile.inputs).filter((f) => f.includes('node_modules/@grafana/schema/'));
+    if (schemaCode.length) {
+      throw new Error(
+        `${p.id}: @grafana/schema is imported at run time (${schemaCode[0]}); import its types with \`import type\``
+      );
+    }
     const dir = join(outDir, p.id);
     mkdirSync(dir, { recursive: true });
     for (const f of out.outputFiles) {

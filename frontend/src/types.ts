@@ -2,7 +2,7 @@
 //! Rust sources: src/model/query.rs, src/model/settings.rs, src/grafana/resources.rs; `cargo test --test contract`
 //! checks that contract.json says what they say.
 import type { DataSourceApi } from '@grafana/data';
-import { DataSourceJsonData, DataQuery } from '@grafana/schema';
+import type { DataSourceJsonData, DataQuery } from '@grafana/schema';
 
 import contract from './contract.json';
 

@@ -4,7 +4,6 @@ import * as emotionReact from '@emotion/react';
 import * as grafanaData from '@grafana/data';
 import { DataSourcePlugin, DataSourcePluginMeta, PanelPlugin, PanelPluginMeta } from '@grafana/data';
 import * as grafanaRuntime from '@grafana/runtime';
-import * as grafanaSchema from '@grafana/schema';
 import * as grafanaUIraw from '@grafana/ui';
 import lodash from 'lodash';
 // Grafana shares moment with plugins (its own code is asked to use dateTime instead).
@@ -50,7 +49,6 @@ export const sharedDependencies: Record<string, object> = {
   '@emotion/react': emotionReact,
   '@grafana/data': grafanaData,
   '@grafana/runtime': grafanaRuntime,
-  '@grafana/schema': grafanaSchema,
   '@grafana/ui': grafanaUI,
   lodash: { ...lodash, default: lodash, __useDefault: true },
   moment: { ...moment, default: moment, __useDefault: true },
