@@ -5,7 +5,10 @@
 #   frontend: prettier, eslint (@grafana/eslint-config), tsc --noEmit, no import circles (madge), vitest;
 #   package:  both plugins built into dist/ and checked the way Grafana reads them;
 #   browser:  the built module.js files loaded by the preview host in headless Chromium,
-#             against the real backend, nats-server and demo services.
+#             against the real backend, nats-server and demo services;
+#   grafana 13: the frontend type-checked, unit-tested and built against Grafana 13's packages
+#             (React 19), and the SHIPPED module.js files browser-tested in a preview host made of
+#             those packages (frontend/scripts/grafana-set.mjs).
 # Each step prints a plain "<step>: N passed, N failed" line, and the end says where the time went.
 #
 # scripts/test.sh --fast: the edit-test loop; unit and integration tests (all but the heavy
@@ -78,6 +81,20 @@ bash scripts/check-dist.sh
 
 step "browser tests (headless Chromium, preview host, real backend)"
 (cd frontend && NATSMICRO_PLUGIN_BIN="$PWD/../target/release/gpx_natsmicro" npm run --silent test:browser)
+
+step "frontend under Grafana 13 (React 19): install, tsc, vitest, build, browser"
+repo="$PWD"
+set13="$(cd frontend && node scripts/grafana-set.mjs prepare | tail -n 1)"
+(
+    cd "$set13"
+    npm run --silent typecheck
+    npm run --silent test
+    npm run --silent build
+    # The browser tests load what ships: the module.js files built above with Grafana 12.4's packages.
+    rm -rf dist && cp -r "$repo/frontend/dist" dist
+    NATSMICRO_REPO="$repo" NATSMICRO_GRAFANA_SET=13 NATSMICRO_PLUGIN_BIN="$repo/target/release/gpx_natsmicro" \
+        npm run --silent test:browser
+)
 report_times
 echo
 echo "all tests passed in ${SECONDS}s"

@@ -4,7 +4,8 @@ import { dirname, join, normalize, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const FRONTEND = join(dirname(fileURLToPath(import.meta.url)), '..');
-export const REPO = join(FRONTEND, '..');
+/** The repository; NATSMICRO_REPO when this package is a copy (scripts/grafana-set.mjs). */
+export const REPO = process.env.NATSMICRO_REPO || join(FRONTEND, '..');
 
 /**
  * Folders a plugin's files are looked up in, first match wins: the fresh frontend build (module.js),

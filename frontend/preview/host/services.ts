@@ -218,7 +218,8 @@ export class PreviewDataSourceSrv implements DataSourceSrv {
     return [this.settings];
   }
 
-  reload(): void {
+  /** `void` in Grafana 12.4's DataSourceSrv, `Promise<void>` in 13's: a promise satisfies both. */
+  async reload(): Promise<void> {
     this.instance = undefined;
   }
 

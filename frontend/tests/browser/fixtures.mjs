@@ -7,7 +7,8 @@ import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 export const FRONTEND = join(import.meta.dirname, '../..');
-export const REPO = join(FRONTEND, '..');
+/** The repository (nats-server, demo services, docs); NATSMICRO_REPO when this package is a copy (scripts/grafana-set.mjs). */
+export const REPO = process.env.NATSMICRO_REPO || join(FRONTEND, '..');
 
 const children = new Set();
 

@@ -1,6 +1,6 @@
 //! `npm run test:browser`: unit tests of the preview modules, then the built plugins in headless Chromium against the preview host, the real backend, nats-server and micro services; finding no tests fails.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -53,6 +53,18 @@ function newestMtime(dir) {
     newest = Math.max(newest, f.isDirectory() ? newestMtime(p) : statSync(p).mtimeMs);
   }
   return newest;
+}
+
+/** The Grafana and React versions this package is installed with; with NATSMICRO_GRAFANA_SET, they must be that set's. */
+function grafanaSet() {
+  const version = (name) =>
+    JSON.parse(readFileSync(join(FRONTEND, 'node_modules', name, 'package.json'), 'utf8')).version;
+  const set = { grafana: version('@grafana/data'), react: version('react') };
+  const want = process.env.NATSMICRO_GRAFANA_SET;
+  if (want && !set.grafana.startsWith(`${want}.`)) {
+    throw new Error(`NATSMICRO_GRAFANA_SET=${want}, but this package has @grafana/data ${set.grafana}`);
+  }
+  return set;
 }
 
 /** What must exist before anything starts; rebuilds only the preview host app when its sources are newer. */
@@ -213,7 +225,8 @@ async function main() {
       expectHttpErrors: false,
     };
     watch(page, t);
-    console.log(`browser: ${TESTS.length} tests`);
+    const set = grafanaSet();
+    console.log(`browser: ${TESTS.length} tests, Grafana packages ${set.grafana}, React ${set.react}`);
     for (const test of TESTS) {
       const t0 = performance.now();
       let timer;

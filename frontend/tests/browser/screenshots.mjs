@@ -14,9 +14,9 @@ export function isCi(env = process.env) {
   return /^(true|1)$/i.test(env.CI ?? '');
 }
 
-/** The folder screenshots are written to: the git-ignored one in CI, docs/screenshots/ otherwise. */
+/** The folder screenshots are written to: the git-ignored one in CI or for a second Grafana set, docs/screenshots/ otherwise. */
 export function screenshotDir(env = process.env) {
-  return isCi(env) ? CI_SCREENSHOT_DIR : DOCS_SCREENSHOT_DIR;
+  return isCi(env) || env.NATSMICRO_GRAFANA_SET ? CI_SCREENSHOT_DIR : DOCS_SCREENSHOT_DIR;
 }
 
 /** Share of pixels that may differ before a file is rewritten: random instance ids and live round-trip times alone change ~1-2 %. */
