@@ -5,7 +5,8 @@
 #   dist/natsmicro-ping-panel/  plugin.json, module.js, img/, README.md, LICENSE, CHANGELOG.md
 #   dist/<id>-<version>.zip     one folder each, ready for `grafana cli --pluginUrl` or unzip
 # Backends: the host target always; more with NATSMICRO_TARGETS="aarch64-unknown-linux-gnu ..."
-# (each needs `rustup target add <triple>` and a linker; see README "Build for other platforms").
+# (scripts/setup.sh, run with the same NATSMICRO_TARGETS, installs each one's standard library
+# and cross toolchain; see README "Build for other platforms").
 # Run scripts/setup.sh first (it installs Node.js and the frontend's packages).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -45,6 +46,18 @@ for t in "${targets[@]}"; do
         cargo build --release --locked --bin gpx_natsmicro
         install -m 755 "target/release/$exe" "$ds/gpx_natsmicro_$suffix"
     else
+        # The cross linker and C compiler (ring has C code) scripts/setup.sh installs, unless set.
+        case "$t" in
+            aarch64-unknown-linux-gnu) cross=aarch64-linux-gnu-gcc ;;
+            x86_64-pc-windows-gnu) cross=x86_64-w64-mingw32-gcc ;;
+            *) cross="" ;;
+        esac
+        if [ -n "$cross" ]; then
+            linker_var="CARGO_TARGET_$(echo "$t" | tr 'a-z-' 'A-Z_')_LINKER"
+            cc_var="CC_${t//-/_}"
+            if [ -z "${!linker_var:-}" ]; then export "$linker_var=$cross"; fi
+            if [ -z "${!cc_var:-}" ]; then export "$cc_var=$cross"; fi
+        fi
         cargo build --release --locked --bin gpx_natsmicro --target "$t"
         install -m 755 "target/$t/release/$exe" "$ds/gpx_natsmicro_$suffix"
     fi

