@@ -240,63 +240,88 @@ async fn dashboard_queries_answer_with_their_declared_shapes() {
     let ds = provisioned_datasource(&nats.url());
     let _orders = PythonService::start(&nats.url(), "orders", "1.4.0", 2, &["--endpoint", "get:orders.get"]).unwrap();
     let p = PluginProcess::start().await.unwrap();
-    let text = std::fs::read_to_string(repo().join("provisioning/dashboards/natsmicro-services.json")).unwrap();
-    let dash: Value = serde_json::from_str(&text).unwrap();
-    let panels = dash["panels"].as_array().unwrap();
-    assert!(panels.iter().any(|p| p["type"] == "natsmicro-ping-panel"));
-    let mut n = 0;
-    let mut queries: Vec<(String, Value)> = panels
-        .iter()
-        .flat_map(|panel| {
-            let title = panel["title"].as_str().unwrap().to_string();
-            panel["targets"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(move |t| (title.clone(), t.clone()))
-        })
+    let ds_uid = yaml("provisioning/datasources/natsmicro.yaml")["datasources"][0]["uid"].clone();
+    let mut files: Vec<_> = std::fs::read_dir(repo().join("provisioning/dashboards"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
         .collect();
-    let annotations = dash["annotations"]["list"].as_array().unwrap();
-    let events = annotations
+    files.sort();
+    let names: Vec<String> = files
         .iter()
-        .find(|a| a["datasource"]["uid"] == "natsmicro")
-        .unwrap();
-    let mut target = events["target"].clone();
-    target["datasource"] = events["datasource"].clone();
-    queries.push(("annotations".into(), target));
-    for (title, target) in queries {
-        assert_eq!(target["datasource"]["uid"], "natsmicro", "{title}");
-        // "All" of the multi-value $service variable reaches the backend as an empty filter.
-        let query = expand_all(&target, &[("service", "")]);
-        let r = p.query(&ds, std::slice::from_ref(&query)).await.unwrap();
-        let resp = &r[query["refId"].as_str().unwrap()];
-        assert!(resp.error.is_empty(), "{title}: {}", resp.error);
-        let streamed = matches!(query["queryType"].as_str(), Some("ping" | "stats"));
-        match (query["format"].as_str().unwrap(), streamed) {
-            // A dashboard's ping/stats time series goes live: one seed frame carrying the channel.
-            ("timeseries", true) => {
-                let frame = resp.frame();
-                assert_eq!(frame.meta["type"], "timeseries-wide", "{title}");
-                let channel = frame.meta["channel"].as_str().unwrap_or_default();
-                assert!(channel.starts_with("ds/natsmicro/v1/"), "{title}: channel {channel:?}");
-            }
-            ("timeseries", false) => {
-                assert!(alertable_timeseries(&resp.frames), "{title}");
-                assert!(resp.frames.iter().all(|f| f.rows() >= 1), "{title}: no points");
-            }
-            (format, _) => {
-                let frame = resp.frame();
-                let want = match format {
-                    "table" => "table",
-                    "instant" => "numeric-long",
-                    other => panic!("{title}: format {other} not expected in the example dashboard"),
-                };
-                assert_eq!(frame.meta["type"], want, "{title}");
-                // Events start empty (the sampler's first round is the baseline); every other query has rows.
-                assert!(frame.rows() >= 1 || query["queryType"] == "events", "{title}: no rows");
-            }
+        .map(|f| f.file_name().unwrap().to_string_lossy().into())
+        .collect();
+    assert_eq!(
+        names,
+        ["natsmicro-health.json", "natsmicro-services.json"],
+        "the provisioned dashboards"
+    );
+    let mut n = 0;
+    for file in &files {
+        let dash: Value = serde_json::from_str(&std::fs::read_to_string(file).unwrap()).unwrap();
+        let name = file.file_name().unwrap().to_string_lossy().to_string();
+        let panels = dash["panels"].as_array().unwrap();
+        // Every data source reference (panels, variables, annotations) is the provisioned one.
+        for v in dash["templating"]["list"].as_array().unwrap() {
+            assert_eq!(v["datasource"]["uid"], ds_uid, "{name}: variable {}", v["name"]);
         }
-        n += 1;
+        for panel in panels.iter().filter(|p| p["type"] != "row") {
+            assert_eq!(panel["datasource"]["uid"], ds_uid, "{name}: panel {}", panel["title"]);
+        }
+        let mut queries: Vec<(String, Value)> = panels
+            .iter()
+            .flat_map(|panel| {
+                let title = format!("{name}: {}", panel["title"].as_str().unwrap());
+                panel["targets"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(move |t| (title.clone(), t.clone()))
+            })
+            .collect();
+        let annotations = dash["annotations"]["list"].as_array().unwrap();
+        let events = annotations
+            .iter()
+            .find(|a| a["datasource"]["uid"] == "natsmicro")
+            .unwrap();
+        let mut target = events["target"].clone();
+        target["datasource"] = events["datasource"].clone();
+        queries.push((format!("{name}: annotations"), target));
+        for (title, target) in queries {
+            assert_eq!(target["datasource"]["uid"], "natsmicro", "{title}");
+            // "All" of the multi-value $service variable reaches the backend as an empty filter.
+            let query = expand_all(&target, &[("service", "")]);
+            let r = p.query(&ds, std::slice::from_ref(&query)).await.unwrap();
+            let resp = &r[query["refId"].as_str().unwrap()];
+            assert!(resp.error.is_empty(), "{title}: {}", resp.error);
+            let streamed = matches!(query["queryType"].as_str(), Some("ping" | "stats")) && query["live"] != false;
+            match (query["format"].as_str().unwrap(), streamed) {
+                // A dashboard's ping/stats time series goes live: one seed frame carrying the channel.
+                ("timeseries", true) => {
+                    let frame = resp.frame();
+                    assert_eq!(frame.meta["type"], "timeseries-wide", "{title}");
+                    let channel = frame.meta["channel"].as_str().unwrap_or_default();
+                    assert!(channel.starts_with("ds/natsmicro/v1/"), "{title}: channel {channel:?}");
+                }
+                ("timeseries", false) => {
+                    assert!(alertable_timeseries(&resp.frames), "{title}");
+                    assert!(resp.frames.iter().all(|f| f.rows() >= 1), "{title}: no points");
+                }
+                (format, _) => {
+                    let frame = resp.frame();
+                    let want = match format {
+                        "table" => "table",
+                        "instant" => "numeric-long",
+                        other => panic!("{title}: format {other} not expected in the example dashboard"),
+                    };
+                    assert_eq!(frame.meta["type"], want, "{title}");
+                    // Events start empty (the sampler's first round is the baseline); every other query has rows.
+                    assert!(frame.rows() >= 1 || query["queryType"] == "events", "{title}: no rows");
+                }
+            }
+            n += 1;
+        }
     }
-    assert!(n >= 9, "{n} queries");
+    assert!(n >= 16, "{n} queries");
 }

@@ -72,6 +72,7 @@ if (command === 'update') {
   mkdirSync(WORK, { recursive: true });
   for (const item of [
     'src',
+    'dashboards',
     'preview',
     'tests',
     'scripts',

@@ -1,0 +1,30 @@
+//! Writes the provisioned dashboards (provisioning/dashboards/<uid>.json) from their TypeScript builders; with `--check`, fails when a checked-in file differs from what the builders make.
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+import { healthDashboard } from './health';
+import { servicesDashboard } from './services';
+
+export function run(outDir: string, check: boolean): number {
+  let stale = 0;
+  for (const d of [servicesDashboard(), healthDashboard()]) {
+    const file = join(outDir, `${d.uid}.json`);
+    const text = `${JSON.stringify(d, null, 2)}\n`;
+    let current = '';
+    try {
+      current = readFileSync(file, 'utf8');
+    } catch {
+      current = '';
+    }
+    if (current === text) {
+      console.log(`dashboards: ${file} is current`);
+    } else if (check) {
+      stale += 1;
+      console.log(`dashboards: ${file} differs from its builder (run \`npm run dashboards\` in frontend/)`);
+    } else {
+      writeFileSync(file, text);
+      console.log(`dashboards: wrote ${file}`);
+    }
+  }
+  return stale;
+}
