@@ -14,7 +14,7 @@ import {
   dateTimeFormat,
 } from '@grafana/data';
 import { getTemplateSrv } from '@grafana/runtime';
-import { Alert, Field, Input, RadioButtonGroup, Stack, useTheme2 } from '@grafana/ui';
+import { Alert, Button, Field, Input, RadioButtonGroup, Stack, useTheme2 } from '@grafana/ui';
 import { set } from 'lodash';
 import { useEffect, useMemo, useRef, useState } from 'react';
 import { from } from 'rxjs';
@@ -82,6 +82,10 @@ export function DashboardView({ plugin, dsSrv }: Props) {
     timeRange: lastMinutes(RANGE_MINUTES),
   }));
   const [refreshes, setRefreshes] = useState(0);
+  // Live mode: a dashboard refresh re-runs the query (runs), and the time range can change; both
+  // re-subscribe to the same channel, as Grafana does.
+  const [runs, setRuns] = useState(0);
+  const [rangeMinutes, setRangeMinutes] = useState(RANGE_MINUTES);
   const [lastAt, setLastAt] = useState<number | null>(null);
   const [width, setWidth] = useState(800);
   const bodyRef = useRef<HTMLDivElement>(null);
@@ -115,7 +119,7 @@ export function DashboardView({ plugin, dsSrv }: Props) {
     if (mode !== 'live') {
       return;
     }
-    const request = makeRequest([query], lastMinutes(RANGE_MINUTES), CoreApp.Dashboard, {
+    const request = makeRequest([query], lastMinutes(rangeMinutes), CoreApp.Dashboard, {
       panelId: 1,
       dashboardUID: 'natsmicro-preview',
       panelPluginId: plugin.meta.id,
@@ -128,7 +132,7 @@ export function DashboardView({ plugin, dsSrv }: Props) {
           series: r.data ?? [],
           errors: errors.length ? errors : undefined,
           error: errors[0],
-          timeRange: lastMinutes(RANGE_MINUTES),
+          timeRange: lastMinutes(rangeMinutes),
           request,
         });
         setRefreshes((n) => n + 1);
@@ -137,12 +141,12 @@ export function DashboardView({ plugin, dsSrv }: Props) {
       error: (e) =>
         setData({ state: LoadingState.Error, series: [], timeRange: request.range, errors: [{ message: String(e) }] }),
     });
-    const clock = setInterval(() => setData((d) => ({ ...d, timeRange: lastMinutes(RANGE_MINUTES) })), 1000);
+    const clock = setInterval(() => setData((d) => ({ ...d, timeRange: lastMinutes(rangeMinutes) })), 1000);
     return () => {
       sub.unsubscribe();
       clearInterval(clock);
     };
-  }, [ds, query, plugin, mode]);
+  }, [ds, query, plugin, mode, runs, rangeMinutes]);
 
   useEffect(() => {
     if (mode !== 'snapshot') {
@@ -231,6 +235,22 @@ export function DashboardView({ plugin, dsSrv }: Props) {
             data-testid="preview-dashboard-mode"
           />
         </Field>
+        {mode === 'live' && (
+          <Field label="Dashboard">
+            <Stack direction="row" gap={1}>
+              <Button variant="secondary" onClick={() => setRuns((n) => n + 1)} data-testid="preview-live-rerun">
+                Refresh
+              </Button>
+              <div data-testid="preview-live-range">
+                <RadioButtonGroup
+                  value={rangeMinutes}
+                  options={[1, 5, 15].map((m) => ({ label: `last ${m}m`, value: m }))}
+                  onChange={(v) => setRangeMinutes(v)}
+                />
+              </div>
+            </Stack>
+          </Field>
+        )}
         {mode === 'snapshot' && (
           <Field label="Refresh every">
             <RadioButtonGroup
@@ -251,7 +271,9 @@ export function DashboardView({ plugin, dsSrv }: Props) {
             ? `streaming over the preview's Live bridge: ${refreshes} updates, ${data.series[0]?.length ?? 0} rows`
             : `${refreshes} refreshes`}
           {lastAt ? `, last at ${dateTimeFormat(lastAt, { format: 'HH:mm:ss' })}` : ''} · time range last{' '}
-          {RANGE_MINUTES === 1 ? 'minute' : `${RANGE_MINUTES} minutes`}
+          {(mode === 'live' ? rangeMinutes : RANGE_MINUTES) === 1
+            ? 'minute'
+            : `${mode === 'live' ? rangeMinutes : RANGE_MINUTES} minutes`}
         </div>
       </Stack>
       {(data.errors ?? []).map((e, i) => (

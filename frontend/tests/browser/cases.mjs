@@ -377,6 +377,29 @@ export async function liveStreamHistoryThenLivePoints(t) {
     }
     await saveScreenshot(t, 'ping-live.png');
 
+    // A dashboard refresh and a time-range change re-run the query and subscribe again to the same
+    // channel: its buffer is kept, the new QueryData frame is skipped, nothing is drawn twice.
+    for (const [what, act] of [
+      ['refresh', () => page.getByTestId('preview-live-rerun').click()],
+      ['time range 5m', () => page.getByTestId('preview-live-range').getByRole('radio', { name: 'last 5m' }).click()],
+    ]) {
+      const before = await linePoints(page);
+      const known = (await liveEntries(page)).length;
+      await act();
+      const fresh = await until(`a new subscription after the ${what}`, async () => {
+        const e = (await liveEntries(page)).filter((x) => x.state !== 'Done');
+        return (await liveEntries(page)).length > known && e.length === 1 ? e[0] : null;
+      });
+      const after = await until(`lines after the ${what} keep their points and grow`, async () => {
+        const p = await linePoints(page);
+        return want.every((k) => (p[k] ?? 0) > (before[k] ?? 0)) ? p : null;
+      });
+      if (fresh.seedRows !== 0 || fresh.repeats !== 0) {
+        throw new Error(`after the ${what}: ${JSON.stringify(fresh)} (the channel's buffer should be reused)`);
+      }
+      t.log(`live ${what}: points ${want.map((k) => `${before[k]}→${after[k]}`).join(', ')}, buffer kept`);
+    }
+
     // The same dashboard where the Live endpoint does not get through.
     await liveBlockedStillShowsHistory(t, second);
 
