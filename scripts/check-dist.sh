@@ -50,6 +50,16 @@ for b in "$out"/gpx_natsmicro_*; do
     fi
     check "$(basename "$b") is mode 755" "[ \"\$(stat -c %a \"$b\")\" = 755 ]"
 done
+arm="$out/gpx_natsmicro_linux_arm64"
+if [ -e "$arm" ] && [ "$host_suffix" != linux_arm64 ]; then
+    if command -v qemu-aarch64 >/dev/null 2>&1; then
+        arm_handshake=$(grafana_plugin_type=datasource PLUGIN_PROTOCOL_VERSIONS=2 timeout 10 qemu-aarch64 -L /usr/aarch64-linux-gnu "$arm" 2>/dev/null | head -n1 || true)
+        check "linux_arm64 binary prints the go-plugin handshake under qemu-aarch64 ($arm_handshake)" "[[ \"$arm_handshake\" =~ ^1\\|2\\|tcp\\|127\\.0\\.0\\.1:[0-9]+\\|grpc$ ]]"
+    else
+        failed=$((failed+1))
+        echo "FAIL: linux_arm64 handshake: cannot run it, qemu-aarch64 is missing (scripts/setup.sh with NATSMICRO_TARGETS installs it: Debian package qemu-user)"
+    fi
+fi
 for t in ${NATSMICRO_TARGETS:-}; do
     case "$t" in
         aarch64-unknown-linux-gnu) want=linux_arm64 ;; x86_64-pc-windows-gnu) want=windows_amd64.exe ;;

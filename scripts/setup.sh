@@ -9,7 +9,8 @@
 #   - Debian's file, for scripts/check-dist.sh (is the packaged binary stripped?)
 #   - with --browser: Debian's chromium, for the browser tests (NATSMICRO_CHROMIUM overrides)
 #   - for each Rust target in NATSMICRO_TARGETS: its standard library (rustup) and, from Debian,
-#     the cross C compiler and linker it needs (gcc-aarch64-linux-gnu, gcc-mingw-w64-x86-64)
+#     the cross C compiler and linker it needs (gcc-aarch64-linux-gnu, gcc-mingw-w64-x86-64),
+#     and qemu-user to run the arm64 binary's handshake
 # Idempotent and quiet on success; prints only what it installs and the nats-server version.
 # Afterwards: `source scripts/env.sh` (PATH, NATS_SERVER_BIN, NATSMICRO_PYTHON).
 set -euo pipefail
@@ -161,5 +162,9 @@ for t in ${NATSMICRO_TARGETS:-}; do
     fi
     if ! command -v "$cc" >/dev/null 2>&1; then
         apt_install "$pkg"
+    fi
+    # check-dist.sh runs the linux_arm64 binary's handshake under user-mode emulation.
+    if [ "$t" = aarch64-unknown-linux-gnu ] && ! command -v qemu-aarch64 >/dev/null 2>&1; then
+        apt_install qemu-user
     fi
 done

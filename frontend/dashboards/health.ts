@@ -3,10 +3,9 @@ import * as common from '@grafana/grafana-foundation-sdk/common';
 import * as dashboard from '@grafana/grafana-foundation-sdk/dashboard';
 import * as stat from '@grafana/grafana-foundation-sdk/stat';
 import * as statetimeline from '@grafana/grafana-foundation-sdk/statetimeline';
-import * as table from '@grafana/grafana-foundation-sdk/table';
 import * as timeseries from '@grafana/grafana-foundation-sdk/timeseries';
 
-import { DATASOURCE, eventsAnnotation, NatsMicro, serviceVariable, steps } from './natsmicro';
+import { DATASOURCE, eventsAnnotation, NatsMicro, serviceVariable, steps, tablePanel } from './natsmicro';
 
 /** `up` 1/0 as the words and colours a state timeline shows. */
 const UP_DOWN: dashboard.ValueMapping[] = [
@@ -96,12 +95,12 @@ export function healthDashboard(): dashboard.Dashboard {
         .unit('ms')
     )
     .withPanel(
-      new table.PanelBuilder()
-        .title('What changed')
-        .description('Instances that appeared, went down, restarted or changed version in the time range.')
-        .gridPos({ x: 0, y: 23, w: 24, h: 8 })
-        .datasource(DATASOURCE)
-        .withTarget(new NatsMicro({ queryType: 'events', format: 'table', service: '$service' }))
+      tablePanel(
+        'What changed',
+        'Instances that appeared, went down, restarted or changed version in the time range.',
+        { x: 0, y: 23, w: 24, h: 8 },
+        { queryType: 'events', format: 'table', service: '$service' }
+      )
     )
     .build();
 }

@@ -1,6 +1,7 @@
 //! Typed pieces the provisioned dashboards are built from: the NATS Micro data source reference and a query builder whose queries are the editor's complete ones (`NatsMicroQuery`, normalized as the query editor stores them).
 import * as cog from '@grafana/grafana-foundation-sdk/cog';
 import * as dashboard from '@grafana/grafana-foundation-sdk/dashboard';
+import * as table from '@grafana/grafana-foundation-sdk/table';
 
 import { normalizeQuery } from '../src/data/query';
 import { NatsMicroQuery } from '../src/types';
@@ -59,4 +60,19 @@ export function steps(base: string, ...rest: Array<[number, string]>): dashboard
   return new dashboard.ThresholdsConfigBuilder()
     .mode(dashboard.ThresholdsMode.Absolute)
     .steps([{ value: null, color: base }, ...rest.map(([value, color]) => ({ value, color }))]);
+}
+
+/** A table panel of one NATS Micro query. */
+export function tablePanel(
+  title: string,
+  description: string,
+  gridPos: dashboard.GridPos,
+  query: ConstructorParameters<typeof NatsMicro>[0]
+): table.PanelBuilder {
+  return new table.PanelBuilder()
+    .title(title)
+    .description(description)
+    .gridPos(gridPos)
+    .datasource(DATASOURCE)
+    .withTarget(new NatsMicro(query));
 }

@@ -2,10 +2,9 @@
 import * as bargauge from '@grafana/grafana-foundation-sdk/bargauge';
 import * as common from '@grafana/grafana-foundation-sdk/common';
 import * as dashboard from '@grafana/grafana-foundation-sdk/dashboard';
-import * as table from '@grafana/grafana-foundation-sdk/table';
 import * as timeseries from '@grafana/grafana-foundation-sdk/timeseries';
 
-import { DATASOURCE, eventsAnnotation, NatsMicro, rowName, serviceVariable, steps } from './natsmicro';
+import { DATASOURCE, eventsAnnotation, NatsMicro, rowName, serviceVariable, steps, tablePanel } from './natsmicro';
 
 const lastValue = () => new common.ReduceDataOptionsBuilder().values(true).calcs(['lastNotNull']).fields('');
 const legend = () =>
@@ -26,12 +25,12 @@ export function servicesDashboard(): dashboard.Dashboard {
     .withVariable(serviceVariable())
     .annotation(eventsAnnotation())
     .withPanel(
-      new table.PanelBuilder()
-        .title('Services')
-        .description('One row per service: instances answering, instances down, versions seen ($SRV.PING).')
-        .gridPos({ x: 0, y: 0, w: 10, h: 7 })
-        .datasource(DATASOURCE)
-        .withTarget(new NatsMicro({ queryType: 'services', format: 'table', service: '$service' }))
+      tablePanel(
+        'Services',
+        'One row per service: instances answering, instances down, versions seen ($SRV.PING).',
+        { x: 0, y: 0, w: 10, h: 7 },
+        { queryType: 'services', format: 'table', service: '$service' }
+      )
     )
     .withPanel(
       new bargauge.PanelBuilder()
@@ -94,14 +93,12 @@ export function servicesDashboard(): dashboard.Dashboard {
         .unit('reqps')
     )
     .withPanel(
-      new table.PanelBuilder()
-        .title('Endpoint stats')
-        .description(
-          '$SRV.STATS per endpoint of each instance: requests, errors, processing time, average processing time, started.'
-        )
-        .gridPos({ x: 0, y: 25, w: 24, h: 8 })
-        .datasource(DATASOURCE)
-        .withTarget(new NatsMicro({ queryType: 'stats', format: 'table', service: '$service' }))
+      tablePanel(
+        'Endpoint stats',
+        '$SRV.STATS per endpoint of each instance: requests, errors, processing time, average processing time, started.',
+        { x: 0, y: 25, w: 24, h: 8 },
+        { queryType: 'stats', format: 'table', service: '$service' }
+      )
     )
     .withPanel(
       new bargauge.PanelBuilder()
@@ -135,12 +132,12 @@ export function servicesDashboard(): dashboard.Dashboard {
         .thresholds(steps('green', [0.05, 'orange'], [0.2, 'red']))
     )
     .withPanel(
-      new table.PanelBuilder()
-        .title('Endpoints (INFO)')
-        .description("$SRV.INFO: every instance's endpoints with subject and queue group, description and metadata.")
-        .gridPos({ x: 0, y: 41, w: 24, h: 8 })
-        .datasource(DATASOURCE)
-        .withTarget(new NatsMicro({ queryType: 'info', format: 'table', service: '$service' }))
+      tablePanel(
+        'Endpoints (INFO)',
+        "$SRV.INFO: every instance's endpoints with subject and queue group, description and metadata.",
+        { x: 0, y: 41, w: 24, h: 8 },
+        { queryType: 'info', format: 'table', service: '$service' }
+      )
     )
     .build();
 }
