@@ -33,7 +33,7 @@ fn commands<'a>(text: &'a str, prefix: &str) -> Vec<&'a str> {
         .map(|(i, _)| {
             let rest = &text[i + prefix.len()..];
             let end = rest
-                .find(|c: char| matches!(c, '`' | '"' | '\n' | ';' | ')' | '|' | '&' | '<' | ','))
+                .find(['`', '"', '\n', ';', ')', '|', '&', '<', ','])
                 .unwrap_or(rest.len());
             rest[..end].trim()
         })
