@@ -2,7 +2,8 @@
 # The whole test suite: installs what it needs, then
 #   backend:  format check, clippy, unit and integration tests (real nats-server, real micro
 #             services, the plugin driven over gRPC as Grafana drives it);
-#   frontend: prettier, eslint (@grafana/eslint-config), tsc --noEmit, no import circles (madge), vitest;
+#   frontend: prettier, eslint (@grafana/eslint-config), tsc --noEmit, no import circles (madge),
+#             the provisioned dashboards regenerated from frontend/dashboards/ without a diff, vitest;
 #   package:  both plugins built into dist/ and checked the way Grafana reads them;
 #   browser:  the built module.js files loaded by the preview host in headless Chromium,
 #             against the real backend, nats-server and demo services;
@@ -70,8 +71,9 @@ cargo clippy --all-targets --locked -- -D warnings
 step "cargo test"
 cargo_tests
 
-step "frontend: prettier, eslint, tsc, import circles"
-(cd frontend && npx prettier --check . && npm run --silent lint && npm run --silent typecheck && npm run --silent circles)
+step "frontend: prettier, eslint, tsc, import circles, dashboards as code"
+(cd frontend && npx prettier --check . && npm run --silent lint && npm run --silent typecheck && npm run --silent circles \
+    && npm run --silent dashboards -- --check)
 step "frontend: vitest"
 (cd frontend && npm run --silent test)
 
