@@ -166,8 +166,6 @@ impl Data for Plugin {
             async move {
                 let t0 = Instant::now();
                 let (kind, result) = match (seed, query) {
-                    // A live seed needs valid settings, not the query's history; while NATS is
-                    // unreachable the stream still runs (and says so), as it does through an outage.
                     // A live query answers its history with the channel that continues it; while
                     // NATS is unreachable the stream still runs (and says so), as it does through
                     // an outage.
