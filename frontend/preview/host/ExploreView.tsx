@@ -1,7 +1,7 @@
 //! Explore view: the plugin's QueryEditor bound to one query, a "Run query" button, and the result frames as tables.
 import { CoreApp, DataQuery, DataSourceApi, LoadingState, PanelData } from '@grafana/data';
 import { Alert, Button, Stack } from '@grafana/ui';
-import { useMemo, useState } from 'react';
+import { useMemo, useRef, useState } from 'react';
 
 import { FrameTable } from './FrameTable';
 import { lastMinutes, makeRequest, runQuery } from './query';
@@ -21,11 +21,18 @@ export function ExploreView({ plugin, dsSrv, templateSrv }: Props) {
     datasource: { uid: ds.uid, type: ds.type },
     ...(ds.getDefaultQuery?.(CoreApp.Explore) ?? {}),
   }));
+  // Grafana stores a changed query before it runs onRunQuery, so a run always sees the latest query;
+  // React's state would hand the closure the previous one.
+  const latest = useRef(query);
+  const store = (q: DataQuery) => {
+    latest.current = q;
+    setQuery(q);
+  };
   const [range] = useState(() => lastMinutes(15));
   const [data, setData] = useState<PanelData | undefined>();
   const [running, setRunning] = useState(false);
 
-  const run = async (q: DataQuery = query) => {
+  const run = async (q: DataQuery = latest.current) => {
     setRunning(true);
     try {
       setData(await runQuery(ds, makeRequest([q], lastMinutes(15), CoreApp.Explore)));
@@ -48,7 +55,7 @@ export function ExploreView({ plugin, dsSrv, templateSrv }: Props) {
           <QueryEditor
             datasource={ds}
             query={query}
-            onChange={setQuery}
+            onChange={store}
             onRunQuery={() => run()}
             range={range}
             data={data}
