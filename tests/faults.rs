@@ -163,8 +163,9 @@ async fn creds_against_an_operator_work_and_an_expiring_user_jwt_is_reported_the
     assert_eq!(status, 1, "{message}");
     assert_eq!(up_ids(&p, &forever).await, Ok(want.clone()));
 
-    // A user whose JWT expires in a few seconds, while the plugin runs.
-    let expires = chrono::Utc::now().timestamp() + 4;
+    // A user whose JWT expires in some seconds, while the plugin runs (long enough that the first
+    // query below is answered before it, even on a loaded machine).
+    let expires = chrono::Utc::now().timestamp() + 10;
     let short_creds = op.user_creds("grafana-short", Some(expires));
     let short_seed = short_creds.lines().find(|l| l.starts_with("SU")).unwrap().to_string();
     let mut short = DataSource::new(&nats.url())
