@@ -178,3 +178,69 @@ async fn calls_we_do_not_implement_answer_unimplemented() {
     let a = &r.expect("QueryData after unimplemented calls").responses["A"];
     assert!(!a.error.is_empty() && a.error_source == "downstream", "{a:?}");
 }
+
+#[tokio::test]
+async fn errors_fixed_in_the_settings_name_the_settings_page_grafana_gives() {
+    let p = PluginProcess::start().await.unwrap();
+    let closed = ClosedPort::new();
+    let ask = |ds: DataSource, app_url: Option<&str>| {
+        let mut ctx = context(&ds);
+        if let Some(url) = app_url {
+            ctx.grafana_config.insert("GF_APP_URL".into(), url.into());
+        }
+        let uid = ctx
+            .data_source_instance_settings
+            .as_ref()
+            .expect("settings")
+            .uid
+            .clone();
+        let req = QueryRequest {
+            plugin_context: Some(ctx),
+            headers: HashMap::new(),
+            queries: vec![
+                query("A", json!({"queryType": "ping"})),
+                query("bad", json!({"queryType": "pong"})),
+            ],
+        };
+        let p = &p;
+        async move {
+            let r: QueryResponse = call(p, "/pluginv2.Data/QueryData", req).await.expect("QueryData");
+            (uid, r)
+        }
+    };
+
+    let (uid, r) = ask(
+        DataSource::new(&closed.url()).json(json!({"timeoutMs": 300})),
+        Some("https://grafana.example.com/sub/"),
+    )
+    .await;
+    let page = format!("https://grafana.example.com/sub/connections/datasources/edit/{uid}");
+    let (a, bad) = (&r.responses["A"], &r.responses["bad"]);
+    assert!(
+        a.error.contains("cannot reach NATS") && a.error.contains(&page),
+        "{a:?}"
+    );
+    assert!(
+        !bad.error.is_empty() && !bad.error.contains("connections/datasources"),
+        "a query error is fixed in the query: {bad:?}"
+    );
+
+    let (_, r) = ask(
+        DataSource::new(&closed.url()).json(json!({"authType": "kerberos"})),
+        Some("http://localhost:3000"),
+    )
+    .await;
+    let a = &r.responses["A"];
+    assert!(
+        a.error.contains("settings") && a.error.contains("http://localhost:3000/connections/datasources/edit/"),
+        "{a:?}"
+    );
+
+    // An older Grafana that does not say its address: the message stays as it was.
+    let (_, r) = ask(DataSource::new(&closed.url()).json(json!({"timeoutMs": 300})), None).await;
+    let a = &r.responses["A"];
+    assert!(
+        a.error.contains("cannot reach NATS") && !a.error.contains("connections/datasources"),
+        "{a:?}"
+    );
+}

@@ -62,6 +62,20 @@ impl QueryErrorKind {
         }
     }
 
+    /// Whether the user fixes this on the data source's settings page (settings, credentials, TLS, address).
+    pub fn fixed_in_settings(&self) -> bool {
+        matches!(
+            self,
+            QueryErrorKind::Settings(_)
+                | QueryErrorKind::Connect(
+                    ConnectError::Auth { .. }
+                        | ConnectError::Tls { .. }
+                        | ConnectError::TlsSettings(_)
+                        | ConnectError::Unreachable { .. }
+                )
+        )
+    }
+
     /// Label for metrics.
     pub fn outcome(&self) -> &'static str {
         match self {

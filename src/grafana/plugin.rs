@@ -110,7 +110,8 @@ fn window(q: &pluginv2::DataQuery) -> Option<Window> {
     })
 }
 
-fn data_response(result: Result<Vec<Frame>, QueryError>) -> protocol::DataResponse {
+/// One query's answer. An error the user fixes in the settings names the settings page, when known.
+fn data_response(result: Result<Vec<Frame>, QueryError>, settings_page: Option<&str>) -> protocol::DataResponse {
     let encoded = result.and_then(|frames| {
         frames
             .iter()
@@ -124,7 +125,10 @@ fn data_response(result: Result<Vec<Frame>, QueryError>) -> protocol::DataRespon
             ..Default::default()
         },
         Err(e) => protocol::DataResponse {
-            error: e.kind.to_string(),
+            error: match settings_page.filter(|_| e.kind.fixed_in_settings()) {
+                Some(page) => format!("{} (data source settings: {page})", e.kind),
+                None => e.kind.to_string(),
+            },
             status: e.kind.status(),
             error_source: e.kind.source().name().to_string(),
             ..Default::default()
@@ -137,6 +141,10 @@ impl Data for Plugin {
     async fn query_data(&self, req: protocol::QueryDataRequest) -> protocol::QueryDataResponse {
         self.note_grafana(req.plugin_context.as_ref());
         let ctx = req.plugin_context.as_ref().map(protocol::PluginContext::sdk);
+        let settings_page = req
+            .plugin_context
+            .as_ref()
+            .and_then(protocol::PluginContext::settings_page);
         let uid = ctx
             .as_ref()
             .and_then(|c| c.data_source_instance_settings.as_ref())
@@ -163,6 +171,7 @@ impl Data for Plugin {
         };
         let runs = parsed.into_iter().map(|(ref_id, seed, query)| {
             let conn = conn.clone();
+            let settings_page = settings_page.as_deref();
             async move {
                 let t0 = Instant::now();
                 let (kind, result) = match (seed, query) {
@@ -204,7 +213,7 @@ impl Data for Plugin {
                         elapsed_ms = t0.elapsed().as_secs_f64() * 1e3, "query answered"),
                     Err(e) => tracing::info!(ref_id = %ref_id, query_type = kind, error = %e.kind, "query failed"),
                 }
-                (ref_id, data_response(result))
+                (ref_id, data_response(result, settings_page))
             }
         });
         let responses: HashMap<String, protocol::DataResponse> = join_all(runs).await.into_iter().collect();

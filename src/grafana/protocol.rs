@@ -67,6 +67,15 @@ impl PluginContext {
         }
     }
 
+    /// Where this data source's settings are edited, when Grafana says its own address (`GF_APP_URL`).
+    pub fn settings_page(&self) -> Option<String> {
+        let app = self.grafana_config.get("GF_APP_URL")?.trim().trim_end_matches('/');
+        let uid = &self.data_source_instance_settings.as_ref()?.uid;
+        let plain = |c: char| c.is_ascii_alphanumeric() || c == '-' || c == '_';
+        let web = app.starts_with("http://") || app.starts_with("https://");
+        (web && !uid.is_empty() && uid.chars().all(plain)).then(|| format!("{app}/connections/datasources/edit/{uid}"))
+    }
+
     /// The Grafana version from the user agent (`Grafana/12.4.0 (…)` → `12.4.0`), if it says.
     pub fn grafana_version(&self) -> Option<&str> {
         let rest = self.user_agent.trim().strip_prefix("Grafana/")?;
