@@ -16,7 +16,7 @@ import {
 import { getTemplateSrv } from '@grafana/runtime';
 import { Alert, Button, Field, Input, RadioButtonGroup, Stack, useTheme2 } from '@grafana/ui';
 import { set } from 'lodash';
-import { useEffect, useMemo, useRef, useState } from 'react';
+import { Ref, useEffect, useMemo, useRef, useState } from 'react';
 import { from } from 'rxjs';
 
 import { lastMinutes, makeRequest, runQuery } from './query';
@@ -68,10 +68,164 @@ function defaultOptions(plugin: PanelPlugin): Record<string, unknown> {
   return options;
 }
 
-export function DashboardView({ plugin, dsSrv }: Props) {
+/** `?panels=2` (live mode): a second panel with the same query, as two panels of one dashboard sharing a channel. */
+const TWIN_PANEL = numberFromUrl('panels', 1) >= 2;
+
+/**
+ * One panel's live query: ONE DataSource.query(); DataSourceWithBackend sees meta.channel on its frame and
+ * subscribes through getGrafanaLiveSrv(); every emission (the grown StreamingDataFrame) becomes the panel's data.
+ */
+function subscribeLive(
+  ds: DataSourceApi<DataQuery>,
+  query: DataQuery,
+  panel: { id: number; pluginId: string },
+  rangeMinutes: number,
+  onData: (d: PanelData) => void
+): () => void {
+  const request = makeRequest([query], lastMinutes(rangeMinutes), CoreApp.Dashboard, {
+    panelId: panel.id,
+    dashboardUID: 'natsmicro-preview',
+    panelPluginId: panel.pluginId,
+  });
+  const sub = from(ds.query(request)).subscribe({
+    next: (r) => {
+      const errors = r.errors ?? (r.error ? [r.error] : []);
+      onData({
+        state: r.state ?? (errors.length ? LoadingState.Error : LoadingState.Done),
+        series: r.data ?? [],
+        errors: errors.length ? errors : undefined,
+        error: errors[0],
+        timeRange: lastMinutes(rangeMinutes),
+        request,
+      });
+    },
+    error: (e) =>
+      onData({ state: LoadingState.Error, series: [], timeRange: request.range, errors: [{ message: String(e) }] }),
+  });
+  return () => sub.unsubscribe();
+}
+
+/** The data with the field config applied, as Grafana hands it to a panel. */
+function useFieldOverrides(data: PanelData, fieldConfig: FieldConfigSource, plugin: PanelPlugin): PanelData {
   const theme = useTheme2();
-  const ds = useMemo(() => dsSrv.instanceNow() as DataSourceApi<DataQuery>, [dsSrv]);
+  const replaceVariables = useReplaceVariables();
+  return useMemo<PanelData>(() => {
+    try {
+      const series = applyFieldOverrides({
+        data: data.series,
+        fieldConfig,
+        replaceVariables,
+        theme,
+        timeZone: 'browser',
+        fieldConfigRegistry: plugin.fieldConfigRegistry,
+      });
+      return { ...data, series };
+    } catch {
+      return data;
+    }
+  }, [data, fieldConfig, replaceVariables, theme, plugin]);
+}
+
+function useReplaceVariables() {
+  return useMemo(() => {
+    const srv = getTemplateSrv();
+    return (value: string, scopedVars?: Parameters<typeof srv.replace>[1], format?: string | Function) =>
+      srv.replace(value, scopedVars, format);
+  }, []);
+}
+
+interface BoxProps {
+  plugin: PanelPlugin;
+  id: number;
+  title: string;
+  data: PanelData;
+  options: Record<string, unknown>;
+  fieldConfig: FieldConfigSource;
+  width: number;
+  renderCounter: number;
+  testId: string;
+  bodyRef?: Ref<HTMLDivElement>;
+  onOptionsChange: (o: Record<string, unknown>) => void;
+  onFieldConfigChange: (c: FieldConfigSource) => void;
+}
+
+/** A dashboard panel: header, and the plugin's panel component with Grafana's props. */
+function PanelBox({
+  plugin,
+  id,
+  title,
+  data,
+  options,
+  fieldConfig,
+  width,
+  renderCounter,
+  testId,
+  bodyRef,
+  onOptionsChange,
+  onFieldConfigChange,
+}: BoxProps) {
   const Panel = plugin.panel ?? NoPanel;
+  const eventBus = useMemo(() => new EventBusSrv(), []);
+  const replaceVariables = useReplaceVariables();
+  return (
+    <div className={styles.panel}>
+      <div className={styles.header}>
+        <span>{title}</span>
+        <span>{data.state}</span>
+      </div>
+      <div className={styles.body} ref={bodyRef} data-testid={testId} style={{ height: PANEL_HEIGHT }}>
+        <Panel
+          id={id}
+          data={data}
+          timeRange={data.timeRange}
+          timeZone="browser"
+          options={options}
+          fieldConfig={fieldConfig}
+          transparent={false}
+          width={width}
+          height={PANEL_HEIGHT - 16}
+          renderCounter={renderCounter}
+          title={title}
+          eventBus={eventBus}
+          onOptionsChange={onOptionsChange}
+          onFieldConfigChange={onFieldConfigChange}
+          replaceVariables={replaceVariables}
+          onChangeTimeRange={() => {}}
+        />
+      </div>
+    </div>
+  );
+}
+
+type TwinProps = Omit<BoxProps, 'id' | 'data' | 'renderCounter' | 'testId' | 'bodyRef'> & {
+  ds: DataSourceApi<DataQuery>;
+  query: DataQuery;
+  rangeMinutes: number;
+  runs: number;
+};
+
+/** The second live panel (`?panels=2`): the same query, its own subscription, the same channel. */
+function TwinPanel({ ds, query, rangeMinutes, runs, ...box }: TwinProps) {
+  const [data, setData] = useState<PanelData>(() => ({
+    state: LoadingState.NotStarted,
+    series: [],
+    timeRange: lastMinutes(rangeMinutes),
+  }));
+  const [updates, setUpdates] = useState(0);
+  useEffect(
+    () =>
+      subscribeLive(ds, query, { id: 2, pluginId: box.plugin.meta.id }, rangeMinutes, (d) => {
+        setData(d);
+        setUpdates((n) => n + 1);
+      }),
+    [ds, query, box.plugin, rangeMinutes, runs]
+  );
+  const processed = useFieldOverrides(data, box.fieldConfig, box.plugin);
+  return <PanelBox {...box} id={2} data={processed} renderCounter={updates} testId="preview-panel-2" />;
+}
+
+export function DashboardView({ plugin, dsSrv }: Props) {
+  const ds = useMemo(() => dsSrv.instanceNow() as DataSourceApi<DataQuery>, [dsSrv]);
   const [options, setOptions] = useState<Record<string, unknown>>(() => defaultOptions(plugin));
   const [fieldConfig, setFieldConfig] = useState<FieldConfigSource>(() => plugin.fieldConfigDefaults);
   const [refreshSec, setRefreshSec] = useState(() => numberFromUrl('refresh', 5));
@@ -89,7 +243,6 @@ export function DashboardView({ plugin, dsSrv }: Props) {
   const [lastAt, setLastAt] = useState<number | null>(null);
   const [width, setWidth] = useState(800);
   const bodyRef = useRef<HTMLDivElement>(null);
-  const eventBus = useMemo(() => new EventBusSrv(), []);
   const query = useMemo<DataQuery>(
     () =>
       ({
@@ -112,38 +265,19 @@ export function DashboardView({ plugin, dsSrv }: Props) {
     return () => ro.disconnect();
   }, []);
 
-  // Live: ONE query through DataSource.query(); DataSourceWithBackend sees meta.channel on its frame and
-  // subscribes through getGrafanaLiveSrv(); every emission is the grown StreamingDataFrame. The time range
-  // slides with the clock (Grafana's "liveNow") so new points stay inside it.
+  // Live: the time range slides with the clock (Grafana's "liveNow") so new points stay inside it.
   useEffect(() => {
     if (mode !== 'live') {
       return;
     }
-    const request = makeRequest([query], lastMinutes(rangeMinutes), CoreApp.Dashboard, {
-      panelId: 1,
-      dashboardUID: 'natsmicro-preview',
-      panelPluginId: plugin.meta.id,
-    });
-    const sub = from(ds.query(request)).subscribe({
-      next: (r) => {
-        const errors = r.errors ?? (r.error ? [r.error] : []);
-        setData({
-          state: r.state ?? (errors.length ? LoadingState.Error : LoadingState.Done),
-          series: r.data ?? [],
-          errors: errors.length ? errors : undefined,
-          error: errors[0],
-          timeRange: lastMinutes(rangeMinutes),
-          request,
-        });
-        setRefreshes((n) => n + 1);
-        setLastAt(Date.now());
-      },
-      error: (e) =>
-        setData({ state: LoadingState.Error, series: [], timeRange: request.range, errors: [{ message: String(e) }] }),
+    const stop = subscribeLive(ds, query, { id: 1, pluginId: plugin.meta.id }, rangeMinutes, (d) => {
+      setData(d);
+      setRefreshes((n) => n + 1);
+      setLastAt(Date.now());
     });
     const clock = setInterval(() => setData((d) => ({ ...d, timeRange: lastMinutes(rangeMinutes) })), 1000);
     return () => {
-      sub.unsubscribe();
+      stop();
       clearInterval(clock);
     };
   }, [ds, query, plugin, mode, runs, rangeMinutes]);
@@ -183,29 +317,10 @@ export function DashboardView({ plugin, dsSrv }: Props) {
     };
   }, [ds, query, plugin, refreshSec, mode]);
 
-  const replaceVariables = useMemo(() => {
-    const srv = getTemplateSrv();
-    return (value: string, scopedVars?: Parameters<typeof srv.replace>[1], format?: string | Function) =>
-      srv.replace(value, scopedVars, format);
-  }, []);
-
-  const processed = useMemo<PanelData>(() => {
-    try {
-      const series = applyFieldOverrides({
-        data: data.series,
-        fieldConfig,
-        replaceVariables,
-        theme,
-        timeZone: 'browser',
-        fieldConfigRegistry: plugin.fieldConfigRegistry,
-      });
-      return { ...data, series };
-    } catch {
-      return data;
-    }
-  }, [data, fieldConfig, replaceVariables, theme, plugin]);
+  const processed = useFieldOverrides(data, fieldConfig, plugin);
 
   const threshold = typeof options.thresholdMs === 'number' ? options.thresholdMs : 0;
+  const title = mode === 'live' ? 'Ping round-trip time (live)' : 'Ping round-trip time';
 
   return (
     <Stack direction="column" gap={2}>
@@ -279,32 +394,35 @@ export function DashboardView({ plugin, dsSrv }: Props) {
       {(data.errors ?? []).map((e, i) => (
         <Alert key={i} severity="error" title={e.message ?? 'query failed'} />
       ))}
-      <div className={styles.panel}>
-        <div className={styles.header}>
-          <span>{mode === 'live' ? 'Ping round-trip time (live)' : 'Ping round-trip time'}</span>
-          <span>{data.state}</span>
-        </div>
-        <div className={styles.body} ref={bodyRef} data-testid="preview-panel" style={{ height: PANEL_HEIGHT }}>
-          <Panel
-            id={1}
-            data={processed}
-            timeRange={processed.timeRange}
-            timeZone="browser"
-            options={options}
-            fieldConfig={fieldConfig}
-            transparent={false}
-            width={width}
-            height={PANEL_HEIGHT - 16}
-            renderCounter={refreshes}
-            title={mode === 'live' ? 'Ping round-trip time (live)' : 'Ping round-trip time'}
-            eventBus={eventBus}
-            onOptionsChange={(o: Record<string, unknown>) => setOptions(o)}
-            onFieldConfigChange={setFieldConfig}
-            replaceVariables={replaceVariables}
-            onChangeTimeRange={() => {}}
-          />
-        </div>
-      </div>
+      <PanelBox
+        plugin={plugin}
+        id={1}
+        title={title}
+        data={processed}
+        options={options}
+        fieldConfig={fieldConfig}
+        width={width}
+        renderCounter={refreshes}
+        testId="preview-panel"
+        bodyRef={bodyRef}
+        onOptionsChange={setOptions}
+        onFieldConfigChange={setFieldConfig}
+      />
+      {mode === 'live' && TWIN_PANEL && (
+        <TwinPanel
+          plugin={plugin}
+          title={`${title}, second panel`}
+          ds={ds}
+          query={query}
+          rangeMinutes={rangeMinutes}
+          runs={runs}
+          options={options}
+          fieldConfig={fieldConfig}
+          width={width}
+          onOptionsChange={setOptions}
+          onFieldConfigChange={setFieldConfig}
+        />
+      )}
     </Stack>
   );
 }

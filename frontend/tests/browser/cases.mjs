@@ -196,11 +196,19 @@ export async function everyQueryTypeAnswersInExplore(t) {
     const types = await hook(page, 'natsmicro-query-type');
     await types.getByRole('radio', { name: label, exact: true }).click();
     await page.getByTestId('preview-run-query').click();
-    const frame = await hook(page, 'preview-frame', 20000);
-    const text = norm(await frame.innerText());
-    if (!text.includes(expect)) {
-      throw new Error(`${label}: the frame shows no ${expect}: ${text.slice(0, 300)}`);
-    }
+    const type = label.toLowerCase();
+    // The frame of the query just chosen: the view may still show the one before while this one runs.
+    await until(
+      `a ${type} frame with ${expect}`,
+      async () => {
+        const text = norm(await (await hook(page, 'preview-frame', 20000)).innerText());
+        if (!text.includes(expect)) {
+          throw new Error(`${label}: the frame shows no ${expect}: ${text.slice(0, 300)}`);
+        }
+        return true;
+      },
+      20000
+    );
     await saveScreenshot(t, file, { fullPage: true });
   }
 }
@@ -241,6 +249,53 @@ async function linePoints(page) {
       els.map((e) => [e.getAttribute('data-series'), (e.getAttribute('d') ?? '').match(/[ML]/g)?.length ?? 0])
     )
   );
+}
+
+/** Points of each line drawn in one panel of the page (`preview-panel`, `preview-panel-2`). */
+async function panelPoints(page, panel) {
+  return page.$$eval(`[data-testid="${panel}"] [data-testid="natsmicro-ping-line"]`, (els) =>
+    Object.fromEntries(
+      els.map((e) => [e.getAttribute('data-series'), (e.getAttribute('d') ?? '').match(/[ML]/g)?.length ?? 0])
+    )
+  );
+}
+
+/**
+ * Two panels of one page on the same channel (Grafana keeps one buffer per channel in a page): the
+ * first QueryData frame seeds it, the second panel's is skipped, both draw the same points and grow
+ * together, and the backend sees one subscriber for the page.
+ */
+async function twoPanelsShareOneChannel(t, page, want, others) {
+  await page.goto(`${t.base}/dashboard?live=1&range=1&panels=2`);
+  const same = async () => {
+    const [a, b] = [await panelPoints(page, 'preview-panel'), await panelPoints(page, 'preview-panel-2')];
+    return want.every((k) => (a[k] ?? 0) >= 3 && a[k] === b[k]) ? a : null;
+  };
+  const first = await until('both panels drawing the same history for every instance', same, 20000);
+  const entries = await until('two subscriptions in the page', async () => {
+    const e = (await liveEntries(page)).filter((x) => x.state !== 'Done');
+    return e.length === 2 ? e : null;
+  });
+  const seeds = entries.map((e) => e.seedRows).sort((x, y) => x - y);
+  if (entries[0].channel !== entries[1].channel || seeds[0] !== 0 || seeds[1] < 3) {
+    throw new Error(`two panels: want one channel seeded once, got ${JSON.stringify(entries)}`);
+  }
+  const grown = await until(
+    'both panels to gain 2 points together',
+    async () => {
+      const p = await same();
+      return p && want.every((k) => p[k] >= first[k] + 2) ? p : null;
+    },
+    20000
+  );
+  const [c] = await until(`${others + 1} subscribers on the channel (one per page)`, async () => {
+    const c = await liveChannels(t);
+    return c.length === 1 && c[0].subscribers === others + 1 ? c : null;
+  });
+  if (c.runStreams !== 1 || (await liveEntries(page)).some((e) => e.repeats !== 0)) {
+    throw new Error(`two panels: ${JSON.stringify(c)}, ${JSON.stringify(await liveEntries(page))}`);
+  }
+  t.log(`live two panels: points ${want.map((k) => `${first[k]}→${grown[k]}`).join(', ')} in both, seeded once`);
 }
 
 /** The host's record of its live subscriptions (preview/host/live.ts), one entry per getDataStream. */
@@ -399,6 +454,9 @@ export async function liveStreamHistoryThenLivePoints(t) {
       }
       t.log(`live ${what}: points ${want.map((k) => `${before[k]}→${after[k]}`).join(', ')}, buffer kept`);
     }
+
+    // Two panels of one dashboard on the channel, in the second page (the first stays subscribed).
+    await twoPanelsShareOneChannel(t, second, want, 1);
 
     // The same dashboard where the Live endpoint does not get through.
     await liveBlockedStillShowsHistory(t, second);
