@@ -18,6 +18,8 @@
 //!   bound; event detection (appeared, disappeared, restarted, version changed).
 //! - [`model::rate`]: the one rule for rates of STATS counters over an interval.
 //! - [`model::shapes`]: rounds and replies to instant frames (`numeric-long`, `table`).
+//! - [`model::aggregate`]: the rule that combines the instances of a service (`aggregate`), and
+//!   the aggregated instant frames.
 //! - [`model::timeseries`]: history plus a fresh sample to `timeseries-multi` frames, and the
 //!   events frame for annotations.
 //! - [`model::channel`], [`model::live`]: Grafana Live channel paths, and the wide frames of a stream.

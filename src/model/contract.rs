@@ -3,7 +3,7 @@
 use serde_json::{json, Map, Value};
 
 use crate::model::channel;
-use crate::model::query::{Format, QueryType};
+use crate::model::query::{Aggregate, Format, QueryType};
 use crate::model::settings::{
     AUTH_TYPES, DEFAULT_INBOX_PREFIX, DEFAULT_MAX_ROUND_BYTES, DEFAULT_RETENTION_MINUTES, DEFAULT_SAMPLE_INTERVAL_SEC,
     DEFAULT_SRV_PREFIX, DEFAULT_TIMEOUT_MS, MAX_ROUND_BYTES_RANGE, RETENTION_MINUTES_RANGE, SAMPLE_INTERVAL_SEC_RANGE,
@@ -30,6 +30,13 @@ pub fn contract() -> Value {
         "liveQueryTypes": QueryType::ALL
             .iter()
             .filter(|t| channel::streams(**t, Format::Timeseries))
+            .map(|t| t.name())
+            .collect::<Vec<_>>(),
+        "aggregates": Aggregate::ALL.iter().map(|a| a.name()).collect::<Vec<_>>(),
+        // Query types whose instances `aggregate` combines (formats instant and timeseries).
+        "aggregateQueryTypes": QueryType::ALL
+            .iter()
+            .filter(|t| Aggregate::applies_to(**t))
             .map(|t| t.name())
             .collect::<Vec<_>>(),
         "authTypes": AUTH_TYPES,

@@ -4,6 +4,7 @@
 //! Used by: [`crate::nats`] (settings, the history it fills, the observed data it produces) and
 //! [`crate::grafana`].
 
+pub mod aggregate;
 pub mod channel;
 pub mod contract;
 pub mod frames;

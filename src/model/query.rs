@@ -89,6 +89,46 @@ impl QueryType {
     }
 }
 
+/// `aggregate`: how the instances of each service combine (`none` keeps one row or series per instance).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Aggregate {
+    #[default]
+    None,
+    Sum,
+    Avg,
+    Min,
+    Max,
+    Count,
+}
+
+impl Aggregate {
+    /// Every value, in the order editors list them.
+    pub const ALL: [Aggregate; 6] = [
+        Aggregate::None,
+        Aggregate::Sum,
+        Aggregate::Avg,
+        Aggregate::Min,
+        Aggregate::Max,
+        Aggregate::Count,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Aggregate::None => "none",
+            Aggregate::Sum => "sum",
+            Aggregate::Avg => "avg",
+            Aggregate::Min => "min",
+            Aggregate::Max => "max",
+            Aggregate::Count => "count",
+        }
+    }
+
+    /// Query types whose instances combine.
+    pub fn applies_to(t: QueryType) -> bool {
+        matches!(t, QueryType::Ping | QueryType::Stats)
+    }
+}
+
 /// The time range and resolution Grafana asks for (`timeRange`, `maxDataPoints`, `intervalMs`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Window {
@@ -145,6 +185,7 @@ pub struct Query {
     pub scope: Scope,
     pub endpoint: Option<String>,
     pub metric: &'static str,
+    pub aggregate: Aggregate,
     pub subject: String,
     pub payload: String,
     pub headers: Vec<(String, String)>,
@@ -169,6 +210,7 @@ struct Model {
     endpoint: Option<Value>,
     format: Option<Value>,
     metric: Option<Value>,
+    aggregate: Option<Value>,
     subject: Option<Value>,
     payload: Option<Value>,
     headers: Option<Value>,
@@ -284,6 +326,32 @@ impl Query {
             })?,
         };
 
+        let aggregate_text = text(&model.aggregate, "aggregate")?;
+        let aggregate = match Aggregate::ALL.into_iter().find(|a| a.name() == aggregate_text) {
+            _ if aggregate_text.is_empty() => Aggregate::None,
+            Some(a) => a,
+            None => {
+                let names: Vec<_> = Aggregate::ALL.iter().map(|a| a.name()).collect();
+                return bad(format!(
+                    "aggregate '{aggregate_text}' is not one of {}",
+                    names.join(", ")
+                ));
+            }
+        };
+        if aggregate != Aggregate::None {
+            if !Aggregate::applies_to(query_type) {
+                return bad(format!(
+                    "aggregate combines the instances of ping and stats queries; {} queries take aggregate none",
+                    query_type.name()
+                ));
+            }
+            if format == Format::Table {
+                return bad(
+                    "aggregate applies to formats instant and timeseries; a table lists every instance".to_string(),
+                );
+            }
+        }
+
         let subject = text(&model.subject, "subject")?;
         let payload = match &model.payload {
             Some(Value::String(s)) => s.clone(),
@@ -313,6 +381,7 @@ impl Query {
             },
             endpoint: (!endpoint.is_empty()).then_some(endpoint),
             metric,
+            aggregate,
             subject,
             payload,
             headers,

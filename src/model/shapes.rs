@@ -9,6 +9,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde_json::{json, Value};
 
 use crate::model::frames::{Field, FieldConfig, Frame, FrameMeta, Notice, Severity, Values, NUMERIC_LONG, TABLE};
+use crate::model::micro::{Endpoint, ServiceReply};
 use crate::model::observed::RequestReply;
 use crate::model::observed::{Round, StopReason};
 use crate::model::query::{Format, Query};
@@ -17,7 +18,7 @@ fn nanos(t: chrono::DateTime<chrono::Utc>) -> i64 {
     t.timestamp_nanos_opt().unwrap_or(i64::MAX)
 }
 
-fn ms(d: std::time::Duration) -> f64 {
+pub(crate) fn ms(d: std::time::Duration) -> f64 {
     d.as_secs_f64() * 1e3
 }
 
@@ -99,7 +100,7 @@ pub fn bytes_text(n: u64) -> String {
 }
 
 /// Meta shared by every frame built from a round: type, executed subject, notices, round facts.
-fn round_meta(kind: &'static str, round: &Round) -> FrameMeta {
+pub(crate) fn round_meta(kind: &'static str, round: &Round) -> FrameMeta {
     FrameMeta {
         executed_query_string: Some(round.subject.clone()),
         notices: round_notices(round),
@@ -131,6 +132,26 @@ pub(crate) fn up_config() -> FieldConfig {
         }])),
         ..FieldConfig::default()
     }
+}
+
+/// Field config of `error_ratio` (0–1 as a percentage), in every format.
+pub(crate) fn ratio_config() -> FieldConfig {
+    FieldConfig {
+        min: Some(0.0),
+        max: Some(1.0),
+        ..FieldConfig::unit("percentunit")
+    }
+}
+
+/// The endpoints of a STATS round the query's `endpoint` filter keeps, with their instance.
+pub(crate) fn endpoints<'a>(q: &'a Query, round: &'a Round) -> impl Iterator<Item = (&'a ServiceReply, &'a Endpoint)> {
+    round.replies.iter().flat_map(move |r| {
+        r.reply
+            .endpoints
+            .iter()
+            .filter(move |e| q.endpoint.as_deref().is_none_or(|want| want == e.name))
+            .map(move |e| (&r.reply, e))
+    })
 }
 
 /// `ping`: one row per instance (answering or down) with its round-trip time or up state.
@@ -308,39 +329,28 @@ pub fn stats(q: &Query, round: &Round) -> Frame {
     let mut last_error = Vec::new();
     let mut started = Vec::new();
     let mut data = Vec::new();
-    for r in &round.replies {
-        let i = &r.reply;
-        for e in i
-            .endpoints
-            .iter()
-            .filter(|e| q.endpoint.as_deref().is_none_or(|want| want == e.name))
-        {
-            for (c, v) in dims.iter_mut().zip([&i.name, &i.id, &i.version, &e.name]) {
-                c.push(v.clone());
-            }
-            subject.push(e.subject.clone());
-            queue.push(e.queue_group.clone());
-            requests.push(e.num_requests as f64);
-            errors.push(e.num_errors as f64);
-            ratio.push(if e.num_requests == 0 {
-                0.0
-            } else {
-                (e.num_errors as f64 / e.num_requests as f64).min(1.0)
-            });
-            total.push(e.processing_time / 1e6);
-            avg.push(e.average_processing_time / 1e6);
-            last_error.push(e.last_error.clone());
-            started.push(i.started.map(nanos));
-            data.push(e.data.as_ref().map(Value::to_string));
+    for (i, e) in endpoints(q, round) {
+        for (c, v) in dims.iter_mut().zip([&i.name, &i.id, &i.version, &e.name]) {
+            c.push(v.clone());
         }
+        subject.push(e.subject.clone());
+        queue.push(e.queue_group.clone());
+        requests.push(e.num_requests as f64);
+        errors.push(e.num_errors as f64);
+        ratio.push(if e.num_requests == 0 {
+            0.0
+        } else {
+            (e.num_errors as f64 / e.num_requests as f64).min(1.0)
+        });
+        total.push(e.processing_time / 1e6);
+        avg.push(e.average_processing_time / 1e6);
+        last_error.push(e.last_error.clone());
+        started.push(i.started.map(nanos));
+        data.push(e.data.as_ref().map(Value::to_string));
     }
     let count = |name: &str, v: Vec<f64>| Field::new(name, Values::Float64(v)).with_config(FieldConfig::unit("short"));
     let millis = |name: &str, v: Vec<f64>| Field::new(name, Values::Float64(v)).with_config(FieldConfig::unit("ms"));
-    let ratio_field = Field::new("error_ratio", Values::Float64(ratio)).with_config(FieldConfig {
-        min: Some(0.0),
-        max: Some(1.0),
-        ..FieldConfig::unit("percentunit")
-    });
+    let ratio_field = Field::new("error_ratio", Values::Float64(ratio)).with_config(ratio_config());
     let mut frame = Frame::new("stats", &q.ref_id);
     for (name, col) in ["service", "id", "version", "endpoint"].into_iter().zip(dims) {
         frame = frame.with_field(Field::new(name, Values::String(col)));
@@ -436,7 +446,7 @@ pub fn request(q: &Query, reply: &RequestReply) -> Frame {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use std::time::Duration;
 
     use chrono::Utc;
@@ -445,7 +455,8 @@ mod tests {
     use crate::model::micro::{parse_reply, Scope, Verb};
     use crate::model::observed::{KnownInstance, Reply as RoundReply};
 
-    fn round(verb: Verb, bodies: &[&str], down: Vec<KnownInstance>) -> Round {
+    /// A round of these reply bodies (rtt 0.5 ms, 1 ms, …) and known instances down.
+    pub(crate) fn round(verb: Verb, bodies: &[&str], down: Vec<KnownInstance>) -> Round {
         Round {
             verb,
             scope: Scope::all(),

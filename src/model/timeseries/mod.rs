@@ -13,6 +13,9 @@
 //! Counter resets (a lower counter, or a changed `started`) start a new segment: the first
 //! point of a segment is null, never a negative or huge rate. A new instance id is a new series.
 //!
+//! With `aggregate`, the series of one service (and endpoint) combine point by point after
+//! downsampling, by the rule of [`crate::model::aggregate`]; labels lose `id`.
+//!
 //! Downsampling: when the step Grafana asks for (`intervalMs`, or the range / `maxDataPoints`)
 //! is longer than the sampler period, points are merged into buckets aligned to the step:
 //! rtt is the mean of the answering samples; rates and ratios are Σ deltas / Σ durations (or
@@ -23,11 +26,12 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::json;
 
+use crate::model::aggregate::{Group, Part};
 use crate::model::frames::{Field, FieldConfig, Frame, FrameMeta, Notice, Severity, Values, TABLE, TIMESERIES_MULTI};
 use crate::model::history::{EndpointPoint, History, PingSample, StatsSample};
-use crate::model::query::{Query, Window};
+use crate::model::query::{Aggregate, Query, Window};
 use crate::model::rate;
-use crate::model::shapes::{bytes_text, up_config};
+use crate::model::shapes::{bytes_text, ratio_config, up_config};
 
 /// What the builders read besides the query.
 #[derive(Clone, Copy, Debug)]
@@ -89,13 +93,16 @@ fn step(w: &Window, period_ms: Option<i64>) -> Option<i64> {
     (step > period).then_some(step)
 }
 
-fn reduce(raw: &[Raw], step: Option<i64>, agg: Agg) -> (Vec<i64>, Vec<Option<f64>>) {
-    let ns = |ms: i64| ms.saturating_mul(1_000_000);
+/// The points of one series after downsampling: per point (bucket) time in ms, its value and the
+/// fraction behind it (what aggregates pool).
+fn reduce(raw: &[Raw], step: Option<i64>, agg: Agg) -> Vec<(i64, Part)> {
+    let part = |num: f64, den: f64| Part {
+        value: (den != 0.0).then(|| num / den),
+        num,
+        den,
+    };
     let Some(step) = step else {
-        return (
-            raw.iter().map(|r| ns(r.t)).collect(),
-            raw.iter().map(|r| (r.den != 0.0).then(|| r.num / r.den)).collect(),
-        );
+        return raw.iter().map(|r| (r.t, part(r.num, r.den))).collect();
     };
     let mut buckets: BTreeMap<i64, (f64, f64, Option<f64>)> = BTreeMap::new();
     for r in raw {
@@ -112,15 +119,52 @@ fn reduce(raw: &[Raw], step: Option<i64>, agg: Agg) -> (Vec<i64>, Vec<Option<f64
             (_, Some(x)) => x.max(v),
         });
     }
-    let times = buckets.keys().map(|t| ns(*t)).collect();
-    let values = buckets
-        .values()
-        .map(|(num, den, extreme)| match agg {
-            Agg::Ratio => (*den != 0.0).then(|| num / den),
-            Agg::Min | Agg::Max => *extreme,
+    buckets
+        .into_iter()
+        .map(|(t, (num, den, extreme))| {
+            let p = match agg {
+                Agg::Ratio => part(num, den),
+                Agg::Min | Agg::Max => Part::plain(extreme),
+            };
+            (t, p)
         })
-        .collect();
-    (times, values)
+        .collect()
+}
+
+/// The series a frame set shows: one per instance, or with `aggregate` one per group (the labels
+/// without `id`), combined point by point by the rule of [`crate::model::aggregate`].
+fn combine(q: &Query, series: Vec<Series>, step: Option<i64>, agg: Agg) -> Vec<Points> {
+    if q.aggregate == Aggregate::None {
+        return series
+            .into_iter()
+            .map(|s| Points {
+                labels: s.labels,
+                points: reduce(&s.raw, step, agg)
+                    .into_iter()
+                    .map(|(t, p)| (t, p.value))
+                    .collect(),
+            })
+            .collect();
+    }
+    let mut groups: BTreeMap<BTreeMap<String, String>, BTreeMap<i64, Group>> = BTreeMap::new();
+    for s in series {
+        let mut labels = s.labels;
+        labels.remove("id");
+        let at = groups.entry(labels).or_default();
+        for (t, p) in reduce(&s.raw, step, agg) {
+            at.entry(t).or_default().add(p);
+        }
+    }
+    groups
+        .into_iter()
+        .map(|(labels, at)| Points {
+            labels,
+            points: at
+                .into_iter()
+                .map(|(t, g)| (t, g.value(q.aggregate, q.metric)))
+                .collect(),
+        })
+        .collect()
 }
 
 fn meta(src: &Source<'_>, notices: Vec<Notice>, custom: Option<serde_json::Value>) -> FrameMeta {
@@ -167,6 +211,12 @@ struct Series {
     raw: Vec<Raw>,
 }
 
+/// A series as drawn: labels, and (time ms, value) per point.
+struct Points {
+    labels: BTreeMap<String, String>,
+    points: Vec<(i64, Option<f64>)>,
+}
+
 fn frames(
     q: &Query,
     src: &Source<'_>,
@@ -177,6 +227,12 @@ fn frames(
     extra_notices: Vec<Notice>,
 ) -> Vec<Frame> {
     let step = step(w, src.period_ms);
+    let series = combine(q, series, step, agg);
+    let config = if q.aggregate == Aggregate::Count {
+        FieldConfig::unit("short")
+    } else {
+        config
+    };
     let mut notices = history_notices(src, w);
     notices.extend(extra_notices);
     let custom = Some(json!({
@@ -199,7 +255,8 @@ fn frames(
     series
         .into_iter()
         .map(|s| {
-            let (times, values) = reduce(&s.raw, step, agg);
+            let times = s.points.iter().map(|(t, _)| t.saturating_mul(1_000_000)).collect();
+            let values = s.points.iter().map(|(_, v)| *v).collect();
             Frame::new(q.metric, &q.ref_id)
                 .with_meta(meta(src, notices.take().unwrap_or_default(), custom.clone()))
                 .with_field(Field::new("time", Values::Time(times)))
@@ -390,11 +447,7 @@ pub fn stats(q: &Query, w: &Window, src: &Source<'_>, fresh: &[StatsSample]) -> 
         })
         .collect();
     let config = match metric {
-        "error_ratio" => FieldConfig {
-            min: Some(0.0),
-            max: Some(1.0),
-            ..FieldConfig::unit("percentunit")
-        },
+        "error_ratio" => ratio_config(),
         "average_processing_time" => FieldConfig::unit("ms"),
         _ => FieldConfig::unit("reqps"),
     };

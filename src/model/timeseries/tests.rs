@@ -273,3 +273,59 @@ fn frames_from_a_view_equal_frames_from_the_whole_history() {
         assert_eq!(part, whole, "{json}");
     }
 }
+
+#[test]
+fn aggregates_combine_a_service_point_by_point_rates_add_ratios_pool_restarts_leave_out() {
+    let mut h = History::new(3_600_000, 1 << 20);
+    // a: 10 requests and 1 error a second; b: 1 request a second, no errors, restarted at 3000.
+    h.ingest_stats(0, &[counters("a", 1, 0, 0, 0), counters("b", 1, 100, 0, 0)]);
+    h.ingest_stats(1000, &[counters("a", 1, 10, 1, 10), counters("b", 1, 101, 0, 5)]);
+    h.ingest_stats(2000, &[counters("a", 1, 20, 2, 20), counters("b", 1, 102, 0, 10)]);
+    h.ingest_stats(3000, &[counters("a", 1, 30, 3, 30), counters("b", 7, 0, 0, 0)]);
+    let w = window(0, 10_000);
+    let run = |json: &str| stats(&query(json), &w, &src(Some(&h), 50_000), &[]);
+    let sum = run(r#"{"queryType":"stats","format":"timeseries","aggregate":"sum"}"#);
+    assert_eq!(sum.len(), 1, "one series for the service's endpoint");
+    assert_eq!(
+        sum[0].fields[1].labels,
+        labels(&[("service", "orders"), ("endpoint", "get")])
+    );
+    assert_eq!(times_ms(&sum[0]), [0, 1000, 2000, 3000]);
+    // At 3000 b restarted: its interval has no rate, so the sum is a's alone, never negative.
+    assert_eq!(values(&sum[0]), [None, Some(11.0), Some(11.0), Some(10.0)]);
+    // Pooled: 1 error of 11 requests, not the mean of 0.1 and 0.
+    let ratio = run(r#"{"queryType":"stats","format":"timeseries","metric":"error_ratio","aggregate":"avg"}"#);
+    assert_eq!(values(&ratio[0]), [None, Some(1.0 / 11.0), Some(1.0 / 11.0), Some(0.1)]);
+    let count = run(r#"{"queryType":"stats","format":"timeseries","aggregate":"count"}"#);
+    assert_eq!(values(&count[0]), [Some(0.0), Some(2.0), Some(2.0), Some(1.0)]);
+    assert_eq!(
+        count[0].fields[1].config.as_ref().unwrap().unit.as_deref(),
+        Some("short")
+    );
+
+    let mut h = History::new(3_600_000, 1 << 20);
+    h.ingest_ping(1000, &[sample("a", Some(2.0)), sample("b", Some(4.0))]);
+    h.ingest_ping(2000, &[sample("a", Some(3.0)), sample("b", None)]);
+    let ping_of = |json: &str| {
+        let f = ping(&query(json), &window(0, 10_000), &src(Some(&h), 50_000), &[]);
+        assert_eq!(f.len(), 1);
+        assert_eq!(f[0].fields[1].labels, labels(&[("service", "orders")]));
+        values(&f[0])
+    };
+    assert_eq!(
+        ping_of(r#"{"queryType":"ping","format":"timeseries","aggregate":"avg"}"#),
+        [Some(3.0), Some(3.0)]
+    );
+    assert_eq!(
+        ping_of(r#"{"queryType":"ping","format":"timeseries","aggregate":"max"}"#),
+        [Some(4.0), Some(3.0)]
+    );
+    assert_eq!(
+        ping_of(r#"{"queryType":"ping","format":"timeseries","aggregate":"count"}"#),
+        [Some(2.0), Some(1.0)]
+    );
+    let up = r#"{"queryType":"ping","format":"timeseries","metric":"up","aggregate":"#;
+    assert_eq!(ping_of(&format!(r#"{up}"sum"}}"#)), [Some(2.0), Some(1.0)]);
+    assert_eq!(ping_of(&format!(r#"{up}"avg"}}"#)), [Some(1.0), Some(0.5)]);
+    assert_eq!(ping_of(&format!(r#"{up}"count"}}"#)), [Some(2.0), Some(2.0)]);
+}
