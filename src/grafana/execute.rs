@@ -8,9 +8,9 @@ use crate::grafana::protocol::ErrorSource;
 use crate::model::frames::{Frame, FrameError};
 use crate::model::history::{self, History};
 use crate::model::micro::Verb;
-use crate::model::query::{BadQuery, Format, Query, QueryType, Window};
+use crate::model::query::{Aggregate, BadQuery, Format, Query, QueryType, Window};
 use crate::model::settings::SettingsError;
-use crate::model::{shapes, timeseries};
+use crate::model::{aggregate, shapes, timeseries};
 use crate::nats::connection::{ConnectError, Connection};
 use crate::nats::discovery::DiscoveryError;
 use crate::nats::request::{self, RequestError};
@@ -133,6 +133,12 @@ async fn execute_inner(q: &Query, conn: &Connection) -> Result<Vec<Frame>, Query
         return execute_history(q, conn).await;
     }
     let frames = match q.query_type {
+        QueryType::Ping if q.aggregate != Aggregate::None => {
+            vec![aggregate::ping(q, &*d.discover(Verb::Ping, q.scope.clone()).await?)]
+        }
+        QueryType::Stats if q.aggregate != Aggregate::None => {
+            vec![aggregate::stats(q, &*d.discover(Verb::Stats, q.scope.clone()).await?)]
+        }
         QueryType::Ping => vec![shapes::ping(q, &*d.discover(Verb::Ping, q.scope.clone()).await?)],
         QueryType::Services => vec![shapes::services(q, &*d.discover(Verb::Ping, q.scope.clone()).await?)],
         QueryType::Info => vec![shapes::info(q, &*d.discover(Verb::Info, q.scope.clone()).await?)],

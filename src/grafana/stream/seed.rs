@@ -34,6 +34,11 @@ pub fn spec_of(query: &pluginv2::DataQuery) -> Option<StreamSpec> {
     })
 }
 
+/// Whether the stored query combines instances (`aggregate`): the live packets carry one value per instance.
+fn aggregated(query: &pluginv2::DataQuery) -> bool {
+    Query::parse(&query.ref_id, &query.query_type, &query.json).is_ok_and(|q| q.aggregate != Aggregate::None)
+}
+
 /// Whether the stored query turns streaming off (`"live": false`); any other value streams.
 fn live_off(query: &pluginv2::DataQuery) -> bool {
     let Ok(model) = serde_json::from_slice::<serde_json::Map<String, Value>>(&query.json) else {
@@ -106,6 +111,12 @@ pub fn seed(uid: &str, headers: &HashMap<String, String>, query: &pluginv2::Data
         return None;
     }
     let spec = spec_of(query)?;
+    if aggregated(query) {
+        return Some(Seed::NotStreamed(Notice {
+            severity: Severity::Info,
+            text: "not streamed live: aggregated series are answered whole and refresh with the dashboard".to_string(),
+        }));
+    }
     Some(match spec.channel(uid) {
         Ok(channel) => Seed::Live(LiveSeed { spec, channel }),
         Err(e) => Seed::NotStreamed(Notice {
