@@ -25,6 +25,12 @@ export const TIMESERIES_METRICS: Record<QueryType, string[]> = contract.timeseri
 /** Query types whose dashboard `timeseries` queries stream through Grafana Live — Rust `model::channel::streams`. */
 export const LIVE_QUERY_TYPES = contract.liveQueryTypes as QueryType[];
 
+/** `aggregate` — Rust `model::query::Aggregate`: how the instances of each service combine (`none` = one per instance). */
+export type Aggregate = 'none' | 'sum' | 'avg' | 'min' | 'max' | 'count';
+export const AGGREGATES = contract.aggregates as Aggregate[];
+/** Query types whose instances `aggregate` combines, in formats instant and timeseries — Rust `Aggregate::applies_to`. */
+export const AGGREGATE_QUERY_TYPES = contract.aggregateQueryTypes as QueryType[];
+
 /** One stored query — Rust `model::query::Model` (camelCase keys). Complete on its own: alert rules run without the frontend. */
 export interface NatsMicroQuery extends DataQuery {
   queryType?: QueryType;
@@ -33,6 +39,8 @@ export interface NatsMicroQuery extends DataQuery {
   endpoint?: string;
   format?: Format;
   metric?: string;
+  /** Combine the instances of each service (ping, stats; instant and timeseries). */
+  aggregate?: Aggregate;
   subject?: string;
   payload?: string;
   /** Request headers as name → value. */

@@ -158,6 +158,28 @@ describe('QueryEditor', () => {
     expect(screen.queryByTestId('natsmicro-query-live')).toBeNull();
   });
 
+  it('offers Aggregate for ping and stats outside tables, stores it, and then hides Live', async () => {
+    setup({ refId: 'A', queryType: 'ping', format: 'table' }, resources);
+    expect(screen.queryByTestId('natsmicro-query-aggregate')).toBeNull();
+    cleanup();
+    const { onChange, onRunQuery } = setup({ refId: 'A', queryType: 'stats', format: 'timeseries' }, resources);
+    const options = within(screen.getByTestId('natsmicro-query-aggregate')).getAllByRole('radio');
+    expect(options.map((r) => r.closest('div')?.textContent?.trim())).toEqual([
+      'None',
+      'Sum',
+      'Avg',
+      'Min',
+      'Max',
+      'Count',
+    ]);
+    await userEvent.click(within(screen.getByTestId('natsmicro-query-aggregate')).getByRole('radio', { name: 'Avg' }));
+    expect(onChange).toHaveBeenLastCalledWith(expect.objectContaining({ queryType: 'stats', aggregate: 'avg' }));
+    expect(onRunQuery).toHaveBeenCalled();
+    cleanup();
+    setup({ refId: 'A', queryType: 'stats', format: 'timeseries', aggregate: 'avg' }, resources);
+    expect(screen.queryByTestId('natsmicro-query-live')).toBeNull();
+  });
+
   it('shows what the query returns', () => {
     setup({ refId: 'A', queryType: 'stats', format: 'instant', metric: 'errors' }, resources);
     expect(screen.getByTestId('natsmicro-query-hint').textContent).toMatch(/Per endpoint.*value: errors/);

@@ -17,6 +17,7 @@ import {
 import { useMemo, useState } from 'react';
 
 import {
+  canAggregate,
   canStream,
   describeQuery,
   HeaderRow,
@@ -30,7 +31,16 @@ import {
 } from '../data/query';
 import { endpointOptions, instanceOptions, serviceOptions } from '../data/resources';
 import { expandName, variableNames } from '../data/variables';
-import { FORMATS, NatsMicroApi, NatsMicroOptions, NatsMicroQuery, QUERY_TYPES, QueryType } from '../types';
+import {
+  AGGREGATES,
+  Aggregate,
+  FORMATS,
+  NatsMicroApi,
+  NatsMicroOptions,
+  NatsMicroQuery,
+  QUERY_TYPES,
+  QueryType,
+} from '../types';
 import { NamePicker } from './NamePicker';
 
 type Props = QueryEditorProps<NatsMicroApi, NatsMicroQuery, NatsMicroOptions>;
@@ -45,6 +55,15 @@ const TYPE_LABELS: Record<QueryType, { label: string; description: string }> = {
 };
 
 const FORMAT_LABELS = { instant: 'Instant', table: 'Table', timeseries: 'Time series' } as const;
+
+const AGGREGATE_LABELS: Record<Aggregate, string> = {
+  none: 'None',
+  sum: 'Sum',
+  avg: 'Avg',
+  min: 'Min',
+  max: 'Max',
+  count: 'Count',
+};
 
 const LABEL_WIDTH = 14;
 
@@ -187,6 +206,20 @@ export function QueryEditor({ query, onChange, onRunQuery, datasource }: Props) 
                 value={q.metric}
                 onChange={(v) => change({ metric: v.value })}
                 width={28}
+              />
+            </div>
+          </InlineField>
+        )}
+        {canAggregate(q) && (
+          <InlineField
+            label="Aggregate"
+            tooltip="Combine the instances of each service (and endpoint, for stats) into one value: no instance ids remain. Error ratio and average processing time are pooled (total errors over total requests); rates add up; count is the number of instances with a value. Aggregated time series refresh with the dashboard instead of streaming."
+          >
+            <div data-testid="natsmicro-query-aggregate">
+              <RadioButtonGroup<Aggregate>
+                options={AGGREGATES.map((a) => ({ value: a, label: AGGREGATE_LABELS[a] }))}
+                value={q.aggregate ?? 'none'}
+                onChange={(a) => change({ aggregate: a })}
               />
             </div>
           </InlineField>

@@ -1,7 +1,15 @@
 //! Tests of the query model helpers.
 import { describe, expect, it } from 'vitest';
 
-import { canStream, describeQuery, headersToRows, isRunnable, normalizeQuery, rowsToHeaders } from './query';
+import {
+  canAggregate,
+  canStream,
+  describeQuery,
+  headersToRows,
+  isRunnable,
+  normalizeQuery,
+  rowsToHeaders,
+} from './query';
 
 describe('normalizeQuery', () => {
   it('keeps live only where the query can stream', () => {
@@ -10,6 +18,23 @@ describe('normalizeQuery', () => {
     expect(canStream(ts)).toBe(true);
     expect(normalizeQuery({ refId: 'A', queryType: 'stats', format: 'table', live: false }).live).toBeUndefined();
     expect(canStream({ refId: 'A', queryType: 'services', format: 'timeseries' })).toBe(false);
+  });
+
+  it('keeps aggregate only where it applies, and an aggregated query does not stream', () => {
+    const agg = normalizeQuery({ refId: 'A', queryType: 'stats', format: 'timeseries', aggregate: 'sum', live: true });
+    expect(agg.aggregate).toBe('sum');
+    expect(canAggregate(agg)).toBe(true);
+    expect(canStream(agg)).toBe(false);
+    expect(agg.live).toBeUndefined();
+    expect(describeQuery(agg)).toContain(
+      'one series per service and endpoint (alertable) — value: sum of request_rate'
+    );
+    expect(
+      normalizeQuery({ refId: 'A', queryType: 'ping', format: 'table', aggregate: 'sum' }).aggregate
+    ).toBeUndefined();
+    expect(normalizeQuery({ refId: 'A', queryType: 'services', aggregate: 'max' }).aggregate).toBeUndefined();
+    expect(normalizeQuery({ refId: 'A', queryType: 'ping', aggregate: 'none' }).aggregate).toBeUndefined();
+    expect(canAggregate({ refId: 'A', queryType: 'events', format: 'table' })).toBe(false);
   });
 
   it('writes queryType, format and metric explicitly', () => {

@@ -1,5 +1,7 @@
 //! Pure query-model helpers: defaults, normalisation of stored/legacy queries, and what each choice returns.
 import {
+  AGGREGATES,
+  AGGREGATE_QUERY_TYPES,
   FORMATS,
   Format,
   LIVE_QUERY_TYPES,
@@ -58,10 +60,18 @@ export function normalizeQuery(q: NatsMicroQuery): NatsMicroQuery {
     delete out.payload;
     delete out.headers;
   }
+  if (!canAggregate(out) || !out.aggregate || !AGGREGATES.includes(out.aggregate) || out.aggregate === 'none') {
+    delete out.aggregate;
+  }
   if (!canStream(out)) {
     delete out.live;
   }
   return out;
+}
+
+/** Whether `aggregate` applies: a ping or stats query in format instant or timeseries. */
+export function canAggregate(q: NatsMicroQuery): boolean {
+  return q.queryType !== undefined && AGGREGATE_QUERY_TYPES.includes(q.queryType) && q.format !== 'table';
 }
 
 /** Values of `metric` for a query type and format (none for tables). */
@@ -74,7 +84,12 @@ export function metricsFor(t: QueryType, format: Format | undefined): string[] {
 
 /** Whether this query can stream through Grafana Live (a dashboard `timeseries` of a live query type). */
 export function canStream(q: NatsMicroQuery): boolean {
-  return q.format === 'timeseries' && q.queryType !== undefined && LIVE_QUERY_TYPES.includes(q.queryType);
+  return (
+    q.format === 'timeseries' &&
+    q.queryType !== undefined &&
+    LIVE_QUERY_TYPES.includes(q.queryType) &&
+    (q.aggregate ?? 'none') === 'none'
+  );
 }
 
 /** Whether a query can be sent: not hidden, and a request query has a subject. */
@@ -108,6 +123,11 @@ const FORMAT_HINTS: Record<Format, string> = {
 export function describeQuery(q: NatsMicroQuery): string {
   const n = normalizeQuery(q);
   const t = n.queryType as QueryType;
+  if (n.aggregate) {
+    const per = t === 'stats' ? 'service and endpoint' : 'service';
+    const shape = n.format === 'timeseries' ? 'one series' : 'one numeric value';
+    return `${TYPE_HINTS[t]}; instances combined: ${shape} per ${per} (alertable) — value: ${n.aggregate} of ${n.metric}.`;
+  }
   const metric = n.metric ? ` — value: ${n.metric}` : '';
   return `${TYPE_HINTS[t]}; as ${FORMAT_HINTS[n.format as Format]}${metric}.`;
 }
