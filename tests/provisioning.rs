@@ -146,7 +146,7 @@ async fn alert_rule_examples_fire_on_real_frames() {
 
     let file = yaml("provisioning/alerting/natsmicro-alerts.yaml");
     let rules = file["groups"][0]["rules"].as_array().unwrap();
-    assert_eq!(rules.len(), 5);
+    assert_eq!(rules.len(), 6);
     let now = chrono::Utc::now().timestamp_millis();
     let mut firing = std::collections::BTreeMap::new();
     for rule in rules {
@@ -227,6 +227,8 @@ async fn alert_rule_examples_fire_on_real_frames() {
         "loopback RTT is far below 250 ms"
     );
     assert_eq!(firing["natsmicro-orders-instances-low"], ["orders"]);
+    // Aggregated: one alert instance per service and endpoint, no instance id.
+    assert_eq!(firing["natsmicro-service-error-ratio-high"], ["billing/charge"]);
     for uid in ["natsmicro-error-ratio-high", "natsmicro-error-ratio-5m"] {
         assert_eq!(firing[uid].len(), 1, "{uid}: billing fails every 2nd request");
         assert!(firing[uid][0].starts_with("billing/"), "{uid}: {:?}", firing[uid]);
@@ -295,7 +297,9 @@ async fn dashboard_queries_answer_with_their_declared_shapes() {
             let r = p.query(&ds, std::slice::from_ref(&query)).await.unwrap();
             let resp = &r[query["refId"].as_str().unwrap()];
             assert!(resp.error.is_empty(), "{title}: {}", resp.error);
-            let streamed = matches!(query["queryType"].as_str(), Some("ping" | "stats")) && query["live"] != false;
+            let aggregated = query.get("aggregate").is_some_and(|a| a != "none");
+            let streamed =
+                matches!(query["queryType"].as_str(), Some("ping" | "stats")) && query["live"] != false && !aggregated;
             match (query["format"].as_str().unwrap(), streamed) {
                 // A dashboard's ping/stats time series goes live: one seed frame carrying the channel.
                 ("timeseries", true) => {
@@ -323,5 +327,5 @@ async fn dashboard_queries_answer_with_their_declared_shapes() {
             n += 1;
         }
     }
-    assert!(n >= 16, "{n} queries");
+    assert!(n >= 18, "{n} queries");
 }

@@ -1,4 +1,4 @@
-//! The provisioned "Service health" dashboard: is each instance up, how many answer per service, error ratios and processing times over time, and what changed — built on today's queries (ping, services, stats, events).
+//! The provisioned "Service health" dashboard: is each instance up, how many answer per service, error ratios and request rates per service (aggregated) and per endpoint, processing times, and what changed — built on ping, services, stats and events queries.
 import * as common from '@grafana/grafana-foundation-sdk/common';
 import * as dashboard from '@grafana/grafana-foundation-sdk/dashboard';
 import * as stat from '@grafana/grafana-foundation-sdk/stat';
@@ -67,9 +67,47 @@ export function healthDashboard(): dashboard.Dashboard {
     )
     .withPanel(
       new timeseries.PanelBuilder()
+        .title('Error ratio per service')
+        .description(
+          'Errors over requests of all instances together, per endpoint of each service (aggregate avg: pooled, so an idle instance does not hide a failing one).'
+        )
+        .gridPos({ x: 0, y: 15, w: 12, h: 8 })
+        .datasource(DATASOURCE)
+        .withTarget(
+          new NatsMicro({
+            queryType: 'stats',
+            format: 'timeseries',
+            metric: 'error_ratio',
+            aggregate: 'avg',
+            service: '$service',
+          })
+        )
+        .unit('percentunit')
+        .min(0)
+        .thresholds(steps('green', [0.05, 'red']))
+    )
+    .withPanel(
+      new timeseries.PanelBuilder()
+        .title('Requests per second per service')
+        .description('The request rates of all instances added up, per endpoint of each service (aggregate sum).')
+        .gridPos({ x: 12, y: 15, w: 12, h: 8 })
+        .datasource(DATASOURCE)
+        .withTarget(
+          new NatsMicro({
+            queryType: 'stats',
+            format: 'timeseries',
+            metric: 'request_rate',
+            aggregate: 'sum',
+            service: '$service',
+          })
+        )
+        .unit('reqps')
+    )
+    .withPanel(
+      new timeseries.PanelBuilder()
         .title('Error ratio per endpoint')
         .description('errors / requests per sampling interval, per endpoint of each instance.')
-        .gridPos({ x: 0, y: 15, w: 12, h: 8 })
+        .gridPos({ x: 0, y: 23, w: 12, h: 8 })
         .datasource(DATASOURCE)
         .withTarget(
           new NatsMicro({ queryType: 'stats', format: 'timeseries', metric: 'error_ratio', service: '$service' })
@@ -82,7 +120,7 @@ export function healthDashboard(): dashboard.Dashboard {
       new timeseries.PanelBuilder()
         .title('Average processing time')
         .description('Mean processing time of the requests of each interval, per endpoint of each instance.')
-        .gridPos({ x: 12, y: 15, w: 12, h: 8 })
+        .gridPos({ x: 12, y: 23, w: 12, h: 8 })
         .datasource(DATASOURCE)
         .withTarget(
           new NatsMicro({
@@ -98,7 +136,7 @@ export function healthDashboard(): dashboard.Dashboard {
       tablePanel(
         'What changed',
         'Instances that appeared, went down, restarted or changed version in the time range.',
-        { x: 0, y: 23, w: 24, h: 8 },
+        { x: 0, y: 31, w: 24, h: 8 },
         { queryType: 'events', format: 'table', service: '$service' }
       )
     )
