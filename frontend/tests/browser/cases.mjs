@@ -213,6 +213,35 @@ export async function everyQueryTypeAnswersInExplore(t) {
   }
 }
 
+/** Aggregate in the editor: one row per service and endpoint, no instance id left (picture for docs/queries/stats.md). */
+export async function aggregateCombinesInstancesInExplore(t) {
+  const { page } = t;
+  await openView(t, 'explore');
+  await (await hook(page, 'natsmicro-query-type')).getByRole('radio', { name: 'Stats', exact: true }).click();
+  await (await hook(page, 'natsmicro-query-aggregate')).getByRole('radio', { name: 'Sum', exact: true }).click();
+  const stored = JSON.parse(await page.getByTestId('preview-query-json').textContent());
+  if (stored.queryType !== 'stats' || stored.aggregate !== 'sum') {
+    throw new Error(`the stored query is ${JSON.stringify(stored)}, expected stats with aggregate sum`);
+  }
+  await page.getByTestId('preview-run-query').click();
+  const ids = t.services.flatMap((s) => s.ids);
+  const names = [...new Set(t.services.map((s) => s.name))];
+  const text = await until(
+    'an aggregated stats frame: every service, no instance id',
+    async () => {
+      const text = norm(await (await hook(page, 'preview-frame', 20000)).innerText());
+      const ok =
+        text.includes('endpoint') && names.every((n) => text.includes(n)) && !ids.some((id) => text.includes(id));
+      return ok ? text : null;
+    },
+    20000
+  );
+  if (text.includes(' id ')) {
+    throw new Error(`the aggregated frame still has an id column: ${text.slice(0, 300)}`);
+  }
+  await saveScreenshot(t, 'query-aggregate.png', { fullPage: true });
+}
+
 // (c) ------------------------------------------------------------------------------------------
 
 async function lineKeys(page) {
@@ -580,6 +609,7 @@ export const TESTS = [
   runQueryShowsFrames,
   panelDrawsOneLinePerInstance,
   everyQueryTypeAnswersInExplore,
+  aggregateCombinesInstancesInExplore,
   liveStreamHistoryThenLivePoints,
   panelMarksKilledInstanceDown,
   builtModulesLoadedWithoutErrors,
