@@ -3,12 +3,13 @@
 use serde_json::{json, Map, Value};
 
 use crate::model::channel;
-use crate::model::query::{Aggregate, Format, QueryType};
+use crate::model::query::{Aggregate, Format, QueryType, DEFAULT_MIN_INSTANCES, DEFAULT_OBJECTIVE, MAX_MIN_INSTANCES};
 use crate::model::settings::{
     AUTH_TYPES, DEFAULT_INBOX_PREFIX, DEFAULT_MAX_ROUND_BYTES, DEFAULT_RETENTION_MINUTES, DEFAULT_SAMPLE_INTERVAL_SEC,
     DEFAULT_SRV_PREFIX, DEFAULT_TIMEOUT_MS, MAX_ROUND_BYTES_RANGE, RETENTION_MINUTES_RANGE, SAMPLE_INTERVAL_SEC_RANGE,
     TIMEOUT_MS_RANGE,
 };
+use crate::model::timeseries::slo;
 
 /// Per query type, the list `f` gives.
 fn per_type(f: impl Fn(QueryType) -> Vec<&'static str>) -> Value {
@@ -39,6 +40,13 @@ pub fn contract() -> Value {
             .filter(|t| Aggregate::applies_to(**t))
             .map(|t| t.name())
             .collect::<Vec<_>>(),
+        // `slo` keys: defaults and the largest minInstances.
+        "slo": {
+            "objective": DEFAULT_OBJECTIVE,
+            "minInstances": DEFAULT_MIN_INSTANCES,
+            "maxMinInstances": MAX_MIN_INSTANCES,
+            "rollingWindowMs": slo::ROLLING_MS,
+        },
         "authTypes": AUTH_TYPES,
         "defaults": {
             "srvPrefix": DEFAULT_SRV_PREFIX,

@@ -17,15 +17,17 @@ pub enum QueryType {
     Stats,
     Request,
     Events,
+    Slo,
 }
 
 impl QueryType {
     /// Every query type, in the order editors list them.
-    pub const ALL: [QueryType; 6] = [
+    pub const ALL: [QueryType; 7] = [
         QueryType::Ping,
         QueryType::Services,
         QueryType::Info,
         QueryType::Stats,
+        QueryType::Slo,
         QueryType::Request,
         QueryType::Events,
     ];
@@ -38,6 +40,7 @@ impl QueryType {
             QueryType::Stats => "stats",
             QueryType::Request => "request",
             QueryType::Events => "events",
+            QueryType::Slo => "slo",
         }
     }
 
@@ -49,6 +52,7 @@ impl QueryType {
             "stats" => QueryType::Stats,
             "request" => QueryType::Request,
             "events" => QueryType::Events,
+            "slo" => QueryType::Slo,
             _ => return None,
         })
     }
@@ -58,6 +62,7 @@ impl QueryType {
         match self {
             QueryType::Ping | QueryType::Services => &[Format::Instant, Format::Table, Format::Timeseries],
             QueryType::Stats => &[Format::Instant, Format::Table, Format::Timeseries],
+            QueryType::Slo => &[Format::Instant, Format::Timeseries],
             QueryType::Info | QueryType::Request | QueryType::Events => &[Format::Table],
         }
     }
@@ -74,6 +79,7 @@ impl QueryType {
                 "processing_time",
                 "average_processing_time",
             ],
+            QueryType::Slo => SLO_METRICS,
             QueryType::Info | QueryType::Request | QueryType::Events => &[],
         }
     }
@@ -84,9 +90,46 @@ impl QueryType {
             QueryType::Ping => &["rtt", "up"],
             QueryType::Services => &["instances", "down", "versions"],
             QueryType::Stats => &["request_rate", "error_rate", "error_ratio", "average_processing_time"],
+            QueryType::Slo => SLO_METRICS,
             QueryType::Info | QueryType::Request | QueryType::Events => &[],
         }
     }
+}
+
+/// Metrics of `slo` queries, instant and timeseries alike.
+const SLO_METRICS: &[&str] = &["uptime", "reachability", "budget_remaining"];
+/// `slo` defaults (SPEC): objective 0.999, one instance up.
+pub const DEFAULT_OBJECTIVE: f64 = 0.999;
+pub const DEFAULT_MIN_INSTANCES: u32 = 1;
+/// Most instances `minInstances` may ask for.
+pub const MAX_MIN_INSTANCES: u32 = 100_000;
+
+/// `objective` and `minInstances` (any query may carry them; only `slo` reads them).
+fn slo_keys(model: &Model) -> Result<(f64, u32), String> {
+    let number = |v: &Option<Value>| -> Option<Option<f64>> {
+        match v {
+            None | Some(Value::Null) => Some(None),
+            Some(Value::Number(n)) => n.as_f64().map(Some),
+            Some(Value::String(s)) if s.trim().is_empty() => Some(None),
+            Some(Value::String(s)) => s.trim().parse().ok().map(Some),
+            Some(_) => None,
+        }
+    };
+    let objective = match number(&model.objective) {
+        Some(None) => DEFAULT_OBJECTIVE,
+        Some(Some(o)) if o > 0.0 && o < 1.0 => o,
+        _ => return Err("objective must be a number between 0 and 1 (exclusive), e.g. 0.999".to_string()),
+    };
+    let min_instances = match number(&model.min_instances) {
+        Some(None) => DEFAULT_MIN_INSTANCES,
+        Some(Some(n)) if n.fract() == 0.0 && (1.0..=f64::from(MAX_MIN_INSTANCES)).contains(&n) => n as u32,
+        _ => {
+            return Err(format!(
+                "minInstances must be a whole number from 1 to {MAX_MIN_INSTANCES}"
+            ))
+        }
+    };
+    Ok((objective, min_instances))
 }
 
 /// `aggregate`: how the instances of each service combine (`none` keeps one row or series per instance).
@@ -186,6 +229,10 @@ pub struct Query {
     pub endpoint: Option<String>,
     pub metric: &'static str,
     pub aggregate: Aggregate,
+    /// `slo`: the objective the error budget is measured against (0 < objective < 1).
+    pub objective: f64,
+    /// `slo`: instances that must be up for a sampling round to count as up.
+    pub min_instances: u32,
     pub subject: String,
     pub payload: String,
     pub headers: Vec<(String, String)>,
@@ -211,6 +258,8 @@ struct Model {
     format: Option<Value>,
     metric: Option<Value>,
     aggregate: Option<Value>,
+    objective: Option<Value>,
+    min_instances: Option<Value>,
     subject: Option<Value>,
     payload: Option<Value>,
     headers: Option<Value>,
@@ -260,8 +309,9 @@ impl Query {
         if qt.is_empty() {
             qt = "ping".to_string();
         }
-        let query_type = QueryType::parse(&qt)
-            .ok_or_else(|| format!("unknown queryType '{qt}': use ping, services, info, stats, request or events"))?;
+        let query_type = QueryType::parse(&qt).ok_or_else(|| {
+            format!("unknown queryType '{qt}': use ping, services, info, stats, slo, request or events")
+        })?;
 
         let format_text = text(&model.format, "format")?;
         let format = if format_text.is_empty() {
@@ -298,6 +348,9 @@ impl Query {
         }
         if query_type == QueryType::Services && !instance.is_empty() {
             return bad("services queries count instances per service; leave instance empty".to_string());
+        }
+        if query_type == QueryType::Slo && !instance.is_empty() {
+            return bad("slo queries measure a service across its instances; leave instance empty".to_string());
         }
 
         let metric_text = text(&model.metric, "metric")?;
@@ -352,6 +405,8 @@ impl Query {
             }
         }
 
+        let (objective, min_instances) = slo_keys(&model)?;
+
         let subject = text(&model.subject, "subject")?;
         let payload = match &model.payload {
             Some(Value::String(s)) => s.clone(),
@@ -382,6 +437,8 @@ impl Query {
             endpoint: (!endpoint.is_empty()).then_some(endpoint),
             metric,
             aggregate,
+            objective,
+            min_instances,
             subject,
             payload,
             headers,

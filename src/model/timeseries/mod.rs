@@ -318,19 +318,32 @@ pub fn ping(q: &Query, w: &Window, src: &Source<'_>, fresh: &[PingSample]) -> Ve
     }
 }
 
-/// `services` as time series: one series per service.
-pub fn services(q: &Query, w: &Window, src: &Source<'_>, fresh: &[PingSample]) -> Vec<Frame> {
-    #[derive(Default)]
-    struct At<'a> {
-        up: u32,
-        down: u32,
-        versions: BTreeSet<&'a str>,
-    }
+/// One sampling round of one service: instances answering and down, and the versions answering.
+#[derive(Default)]
+pub(crate) struct At<'a> {
+    pub up: u32,
+    pub down: u32,
+    pub versions: BTreeSet<&'a str>,
+}
+
+/// Per service in the query's scope, per sampling round from `from_ms` on (plus the fresh round at
+/// "now"): what [`At`] counts. `services` and `slo` read the same counts.
+pub(crate) fn rounds_per_service<'a>(
+    q: &Query,
+    from_ms: i64,
+    w: &Window,
+    src: &Source<'a>,
+    fresh: &'a [PingSample],
+) -> BTreeMap<&'a str, BTreeMap<i64, At<'a>>> {
     let mut by: BTreeMap<&str, BTreeMap<i64, At<'_>>> = BTreeMap::new();
     let in_scope = |service: &str| q.scope.service.as_deref().is_none_or(|s| s == service);
     if let Some(h) = src.history {
         for i in h.instances().filter(|i| in_scope(&i.service)) {
-            for p in i.pings.iter().filter(|p| w.contains(p.t) && p.t < src.now_ms) {
+            for p in i
+                .pings
+                .iter()
+                .filter(|p| p.t >= from_ms && p.t <= w.to_ms && p.t < src.now_ms)
+            {
                 let at = by.entry(&i.service).or_default().entry(p.t).or_default();
                 if p.rtt().is_some() {
                     at.up += 1;
@@ -352,6 +365,12 @@ pub fn services(q: &Query, w: &Window, src: &Source<'_>, fresh: &[PingSample]) -
             }
         }
     }
+    by
+}
+
+/// `services` as time series: one series per service.
+pub fn services(q: &Query, w: &Window, src: &Source<'_>, fresh: &[PingSample]) -> Vec<Frame> {
+    let by = rounds_per_service(q, w.from_ms, w, src, fresh);
     let value = |a: &At<'_>| -> f64 {
         match q.metric {
             "down" => f64::from(a.down),
@@ -496,5 +515,6 @@ pub fn events(q: &Query, w: &Window, src: &Source<'_>) -> Frame {
     frame
 }
 
+pub mod slo;
 #[cfg(test)]
 mod tests;
