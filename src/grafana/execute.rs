@@ -129,7 +129,7 @@ pub async fn execute(q: &Query, conn: &Connection) -> Result<Vec<Frame>, QueryEr
 
 async fn execute_inner(q: &Query, conn: &Connection) -> Result<Vec<Frame>, QueryErrorKind> {
     let d = &conn.discovery;
-    if q.format == Format::Timeseries || q.query_type == QueryType::Events {
+    if q.format == Format::Timeseries || matches!(q.query_type, QueryType::Events | QueryType::Slo) {
         return execute_history(q, conn).await;
     }
     let frames = match q.query_type {
@@ -166,7 +166,7 @@ async fn execute_inner(q: &Query, conn: &Connection) -> Result<Vec<Frame>, Query
             .await?;
             vec![shapes::request(q, &reply)]
         }
-        QueryType::Events => Vec::new(),
+        QueryType::Events | QueryType::Slo => Vec::new(),
     };
     Ok(frames)
 }
@@ -213,11 +213,18 @@ async fn execute_history(q: &Query, conn: &Connection) -> Result<Vec<Frame>, Que
             QueryType::Events => vec![timeseries::events(q, &window, &src)],
             QueryType::Services => timeseries::services(q, &window, &src, &pings),
             QueryType::Stats => timeseries::stats(q, &window, &src, &stats),
+            QueryType::Slo if q.format == Format::Instant => vec![timeseries::slo::instant(q, &window, &src, &pings)],
+            QueryType::Slo => timeseries::slo::timeseries(q, &window, &src, &pings),
             _ => timeseries::ping(q, &window, &src, &pings),
         }
     };
     // Copy what the window reads under the lock; build the frames outside it, so a large query
     // never holds up sampling or other queries.
-    let view = sampler.map(|s| s.with_history(|h| h.view(window.from_ms, |service, id| q.scope.contains(service, id))));
+    // `slo` time series look back one rolling window before the range.
+    let view_from = match (q.query_type, q.format) {
+        (QueryType::Slo, Format::Timeseries) => window.from_ms.saturating_sub(timeseries::slo::ROLLING_MS),
+        _ => window.from_ms,
+    };
+    let view = sampler.map(|s| s.with_history(|h| h.view(view_from, |service, id| q.scope.contains(service, id))));
     Ok(build(view.as_ref()))
 }
