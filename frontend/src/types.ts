@@ -31,6 +31,14 @@ export const AGGREGATES = contract.aggregates as Aggregate[];
 /** Query types whose instances `aggregate` combines, in formats instant and timeseries — Rust `Aggregate::applies_to`. */
 export const AGGREGATE_QUERY_TYPES = contract.aggregateQueryTypes as QueryType[];
 
+/** `slo` defaults and bounds — Rust `model::query::DEFAULT_OBJECTIVE`, `DEFAULT_MIN_INSTANCES`, `MAX_MIN_INSTANCES`, `timeseries::slo::ROLLING_MS`. */
+export const SLO_DEFAULTS = contract.slo as {
+  objective: number;
+  minInstances: number;
+  maxMinInstances: number;
+  rollingWindowMs: number;
+};
+
 /** One stored query — Rust `model::query::Model` (camelCase keys). Complete on its own: alert rules run without the frontend. */
 export interface NatsMicroQuery extends DataQuery {
   queryType?: QueryType;
@@ -41,6 +49,10 @@ export interface NatsMicroQuery extends DataQuery {
   metric?: string;
   /** Combine the instances of each service (ping, stats; instant and timeseries). */
   aggregate?: Aggregate;
+  /** `slo`: the objective the error budget is measured against (0 < objective < 1; default 0.999). */
+  objective?: number;
+  /** `slo`: instances that must answer for a sampling round to count as up (default 1). */
+  minInstances?: number;
   subject?: string;
   payload?: string;
   /** Request headers as name → value. */

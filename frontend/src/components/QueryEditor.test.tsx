@@ -1,6 +1,6 @@
 //! Tests of the query editor with a fake data source whose resource calls return promises.
 import { setTemplateSrv } from '@grafana/runtime';
-import { cleanup, render, screen, waitFor, within } from '@testing-library/react';
+import { cleanup, fireEvent, render, screen, waitFor, within } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 
@@ -178,6 +178,20 @@ describe('QueryEditor', () => {
     cleanup();
     setup({ refId: 'A', queryType: 'stats', format: 'timeseries', aggregate: 'avg' }, resources);
     expect(screen.queryByTestId('natsmicro-query-live')).toBeNull();
+  });
+
+  it('offers Objective and Min instances for slo queries, and stores them as numbers', async () => {
+    setup({ refId: 'A', queryType: 'ping' }, resources);
+    expect(screen.queryByTestId('natsmicro-query-objective')).toBeNull();
+    cleanup();
+    const { onChange } = setup({ refId: 'A', queryType: 'slo' }, resources);
+    const objective = screen.getByTestId('natsmicro-query-objective') as HTMLInputElement;
+    expect(objective.value).toBe('0.999');
+    fireEvent.change(objective, { target: { value: '0.95' } });
+    expect(onChange).toHaveBeenLastCalledWith(expect.objectContaining({ queryType: 'slo', objective: 0.95 }));
+    const min = screen.getByTestId('natsmicro-query-min-instances') as HTMLInputElement;
+    expect(min.value).toBe('1');
+    expect(screen.queryByTestId('natsmicro-query-aggregate')).toBeNull();
   });
 
   it('shows what the query returns', () => {

@@ -40,6 +40,7 @@ import {
   NatsMicroQuery,
   QUERY_TYPES,
   QueryType,
+  SLO_DEFAULTS,
 } from '../types';
 import { NamePicker } from './NamePicker';
 
@@ -50,6 +51,7 @@ const TYPE_LABELS: Record<QueryType, { label: string; description: string }> = {
   services: { label: 'Services', description: 'Instances and versions per service name' },
   info: { label: 'Info', description: 'Instances and their endpoints ($SRV.INFO)' },
   stats: { label: 'Stats', description: 'Requests, errors and processing time per endpoint ($SRV.STATS)' },
+  slo: { label: 'SLO', description: 'Uptime, reachability and error budget per service, from the sampled history' },
   request: { label: 'Request', description: 'Send one request to an allowed subject and show the reply' },
   events: { label: 'Events', description: 'Instances appeared, down, restarted, version changed (for annotations)' },
 };
@@ -66,6 +68,11 @@ const AGGREGATE_LABELS: Record<Aggregate, string> = {
 };
 
 const LABEL_WIDTH = 14;
+
+/** A number field's text as a stored number; empty = the backend's default. */
+function optionalNumber(text: string): number | undefined {
+  return text.trim() === '' ? undefined : Number(text);
+}
 
 /** The one concrete service a templated value stands for now, if it stands for exactly one. */
 function concreteService(service: string | undefined): string | undefined {
@@ -237,6 +244,44 @@ export function QueryEditor({ query, onChange, onRunQuery, datasource }: Props) 
           </InlineField>
         )}
       </InlineFieldRow>
+
+      {queryType === 'slo' && (
+        <InlineFieldRow>
+          <InlineField
+            label="Objective"
+            labelWidth={LABEL_WIDTH}
+            tooltip="The share of sampling rounds that must be up, between 0 and 1: 0.999 is 99.9 %. The error budget is 1 − objective; budget_remaining is the part of it left (below 0: overspent)."
+          >
+            <Input
+              data-testid="natsmicro-query-objective"
+              type="number"
+              width={12}
+              min={0}
+              max={1}
+              step={0.001}
+              value={q.objective ?? SLO_DEFAULTS.objective}
+              onChange={(e) => change({ objective: optionalNumber(e.currentTarget.value) }, false)}
+              onBlur={() => onRunQuery()}
+            />
+          </InlineField>
+          <InlineField
+            label="Min instances"
+            tooltip="Instances that must answer for a sampling round to count as up (the service's quorum)."
+          >
+            <Input
+              data-testid="natsmicro-query-min-instances"
+              type="number"
+              width={10}
+              min={1}
+              max={SLO_DEFAULTS.maxMinInstances}
+              step={1}
+              value={q.minInstances ?? SLO_DEFAULTS.minInstances}
+              onChange={(e) => change({ minInstances: optionalNumber(e.currentTarget.value) }, false)}
+              onBlur={() => onRunQuery()}
+            />
+          </InlineField>
+        </InlineFieldRow>
+      )}
 
       {queryType === 'request' && (
         <>

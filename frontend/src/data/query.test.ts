@@ -37,6 +37,23 @@ describe('normalizeQuery', () => {
     expect(canAggregate({ refId: 'A', queryType: 'events', format: 'table' })).toBe(false);
   });
 
+  it('keeps objective and minInstances for slo queries only', () => {
+    const slo = normalizeQuery({ refId: 'A', queryType: 'slo', objective: 0.99, minInstances: 2 });
+    expect(slo).toEqual({
+      refId: 'A',
+      queryType: 'slo',
+      format: 'instant',
+      metric: 'uptime',
+      objective: 0.99,
+      minInstances: 2,
+    });
+    expect(describeQuery(slo)).toContain('one numeric value per service over the time range');
+    expect(describeQuery({ ...slo, format: 'timeseries' })).toContain('over the 5 minutes before it');
+    const ping = normalizeQuery({ refId: 'A', queryType: 'ping', objective: 0.99, minInstances: 2 });
+    expect(ping.objective).toBeUndefined();
+    expect(ping.minInstances).toBeUndefined();
+  });
+
   it('writes queryType, format and metric explicitly', () => {
     expect(normalizeQuery({ refId: 'A' })).toEqual({ refId: 'A', queryType: 'ping', format: 'instant', metric: 'rtt' });
   });

@@ -9,6 +9,7 @@ import {
   NatsMicroQuery,
   QUERY_TYPES,
   QueryType,
+  SLO_DEFAULTS,
   TIMESERIES_METRICS,
 } from '../types';
 
@@ -54,6 +55,10 @@ export function normalizeQuery(q: NatsMicroQuery): NatsMicroQuery {
   }
   if (!usesEndpoint(queryType)) {
     delete out.endpoint;
+  }
+  if (queryType !== 'slo') {
+    delete out.objective;
+    delete out.minInstances;
   }
   if (queryType !== 'request') {
     delete out.subject;
@@ -109,6 +114,7 @@ const TYPE_HINTS: Record<QueryType, string> = {
   info: 'Instances and their endpoints: name, id, version, description, metadata, subject, queue group',
   stats: 'Per endpoint of each instance: requests, errors, processing time',
   request: 'One request/reply to an allowed subject; a JSON reply becomes columns',
+  slo: 'Per service, from the sampled history: uptime (rounds with enough instances up), reachability (pings answered / expected), error budget left',
   events: 'Events the history sampler saw: instances appeared, down, restarted, version changed (annotations)',
 };
 
@@ -123,6 +129,14 @@ const FORMAT_HINTS: Record<Format, string> = {
 export function describeQuery(q: NatsMicroQuery): string {
   const n = normalizeQuery(q);
   const t = n.queryType as QueryType;
+  if (t === 'slo') {
+    const minutes = SLO_DEFAULTS.rollingWindowMs / 60000;
+    const shape =
+      n.format === 'timeseries'
+        ? `one series per service, each point over the ${minutes} minutes before it`
+        : 'one numeric value per service over the time range';
+    return `${TYPE_HINTS[t]}; as ${shape} (alertable) — value: ${n.metric}.`;
+  }
   if (n.aggregate) {
     const per = t === 'stats' ? 'service and endpoint' : 'service';
     const shape = n.format === 'timeseries' ? 'one series' : 'one numeric value';

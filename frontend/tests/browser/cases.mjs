@@ -190,6 +190,7 @@ export async function everyQueryTypeAnswersInExplore(t) {
     ['Services', 'query-services.png', 'instances'],
     ['Info', 'query-info.png', 'subject'],
     ['Stats', 'query-stats.png', 'requests'],
+    ['SLO', 'query-slo.png', 'uptime'],
     ['Events', 'query-events.png', 'kind'],
   ]) {
     await openView(t, 'explore');
