@@ -146,7 +146,7 @@ async fn alert_rule_examples_fire_on_real_frames() {
 
     let file = yaml("provisioning/alerting/natsmicro-alerts.yaml");
     let rules = file["groups"][0]["rules"].as_array().unwrap();
-    assert_eq!(rules.len(), 6);
+    assert_eq!(rules.len(), 7);
     let now = chrono::Utc::now().timestamp_millis();
     let mut firing = std::collections::BTreeMap::new();
     for rule in rules {
@@ -227,6 +227,8 @@ async fn alert_rule_examples_fire_on_real_frames() {
         "loopback RTT is far below 250 ms"
     );
     assert_eq!(firing["natsmicro-orders-instances-low"], ["orders"]);
+    // orders ran with 2 instances, then 1: rounds below its quorum of 2 spent the budget.
+    assert_eq!(firing["natsmicro-orders-slo-burn"], ["orders"]);
     // Aggregated: one alert instance per service and endpoint, no instance id.
     assert_eq!(firing["natsmicro-service-error-ratio-high"], ["billing/charge"]);
     for uid in ["natsmicro-error-ratio-high", "natsmicro-error-ratio-5m"] {
