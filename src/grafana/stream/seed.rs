@@ -19,24 +19,26 @@ pub fn from_dashboard(headers: &HashMap<String, String>) -> bool {
 /// (parsed as `instant`, the format every streaming query type accepts); `None` leaves the
 /// query to the usual path, which reports any error.
 pub fn spec_of(query: &pluginv2::DataQuery) -> Option<StreamSpec> {
+    streamed(query).map(|(spec, _)| spec)
+}
+
+/// The stream of a stored query, and whether it combines instances (`aggregate`: live packets
+/// carry one value per instance, so an aggregated query cannot stream).
+fn streamed(query: &pluginv2::DataQuery) -> Option<(StreamSpec, Aggregate)> {
     let model: serde_json::Map<String, Value> = serde_json::from_slice(&query.json).ok()?;
     if model.get("format").and_then(Value::as_str).map(str::trim) != Some(Format::Timeseries.name()) {
         return None;
     }
     // Parsed as the `timeseries` query it is, so the metric is its canonical time-series name.
     let q = Query::parse(&query.ref_id, &query.query_type, &query.json).ok()?;
-    channel::streams(q.query_type, Format::Timeseries).then_some(StreamSpec {
+    let spec = StreamSpec {
         query_type: q.query_type,
         format: Format::Timeseries,
         metric: q.metric,
         scope: q.scope,
         endpoint: q.endpoint,
-    })
-}
-
-/// Whether the stored query combines instances (`aggregate`): the live packets carry one value per instance.
-fn aggregated(query: &pluginv2::DataQuery) -> bool {
-    Query::parse(&query.ref_id, &query.query_type, &query.json).is_ok_and(|q| q.aggregate != Aggregate::None)
+    };
+    channel::streams(q.query_type, Format::Timeseries).then_some((spec, q.aggregate))
 }
 
 /// Whether the stored query turns streaming off (`"live": false`); any other value streams.
@@ -110,8 +112,8 @@ pub fn seed(uid: &str, headers: &HashMap<String, String>, query: &pluginv2::Data
     if !from_dashboard(headers) || live_off(query) {
         return None;
     }
-    let spec = spec_of(query)?;
-    if aggregated(query) {
+    let (spec, aggregate) = streamed(query)?;
+    if aggregate != Aggregate::None {
         return Some(Seed::NotStreamed(Notice {
             severity: Severity::Info,
             text: "not streamed live: aggregated series are answered whole and refresh with the dashboard".to_string(),
