@@ -28,6 +28,7 @@ fn hour(n: usize, endpoints: usize, period_s: i64) -> (History, u64) {
                 id: format!("{i:022}"),
                 version: "1.0.0".into(),
                 rtt_ms: Some(1.0 + (i % 7) as f64),
+                state: natsmicro::model::state::State::Up,
             })
             .collect();
         h.ingest_ping(t, &pings);

@@ -18,6 +18,7 @@
 //!   bound; event detection (appeared, disappeared, restarted, version changed).
 //! - [`model::rate`]: the one rule for rates of STATS counters over an interval.
 //! - [`model::shapes`]: rounds and replies to instant frames (`numeric-long`, `table`).
+//! - [`model::state`]: five-state liveness (`up` … `malformed`): codes, colours, value mappings.
 //! - [`model::aggregate`]: the rule that combines the instances of a service (`aggregate`), and
 //!   the aggregated instant frames.
 //! - [`model::timeseries`]: history plus a fresh sample to `timeseries-multi` frames, and the
@@ -33,6 +34,8 @@
 //!   (org, id, uid), reconnecting on their own, failing fast while down; each owns its sampler.
 //! - [`nats::discovery`]: scatter-gather rounds with early stop, reply and byte bounds,
 //!   coalescing of identical rounds, the registry of known instances.
+//! - [`nats::server_errors`]: the latest errors the server sent (permission violations come
+//!   asynchronously), so a silent request can be told `denied`.
 //! - [`nats::request`]: one request/reply to a service endpoint, service-error headers as errors.
 //! - [`nats::sampler`]: the background task that samples PING and STATS into the history.
 //!

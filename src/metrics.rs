@@ -29,6 +29,7 @@ pub struct Metrics {
     oversized: Mutex<BTreeMap<&'static str, u64>>,
     limits: Mutex<BTreeMap<&'static str, u64>>,
     coalesced: AtomicU64,
+    targeted: Mutex<BTreeMap<&'static str, u64>>,
     connections_connected: AtomicI64,
     connections_total: AtomicI64,
     reconnects: AtomicU64,
@@ -118,6 +119,11 @@ impl Metrics {
     /// A sampling round (PING then STATS) completed.
     pub fn sampling_round(&self) {
         self.sampling_rounds.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A targeted ping to a silent instance ended with `outcome` (`answered` or a silence).
+    pub fn targeted_ping(&self, outcome: &'static str) {
+        bump(&self.targeted, outcome, 1);
     }
 
     pub fn discovery_coalesced(&self) {
@@ -253,6 +259,11 @@ impl Metrics {
         let _ = writeln!(out, "# TYPE natsmicro_discovery_invalid_replies_total counter");
         for (verb, n) in self.invalid.lock().unwrap_or_else(|p| p.into_inner()).iter() {
             let _ = writeln!(out, "natsmicro_discovery_invalid_replies_total{{verb=\"{verb}\"}} {n}");
+        }
+        let _ = writeln!(out, "# HELP natsmicro_targeted_pings_total Targeted pings to known instances a PING round did not hear, by outcome (answered, unresponsive, gone, denied, malformed).");
+        let _ = writeln!(out, "# TYPE natsmicro_targeted_pings_total counter");
+        for (outcome, n) in lock(&self.targeted).iter() {
+            let _ = writeln!(out, "natsmicro_targeted_pings_total{{outcome=\"{outcome}\"}} {n}");
         }
         scalar(
             &mut out,

@@ -38,6 +38,7 @@ pub(crate) fn store_and_frames(f: &mut Footprint) -> Result<()> {
             id: format!("{i:022}"),
             version: "1.0.0".into(),
             rtt_ms: Some(1.0),
+            state: natsmicro::model::state::State::Up,
         })
         .collect();
     let mut stats: Vec<StatsSample> = (0..n)
@@ -114,6 +115,9 @@ pub(crate) fn store_and_frames(f: &mut Footprint) -> Result<()> {
         elapsed: Duration::from_millis(50),
         last_reply: Some(Duration::from_millis(50)),
         down: Vec::new(),
+        slow_ms: 1000.0,
+        targeted: 0,
+        unasked: 0,
     };
     let q = Query::parse("A", "stats", br#"{"queryType":"stats","format":"table"}"#).map_err(|e| anyhow!("{e}"))?;
     let t_all = Instant::now();

@@ -12,6 +12,8 @@ import {
   Format,
   FORMATS,
   MAX_ROUND_BYTES_RANGE,
+  SLOW_MS_RANGE,
+  DEFAULT_SLOW_MS,
   METRICS,
   QUERY_TYPES,
   RETENTION_MINUTES_RANGE,
@@ -60,6 +62,7 @@ describe('contract.json and types.ts', () => {
       ['sampleIntervalSec', SAMPLE_INTERVAL_SEC_RANGE, DEFAULT_SAMPLE_INTERVAL_SEC],
       ['retentionMinutes', RETENTION_MINUTES_RANGE, DEFAULT_RETENTION_MINUTES],
       ['maxRoundBytes', MAX_ROUND_BYTES_RANGE, DEFAULT_MAX_ROUND_BYTES],
+      ['slowMs', SLOW_MS_RANGE, DEFAULT_SLOW_MS],
     ];
     expect(sorted(Object.keys(contract.ranges))).toEqual(sorted(ranges.map(([k]) => k)));
     for (const [key, range, value] of ranges) {

@@ -72,12 +72,14 @@ export const DEFAULT_TIMEOUT_MS: number = contract.defaults.timeoutMs;
 export const DEFAULT_SAMPLE_INTERVAL_SEC: number = contract.defaults.sampleIntervalSec;
 export const DEFAULT_RETENTION_MINUTES: number = contract.defaults.retentionMinutes;
 export const DEFAULT_MAX_ROUND_BYTES: number = contract.defaults.maxRoundBytes;
+export const DEFAULT_SLOW_MS: number = contract.defaults.slowMs;
 
 /** Inclusive `[min, max]` ranges the backend enforces (Rust `model::settings`); types.test.ts checks their shape. */
 export const TIMEOUT_MS_RANGE = contract.ranges.timeoutMs as [number, number];
 export const RETENTION_MINUTES_RANGE = contract.ranges.retentionMinutes as [number, number];
 export const SAMPLE_INTERVAL_SEC_RANGE = contract.ranges.sampleIntervalSec as [number, number];
 export const MAX_ROUND_BYTES_RANGE = contract.ranges.maxRoundBytes as [number, number];
+export const SLOW_MS_RANGE = contract.ranges.slowMs as [number, number];
 /** Every range of the contract, by settings key. */
 export const CONTRACT_RANGES = contract.ranges as Record<keyof typeof contract.ranges, [number, number]>;
 
@@ -95,6 +97,8 @@ export interface NatsMicroOptions extends DataSourceJsonData {
   retentionMinutes?: number;
   /** Byte budget of one discovery round's replies. */
   maxRoundBytes?: number;
+  /** RTT above which an answering instance's `state` is `slow`. */
+  slowMs?: number;
   /** Subject patterns `request` queries may use; empty = request queries refused. */
   requestSubjects?: string[];
 }

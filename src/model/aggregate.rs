@@ -20,6 +20,7 @@ use crate::model::frames::{Field, FieldConfig, Frame, Notice, Severity, Values, 
 use crate::model::observed::Round;
 use crate::model::query::{Aggregate, Query};
 use crate::model::shapes::{endpoints, ms, ratio_config, round_meta, up_config};
+use crate::model::state::{state_config, State};
 
 /// Whether `metric` is a ratio that `sum` and `avg` pool (Σ numerators / Σ denominators).
 pub fn pooled(metric: &str) -> bool {
@@ -100,21 +101,30 @@ fn config(aggregate: Aggregate, own: FieldConfig) -> FieldConfig {
     }
 }
 
-/// Aggregated `ping`, instant: one row per service.
+/// Aggregated `ping`, instant: one row per service (`state`: `max` is the worst instance).
 pub fn ping(q: &Query, round: &Round) -> Frame {
-    let up = q.metric == "up";
     let mut groups: BTreeMap<&str, Group> = BTreeMap::new();
     for r in &round.replies {
-        let value = if up { 1.0 } else { ms(r.rtt) };
+        let value = match q.metric {
+            "up" => 1.0,
+            "state" => f64::from(State::answered(ms(r.rtt), round.slow_ms).code()),
+            _ => ms(r.rtt),
+        };
         groups.entry(&r.reply.name).or_default().add(Part::plain(Some(value)));
     }
     for k in &round.down {
         let g = groups.entry(&k.name).or_default();
-        if up {
-            g.add(Part::plain(Some(0.0)));
+        match q.metric {
+            "up" => g.add(Part::plain(Some(0.0))),
+            "state" => g.add(Part::plain(Some(f64::from(State::silent(k.silence).code())))),
+            _ => {}
         }
     }
-    let own = if up { up_config() } else { FieldConfig::unit("ms") };
+    let own = match q.metric {
+        "up" => up_config(),
+        "state" => state_config(),
+        _ => FieldConfig::unit("ms"),
+    };
     Frame::new("ping", &q.ref_id)
         .with_meta(round_meta(NUMERIC_LONG, round))
         .with_field(Field::new(
@@ -235,6 +245,7 @@ mod tests {
             version: "1.0.0".into(),
             last_seen: Utc::now(),
             alive: false,
+            silence: None,
         }];
         let r = round(Verb::Ping, &bodies, down);
         let f = ping(&q(r#"{"queryType":"ping","aggregate":"avg"}"#), &r);

@@ -6,8 +6,8 @@ use crate::model::channel;
 use crate::model::query::{Aggregate, Format, QueryType, DEFAULT_MIN_INSTANCES, DEFAULT_OBJECTIVE, MAX_MIN_INSTANCES};
 use crate::model::settings::{
     AUTH_TYPES, DEFAULT_INBOX_PREFIX, DEFAULT_MAX_ROUND_BYTES, DEFAULT_RETENTION_MINUTES, DEFAULT_SAMPLE_INTERVAL_SEC,
-    DEFAULT_SRV_PREFIX, DEFAULT_TIMEOUT_MS, MAX_ROUND_BYTES_RANGE, RETENTION_MINUTES_RANGE, SAMPLE_INTERVAL_SEC_RANGE,
-    TIMEOUT_MS_RANGE,
+    DEFAULT_SLOW_MS, DEFAULT_SRV_PREFIX, DEFAULT_TIMEOUT_MS, MAX_ROUND_BYTES_RANGE, RETENTION_MINUTES_RANGE,
+    SAMPLE_INTERVAL_SEC_RANGE, SLOW_MS_RANGE, TIMEOUT_MS_RANGE,
 };
 use crate::model::timeseries::slo;
 
@@ -55,12 +55,14 @@ pub fn contract() -> Value {
             "sampleIntervalSec": DEFAULT_SAMPLE_INTERVAL_SEC,
             "retentionMinutes": DEFAULT_RETENTION_MINUTES,
             "maxRoundBytes": DEFAULT_MAX_ROUND_BYTES,
+            "slowMs": DEFAULT_SLOW_MS,
         },
         "ranges": {
             "timeoutMs": [TIMEOUT_MS_RANGE.0, TIMEOUT_MS_RANGE.1],
             "sampleIntervalSec": [SAMPLE_INTERVAL_SEC_RANGE.0, SAMPLE_INTERVAL_SEC_RANGE.1],
             "retentionMinutes": [RETENTION_MINUTES_RANGE.0, RETENTION_MINUTES_RANGE.1],
             "maxRoundBytes": [MAX_ROUND_BYTES_RANGE.0, MAX_ROUND_BYTES_RANGE.1],
+            "slowMs": [SLOW_MS_RANGE.0, SLOW_MS_RANGE.1],
         },
     })
 }

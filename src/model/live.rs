@@ -14,6 +14,7 @@ use crate::model::frames::{Field, FieldConfig, Frame, FrameMeta, Notice, Severit
 use crate::model::observed::Round;
 use crate::model::query::QueryType;
 use crate::model::rate;
+use crate::model::state::{state_config, State};
 
 /// One series of a stream.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -66,6 +67,12 @@ fn config(spec: &StreamSpec, key: &SeriesKey) -> FieldConfig {
         (QueryType::Stats, _) => Some("reqps"),
         _ => Some("short"),
     };
+    if spec.metric == "state" {
+        return FieldConfig {
+            display_name_from_ds: Some(key.name().replace('/', " ")),
+            ..state_config()
+        };
+    }
     FieldConfig {
         display_name_from_ds: Some(key.name().replace('/', " ")),
         unit: unit.map(str::to_string),
@@ -161,10 +168,11 @@ pub fn round_values(
                     id: r.reply.id.clone(),
                     endpoint: None,
                 };
-                let v = if spec.metric == "up" {
-                    1.0
-                } else {
-                    r.rtt.as_secs_f64() * 1e3
+                let rtt_ms = r.rtt.as_secs_f64() * 1e3;
+                let v = match spec.metric {
+                    "up" => 1.0,
+                    "state" => f64::from(State::answered(rtt_ms, round.slow_ms).code()),
+                    _ => rtt_ms,
                 };
                 out.insert(key, Some(v));
             }
@@ -174,7 +182,11 @@ pub fn round_values(
                     id: k.id.clone(),
                     endpoint: None,
                 };
-                out.insert(key, missing(spec));
+                let v = match spec.metric {
+                    "state" => Some(f64::from(State::silent(k.silence).code())),
+                    _ => missing(spec),
+                };
+                out.insert(key, v);
             }
         }
     }
@@ -338,8 +350,12 @@ mod tests {
                     version: String::new(),
                     last_seen: Utc::now(),
                     alive: false,
+                    silence: None,
                 })
                 .collect(),
+            slow_ms: 1000.0,
+            targeted: 0,
+            unasked: 0,
         }
     }
 

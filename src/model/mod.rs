@@ -16,4 +16,5 @@ pub mod query;
 pub mod rate;
 pub mod settings;
 pub mod shapes;
+pub mod state;
 pub mod timeseries;

@@ -9,6 +9,7 @@ use bytes::Bytes;
 use chrono::{DateTime, Utc};
 
 use crate::model::micro::{Limit, Scope, ServiceReply, Verb};
+use crate::model::state::Silence;
 
 /// Why a round stopped.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -79,8 +80,15 @@ pub struct Round {
     pub elapsed: Duration,
     /// Arrival of the last valid reply, since the request.
     pub last_reply: Option<Duration>,
-    /// Known instances of the scope seen within the retention window that did not answer.
+    /// Known instances of the scope seen within the retention window that did not answer
+    /// (in a PING round, each with the verdict of its targeted ping).
     pub down: Vec<KnownInstance>,
+    /// RTT (ms) over which an answer counts as `slow` (the data source's `slowMs`).
+    pub slow_ms: f64,
+    /// Targeted pings this round sent to silent instances.
+    pub targeted: u64,
+    /// Silent instances this round did not ask (over the bound of targeted pings per round).
+    pub unasked: u64,
 }
 
 impl Round {
@@ -99,6 +107,8 @@ pub struct KnownInstance {
     pub last_seen: DateTime<Utc>,
     /// Answered the last complete round that covered it.
     pub alive: bool,
+    /// Why it is silent in this round (a PING round's targeted ping); `None`: not asked.
+    pub silence: Option<Silence>,
 }
 
 /// A successful reply to one request (a `request` query).

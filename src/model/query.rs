@@ -70,7 +70,7 @@ impl QueryType {
     /// Values of `metric` (the one numeric field of an instant frame); the first is the default.
     pub fn metrics(self) -> &'static [&'static str] {
         match self {
-            QueryType::Ping => &["rtt", "up"],
+            QueryType::Ping => &["rtt", "up", "state"],
             QueryType::Services => &["instances", "down", "versions"],
             QueryType::Stats => &[
                 "requests",
@@ -87,7 +87,7 @@ impl QueryType {
     /// Values of `metric` for `format: timeseries` (the one numeric field of each series); the first is the default.
     pub fn timeseries_metrics(self) -> &'static [&'static str] {
         match self {
-            QueryType::Ping => &["rtt", "up"],
+            QueryType::Ping => &["rtt", "up", "state"],
             QueryType::Services => &["instances", "down", "versions"],
             QueryType::Stats => &["request_rate", "error_rate", "error_ratio", "average_processing_time"],
             QueryType::Slo => SLO_METRICS,

@@ -7,3 +7,4 @@ pub mod connection;
 pub mod discovery;
 pub mod request;
 pub mod sampler;
+pub mod server_errors;

@@ -145,6 +145,18 @@ impl PythonService {
     }
 }
 
+impl PythonService {
+    /// Freeze (`STOP`) or thaw (`CONT`) the process: frozen, it keeps its connection and its
+    /// subscriptions but answers nothing, like a hung service.
+    pub fn signal(&self, signal: &str) {
+        let status = Command::new("kill")
+            .args([&format!("-{signal}"), &self.child.id().to_string()])
+            .status()
+            .expect("kill");
+        assert!(status.success(), "kill -{signal}");
+    }
+}
+
 impl Drop for PythonService {
     fn drop(&mut self) {
         let _ = self.child.kill();
@@ -208,4 +220,78 @@ pub fn padded_ping(name: &str, id: &str, size: usize) -> Vec<u8> {
         r#"{{"type":"io.nats.micro.v1.ping_response","name":"{name}","id":"{id}","version":"1.0.0","metadata":{{"pad":"{pad}"}}}}"#
     )
     .into_bytes()
+}
+
+/// How a [`Scripted`] responder answers PINGs now.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Script {
+    /// A valid ping reply at once.
+    Answer,
+    /// A valid ping reply after this many milliseconds.
+    Delay(u64),
+    /// Nothing (subscribed, but hung).
+    Silent,
+    /// A reply that is not a valid PING reply.
+    Garbage,
+}
+
+/// Hand-driven PING responders of one service on one connection, one per id: each subscribes to
+/// `$SRV.PING`, `$SRV.PING.<name>` and `$SRV.PING.<name>.<id>` like a micro service, and answers
+/// as its [`Script`] says; dropping it unsubscribes (the instance is gone).
+pub struct Scripted {
+    script: Arc<std::sync::Mutex<Script>>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Scripted {
+    pub async fn start(url: &str, name: &str, ids: &[&str]) -> Result<Self> {
+        let client = connect(url).await?;
+        let script = Arc::new(std::sync::Mutex::new(Script::Answer));
+        let mut tasks = Vec::new();
+        for id in ids {
+            for subject in [
+                "$SRV.PING".to_string(),
+                format!("$SRV.PING.{name}"),
+                format!("$SRV.PING.{name}.{id}"),
+            ] {
+                let mut sub = client.subscribe(subject).await?;
+                let (client, script, name, id) =
+                    (client.clone(), Arc::clone(&script), name.to_string(), id.to_string());
+                tasks.push(tokio::spawn(async move {
+                    while let Some(m) = sub.next().await {
+                        let Some(reply) = m.reply else { continue };
+                        let now = *script.lock().unwrap();
+                        let body = match now {
+                            Script::Silent => continue,
+                            Script::Garbage => format!(r#"{{"type":"io.nats.micro.v1.pong","name":"{name}"}}"#),
+                            Script::Answer | Script::Delay(_) => format!(
+                                r#"{{"type":"io.nats.micro.v1.ping_response","name":"{name}","id":"{id}","version":"1.0.0","metadata":{{}}}}"#
+                            ),
+                        };
+                        let client = client.clone();
+                        tokio::spawn(async move {
+                            if let Script::Delay(ms) = now {
+                                tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
+                            }
+                            let _ = client.publish(reply, body.into()).await;
+                        });
+                    }
+                }));
+            }
+        }
+        server_round_trip(&client).await;
+        Ok(Self { script, tasks })
+    }
+
+    pub fn set(&self, script: Script) {
+        *self.script.lock().unwrap() = script;
+    }
+}
+
+impl Drop for Scripted {
+    fn drop(&mut self) {
+        for t in &self.tasks {
+            t.abort();
+        }
+    }
 }

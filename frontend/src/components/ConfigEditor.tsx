@@ -19,6 +19,7 @@ import {
   AuthType,
   DEFAULT_INBOX_PREFIX,
   DEFAULT_MAX_ROUND_BYTES,
+  DEFAULT_SLOW_MS,
   DEFAULT_RETENTION_MINUTES,
   DEFAULT_SAMPLE_INTERVAL_SEC,
   DEFAULT_SRV_PREFIX,
@@ -311,6 +312,13 @@ export function ConfigEditor(props: Props) {
           'How much sampled history is kept in memory, 1 to 10080 minutes (one week). Default 60',
           DEFAULT_RETENTION_MINUTES,
           'minutes'
+        )}
+        {numberField(
+          'slowMs',
+          'Slow above (ms)',
+          'An instance that answers a PING slower than this is shown as slow (state 1) instead of up. 1 to 600000 ms. Default 1000',
+          DEFAULT_SLOW_MS,
+          'milliseconds'
         )}
         {numberField(
           'maxRoundBytes',

@@ -22,6 +22,8 @@ mod samples;
 
 pub use events::{Event, EventKind};
 
+use crate::model::state::State;
+
 pub use samples::{ping_samples, stats_samples, EndpointSample, PingSample, StatsSample};
 
 /// Events kept at most (oldest first out); they also count towards the budget.
@@ -34,11 +36,18 @@ pub struct PingPoint {
     pub t: i64,
     /// Round-trip time in ms; NaN when the instance was known but did not answer.
     pub rtt: f32,
+    /// The [`State`] code of the instance in that round (fits the point's padding: no byte more).
+    pub state: u8,
 }
 
 impl PingPoint {
     pub fn rtt(&self) -> Option<f32> {
         (!self.rtt.is_nan()).then_some(self.rtt)
+    }
+
+    /// The instance's state at this point.
+    pub fn state(&self) -> State {
+        State::from_code(self.state).unwrap_or(State::Unresponsive)
     }
 }
 
@@ -345,6 +354,7 @@ impl History {
                 PingPoint {
                     t,
                     rtt: s.rtt_ms.map_or(f32::NAN, |v| v as f32),
+                    state: s.state.code(),
                 },
             );
             self.bytes += PING_POINT_BYTES;

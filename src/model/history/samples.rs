@@ -1,6 +1,7 @@
 //! What the history ingests: one round's ping and stats samples per instance, taken from an observed round.
 
 use crate::model::observed::Round;
+use crate::model::state::State;
 
 /// One instance's answer (or silence) in a ping round.
 #[derive(Clone, Debug, PartialEq)]
@@ -10,6 +11,8 @@ pub struct PingSample {
     pub version: String,
     /// `None`: known but did not answer (down).
     pub rtt_ms: Option<f64>,
+    /// Its liveness in the round (slow against the `slowMs` of the round).
+    pub state: State,
 }
 
 /// One endpoint's counters in a stats reply.
@@ -42,12 +45,14 @@ pub fn ping_samples(round: &Round) -> Vec<PingSample> {
             id: r.reply.id.clone(),
             version: r.reply.version.clone(),
             rtt_ms: Some(r.rtt.as_secs_f64() * 1e3),
+            state: State::answered(r.rtt.as_secs_f64() * 1e3, round.slow_ms),
         })
         .chain(round.down.iter().map(|k| PingSample {
             service: k.name.clone(),
             id: k.id.clone(),
             version: k.version.clone(),
             rtt_ms: None,
+            state: State::silent(k.silence),
         }))
         .collect()
 }

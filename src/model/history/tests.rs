@@ -3,6 +3,7 @@
 
 use super::*;
 use crate::model::settings::DEFAULT_HISTORY_BUDGET_BYTES as DEFAULT_BUDGET_BYTES;
+use crate::model::state::State;
 
 fn ping(service: &str, id: &str, version: &str, rtt: Option<f64>) -> PingSample {
     PingSample {
@@ -10,6 +11,7 @@ fn ping(service: &str, id: &str, version: &str, rtt: Option<f64>) -> PingSample 
         id: id.into(),
         version: version.into(),
         rtt_ms: rtt,
+        state: if rtt.is_some() { State::Up } else { State::Unresponsive },
     }
 }
 

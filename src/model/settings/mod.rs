@@ -137,6 +137,8 @@ pub struct Settings {
     pub request_subjects: Vec<String>,
     /// Byte budget of one discovery round's replies (`maxRoundBytes`).
     pub max_round_bytes: usize,
+    /// RTT (ms) above which an answering instance's `state` is `slow` (`slowMs`).
+    pub slow_ms: u64,
 }
 
 /// Values `timeoutMs` may take (milliseconds).
@@ -147,6 +149,10 @@ pub const SAMPLE_INTERVAL_SEC_RANGE: (u64, u64) = (0, 86_400);
 pub const RETENTION_MINUTES_RANGE: (u64, u64) = (1, 10_080);
 /// Values `maxRoundBytes` may take (64 KiB to 1 GiB).
 pub const MAX_ROUND_BYTES_RANGE: (u64, u64) = (64 << 10, 1 << 30);
+/// Values `slowMs` may take (milliseconds).
+pub const SLOW_MS_RANGE: (u64, u64) = (1, 600_000);
+/// Default of `slowMs`.
+pub const DEFAULT_SLOW_MS: u64 = 1000;
 /// Values of `authType` (as [`Auth::kind`] names them).
 pub const AUTH_TYPES: [&str; 5] = ["none", "userpass", "token", "nkey", "creds"];
 /// Default budget of accounted bytes for one data source's history (heap ≤ ≈ 2× this).
@@ -334,6 +340,14 @@ impl Settings {
             ));
         }
 
+        let slow_ms = get_u64(&json, "slowMs")?.unwrap_or(DEFAULT_SLOW_MS);
+        let (lo, hi) = SLOW_MS_RANGE;
+        if !(lo..=hi).contains(&slow_ms) {
+            return err(format!(
+                "slowMs is {slow_ms}: use {lo} to {hi} milliseconds (the RTT above which an instance counts as slow)"
+            ));
+        }
+
         Ok(Settings {
             servers,
             auth,
@@ -348,6 +362,7 @@ impl Settings {
             history_fill_rounds,
             request_subjects,
             max_round_bytes: usize::try_from(max_round_bytes).unwrap_or(usize::MAX),
+            slow_ms,
         })
     }
 

@@ -32,6 +32,7 @@ use crate::model::history::{EndpointPoint, History, PingSample, StatsSample};
 use crate::model::query::{Aggregate, Query, Window};
 use crate::model::rate;
 use crate::model::shapes::{bytes_text, ratio_config, up_config};
+use crate::model::state::{state_config, State};
 
 /// What the builders read besides the query.
 #[derive(Clone, Copy, Debug)]
@@ -273,15 +274,12 @@ fn labels(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
     pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
 }
 
-/// `ping` as time series: one series per instance.
+/// `ping` as time series: one series per instance (`state`: the worst state of each step).
 pub fn ping(q: &Query, w: &Window, src: &Source<'_>, fresh: &[PingSample]) -> Vec<Frame> {
-    let up = q.metric == "up";
-    let point = |t: i64, rtt: Option<f64>| {
-        if up {
-            Raw::value(t, Some(if rtt.is_some() { 1.0 } else { 0.0 }))
-        } else {
-            Raw::value(t, rtt)
-        }
+    let point = |t: i64, rtt: Option<f64>, state: State| match q.metric {
+        "up" => Raw::value(t, Some(if rtt.is_some() { 1.0 } else { 0.0 })),
+        "state" => Raw::value(t, Some(f64::from(state.code()))),
+        _ => Raw::value(t, rtt),
     };
     let mut by: BTreeMap<(String, String), Vec<Raw>> = BTreeMap::new();
     if let Some(h) = src.history {
@@ -290,7 +288,7 @@ pub fn ping(q: &Query, w: &Window, src: &Source<'_>, fresh: &[PingSample]) -> Ve
                 .pings
                 .iter()
                 .filter(|p| w.contains(p.t) && p.t < src.now_ms)
-                .map(|p| point(p.t, p.rtt().map(f64::from)))
+                .map(|p| point(p.t, p.rtt().map(f64::from), p.state()))
                 .collect();
             if !raw.is_empty() {
                 by.insert((i.service.clone(), i.id.clone()), raw);
@@ -301,7 +299,7 @@ pub fn ping(q: &Query, w: &Window, src: &Source<'_>, fresh: &[PingSample]) -> Ve
         for s in fresh.iter().filter(|s| q.scope.contains(&s.service, &s.id)) {
             by.entry((s.service.clone(), s.id.clone()))
                 .or_default()
-                .push(point(src.now_ms, s.rtt_ms));
+                .push(point(src.now_ms, s.rtt_ms, s.state));
         }
     }
     let series = by
@@ -311,10 +309,10 @@ pub fn ping(q: &Query, w: &Window, src: &Source<'_>, fresh: &[PingSample]) -> Ve
             raw,
         })
         .collect();
-    if up {
-        frames(q, src, w, series, Agg::Min, up_config(), Vec::new())
-    } else {
-        frames(q, src, w, series, Agg::Ratio, FieldConfig::unit("ms"), Vec::new())
+    match q.metric {
+        "up" => frames(q, src, w, series, Agg::Min, up_config(), Vec::new()),
+        "state" => frames(q, src, w, series, Agg::Max, state_config(), Vec::new()),
+        _ => frames(q, src, w, series, Agg::Ratio, FieldConfig::unit("ms"), Vec::new()),
     }
 }
 

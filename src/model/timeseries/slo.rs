@@ -135,6 +135,7 @@ pub fn timeseries(q: &Query, w: &Window, src: &Source<'_>, fresh: &[PingSample])
 mod tests {
     use super::*;
     use crate::model::history::History;
+    use crate::model::state::State;
 
     fn query(json: &str) -> Query {
         Query::parse("A", "", json.as_bytes()).unwrap()
@@ -146,6 +147,7 @@ mod tests {
             id: id.into(),
             version: "1".into(),
             rtt_ms: up.then_some(1.0),
+            state: if up { State::Up } else { State::Unresponsive },
         }
     }
 

@@ -4,6 +4,7 @@
 use super::*;
 use crate::model::history::EndpointSample;
 use crate::model::query::QueryType;
+use crate::model::state::State;
 
 fn query(json: &str) -> Query {
     Query::parse("A", "", json.as_bytes()).unwrap()
@@ -24,6 +25,7 @@ fn sample(id: &str, rtt: Option<f64>) -> PingSample {
         id: id.into(),
         version: "1".into(),
         rtt_ms: rtt,
+        state: if rtt.is_some() { State::Up } else { State::Unresponsive },
     }
 }
 

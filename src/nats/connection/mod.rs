@@ -14,6 +14,7 @@ use crate::metrics;
 use crate::model::settings::{Auth, Settings, TlsSettings, UrlCredentials};
 use crate::nats::discovery::{Discovery, Policy};
 use crate::nats::sampler::{idle_limit, OnIdle, Sampler, SamplerConfig};
+use crate::nats::server_errors::ServerErrors;
 
 mod cache;
 
@@ -44,7 +45,7 @@ pub enum ConnectError {
 #[derive(Debug, Default)]
 pub struct ConnectionEvents {
     connected: AtomicBool,
-    last_server_error: Mutex<Option<(Instant, String)>>,
+    server_errors: Arc<ServerErrors>,
     /// Why the connection is down: the latest server or reconnect error since it was lost.
     down_reason: Mutex<Option<String>>,
 }
@@ -85,8 +86,7 @@ impl ConnectionEvents {
 
     /// The latest error the server sent on this connection, if it came after `since`.
     pub fn server_error_since(&self, since: Instant) -> Option<String> {
-        let g = self.last_server_error.lock().unwrap_or_else(|p| p.into_inner());
-        g.as_ref().filter(|(at, _)| *at >= since).map(|(_, e)| e.clone())
+        self.server_errors.latest_since(since)
     }
 
     fn set_connected(&self, up: bool) {
@@ -151,9 +151,10 @@ impl Connection {
         events.set_connected(client.connection_state() == async_nats::connection::State::Connected);
         let policy = Policy {
             max_round_bytes: settings.max_round_bytes,
+            slow: Duration::from_millis(settings.slow_ms),
             ..Policy::new(settings.srv_prefix.clone(), settings.timeout, settings.retention)
         };
-        let discovery = Discovery::new(client.clone(), policy);
+        let discovery = Discovery::with_server_errors(client.clone(), policy, Arc::clone(&events.server_errors));
         tracing::info!(servers = %servers, auth = settings.auth.kind(), "connected to NATS");
         let sampler = settings.sample_interval.map(|period| {
             Sampler::start(
@@ -332,8 +333,7 @@ fn options(settings: &Settings, events: Arc<ConnectionEvents>) -> Result<async_n
                         if !events.connected.load(Ordering::SeqCst) || is_auth_error(&text) {
                             events.set_down_reason(Some(text.clone()));
                         }
-                        *events.last_server_error.lock().unwrap_or_else(|p| p.into_inner()) =
-                            Some((Instant::now(), text));
+                        events.server_errors.push(text);
                     }
                     async_nats::Event::ClientError(e) => {
                         let text = e.to_string();

@@ -17,6 +17,9 @@
 //! fast as it fills. Identical concurrent discoveries (same subject) share one NATS request, and
 //! a finished round is kept for [`Policy::share_window`] under a byte bound.
 //!
+//! A PING round then asks each known instance that stayed silent why, with one targeted ping
+//! (`targeted.rs`, at most [`MAX_TARGETED`] per round).
+//!
 //! This file shares rounds (coalescing, the share cache, what late replies skipped); `round.rs`
 //! runs one round; `registry.rs` remembers the instances seen.
 
@@ -33,8 +36,11 @@ use crate::model::observed::Round;
 
 mod registry;
 mod round;
+mod targeted;
 
+use crate::nats::server_errors::ServerErrors;
 pub use registry::Registry;
+pub use targeted::MAX_TARGETED;
 
 type SharedRound = Shared<BoxFuture<'static, Result<Arc<Round>, DiscoveryError>>>;
 
@@ -49,6 +55,8 @@ pub struct Policy {
     pub prefix: String,
     /// Longest wait for a round.
     pub timeout: Duration,
+    /// An answer slower than this is `slow` (`slowMs`).
+    pub slow: Duration,
     /// Most replies collected in one round.
     pub max_replies: usize,
     /// Most reply payload bytes one round reads (valid, invalid and oversized alike).
@@ -70,6 +78,7 @@ impl Policy {
         Self {
             prefix: prefix.into(),
             timeout,
+            slow: Duration::from_millis(crate::model::settings::DEFAULT_SLOW_MS),
             max_replies: 10_000,
             max_round_bytes: crate::model::settings::DEFAULT_MAX_ROUND_BYTES as usize,
             min_stall: Duration::from_millis(100),
@@ -108,6 +117,8 @@ pub struct Discovery {
     client: async_nats::Client,
     policy: Policy,
     registry: Arc<Registry>,
+    /// The connection's server errors: how a silent targeted ping is told `denied`.
+    server_errors: Arc<ServerErrors>,
     inflight: Mutex<HashMap<String, SharedRound>>,
     recent: Mutex<HashMap<String, (Instant, Arc<Round>)>>,
     late: Mutex<Late>,
@@ -129,11 +140,22 @@ struct Late {
 const LATE_WINDOW: Duration = Duration::from_secs(60);
 
 impl Discovery {
+    /// Discovery that cannot tell `denied` (it does not see the connection's server errors).
     pub fn new(client: async_nats::Client, policy: Policy) -> Arc<Self> {
+        Self::with_server_errors(client, policy, Arc::default())
+    }
+
+    /// Discovery reading the connection's server errors, which tell a refused targeted ping.
+    pub fn with_server_errors(
+        client: async_nats::Client,
+        policy: Policy,
+        server_errors: Arc<ServerErrors>,
+    ) -> Arc<Self> {
         Arc::new(Self {
             client,
             policy,
             registry: Arc::new(Registry::default()),
+            server_errors,
             inflight: Mutex::new(HashMap::new()),
             recent: Mutex::new(HashMap::new()),
             late: Mutex::new(Late::default()),

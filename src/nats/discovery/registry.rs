@@ -69,6 +69,7 @@ impl Registry {
                 version: String::new(),
                 last_seen: r.received,
                 alive: true,
+                silence: None,
             });
             if !r.reply.version.is_empty() {
                 entry.version.clone_from(&r.reply.version);

@@ -10,10 +10,12 @@ use futures::StreamExt;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
+use super::targeted::single_silence;
 use super::{lock, Discovery, DiscoveryError, Late, LATE_WINDOW};
 use crate::metrics;
 use crate::model::micro::{parse_reply, InvalidReply, Limit, Scope, Verb};
 use crate::model::observed::{Reply, Round, StopReason};
+use crate::model::state::Silence;
 
 impl Discovery {
     pub(super) async fn round(
@@ -94,8 +96,29 @@ impl Discovery {
             .iter()
             .map(|r| (r.reply.name.as_str(), r.reply.id.as_str()))
             .collect();
-        let down = self.registry.missing(&scope, &answered, policy.retention, Utc::now());
+        let mut down = self.registry.missing(&scope, &answered, policy.retention, Utc::now());
         drop(answered);
+        let (mut targeted, mut unasked) = (0, 0);
+        if verb == Verb::Ping && !down.is_empty() {
+            if scope.is_single() {
+                let silence = single_silence(stop == StopReason::NoResponders, invalid)
+                    .unwrap_or_else(|| self.silence_after(&subject, t0));
+                down.iter_mut().for_each(|k| k.silence = Some(silence));
+            } else if stop == StopReason::NoResponders {
+                down.iter_mut().for_each(|k| k.silence = Some(Silence::Gone));
+            } else if matches!(stop, StopReason::Capped | StopReason::Budget) {
+                // A round cut short did not hear everyone: its silent instances are not asked.
+                unasked = down.len() as u64;
+            } else {
+                let asked = self.ask_silent(std::mem::take(&mut down), t0 + policy.timeout).await;
+                (targeted, unasked, down) = (asked.asked, asked.unasked, asked.silent);
+                if !asked.answered.is_empty() {
+                    self.registry.record(&scope, &asked.answered, false, policy.retention);
+                    replies.extend(asked.answered);
+                    replies.sort_by(|a, b| (&a.reply.name, &a.reply.id).cmp(&(&b.reply.name, &b.reply.id)));
+                }
+            }
+        }
 
         match stop {
             StopReason::Complete => {
@@ -213,8 +236,11 @@ impl Discovery {
             limited,
             late_cut_short: late.cut_short,
             stop,
-            elapsed,
+            elapsed: t0.elapsed(),
             down,
+            slow_ms: ms(policy.slow),
+            targeted,
+            unasked,
         })
     }
 }
@@ -343,6 +369,10 @@ impl Collect {
     fn expected_complete(&self) -> bool {
         !self.expected.is_empty() && self.waiting == 0
     }
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e3
 }
 
 /// Field bounds applied, as metric labels.

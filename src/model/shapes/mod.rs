@@ -13,6 +13,7 @@ use crate::model::micro::{Endpoint, ServiceReply};
 use crate::model::observed::RequestReply;
 use crate::model::observed::{Round, StopReason};
 use crate::model::query::{Format, Query};
+use crate::model::state::{state_config, State, MAX_TARGETED_PINGS};
 
 fn nanos(t: chrono::DateTime<chrono::Utc>) -> i64 {
     t.timestamp_nanos_opt().unwrap_or(i64::MAX)
@@ -59,6 +60,18 @@ pub fn round_notices(round: &Round) -> Vec<Notice> {
         notices.push(warn(format!(
             "replies over the field bounds were cut: {}",
             cut.join("; ")
+        )));
+    }
+    if round.unasked > 0 {
+        notices.push(warn(format!(
+            "{} silent {} not asked why with a targeted ping (at most {} per round): shown as unresponsive",
+            round.unasked,
+            if round.unasked == 1 {
+                "instance was"
+            } else {
+                "instances were"
+            },
+            MAX_TARGETED_PINGS,
         )));
     }
     if round.late_cut_short {
@@ -113,6 +126,7 @@ pub(crate) fn round_meta(kind: &'static str, round: &Round) -> FrameMeta {
             "oversizedReplies": round.oversized,
             "bytes": round.bytes,
             "down": round.down.len(),
+            "targetedPings": round.targeted,
         })),
         ..FrameMeta::typed(kind)
     }
@@ -154,13 +168,14 @@ pub(crate) fn endpoints<'a>(q: &'a Query, round: &'a Round) -> impl Iterator<Ite
     })
 }
 
-/// `ping`: one row per instance (answering or down) with its round-trip time or up state.
+/// `ping`: one row per instance (answering or down) with its round-trip time, up and liveness state.
 pub fn ping(q: &Query, round: &Round) -> Frame {
     struct Row<'a> {
         service: &'a str,
         id: &'a str,
         version: &'a str,
         rtt: Option<f64>,
+        state: State,
     }
     let mut rows: Vec<Row<'_>> = round
         .replies
@@ -170,12 +185,14 @@ pub fn ping(q: &Query, round: &Round) -> Frame {
             id: &r.reply.id,
             version: &r.reply.version,
             rtt: Some(ms(r.rtt)),
+            state: State::answered(ms(r.rtt), round.slow_ms),
         })
         .chain(round.down.iter().map(|k| Row {
             service: &k.name,
             id: &k.id,
             version: &k.version,
             rtt: None,
+            state: State::silent(k.silence),
         }))
         .collect();
     rows.sort_by(|a, b| (a.service, a.id).cmp(&(b.service, b.id)));
@@ -195,15 +212,28 @@ pub fn ping(q: &Query, round: &Round) -> Frame {
         .with_field(Field::new("version", strings(&rows, |r| r.version)));
     match q.format {
         Format::Table => {
-            frame = frame.with_meta(round_meta(TABLE, round)).with_field(rtt).with_field(up);
+            let names = Values::String(rows.iter().map(|r| r.state.name().to_string()).collect());
+            frame = frame
+                .with_meta(round_meta(TABLE, round))
+                .with_field(rtt)
+                .with_field(up)
+                .with_field(Field::new("state", names));
         }
         _ => {
-            frame = frame
-                .with_meta(round_meta(NUMERIC_LONG, round))
-                .with_field(if q.metric == "up" { up } else { rtt });
+            let value = match q.metric {
+                "up" => up,
+                "state" => state_field(rows.iter().map(|r| r.state)),
+                _ => rtt,
+            };
+            frame = frame.with_meta(round_meta(NUMERIC_LONG, round)).with_field(value);
         }
     }
     frame
+}
+
+/// The numeric `state` field, with the value mappings of every state.
+pub(crate) fn state_field(states: impl Iterator<Item = State>) -> Field {
+    Field::new("state", Values::Float64(states.map(|s| f64::from(s.code())).collect())).with_config(state_config())
 }
 
 /// `services`: one row per service: instances answering, instances down, versions seen.
@@ -446,152 +476,4 @@ pub fn request(q: &Query, reply: &RequestReply) -> Frame {
 }
 
 #[cfg(test)]
-pub(crate) mod tests {
-    use std::time::Duration;
-
-    use chrono::Utc;
-
-    use super::*;
-    use crate::model::micro::{parse_reply, Scope, Verb};
-    use crate::model::observed::{KnownInstance, Reply as RoundReply};
-
-    /// A round of these reply bodies (rtt 0.5 ms, 1 ms, …) and known instances down.
-    pub(crate) fn round(verb: Verb, bodies: &[&str], down: Vec<KnownInstance>) -> Round {
-        Round {
-            verb,
-            scope: Scope::all(),
-            subject: format!("$SRV.{}", verb.token()),
-            started: Utc::now(),
-            replies: bodies
-                .iter()
-                .enumerate()
-                .map(|(i, b)| RoundReply {
-                    reply: parse_reply(verb, b.as_bytes()).unwrap(),
-                    rtt: Duration::from_micros(500 * (i as u64 + 1)),
-                    received: Utc::now(),
-                })
-                .collect(),
-            invalid: 2,
-            oversized: 0,
-            bytes: 0,
-            limited: Default::default(),
-            late_cut_short: false,
-            stop: StopReason::Stall,
-            elapsed: Duration::from_millis(101),
-            last_reply: Some(Duration::from_millis(1)),
-            down,
-        }
-    }
-
-    fn q(json: &str) -> Query {
-        Query::parse("A", "", json.as_bytes()).unwrap()
-    }
-
-    fn strings(f: &Field) -> Vec<String> {
-        match &f.values {
-            Values::String(v) => v.clone(),
-            other => panic!("not strings: {other:?}"),
-        }
-    }
-
-    const PING_A: &str = r#"{"type":"io.nats.micro.v1.ping_response","name":"orders","id":"b","version":"1.0.0"}"#;
-    const PING_B: &str = r#"{"type":"io.nats.micro.v1.ping_response","name":"billing","id":"a","version":"2.0.0"}"#;
-
-    #[test]
-    fn ping_instant_has_one_value_field_and_reports_down() {
-        let down = vec![KnownInstance {
-            name: "orders".into(),
-            id: "a".into(),
-            version: "0.9.0".into(),
-            last_seen: Utc::now(),
-            alive: false,
-        }];
-        let r = round(Verb::Ping, &[PING_A, PING_B], down);
-        let f = ping(&q(r#"{"queryType":"ping"}"#), &r);
-        assert_eq!(f.meta.as_ref().unwrap().kind, Some(NUMERIC_LONG));
-        let names: Vec<_> = f.fields.iter().map(|f| f.name.as_str()).collect();
-        assert_eq!(names, ["service", "id", "version", "rtt"]);
-        assert_eq!(strings(&f.fields[0]), ["billing", "orders", "orders"]);
-        assert_eq!(strings(&f.fields[1]), ["a", "a", "b"]);
-        assert_eq!(
-            f.fields[3].values,
-            Values::NullableFloat64(vec![Some(1.0), None, Some(0.5)])
-        );
-        assert_eq!(f.fields[3].config.as_ref().unwrap().unit.as_deref(), Some("ms"));
-        let up = ping(&q(r#"{"queryType":"ping","metric":"up"}"#), &r);
-        assert_eq!(up.fields[3].values, Values::Float64(vec![1.0, 0.0, 1.0]));
-        let notices = &f.meta.as_ref().unwrap().notices;
-        assert!(
-            notices[0].text.starts_with("2 invalid replies were skipped"),
-            "{notices:?}"
-        );
-        f.to_arrow().unwrap();
-    }
-
-    #[test]
-    fn services_count_instances_and_versions() {
-        let r = round(
-            Verb::Ping,
-            &[
-                PING_A,
-                PING_B,
-                &PING_A.replace("\"b\"", "\"c\"").replace("1.0.0", "1.1.0"),
-            ],
-            vec![],
-        );
-        let f = services(&q(r#"{"queryType":"services","format":"table"}"#), &r);
-        assert_eq!(strings(&f.fields[0]), ["billing", "orders"]);
-        assert_eq!(f.fields[1].values, Values::Float64(vec![1.0, 2.0]));
-        assert_eq!(strings(&f.fields[3]), ["2.0.0", "1.0.0, 1.1.0"]);
-        let n = services(&q(r#"{"queryType":"services","metric":"versions"}"#), &r);
-        assert_eq!(n.fields.len(), 2);
-        assert_eq!(n.fields[1].values, Values::Float64(vec![1.0, 2.0]));
-    }
-
-    #[test]
-    fn stats_rows_per_endpoint_with_units() {
-        let body = r#"{"type":"io.nats.micro.v1.stats_response","name":"orders","id":"x","version":"1",
-            "started":"2026-01-02T03:04:05.123456789Z",
-            "endpoints":[{"name":"b","subject":"o.b","num_requests":4,"num_errors":1,"processing_time":8000000,"average_processing_time":2000000},
-                         {"name":"a","subject":"o.a","num_requests":0,"num_errors":0,"processing_time":0,"average_processing_time":0.5}]}"#;
-        let r = round(Verb::Stats, &[body], vec![]);
-        let t = stats(&q(r#"{"queryType":"stats","format":"table"}"#), &r);
-        assert_eq!(strings(&t.fields[3]), ["a", "b"]);
-        let by_name = |n: &str| t.fields.iter().find(|f| f.name == n).unwrap().values.clone();
-        assert_eq!(by_name("requests"), Values::Float64(vec![0.0, 4.0]));
-        assert_eq!(by_name("error_ratio"), Values::Float64(vec![0.0, 0.25]));
-        assert_eq!(by_name("processing_time"), Values::Float64(vec![0.0, 8.0]));
-        assert_eq!(
-            by_name("average_processing_time"),
-            Values::Float64(vec![0.0000005, 2.0])
-        );
-        assert_eq!(
-            by_name("started"),
-            Values::NullableTime(vec![Some(1_767_323_045_123_456_789); 2])
-        );
-        let one = stats(&q(r#"{"queryType":"stats","endpoint":"b","metric":"errors"}"#), &r);
-        assert_eq!(one.fields.len(), 5);
-        assert_eq!(one.fields[4].values, Values::Float64(vec![1.0]));
-    }
-
-    #[test]
-    fn request_json_becomes_columns() {
-        let reply = |body: &str| RequestReply {
-            payload: bytes::Bytes::from(body.to_string()),
-            headers: vec![],
-            rtt: Duration::from_millis(1),
-        };
-        let qr = q(r#"{"queryType":"request","subject":"a.b"}"#);
-        let f = request(&qr, &reply(r#"[{"n":1,"ok":true,"s":"x"},{"n":2.5,"o":{"k":1}}]"#));
-        let names: Vec<_> = f.fields.iter().map(|f| f.name.as_str()).collect();
-        assert_eq!(names, ["n", "ok", "s", "o"]);
-        assert_eq!(f.fields[0].values, Values::NullableFloat64(vec![Some(1.0), Some(2.5)]));
-        assert_eq!(f.fields[1].values, Values::NullableBool(vec![Some(true), None]));
-        assert_eq!(
-            f.fields[3].values,
-            Values::NullableString(vec![None, Some(r#"{"k":1}"#.into())])
-        );
-        let plain = request(&qr, &reply("hello"));
-        assert_eq!(plain.fields[0].values, Values::String(vec!["hello".into()]));
-    }
-}
+pub(crate) mod tests;
