@@ -44,6 +44,7 @@ fn hour(n: usize, endpoints: usize, period_s: i64) -> (History, u64) {
                         requests: r as u64 * 10,
                         errors: r as u64,
                         processing_ns: r as u64 * 1_000_000,
+                        data: Vec::new(),
                     })
                     .collect(),
             })

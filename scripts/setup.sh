@@ -129,6 +129,13 @@ if [ ! -f "$stamp" ] || ! cmp -s "$lock" "$stamp"; then
     (cd "$REPO/frontend" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
     cp "$lock" "$stamp"
 fi
+lock="$REPO/tests/services/js/package-lock.json"
+stamp="$REPO/tests/services/js/node_modules/.natsmicro-lock"
+if [ ! -f "$stamp" ] || ! cmp -s "$lock" "$stamp"; then
+    log "npm ci (tests/services/js/: the JS micro service of the tests)"
+    (cd "$REPO/tests/services/js" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+    cp "$lock" "$stamp"
+fi
 echo "setup: using node $("$NODE" --version) ($NODE)"
 
 # --- file(1) for scripts/check-dist.sh ----------------------------------------------

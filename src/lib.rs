@@ -18,6 +18,8 @@
 //!   bound; event detection (appeared, disappeared, restarted, version changed).
 //! - [`model::rate`]: the one rule for rates of STATS counters over an interval.
 //! - [`model::shapes`]: rounds and replies to instant frames (`numeric-long`, `table`).
+//! - [`model::custom_data`]: frames of custom STATS `data`: one leaf as an instant value, the table of leaves.
+//! - [`model::leaves`]: dot-path leaves of custom STATS `data` (numeric for metrics, all for tables), bounded.
 //! - [`model::state`]: five-state liveness (`up` … `malformed`): codes, colours, value mappings.
 //! - [`model::aggregate`]: the rule that combines the instances of a service (`aggregate`), and
 //!   the aggregated instant frames.

@@ -52,6 +52,7 @@ pub(crate) fn store_and_frames(f: &mut Footprint) -> Result<()> {
                 requests: 0,
                 errors: 0,
                 processing_ns: 0,
+                data: Vec::new(),
             }],
         })
         .collect();

@@ -30,6 +30,20 @@ export type Aggregate = 'none' | 'sum' | 'avg' | 'min' | 'max' | 'count';
 export const AGGREGATES = contract.aggregates as Aggregate[];
 /** Query types whose instances `aggregate` combines, in formats instant and timeseries — Rust `Aggregate::applies_to`. */
 export const AGGREGATE_QUERY_TYPES = contract.aggregateQueryTypes as QueryType[];
+/** A five-state liveness state — Rust `model::state::State` (code, name, Grafana colour). */
+export interface LivenessState {
+  code: number;
+  name: 'up' | 'slow' | 'unresponsive' | 'gone' | 'denied' | 'malformed';
+  color: string;
+}
+export const STATES = contract.states as LivenessState[];
+
+/** Custom STATS data — Rust `model::leaves`: `data:<path>` for one leaf, `data` for the table of every leaf. */
+export const DATA_QUERY_TYPES = contract.data.queryTypes as QueryType[];
+export const DATA_PREFIX: string = contract.data.prefix;
+export const DATA_TABLE_METRIC: string = contract.data.tableMetric;
+export const MAX_DATA_LEAVES: number = contract.data.maxLeaves;
+export const MAX_DATA_PATH_LENGTH: number = contract.data.maxPathLength;
 
 /** `slo` defaults and bounds — Rust `model::query::DEFAULT_OBJECTIVE`, `DEFAULT_MIN_INSTANCES`, `MAX_MIN_INSTANCES`, `timeseries::slo::ROLLING_MS`. */
 export const SLO_DEFAULTS = contract.slo as {

@@ -8,9 +8,9 @@ use crate::grafana::protocol::ErrorSource;
 use crate::model::frames::{Frame, FrameError};
 use crate::model::history::{self, History};
 use crate::model::micro::Verb;
-use crate::model::query::{Aggregate, BadQuery, Format, Query, QueryType, Window};
+use crate::model::query::{Aggregate, BadQuery, Format, Query, QueryType, Window, DATA_METRIC};
 use crate::model::settings::SettingsError;
-use crate::model::{aggregate, shapes, timeseries};
+use crate::model::{aggregate, custom_data, shapes, timeseries};
 use crate::nats::connection::{ConnectError, Connection};
 use crate::nats::discovery::DiscoveryError;
 use crate::nats::request::{self, RequestError};
@@ -142,6 +142,9 @@ async fn execute_inner(q: &Query, conn: &Connection) -> Result<Vec<Frame>, Query
         QueryType::Ping => vec![shapes::ping(q, &*d.discover(Verb::Ping, q.scope.clone()).await?)],
         QueryType::Services => vec![shapes::services(q, &*d.discover(Verb::Ping, q.scope.clone()).await?)],
         QueryType::Info => vec![shapes::info(q, &*d.discover(Verb::Info, q.scope.clone()).await?)],
+        QueryType::Stats if q.metric == DATA_METRIC => {
+            vec![custom_data::stats(q, &*d.discover(Verb::Stats, q.scope.clone()).await?)]
+        }
         QueryType::Stats => vec![shapes::stats(q, &*d.discover(Verb::Stats, q.scope.clone()).await?)],
         QueryType::Request => {
             if !conn.settings.request_allowed(&q.subject) {
@@ -212,6 +215,7 @@ async fn execute_history(q: &Query, conn: &Connection) -> Result<Vec<Frame>, Que
         match q.query_type {
             QueryType::Events => vec![timeseries::events(q, &window, &src)],
             QueryType::Services => timeseries::services(q, &window, &src, &pings),
+            QueryType::Stats if q.metric == DATA_METRIC => timeseries::data::timeseries(q, &window, &src, &stats),
             QueryType::Stats => timeseries::stats(q, &window, &src, &stats),
             QueryType::Slo if q.format == Format::Instant => vec![timeseries::slo::instant(q, &window, &src, &pings)],
             QueryType::Slo => timeseries::slo::timeseries(q, &window, &src, &pings),

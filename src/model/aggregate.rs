@@ -16,9 +16,10 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use crate::model::custom_data;
 use crate::model::frames::{Field, FieldConfig, Frame, Notice, Severity, Values, NUMERIC_LONG};
 use crate::model::observed::Round;
-use crate::model::query::{Aggregate, Query};
+use crate::model::query::{Aggregate, Query, DATA_METRIC};
 use crate::model::shapes::{endpoints, ms, ratio_config, round_meta, up_config};
 use crate::model::state::{state_config, State};
 
@@ -163,6 +164,7 @@ pub fn stats(q: &Query, round: &Round) -> Frame {
                 num: e.processing_time / 1e6,
                 den: requests,
             },
+            DATA_METRIC => Part::plain(custom_data::value(q, e)),
             _ => Part::plain(Some(requests)),
         };
         groups.entry((&i.name, &e.name)).or_default().add(part);
@@ -188,7 +190,7 @@ pub fn stats(q: &Query, round: &Round) -> Frame {
         .with_field(Field::new("endpoint", Values::String(endpoints)))
         .with_field(
             Field::new(
-                q.metric,
+                q.metric_name(),
                 Values::NullableFloat64(groups.values().map(|g| g.value(q.aggregate, q.metric)).collect()),
             )
             .with_config(config(q.aggregate, own)),

@@ -3,12 +3,16 @@
 use serde_json::{json, Map, Value};
 
 use crate::model::channel;
-use crate::model::query::{Aggregate, Format, QueryType, DEFAULT_MIN_INSTANCES, DEFAULT_OBJECTIVE, MAX_MIN_INSTANCES};
+use crate::model::leaves::{self, MAX_DATA_LEAVES};
+use crate::model::query::{
+    Aggregate, Format, QueryType, DATA_METRIC, DEFAULT_MIN_INSTANCES, DEFAULT_OBJECTIVE, MAX_MIN_INSTANCES,
+};
 use crate::model::settings::{
     AUTH_TYPES, DEFAULT_INBOX_PREFIX, DEFAULT_MAX_ROUND_BYTES, DEFAULT_RETENTION_MINUTES, DEFAULT_SAMPLE_INTERVAL_SEC,
     DEFAULT_SLOW_MS, DEFAULT_SRV_PREFIX, DEFAULT_TIMEOUT_MS, MAX_ROUND_BYTES_RANGE, RETENTION_MINUTES_RANGE,
     SAMPLE_INTERVAL_SEC_RANGE, SLOW_MS_RANGE, TIMEOUT_MS_RANGE,
 };
+use crate::model::state::State;
 use crate::model::timeseries::slo;
 
 /// Per query type, the list `f` gives.
@@ -47,6 +51,19 @@ pub fn contract() -> Value {
             "maxMinInstances": MAX_MIN_INSTANCES,
             "rollingWindowMs": slo::ROLLING_MS,
         },
+        // Custom STATS data: `data:<path>` for one leaf, `data` for the table of leaves.
+        "data": {
+            "queryTypes": [QueryType::Stats.name()],
+            "prefix": "data:",
+            "tableMetric": DATA_METRIC,
+            "maxLeaves": MAX_DATA_LEAVES,
+            "maxPathLength": leaves::MAX_PATH_LEN,
+        },
+        // Five-state liveness (`metric: state`): code, name and colour of each state.
+        "states": State::ALL
+            .iter()
+            .map(|s| json!({"code": s.code(), "name": s.name(), "color": s.colour()}))
+            .collect::<Vec<_>>(),
         "authTypes": AUTH_TYPES,
         "defaults": {
             "srvPrefix": DEFAULT_SRV_PREFIX,

@@ -7,8 +7,10 @@
 pub mod aggregate;
 pub mod channel;
 pub mod contract;
+pub mod custom_data;
 pub mod frames;
 pub mod history;
+pub mod leaves;
 pub mod live;
 pub mod micro;
 pub mod observed;

@@ -36,27 +36,48 @@ impl Fraction {
 /// The metrics this rule computes; any other name is `request_rate`.
 pub const METRICS: [&str; 4] = ["request_rate", "error_rate", "error_ratio", "average_processing_time"];
 
-/// `metric` over the interval from `prev` to `cur`; `None` at a reset.
+/// `metric` over the interval from `prev` to `cur`; `None` at a reset. A reset is a changed run,
+/// a time that did not move forward, or a fall in a counter the metric reads: JS iterator
+/// endpoints report only the last request's `processing_time`, whose falls void
+/// `average_processing_time` but not the request and error rates.
 pub fn interval(metric: &str, prev: &Counters, cur: &Counters) -> Option<Fraction> {
-    let reset = cur.run != prev.run
-        || cur.requests < prev.requests
-        || cur.errors < prev.errors
-        || cur.processing_ns < prev.processing_ns
-        || cur.t_ms <= prev.t_ms;
-    if reset {
+    if cur.run != prev.run || cur.t_ms <= prev.t_ms {
         return None;
     }
+    let fell = |a: u64, b: u64| b < a;
     let secs = (cur.t_ms - prev.t_ms) as f64 / 1e3;
-    let requests = (cur.requests - prev.requests) as f64;
-    let errors = (cur.errors - prev.errors) as f64;
+    let (requests, errors) = (
+        cur.requests.checked_sub(prev.requests),
+        cur.errors.checked_sub(prev.errors),
+    );
     let (num, den) = match metric {
-        "error_rate" => (errors, secs),
+        "error_rate" => (errors? as f64, secs),
         // Some implementations count an error without a request: a ratio never exceeds 1.
-        "error_ratio" => (errors.min(requests), requests),
-        "average_processing_time" => ((cur.processing_ns - prev.processing_ns) as f64 / 1e6, requests),
-        _ => (requests, secs),
+        "error_ratio" => {
+            let (r, e) = (requests? as f64, errors? as f64);
+            (e.min(r), r)
+        }
+        "average_processing_time" => {
+            if fell(prev.processing_ns, cur.processing_ns) {
+                return None;
+            }
+            ((cur.processing_ns - prev.processing_ns) as f64 / 1e6, requests? as f64)
+        }
+        _ => (requests? as f64, secs),
     };
     Some(Fraction { num, den })
+}
+
+/// A per-second rate of one counter (a custom `data` counter) from `prev` to `cur`, each
+/// `(t_ms, value, run)`; `None` at a reset (changed run, time not forward, value fell).
+pub fn counter_rate(prev: (i64, f64, i64), cur: (i64, f64, i64)) -> Option<Fraction> {
+    if cur.2 != prev.2 || cur.0 <= prev.0 || cur.1 < prev.1 || !cur.1.is_finite() || !prev.1.is_finite() {
+        return None;
+    }
+    Some(Fraction {
+        num: cur.1 - prev.1,
+        den: (cur.0 - prev.0) as f64 / 1e3,
+    })
 }
 
 #[cfg(test)]
@@ -106,5 +127,33 @@ mod tests {
             interval("error_ratio", &a, &c(1_000, 11, 4, 5, 1)).and_then(Fraction::value),
             Some(1.0)
         );
+    }
+
+    #[test]
+    fn a_fall_voids_only_the_metrics_that_read_the_counter() {
+        // A JS iterator endpoint: processing_time is the last request's, and fell.
+        let a = c(0, 10, 1, 9_000_000, 1);
+        let b = c(1_000, 14, 2, 2_000_000, 1);
+        let v = |m| interval(m, &a, &b).and_then(Fraction::value);
+        assert_eq!(v("request_rate"), Some(4.0));
+        assert_eq!(v("error_rate"), Some(1.0));
+        assert_eq!(v("error_ratio"), Some(0.25));
+        assert_eq!(v("average_processing_time"), None);
+        // Errors fell (a reset of errors only): the error metrics are void, requests still count.
+        let e = c(1_000, 14, 0, 9_000_000, 1);
+        assert_eq!(interval("request_rate", &a, &e).and_then(Fraction::value), Some(4.0));
+        assert_eq!(interval("error_rate", &a, &e), None);
+        assert_eq!(interval("error_ratio", &a, &e), None);
+    }
+
+    #[test]
+    fn custom_counters_rate_per_second_and_reset() {
+        assert_eq!(
+            counter_rate((0, 5.0, 1), (2_000, 9.0, 1)).and_then(Fraction::value),
+            Some(2.0)
+        );
+        assert_eq!(counter_rate((0, 5.0, 1), (2_000, 4.0, 1)), None, "fell");
+        assert_eq!(counter_rate((0, 5.0, 1), (2_000, 9.0, 2)), None, "new run");
+        assert_eq!(counter_rate((0, 5.0, 1), (0, 9.0, 1)), None, "time stood still");
     }
 }

@@ -6,7 +6,7 @@ Used by the integration tests as the thing the data source monitors.
     micro_service.py --url nats://127.0.0.1:4222 --name orders --version 1.2.3 \
         [--instances N] [--description TEXT] [--metadata k=v ...] \
         [--endpoint NAME[:SUBJECT] ...] [--fail-every K] [--delay-ms D] \
-        [--prefix '$SRV'] [--queue-group Q]
+        [--prefix '$SRV'] [--queue-group Q] [--stats-data]
 
 * ``--instances N`` starts N independent service instances, each on its OWN NATS
   connection (so each has its own id and answers ``$SRV.*`` on its own).
@@ -83,6 +83,11 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         default=10,
         help="reconnect attempts after losing the server before exiting 1 (default 10, about 10 s)",
     )
+    p.add_argument(
+        "--stats-data",
+        action="store_true",
+        help='custom STATS data per endpoint via stats_handler: {"queue": {"depth": 7, "name": "py"}, "jobs_total": num_requests}',
+    )
     p.add_argument("--connect-concurrency", type=int, default=50, help="instances connected in parallel")
     args = p.parse_args(argv)
     if args.instances < 1:
@@ -148,6 +153,11 @@ async def start_instance(args: argparse.Namespace, idx: int, on_closed) -> Tuple
         description=args.description,
         metadata=dict(args.metadata_dict) if args.metadata_dict else None,
         queue_group=args.queue_group,
+        stats_handler=(
+            (lambda ep: {"queue": {"depth": 7, "name": "py"}, "jobs_total": ep.num_requests})
+            if args.stats_data
+            else None
+        ),
     )
     svc = Service(nc, config)
     svc._prefix = args.prefix  # nats.micro has no public option for it

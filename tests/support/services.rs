@@ -164,6 +164,47 @@ impl Drop for PythonService {
     }
 }
 
+/// A real `@nats-io/services` micro service (one instance, `tests/services/js/micro_service.mjs`)
+/// in a Node child process, killed on drop: endpoints `get` and `work`, and a `statsHandler`
+/// that puts `{queue: {depth, name}, jobs_total, busy}` into the STATS `data` of `work`.
+pub struct JsService {
+    child: Child,
+    pub id: String,
+}
+
+impl JsService {
+    pub fn start(url: &str, name: &str, version: &str) -> Result<Self> {
+        let dir = repo().join("tests/services/js");
+        if !dir.join("node_modules/@nats-io/services").exists() {
+            return Err(anyhow!("tests/services/js has no node_modules: run scripts/setup.sh"));
+        }
+        let mut child = Command::new("node")
+            .arg(dir.join("micro_service.mjs"))
+            .args(["--url", url, "--name", name, "--version", version])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .context("spawn node micro_service.mjs (run scripts/setup.sh and source scripts/env.sh)")?;
+        let stdout = child.stdout.take().ok_or_else(|| anyhow!("no stdout"))?;
+        let mut line = String::new();
+        BufReader::new(stdout).read_line(&mut line)?;
+        let id = line
+            .trim()
+            .strip_prefix("READY ")
+            .ok_or_else(|| anyhow!("js service did not get ready: {line:?}"))?
+            .to_string();
+        Ok(Self { child, id })
+    }
+}
+
+impl Drop for JsService {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 /// A hostile responder on its own connection: answers the newest request on `subject` with
 /// `count` replies built by `body(i)`, back to back; stops (and unsubscribes) on drop.
 pub struct Flood {

@@ -1,11 +1,17 @@
-//! Legend table of the ping panel: one row per instance with status (UP / DOWN in red) and last/mean/max.
+//! Legend table of the ping panel: one row per instance with status (UP / DOWN in red), uptime and last/mean/max.
 import { css } from '@emotion/css';
 import { formattedValueToString, getValueFormat, GrafanaTheme2 } from '@grafana/data';
 import { useStyles2 } from '@grafana/ui';
 import { useMemo } from 'react';
 
 import { PingModel, PingSeries, pingStats, PingStats } from '../data/pingModel';
+import { uptime } from '../data/stateStrip';
 import { PingCalc } from '../panel/types';
+
+/** 0.9934 → `99.34%`, null → `–`. */
+function percent(v: number | null): string {
+  return v === null ? '–' : `${(v * 100).toFixed(v === 1 ? 0 : 2)}%`;
+}
 
 export interface PingLegendProps {
   model: PingModel;
@@ -45,6 +51,7 @@ export function PingLegend({ model, colors, calcs, height }: PingLegendProps) {
             <th>Instance</th>
             <th>Version</th>
             <th>Status</th>
+            <th title="Share of this panel's points in which the instance answered">Uptime</th>
             {calcs.map((c) => (
               <th key={c}>{CALC_TITLES[c]}</th>
             ))}
@@ -70,6 +77,7 @@ export function PingLegend({ model, colors, calcs, height }: PingLegendProps) {
                   DOWN
                 </td>
               )}
+              <td data-testid="natsmicro-ping-legend-uptime">{percent(uptime(s.points))}</td>
               {calcs.map((c) => (
                 <td key={c}>{fmt(stats[c])}</td>
               ))}
@@ -77,7 +85,7 @@ export function PingLegend({ model, colors, calcs, height }: PingLegendProps) {
           ))}
           {rows.length > shown.length && (
             <tr>
-              <td colSpan={3 + calcs.length} className={styles.version}>
+              <td colSpan={4 + calcs.length} className={styles.version}>
                 … and {rows.length - shown.length} more instances (
                 {rows.slice(shown.length).filter((r) => !r.stats.up).length} down)
               </td>

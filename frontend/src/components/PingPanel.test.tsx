@@ -128,6 +128,47 @@ describe('PingPanel', () => {
     expect(rows[0].textContent).toMatch(/6 ms.*5\.50? ms.*6 ms/);
   });
 
+  it('colours a state strip per instance from state frames, and gives each its uptime', () => {
+    const states = (id: string, codes: number[]) =>
+      createDataFrame({
+        refId: 'B',
+        meta: { type: DataFrameType.TimeSeriesMulti, typeVersion: [0, 1] },
+        fields: [
+          { name: 'time', type: FieldType.time, values: codes.map((_, i) => T0 + i * 15_000) },
+          { name: 'state', type: FieldType.number, values: codes, labels: { service: 'orders', id } },
+        ],
+      });
+    render(
+      <PingPanel
+        {...props(
+          panelData([
+            multi('orders', 'a1', [1, 2, 3, 4]),
+            multi('orders', 'b2', [5, 6, null, null]),
+            states('b2', [0, 0, 2, 3]),
+          ])
+        )}
+      />
+    );
+    // The state frame draws no line of its own.
+    expect(lines().map((l) => l.getAttribute('data-series'))).toEqual(['orders/a1', 'orders/b2']);
+    const strip = screen.getByTestId('natsmicro-ping-strip');
+    const rowOf = (key: string) => strip.querySelector(`[data-series="${key}"]`)!;
+    const names = (key: string) =>
+      [...rowOf(key).querySelectorAll('[data-testid="natsmicro-ping-strip-segment"]')].map((e) =>
+        e.getAttribute('data-state')
+      );
+    expect(names('orders/b2')).toEqual(['up', 'unresponsive', 'gone']);
+    // Without a state series, the RTT decides.
+    expect(names('orders/a1')).toEqual(['up']);
+    const uptimes = screen.getAllByTestId('natsmicro-ping-legend-uptime').map((e) => e.textContent);
+    expect(uptimes).toEqual(['50.00%', '100%']);
+  });
+
+  it('hides the state strip when asked', () => {
+    render(<PingPanel {...props(panelData([multi('orders', 'a1', [1, 2])]), { stateStrip: false })} />);
+    expect(screen.queryByTestId('natsmicro-ping-strip')).toBeNull();
+  });
+
   it('no down marks when every instance answered', () => {
     render(<PingPanel {...props(panelData([multi('s', 'x', [1, 2]), multi('s', 'y', [3, 4])]))} />);
     expect(lines()).toHaveLength(2);

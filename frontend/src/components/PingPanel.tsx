@@ -1,12 +1,13 @@
 //! The ping panel: accumulates ping answers across refreshes and draws RTT per instance over time with a legend.
-import { DataQuery, PanelData, PanelProps } from '@grafana/data';
+import { DataFrame, DataQuery, FieldType, PanelData, PanelProps } from '@grafana/data';
 import { useTheme2 } from '@grafana/ui';
 import React, { useMemo, useState } from 'react';
 
-import { DEFAULT_MAX_POINTS, PingHistory, PingModel } from '../data/pingModel';
+import { DEFAULT_MAX_POINTS, PingHistory, PingModel, PingPoint } from '../data/pingModel';
 import { DEFAULT_OPTIONS, PingPanelOptions } from '../panel/types';
 import { PingChart } from './PingChart';
 import { PingLegend } from './PingLegend';
+import { PingStateStrip, STRIP_MAX_ROWS, STRIP_ROW_HEIGHT } from './PingStateStrip';
 
 export const EMPTY_MESSAGE = 'No ping data — use a NATS Micro ping query';
 
@@ -36,6 +37,9 @@ export function arrivalTime(data: PanelData, now: number): number {
  */
 class PanelHistory {
   history = new PingHistory(DEFAULT_MAX_POINTS);
+  /** `state` frames (a ping query with `metric: state`), for the state strip. */
+  stateHistory = new PingHistory(DEFAULT_MAX_POINTS);
+  states = new Map<string, PingPoint[]>();
   query = '';
   executed = new Map<string, string>();
 
@@ -55,17 +59,27 @@ class PanelHistory {
     }
     if (changed) {
       this.history.reset();
+      this.stateHistory.reset();
       this.query = query;
       this.executed = executed;
     }
     this.history.setMaxPoints(maxPoints);
-    return this.history.update({
-      series: data.series,
-      range: { from, to },
-      now: arrivalTime(data, Date.now()),
-      requestId: data.request?.requestId,
-    });
+    this.stateHistory.setMaxPoints(maxPoints);
+    const stateFrames = data.series.filter(isStateFrame);
+    const update = (series: DataFrame[], h: PingHistory) =>
+      h.update({ series, range: { from, to }, now: arrivalTime(data, Date.now()), requestId: data.request?.requestId });
+    const states = update(stateFrames, this.stateHistory);
+    this.states = new Map(states.series.map((s) => [s.key, s.points]));
+    return update(
+      data.series.filter((f) => !isStateFrame(f)),
+      this.history
+    );
   }
+}
+
+/** A frame of a ping query with `metric: state` (its number field is `state`). */
+export function isStateFrame(frame: DataFrame): boolean {
+  return frame.fields.some((f) => f.type === FieldType.number && f.name === 'state');
 }
 
 function errorText(data: PanelData): string | undefined {
@@ -126,7 +140,9 @@ export function PingPanel({ data, width, height, options, timeZone, timeRange }:
   const showLegend = legend.show !== false;
   const legendHeight = showLegend ? Math.min(22 + 21 * model.series.length, Math.max(60, Math.floor(height * 0.4))) : 0;
   const errorHeight = error ? 20 : 0;
-  const chartHeight = Math.max(40, height - legendHeight - errorHeight);
+  const showStrip = options.stateStrip !== false;
+  const stripHeight = showStrip ? 4 + (STRIP_ROW_HEIGHT + 2) * Math.min(STRIP_MAX_ROWS, model.series.length) : 0;
+  const chartHeight = Math.max(40, height - legendHeight - errorHeight - stripHeight);
 
   return (
     <div data-testid="natsmicro-ping-panel" style={root}>
@@ -155,6 +171,7 @@ export function PingPanel({ data, width, height, options, timeZone, timeRange }:
         timeZone={timeZone}
         theme={theme}
       />
+      {showStrip && <PingStateStrip model={model} states={acc.states} width={width} thresholdMs={thresholdMs} />}
       {showLegend && <PingLegend model={model} colors={colors} calcs={legend.calcs ?? []} height={legendHeight} />}
     </div>
   );

@@ -22,6 +22,7 @@ import {
   describeQuery,
   HeaderRow,
   headersToRows,
+  isDataMetric,
   normalizeQuery,
   rowsToHeaders,
   usesEndpoint,
@@ -34,7 +35,11 @@ import { expandName, variableNames } from '../data/variables';
 import {
   AGGREGATES,
   Aggregate,
+  DATA_PREFIX,
+  DATA_QUERY_TYPES,
+  DATA_TABLE_METRIC,
   FORMATS,
+  MAX_DATA_LEAVES,
   NatsMicroApi,
   NatsMicroOptions,
   NatsMicroQuery,
@@ -87,10 +92,28 @@ function concreteService(service: string | undefined): string | undefined {
   }
 }
 
+/** The metric choices, plus the query's custom `data:<path>` when it has one. */
+function metricOptions(
+  t: QueryType,
+  format: NatsMicroQuery['format'],
+  metric: string | undefined
+): Array<SelectableValue<string>> {
+  const options = metricsFor(t, format).map((m): SelectableValue<string> => ({ value: m, label: m }));
+  if (metric && isDataMetric(t, format, metric)) {
+    options.push({ value: metric, label: metric, description: 'custom STATS data' });
+  }
+  return options;
+}
+
 export function QueryEditor({ query, onChange, onRunQuery, datasource }: Props) {
   const theme = useTheme2();
   const q = useMemo(() => normalizeQuery(query), [query]);
   const queryType = q.queryType as QueryType;
+  const dataPathInvalid =
+    DATA_QUERY_TYPES.includes(queryType) &&
+    typeof query.metric === 'string' &&
+    query.metric.startsWith(DATA_PREFIX) &&
+    !isDataMetric(queryType, q.format, query.metric);
   const variables = useMemo(() => variableNames(getTemplateSrv()), []);
   const [rows, setRows] = useState<HeaderRow[]>(() => headersToRows(query.headers));
 
@@ -204,15 +227,37 @@ export function QueryEditor({ query, onChange, onRunQuery, datasource }: Props) 
           <InlineField
             label="Metric"
             labelWidth={LABEL_WIDTH}
-            tooltip="The one numeric value of each row (instant) or of each series (time series)"
+            tooltip={
+              DATA_QUERY_TYPES.includes(queryType)
+                ? `The one numeric value of each row (instant) or of each series (time series). Type ${DATA_PREFIX}<path> for a numeric leaf of the endpoints' custom STATS data, e.g. ${DATA_PREFIX}queue.depth; a leaf ending in _total or starting with num_ is a counter and becomes a rate over time`
+                : 'The one numeric value of each row (instant) or of each series (time series)'
+            }
+            invalid={dataPathInvalid}
+            error={dataPathInvalid ? `Use ${DATA_PREFIX}<dot.path>, e.g. ${DATA_PREFIX}queue.depth` : undefined}
           >
             <div data-testid="natsmicro-query-metric">
               <Select<string>
                 inputId="natsmicro-query-metric-input"
-                options={metricsFor(queryType, q.format).map((m): SelectableValue<string> => ({ value: m, label: m }))}
+                options={metricOptions(queryType, q.format, q.metric)}
                 value={q.metric}
+                allowCustomValue={DATA_QUERY_TYPES.includes(queryType)}
+                formatCreateLabel={(v) => `Custom data: ${v.startsWith(DATA_PREFIX) ? v : DATA_PREFIX + v}`}
+                onCreateOption={(v) => change({ metric: v.startsWith(DATA_PREFIX) ? v : DATA_PREFIX + v })}
                 onChange={(v) => change({ metric: v.value })}
                 width={28}
+              />
+            </div>
+          </InlineField>
+        )}
+        {DATA_QUERY_TYPES.includes(queryType) && q.format === 'table' && (
+          <InlineField
+            label="Data leaves"
+            tooltip={`List every leaf of the endpoints' custom STATS data (path, number or text) instead of the counters. The history keeps the first ${MAX_DATA_LEAVES} numeric leaves per endpoint`}
+          >
+            <div data-testid="natsmicro-query-data-leaves">
+              <InlineSwitch
+                value={q.metric === DATA_TABLE_METRIC}
+                onChange={(e) => change({ metric: e.currentTarget.checked ? DATA_TABLE_METRIC : undefined })}
               />
             </div>
           </InlineField>

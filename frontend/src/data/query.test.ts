@@ -2,6 +2,7 @@
 import { describe, expect, it } from 'vitest';
 
 import {
+  isDataMetric,
   canAggregate,
   canStream,
   describeQuery,
@@ -79,6 +80,28 @@ describe('normalizeQuery', () => {
     const r = normalizeQuery({ refId: 'B', queryType: 'request', service: 'orders', subject: 'a.b', payload: 'x' });
     expect(r).toEqual({ refId: 'B', queryType: 'request', format: 'table', subject: 'a.b', payload: 'x' });
   });
+  it('keeps custom data metrics on stats only, with a valid path, and they do not stream', () => {
+    const ts = normalizeQuery({
+      refId: 'A',
+      queryType: 'stats',
+      format: 'timeseries',
+      metric: 'data:queue.depth',
+      live: true,
+    });
+    expect(ts.metric).toBe('data:queue.depth');
+    expect(ts.live).toBeUndefined();
+    expect(normalizeQuery({ refId: 'A', queryType: 'stats', format: 'table', metric: 'data' }).metric).toBe('data');
+    expect(normalizeQuery({ refId: 'A', queryType: 'stats', format: 'instant', metric: 'data' }).metric).toBe(
+      'requests'
+    );
+    expect(normalizeQuery({ refId: 'A', queryType: 'stats', format: 'instant', metric: 'data:a..b' }).metric).toBe(
+      'requests'
+    );
+    expect(normalizeQuery({ refId: 'A', queryType: 'ping', format: 'instant', metric: 'data:x' }).metric).toBe('rtt');
+    expect(isDataMetric('stats', 'instant', 'data:workers.0.busy')).toBe(true);
+    expect(isDataMetric('stats', 'instant', 'data:a b')).toBe(false);
+  });
+
   it('an unknown queryType falls back to ping', () => {
     expect(normalizeQuery({ refId: 'A', queryType: 'pong' as never }).queryType).toBe('ping');
   });

@@ -2,9 +2,13 @@
 import {
   AGGREGATES,
   AGGREGATE_QUERY_TYPES,
+  DATA_PREFIX,
+  DATA_QUERY_TYPES,
+  DATA_TABLE_METRIC,
   FORMATS,
   Format,
   LIVE_QUERY_TYPES,
+  MAX_DATA_PATH_LENGTH,
   METRICS,
   NatsMicroQuery,
   QUERY_TYPES,
@@ -42,7 +46,9 @@ export function normalizeQuery(q: NatsMicroQuery): NatsMicroQuery {
   const format: Format = q.format && formats.includes(q.format) ? q.format : formats[0];
   const out: NatsMicroQuery = { ...q, queryType, format };
   const metrics = metricsFor(queryType, format);
-  if (metrics.length > 0) {
+  if (isDataMetric(queryType, format, q.metric)) {
+    out.metric = q.metric;
+  } else if (metrics.length > 0) {
     out.metric = q.metric && metrics.includes(q.metric) ? q.metric : metrics[0];
   } else {
     delete out.metric;
@@ -79,6 +85,29 @@ export function canAggregate(q: NatsMicroQuery): boolean {
   return q.queryType !== undefined && AGGREGATE_QUERY_TYPES.includes(q.queryType) && q.format !== 'table';
 }
 
+/** A valid dot path of custom STATS data: non-empty tokens without spaces (Rust `leaves::valid_path`). */
+export function validDataPath(path: string): boolean {
+  return (
+    path.length > 0 &&
+    path.length <= MAX_DATA_PATH_LENGTH &&
+    path.split('.').every((t) => t.length > 0 && !/\s/.test(t))
+  );
+}
+
+/**
+ * Whether `metric` reads custom STATS data: `data:<path>` (one leaf, instant or timeseries; in a
+ * table, the leaves under that path) or `data` (a table of every leaf).
+ */
+export function isDataMetric(t: QueryType, format: Format | undefined, metric: string | undefined): metric is string {
+  if (!DATA_QUERY_TYPES.includes(t) || metric === undefined) {
+    return false;
+  }
+  if (metric === DATA_TABLE_METRIC) {
+    return format === 'table';
+  }
+  return metric.startsWith(DATA_PREFIX) && validDataPath(metric.slice(DATA_PREFIX.length));
+}
+
 /** Values of `metric` for a query type and format (none for tables). */
 export function metricsFor(t: QueryType, format: Format | undefined): string[] {
   if (format === 'timeseries') {
@@ -93,7 +122,8 @@ export function canStream(q: NatsMicroQuery): boolean {
     q.format === 'timeseries' &&
     q.queryType !== undefined &&
     LIVE_QUERY_TYPES.includes(q.queryType) &&
-    (q.aggregate ?? 'none') === 'none'
+    (q.aggregate ?? 'none') === 'none' &&
+    !isDataMetric(q.queryType, q.format, q.metric)
   );
 }
 

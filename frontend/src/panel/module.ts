@@ -21,6 +21,13 @@ export const plugin = new PanelPlugin<PingPanelOptions>(PingPanel).setPanelOptio
       settings: { min: 0 },
     })
     .addBooleanSwitch({
+      path: 'stateStrip',
+      name: 'State strip',
+      description:
+        'A strip per instance coloured by its state over time: add a ping query with metric "state" for the five states (up, slow, unresponsive, gone, denied, malformed); without one the strip shows up, slow (over the threshold) and down.',
+      defaultValue: DEFAULT_OPTIONS.stateStrip,
+    })
+    .addBooleanSwitch({
       path: 'legend.show',
       name: 'Show legend',
       category: ['Legend'],

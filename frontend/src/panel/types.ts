@@ -14,10 +14,13 @@ export interface PingPanelOptions {
   legend: PingLegendOptions;
   /** Points kept per instance (oldest dropped): bounds the memory of accumulated snapshots. */
   maxPoints: number;
+  /** A strip per instance under the chart, coloured by its liveness state. */
+  stateStrip?: boolean;
 }
 
 export const DEFAULT_OPTIONS: PingPanelOptions = {
   thresholdMs: 0,
   legend: { show: true, calcs: ['last', 'mean', 'max'] },
   maxPoints: 1000,
+  stateStrip: true,
 };

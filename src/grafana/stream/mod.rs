@@ -53,7 +53,7 @@ use crate::model::channel::{self, ChannelError, StreamSpec};
 use crate::model::frames::{Frame, FrameError, FrameMeta, JsonParts, Notice, Severity};
 use crate::model::live::{self, Counters, Tracker};
 use crate::model::micro::Verb;
-use crate::model::query::{Aggregate, Format, Query, QueryType};
+use crate::model::query::{Aggregate, Format, Query, QueryType, DATA_METRIC};
 use crate::model::settings::Settings;
 use crate::nats::connection::{ConnectError, Connection, Connections, SourceKey};
 

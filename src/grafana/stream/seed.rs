@@ -22,9 +22,9 @@ pub fn spec_of(query: &pluginv2::DataQuery) -> Option<StreamSpec> {
     streamed(query).map(|(spec, _)| spec)
 }
 
-/// The stream of a stored query, and whether it combines instances (`aggregate`: live packets
-/// carry one value per instance, so an aggregated query cannot stream).
-fn streamed(query: &pluginv2::DataQuery) -> Option<(StreamSpec, Aggregate)> {
+/// The stream of a stored query, and why it cannot stream if it cannot: live packets carry one
+/// built-in value per instance, so an aggregated series or a custom data leaf is answered whole.
+fn streamed(query: &pluginv2::DataQuery) -> Option<(StreamSpec, Option<&'static str>)> {
     let model: serde_json::Map<String, Value> = serde_json::from_slice(&query.json).ok()?;
     if model.get("format").and_then(Value::as_str).map(str::trim) != Some(Format::Timeseries.name()) {
         return None;
@@ -38,7 +38,14 @@ fn streamed(query: &pluginv2::DataQuery) -> Option<(StreamSpec, Aggregate)> {
         scope: q.scope,
         endpoint: q.endpoint,
     };
-    channel::streams(q.query_type, Format::Timeseries).then_some((spec, q.aggregate))
+    let why_not = if q.aggregate != Aggregate::None {
+        Some("not streamed live: aggregated series are answered whole and refresh with the dashboard")
+    } else if q.metric == DATA_METRIC {
+        Some("not streamed live: custom data series are answered whole and refresh with the dashboard")
+    } else {
+        None
+    };
+    channel::streams(q.query_type, Format::Timeseries).then_some((spec, why_not))
 }
 
 /// Whether the stored query turns streaming off (`"live": false`); any other value streams.
@@ -112,11 +119,11 @@ pub fn seed(uid: &str, headers: &HashMap<String, String>, query: &pluginv2::Data
     if !from_dashboard(headers) || live_off(query) {
         return None;
     }
-    let (spec, aggregate) = streamed(query)?;
-    if aggregate != Aggregate::None {
+    let (spec, why_not) = streamed(query)?;
+    if let Some(text) = why_not {
         return Some(Seed::NotStreamed(Notice {
             severity: Severity::Info,
-            text: "not streamed live: aggregated series are answered whole and refresh with the dashboard".to_string(),
+            text: text.to_string(),
         }));
     }
     Some(match spec.channel(uid) {

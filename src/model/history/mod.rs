@@ -17,9 +17,11 @@
 use std::collections::{BTreeMap, VecDeque};
 use std::mem::size_of;
 
+mod data;
 mod events;
 mod samples;
 
+pub use data::{DataPoint, DataSeries, DATA_POINT_BYTES, MAX_DATA_LEAVES};
 pub use events::{Event, EventKind};
 
 use crate::model::state::State;
@@ -79,6 +81,8 @@ pub struct InstanceHistory {
     pub version: String,
     pub pings: VecDeque<PingPoint>,
     pub endpoints: BTreeMap<String, VecDeque<EndpointPoint>>,
+    /// Numeric custom `data` leaves, by (endpoint, path).
+    pub data: DataSeries,
     /// Latest `started` (ms) seen in STATS.
     pub started: Option<i64>,
     pub segment: u32,
@@ -162,6 +166,7 @@ impl History {
                         .values()
                         .map(|e| e.capacity() * ENDPOINT_POINT_BYTES)
                         .sum::<usize>()
+                    + i.data_capacity_bytes()
             })
             .sum();
         self.bytes - self.sample_bytes() + points
@@ -174,7 +179,7 @@ impl History {
         }
         self.instances
             .values()
-            .map(|i| i.pings.len() + i.endpoints.values().map(VecDeque::len).sum::<usize>())
+            .map(|i| i.pings.len() + i.endpoints.values().map(VecDeque::len).sum::<usize>() + i.data_points())
             .sum()
     }
 
@@ -187,6 +192,7 @@ impl History {
                         .values()
                         .map(|e| e.len() * ENDPOINT_POINT_BYTES)
                         .sum::<usize>()
+                    + i.data_points() * DATA_POINT_BYTES
             })
             .sum()
     }
@@ -199,6 +205,7 @@ impl History {
             .map(|i| {
                 instance_overhead(&i.service, &i.id, &i.version)
                     + i.endpoints.keys().map(|n| endpoint_overhead(n)).sum::<usize>()
+                    + i.data_overhead()
             })
             .sum();
         overhead
@@ -250,6 +257,7 @@ impl History {
                         .iter()
                         .map(|(name, points)| (name.clone(), from(points, from_ms, |p| p.t)))
                         .collect(),
+                    data: i.data_from(from_ms),
                     service: i.service.clone(),
                     id: i.id.clone(),
                     version: i.version.clone(),
@@ -484,6 +492,7 @@ impl History {
                     },
                 );
                 added += ENDPOINT_POINT_BYTES;
+                added += inst.push_data(t, segment, &e.name, &e.data);
             }
             self.bytes += added;
             if restarted {
@@ -548,6 +557,7 @@ impl History {
                     true
                 }
             });
+            freed += i.trim_data(floor);
             let keep = i.up || !i.pings.is_empty() || !i.endpoints.is_empty();
             if !keep {
                 freed += instance_overhead(&i.service, &i.id, &i.version);

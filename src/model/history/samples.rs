@@ -1,5 +1,6 @@
 //! What the history ingests: one round's ping and stats samples per instance, taken from an observed round.
 
+use crate::model::leaves::{self, MAX_DATA_LEAVES};
 use crate::model::observed::Round;
 use crate::model::state::State;
 
@@ -16,16 +17,18 @@ pub struct PingSample {
 }
 
 /// One endpoint's counters in a stats reply.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct EndpointSample {
     pub name: String,
     pub requests: u64,
     pub errors: u64,
     pub processing_ns: u64,
+    /// Numeric custom `data` leaves, in path order, at most [`MAX_DATA_LEAVES`].
+    pub data: Vec<(String, f64)>,
 }
 
 /// One instance's stats reply.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct StatsSample {
     pub service: String,
     pub id: String,
@@ -76,6 +79,11 @@ pub fn stats_samples(round: &Round) -> Vec<StatsSample> {
                     requests: e.num_requests,
                     errors: e.num_errors,
                     processing_ns: e.processing_ns(),
+                    data: e
+                        .data
+                        .as_ref()
+                        .map(|d| leaves::numeric(d, MAX_DATA_LEAVES).0)
+                        .unwrap_or_default(),
                 })
                 .collect(),
         })

@@ -26,6 +26,7 @@ fn stats(id: &str, started: i64, requests: u64) -> StatsSample {
             requests,
             errors: requests / 10,
             processing_ns: requests * 1000,
+            data: Vec::new(),
         }],
     }
 }
@@ -220,5 +221,33 @@ fn version_change_of_one_instance() {
     h.ingest_ping(1000, &[ping("orders", "a", "2.0", Some(1.0))]);
     assert_eq!(kinds(&h), [(EventKind::VersionChanged, "a".to_string())]);
     assert_eq!(h.instance("orders", "a").unwrap().version, "2.0");
+    assert_eq!(h.bytes(), h.recount());
+}
+
+#[test]
+fn data_leaves_are_bounded_per_endpoint_accounted_and_trimmed() {
+    let mut h = History::new(10_000, DEFAULT_BUDGET_BYTES);
+    for r in 0..20i64 {
+        let mut s = stats("a", 1, r as u64 * 10);
+        s.endpoints[0].data = (0..40).map(|k| (format!("k{k:02}"), (r * k) as f64)).collect();
+        h.ingest_stats(r * 1000, &[s]);
+        assert_eq!(h.bytes(), h.recount(), "round {r}");
+    }
+    let i = h.instance("orders", "a").unwrap();
+    assert_eq!(i.data.len(), MAX_DATA_LEAVES, "the first {MAX_DATA_LEAVES} leaves only");
+    assert!(i.data.keys().all(|(e, _)| e == "get"));
+    let k03 = &i.data[&("get".to_string(), "k03".to_string())];
+    assert_eq!(k03.len(), 11, "retention of 10 s keeps 11 rounds");
+    assert_eq!(k03.back().map(|d| d.value), Some(57.0));
+    let view = h.view(15_000, |_, _| true);
+    let points = &view.instance("orders", "a").unwrap().data[&("get".to_string(), "k03".to_string())];
+    assert_eq!(
+        points.front().map(|d| d.t),
+        Some(14_000),
+        "the view keeps the point just before"
+    );
+    // Past retention, everything goes, data included.
+    h.ingest_stats(100_000, &[stats("b", 1, 1)]);
+    assert!(h.instance("orders", "a").is_none_or(|i| i.data.is_empty()));
     assert_eq!(h.bytes(), h.recount());
 }

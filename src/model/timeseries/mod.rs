@@ -262,7 +262,7 @@ fn frames(
                 .with_meta(meta(src, notices.take().unwrap_or_default(), custom.clone()))
                 .with_field(Field::new("time", Values::Time(times)))
                 .with_field(
-                    Field::new(q.metric, Values::NullableFloat64(values))
+                    Field::new(q.metric_name(), Values::NullableFloat64(values))
                         .with_labels(s.labels)
                         .with_config(config.clone()),
                 )
@@ -513,6 +513,7 @@ pub fn events(q: &Query, w: &Window, src: &Source<'_>) -> Frame {
     frame
 }
 
+pub mod data;
 pub mod slo;
 #[cfg(test)]
 mod tests;

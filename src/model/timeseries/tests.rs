@@ -40,6 +40,7 @@ fn counters(id: &str, started: i64, requests: u64, errors: u64, proc_ms: u64) ->
             requests,
             errors,
             processing_ns: proc_ms * 1_000_000,
+            data: Vec::new(),
         }],
     }
 }

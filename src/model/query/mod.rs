@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 use serde_json::Value;
 
+use crate::model::leaves;
 use crate::model::micro::{valid_name, Scope};
 use crate::model::settings::{json_kind, valid_subject};
 
@@ -94,6 +95,32 @@ impl QueryType {
             QueryType::Info | QueryType::Request | QueryType::Events => &[],
         }
     }
+}
+
+/// `metric` of custom STATS data: `data:<path>` for one leaf (instant, timeseries), `data` for
+/// the table of every leaf.
+pub const DATA_METRIC: &str = "data";
+
+/// Split `data:<path>` off a stats metric; `data` alone asks a stats table for every leaf.
+fn data_metric(query_type: QueryType, format: Format, metric: String) -> Result<(String, Option<String>), String> {
+    let Some(path) = metric.strip_prefix("data:") else {
+        if metric == DATA_METRIC && (query_type != QueryType::Stats || format != Format::Table) {
+            return Err("metric 'data' lists every custom data leaf in a stats table; for one leaf use data:<path> (for example data:queue.depth)".to_string());
+        }
+        return Ok((metric, None));
+    };
+    if query_type != QueryType::Stats {
+        return Err(format!(
+            "metric '{metric}' reads custom STATS data: use it with stats queries"
+        ));
+    }
+    if !leaves::valid_path(path) {
+        return Err(format!(
+            "metric '{metric}': the path must be dot-separated names or indexes without spaces (for example data:queue.depth), at most {} characters",
+            leaves::MAX_PATH_LEN
+        ));
+    }
+    Ok((DATA_METRIC.to_string(), Some(path.to_string())))
 }
 
 /// Metrics of `slo` queries, instant and timeseries alike.
@@ -228,6 +255,8 @@ pub struct Query {
     pub scope: Scope,
     pub endpoint: Option<String>,
     pub metric: &'static str,
+    /// `stats` with `metric: "data:<path>"`: the custom `data` leaf (then `metric` is `"data"`).
+    pub data_path: Option<String>,
     pub aggregate: Aggregate,
     /// `slo`: the objective the error budget is measured against (0 < objective < 1).
     pub objective: f64,
@@ -238,6 +267,16 @@ pub struct Query {
     pub headers: Vec<(String, String)>,
     /// Time range of `timeseries` and `events` queries; `None` = the retention window up to now.
     pub window: Option<Window>,
+}
+
+impl Query {
+    /// The name of the value field: the metric, or `data:<path>` for a custom data leaf.
+    pub fn metric_name(&self) -> String {
+        match &self.data_path {
+            Some(path) if self.metric == DATA_METRIC => format!("data:{path}"),
+            _ => self.metric.to_string(),
+        }
+    }
 }
 
 /// A query that cannot run as stored: what is wrong with it, and its refId.
@@ -354,6 +393,7 @@ impl Query {
         }
 
         let metric_text = text(&model.metric, "metric")?;
+        let (metric_text, data_path) = data_metric(query_type, format, metric_text)?;
         let (metrics, wanted) = match format {
             Format::Timeseries => (
                 query_type.timeseries_metrics(),
@@ -367,6 +407,7 @@ impl Query {
             _ => (query_type.metrics(), metric_text.as_str()),
         };
         let metric = match metrics {
+            _ if metric_text == DATA_METRIC => DATA_METRIC,
             [] => "",
             all if wanted.is_empty() || format == Format::Table => all[0],
             all => all.iter().copied().find(|m| *m == wanted).ok_or_else(|| {
@@ -436,6 +477,7 @@ impl Query {
             },
             endpoint: (!endpoint.is_empty()).then_some(endpoint),
             metric,
+            data_path,
             aggregate,
             objective,
             min_instances,
@@ -493,98 +535,4 @@ fn parse_headers(v: Option<&Value>) -> Result<Vec<(String, String)>, String> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn parse(json: &str) -> Result<Query, BadQuery> {
-        Query::parse("A", "", json.as_bytes())
-    }
-
-    #[test]
-    fn spec_example_parses_with_defaults() {
-        let q = parse(
-            r#"{"refId":"A","queryType":"ping","service":"orders","instance":"","endpoint":"","format":"instant"}"#,
-        )
-        .unwrap();
-        assert_eq!(q.query_type, QueryType::Ping);
-        assert_eq!(q.format, Format::Instant);
-        assert_eq!(q.metric, "rtt");
-        assert_eq!(q.scope.service.as_deref(), Some("orders"));
-        assert_eq!(q.scope.id, None);
-        let q = parse(r#"{"queryType":"info"}"#).unwrap();
-        assert_eq!(q.format, Format::Table);
-        let q = Query::parse("B", "stats", b"{}").unwrap();
-        assert_eq!((q.query_type, q.metric), (QueryType::Stats, "requests"));
-        assert_eq!(parse("").unwrap().query_type, QueryType::Ping);
-    }
-
-    #[test]
-    fn bad_queries_name_the_problem_and_keep_the_ref_id() {
-        let cases = [
-            ("{not json", "not valid JSON"),
-            (r#"{"queryType":"pong"}"#, "unknown queryType 'pong'"),
-            (
-                r#"{"queryType":"info","format":"instant"}"#,
-                "format 'instant' is not available for info",
-            ),
-            (
-                r#"{"queryType":"ping","service":"$service"}"#,
-                "unresolved template variable",
-            ),
-            (
-                r#"{"queryType":"ping","service":"orders.>"}"#,
-                "not a valid service name",
-            ),
-            (
-                r#"{"queryType":"ping","metric":"cpu"}"#,
-                "metric 'cpu' is not available for ping",
-            ),
-            (r#"{"queryType":"request"}"#, "need a subject"),
-            (r#"{"queryType":"request","subject":"a.*"}"#, "not a valid NATS subject"),
-            (
-                r#"{"queryType":"request","subject":"a","headers":{"x y":"1"}}"#,
-                "header name",
-            ),
-            (r#"{"queryType":"ping","service":{"x":1}}"#, "service must be a string"),
-            (r#"{"queryType":"services","instance":"abc"}"#, "leave instance empty"),
-            (
-                r#"{"queryType":"stats","format":"timeseries","metric":"processing_time"}"#,
-                "use request_rate, error_rate, error_ratio, average_processing_time",
-            ),
-            (r#"{"queryType":"events","format":"timeseries"}"#, "use table"),
-        ];
-        for (json, want) in cases {
-            let e = Query::parse("Z", "", json.as_bytes()).unwrap_err();
-            assert_eq!(e.ref_id, "Z");
-            assert!(e.message.contains(want), "{json}: {e}");
-        }
-    }
-
-    #[test]
-    fn timeseries_metrics_and_events() {
-        let q = parse(r#"{"queryType":"stats","format":"timeseries"}"#).unwrap();
-        assert_eq!((q.format, q.metric), (Format::Timeseries, "request_rate"));
-        let q = parse(r#"{"queryType":"stats","format":"timeseries","metric":"errors"}"#).unwrap();
-        assert_eq!(q.metric, "error_rate");
-        let q = parse(r#"{"queryType":"ping","format":"timeseries","metric":"up"}"#).unwrap();
-        assert_eq!(q.metric, "up");
-        let q = parse(r#"{"queryType":"events","service":"orders"}"#).unwrap();
-        assert_eq!(
-            (q.query_type, q.format, q.metric),
-            (QueryType::Events, Format::Table, "")
-        );
-        assert_eq!(q.window, None);
-        let w = Window::last(1000, 5000);
-        assert!(w.contains(4000) && w.contains(5000) && !w.contains(3999));
-        assert_eq!(q.with_window(w).window, Some(w));
-    }
-
-    #[test]
-    fn request_headers_in_both_shapes() {
-        let q = parse(r#"{"queryType":"request","subject":"orders.get","payload":{"id":1},"headers":[{"key":"X-A","value":"1"},{"key":"","value":"skip"}]}"#).unwrap();
-        assert_eq!(q.headers, vec![("X-A".to_string(), "1".to_string())]);
-        assert_eq!(q.payload, r#"{"id":1}"#);
-        let q = parse(r#"{"queryType":"request","subject":"orders.get","headers":{"b":"2","a":3}}"#).unwrap();
-        assert_eq!(q.headers, vec![("a".into(), "3".into()), ("b".into(), "2".into())]);
-    }
-}
+mod tests;

@@ -1,0 +1,58 @@
+//! Tests of the state strip model: segments from state frames and from RTT, merging, clipping, uptime.
+import { describe, expect, it } from 'vitest';
+
+import { stateOfCode, stripSegments, uptime } from './stateStrip';
+import { STATES } from '../types';
+
+const range = { from: 0, to: 100 };
+
+describe('stripSegments', () => {
+  it('follows state codes, merges equal neighbours and clips to the range', () => {
+    const states = [
+      { t: -10, rttMs: 0 },
+      { t: 20, rttMs: 0 },
+      { t: 40, rttMs: 2 },
+      { t: 60, rttMs: 3 },
+      { t: 80, rttMs: 0 },
+    ];
+    const segs = stripSegments([], states, range, 0).map((s) => [s.from, s.to, s.state.name]);
+    expect(segs).toEqual([
+      [0, 40, 'up'],
+      [40, 60, 'unresponsive'],
+      [60, 80, 'gone'],
+      [80, 100, 'up'],
+    ]);
+  });
+
+  it('without state frames, RTT says up, slow over the threshold, or down', () => {
+    const rtt = [
+      { t: 0, rttMs: 5 },
+      { t: 25, rttMs: 500 },
+      { t: 50, rttMs: null },
+      { t: 75, rttMs: 4 },
+    ];
+    expect(stripSegments(rtt, undefined, range, 100).map((s) => s.state.name)).toEqual(['up', 'slow', 'down', 'up']);
+    expect(stripSegments(rtt, [], range, 0).map((s) => s.state.name)).toEqual(['up', 'down', 'up']);
+  });
+
+  it('knows every state the backend sends, with its colour', () => {
+    expect(STATES.map((s) => s.name)).toEqual(['up', 'slow', 'unresponsive', 'gone', 'denied', 'malformed']);
+    expect(stateOfCode(4)).toEqual({ name: 'denied', color: 'purple' });
+    expect(stateOfCode(9)).toBeUndefined();
+    expect(stateOfCode(null)).toBeUndefined();
+  });
+});
+
+describe('uptime', () => {
+  it('is the share of points that answered', () => {
+    expect(uptime([])).toBeNull();
+    expect(
+      uptime([
+        { t: 0, rttMs: 1 },
+        { t: 1, rttMs: null },
+        { t: 2, rttMs: 3 },
+        { t: 3, rttMs: 2 },
+      ])
+    ).toBe(0.75);
+  });
+});

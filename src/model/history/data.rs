@@ -1,0 +1,94 @@
+//! Custom STATS `data` leaves in the history: one series of numeric values per (endpoint, path) of an instance, at most [`MAX_DATA_LEAVES`] per endpoint, under the same retention and byte budget as the other samples.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::mem::size_of;
+
+use super::{push_slim, shrink, InstanceHistory, MAP_NODE_BYTES};
+pub use crate::model::leaves::MAX_DATA_LEAVES;
+
+/// One numeric leaf of one endpoint at one STATS round.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct DataPoint {
+    pub t: i64,
+    pub value: f64,
+    /// The instance's counter segment (a new `started` begins a new one).
+    pub segment: u32,
+}
+
+/// Bytes accounted per data point.
+pub const DATA_POINT_BYTES: usize = size_of::<DataPoint>();
+
+/// Series of one instance, keyed by (endpoint, path).
+pub type DataSeries = BTreeMap<(String, String), VecDeque<DataPoint>>;
+
+pub(super) fn series_overhead(endpoint: &str, path: &str) -> usize {
+    size_of::<(String, String)>() + size_of::<VecDeque<DataPoint>>() + MAP_NODE_BYTES + endpoint.len() + path.len()
+}
+
+impl InstanceHistory {
+    /// Record the numeric leaves of `endpoint` at `t`; returns the bytes added.
+    pub(super) fn push_data(&mut self, t: i64, segment: u32, endpoint: &str, leaves: &[(String, f64)]) -> usize {
+        let mut added = 0;
+        for (path, value) in leaves.iter().take(MAX_DATA_LEAVES) {
+            let key = (endpoint.to_string(), path.clone());
+            let series = match self.data.get_mut(&key) {
+                Some(s) => s,
+                None => {
+                    added += series_overhead(endpoint, path);
+                    self.data.entry(key).or_default()
+                }
+            };
+            push_slim(
+                series,
+                DataPoint {
+                    t,
+                    value: *value,
+                    segment,
+                },
+            );
+            added += DATA_POINT_BYTES;
+        }
+        added
+    }
+
+    pub(super) fn data_points(&self) -> usize {
+        self.data.values().map(VecDeque::len).sum()
+    }
+
+    pub(super) fn data_capacity_bytes(&self) -> usize {
+        self.data.values().map(|s| s.capacity() * DATA_POINT_BYTES).sum()
+    }
+
+    pub(super) fn data_overhead(&self) -> usize {
+        self.data.keys().map(|(e, p)| series_overhead(e, p)).sum()
+    }
+
+    /// Drop data points at or before `floor`, and series left empty; returns the bytes freed.
+    pub(super) fn trim_data(&mut self, floor: i64) -> usize {
+        let mut freed = 0;
+        self.data.retain(|(e, p), series| {
+            let n = series.iter().take_while(|d| d.t <= floor).count();
+            series.drain(..n);
+            freed += n * DATA_POINT_BYTES;
+            if series.is_empty() {
+                freed += series_overhead(e, p);
+                false
+            } else {
+                shrink(series);
+                true
+            }
+        });
+        freed
+    }
+
+    /// The data series from `from_ms` on, plus the point just before.
+    pub(super) fn data_from(&self, from_ms: i64) -> DataSeries {
+        self.data
+            .iter()
+            .map(|(k, s)| {
+                let first = s.partition_point(|d| d.t < from_ms).saturating_sub(1);
+                (k.clone(), s.range(first..).copied().collect())
+            })
+            .collect()
+    }
+}
