@@ -20,6 +20,7 @@
 //! - [`model::shapes`]: rounds and replies to instant frames (`numeric-long`, `table`).
 //! - [`model::custom_data`]: frames of custom STATS `data`: one leaf as an instant value, the table of leaves.
 //! - [`model::leaves`]: dot-path leaves of custom STATS `data` (numeric for metrics, all for tables), bounded.
+//! - [`model::probe`]: the rule that judges a probe run (latency, success, state, code) and its frames.
 //! - [`model::state`]: five-state liveness (`up` … `malformed`): codes, colours, value mappings.
 //! - [`model::aggregate`]: the rule that combines the instances of a service (`aggregate`), and
 //!   the aggregated instant frames.
@@ -38,6 +39,7 @@
 //!   coalescing of identical rounds, the registry of known instances.
 //! - [`nats::server_errors`]: the latest errors the server sent (permission violations come
 //!   asynchronously), so a silent request can be told `denied`.
+//! - [`nats::probe`]: runs the data source's probes (one request each, all at once), judged by the model.
 //! - [`nats::request`]: one request/reply to a service endpoint, service-error headers as errors.
 //! - [`nats::sampler`]: the background task that samples PING and STATS into the history.
 //!

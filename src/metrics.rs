@@ -30,6 +30,7 @@ pub struct Metrics {
     limits: Mutex<BTreeMap<&'static str, u64>>,
     coalesced: AtomicU64,
     targeted: Mutex<BTreeMap<&'static str, u64>>,
+    probes: Mutex<BTreeMap<&'static str, u64>>,
     connections_connected: AtomicI64,
     connections_total: AtomicI64,
     reconnects: AtomicU64,
@@ -124,6 +125,11 @@ impl Metrics {
     /// A targeted ping to a silent instance ended with `outcome` (`answered` or a silence).
     pub fn targeted_ping(&self, outcome: &'static str) {
         bump(&self.targeted, outcome, 1);
+    }
+
+    /// A probe ran and ended with `outcome` (`success` or the state of a failure).
+    pub fn probe_run(&self, outcome: &'static str) {
+        bump(&self.probes, outcome, 1);
     }
 
     pub fn discovery_coalesced(&self) {
@@ -264,6 +270,11 @@ impl Metrics {
         let _ = writeln!(out, "# TYPE natsmicro_targeted_pings_total counter");
         for (outcome, n) in lock(&self.targeted).iter() {
             let _ = writeln!(out, "natsmicro_targeted_pings_total{{outcome=\"{outcome}\"}} {n}");
+        }
+        let _ = writeln!(out, "# HELP natsmicro_probe_runs_total Probe runs, by outcome (success, or the state of a failed run).");
+        let _ = writeln!(out, "# TYPE natsmicro_probe_runs_total counter");
+        for (outcome, n) in lock(&self.probes).iter() {
+            let _ = writeln!(out, "natsmicro_probe_runs_total{{outcome=\"{outcome}\"}} {n}");
         }
         scalar(
             &mut out,

@@ -428,6 +428,7 @@ async fn a_sampler_stops_after_its_data_source_went_idle_and_not_while_used() {
         budget: 1 << 20,
         idle_limit: Duration::from_millis(1000),
         fill_rounds: 0,
+        probes: Vec::new(),
     };
     let before = sampler::running();
     let idle_called = Arc::new(AtomicBool::new(false));
@@ -470,6 +471,7 @@ fn s_config() -> natsmicro::nats::sampler::SamplerConfig {
         budget: 1 << 20,
         idle_limit: Duration::from_secs(3600),
         fill_rounds: 0,
+        probes: Vec::new(),
     }
 }
 

@@ -73,6 +73,8 @@ export interface NatsMicroQuery extends DataQuery {
   headers?: Record<string, string>;
   /** `false` turns Grafana Live streaming off for this query (default on). */
   live?: boolean;
+  /** `probe` queries: the probe's name (empty = every probe). */
+  probe?: string;
 }
 
 /** `authType` — Rust `model::settings::Auth::kind` (types.test.ts checks that the contract lists exactly these). */
@@ -115,6 +117,20 @@ export interface NatsMicroOptions extends DataSourceJsonData {
   slowMs?: number;
   /** Subject patterns `request` queries may use; empty = request queries refused. */
   requestSubjects?: string[];
+  /** Synthetic checks the sampler runs every period (their subjects must match requestSubjects). */
+  probes?: ProbeSettings[];
+}
+
+/** One entry of `jsonData.probes` — Rust `model::settings::Probe`. */
+export interface ProbeSettings {
+  name: string;
+  subject: string;
+  payload?: string;
+  headers?: Record<string, string>;
+  timeoutMs?: number;
+  warnMs?: number;
+  critMs?: number;
+  expect?: { jsonPath?: string; equals?: unknown; contains?: string };
 }
 
 /** `secureJsonData` keys — never read back by the frontend, only set or reset. */
@@ -155,10 +171,28 @@ export interface ResourceError {
 }
 
 /** The data source's resource calls, all the editors and the variable support need of it (`DataSource` implements it). */
+/** `GET probes`: a probe of the saved settings. */
+export interface ProbeSummary {
+  name: string;
+  subject: string;
+}
+
+/** `POST probes/<name>/test`: one run of a saved probe — Rust `model::probe::ProbeResult`. */
+export interface ProbeTestResult {
+  name: string;
+  subject: string;
+  success: boolean;
+  state: LivenessState['name'];
+  latencyMs: number | null;
+  code: number | null;
+  detail: string;
+}
+
 export interface NatsMicroResources {
   services(): Promise<ServiceSummary[]>;
   instances(service: string): Promise<InstanceSummary[]>;
   endpoints(service: string): Promise<EndpointSummary[]>;
+  probes(): Promise<ProbeSummary[]>;
 }
 
 /** The data source as the editors see it; a type of its own so that they need not import `DataSource` (no import circle). */

@@ -9,10 +9,11 @@ use crate::model::frames::{Frame, FrameError};
 use crate::model::history::{self, History};
 use crate::model::micro::Verb;
 use crate::model::query::{Aggregate, BadQuery, Format, Query, QueryType, Window, DATA_METRIC};
-use crate::model::settings::SettingsError;
-use crate::model::{aggregate, custom_data, shapes, timeseries};
+use crate::model::settings::{Probe, SettingsError};
+use crate::model::{self, aggregate, custom_data, shapes, timeseries};
 use crate::nats::connection::{ConnectError, Connection};
 use crate::nats::discovery::DiscoveryError;
+use crate::nats::probe;
 use crate::nats::request::{self, RequestError};
 use crate::nats::sampler;
 
@@ -169,9 +170,38 @@ async fn execute_inner(q: &Query, conn: &Connection) -> Result<Vec<Frame>, Query
             .await?;
             vec![shapes::request(q, &reply)]
         }
+        QueryType::Probe => {
+            let probes = probes_of(q, conn)?;
+            let results = probe::run_all(&conn.client, conn.discovery.server_errors(), &probes).await;
+            vec![model::probe::frame(q, &results)]
+        }
         QueryType::Events | QueryType::Slo => Vec::new(),
     };
     Ok(frames)
+}
+
+/// The probes a `probe` query reads: its `probe`, or all; an error when there is none to read.
+fn probes_of(q: &Query, conn: &Connection) -> Result<Vec<Probe>, QueryErrorKind> {
+    let all = &conn.settings.probes;
+    if all.is_empty() {
+        return Err(QueryErrorKind::BadQuery(
+            "this data source defines no probes: add them under Probes in its settings (each on a subject allowed by requestSubjects)".to_string(),
+        ));
+    }
+    let chosen: Vec<Probe> = all
+        .iter()
+        .filter(|p| q.probe.as_deref().is_none_or(|want| want == p.name))
+        .cloned()
+        .collect();
+    if chosen.is_empty() {
+        let names: Vec<&str> = all.iter().map(|p| p.name.as_str()).collect();
+        return Err(QueryErrorKind::BadQuery(format!(
+            "no probe named '{}' in this data source (probes: {})",
+            q.probe.as_deref().unwrap_or_default(),
+            names.join(", ")
+        )));
+    }
+    Ok(chosen)
 }
 
 /// `timeseries` and `events`: the sampler's history in the window, plus a fresh round for "now"
@@ -191,12 +221,27 @@ async fn execute_history(q: &Query, conn: &Connection) -> Result<Vec<Frame>, Que
     } else {
         Verb::Ping
     };
-    let round = if fresh_needed {
+    let probe_results = match q.query_type {
+        QueryType::Probe => {
+            let probes = probes_of(q, conn)?;
+            if fresh_needed {
+                Some(probe::run_all(&conn.client, conn.discovery.server_errors(), &probes).await)
+            } else {
+                None
+            }
+        }
+        _ => None,
+    };
+    let round = if fresh_needed && q.query_type != QueryType::Probe {
         Some(conn.discovery.discover(verb, q.scope.clone()).await?)
     } else {
         None
     };
-    let now_ms = round.as_ref().map_or(now, |r| r.started.timestamp_millis());
+    let now_ms = match (&round, &probe_results) {
+        (Some(r), _) => r.started.timestamp_millis(),
+        (None, Some(results)) => results.iter().map(|r| r.t_ms).min().unwrap_or(now),
+        (None, None) => now,
+    };
     let (pings, stats) = match (&round, verb) {
         (Some(r), Verb::Stats) => (Vec::new(), history::stats_samples(r)),
         (Some(r), _) => (history::ping_samples(r), Vec::new()),
@@ -210,7 +255,7 @@ async fn execute_history(q: &Query, conn: &Connection) -> Result<Vec<Frame>, Que
             period_ms,
             now_ms,
             subject: round.as_ref().map(|r| r.subject.as_str()),
-            fresh: round.is_some(),
+            fresh: round.is_some() || probe_results.is_some(),
         };
         match q.query_type {
             QueryType::Events => vec![timeseries::events(q, &window, &src)],
@@ -219,6 +264,7 @@ async fn execute_history(q: &Query, conn: &Connection) -> Result<Vec<Frame>, Que
             QueryType::Stats => timeseries::stats(q, &window, &src, &stats),
             QueryType::Slo if q.format == Format::Instant => vec![timeseries::slo::instant(q, &window, &src, &pings)],
             QueryType::Slo => timeseries::slo::timeseries(q, &window, &src, &pings),
+            QueryType::Probe => timeseries::probe::timeseries(q, &window, &src, probe_results.as_deref().unwrap_or_default()),
             _ => timeseries::ping(q, &window, &src, &pings),
         }
     };

@@ -1,4 +1,4 @@
-//! CallResource routes for editors and template variables: services, instances of a service, endpoints of a service (JSON).
+//! CallResource routes for editors and template variables: services, instances of a service, endpoints of a service, the data source's probes, and one run of a probe (JSON).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -8,6 +8,7 @@ use serde_json::{json, Value};
 use crate::model::micro::{valid_name, Scope, Verb};
 use crate::model::observed::Round;
 use crate::nats::connection::Connection;
+use crate::nats::probe;
 
 /// A resource answer: HTTP status and JSON body.
 #[derive(Debug, Clone, PartialEq)]
@@ -24,22 +25,35 @@ fn error(status: u16, message: impl Into<String>) -> Answer {
 }
 
 /// The routes, for the 404 message.
-pub const ROUTES: &str = "services, services/<name>/instances, services/<name>/endpoints";
+pub const ROUTES: &str =
+    "services, services/<name>/instances, services/<name>/endpoints, probes, probes/<name>/test (POST)";
 
 /// Answer `method path` (path without leading slash or query string).
 pub async fn handle(conn: &Connection, method: &str, path: &str) -> Answer {
+    let path = path.split('?').next().unwrap_or("").trim_matches('/');
+    if let ["probes", name, "test"] = path.split('/').collect::<Vec<_>>().as_slice() {
+        if !method.eq_ignore_ascii_case("POST") {
+            return error(405, "a probe test runs the probe once: use POST");
+        }
+        return test_probe(conn, name).await.unwrap_or_else(|a| a);
+    }
     if !method.is_empty() && !method.eq_ignore_ascii_case("GET") {
         return error(
             405,
             format!("method {method} is not allowed: resources are read with GET"),
         );
     }
-    let path = path.split('?').next().unwrap_or("").trim_matches('/');
     let parts: Vec<&str> = path.split('/').collect();
     let result = match parts.as_slice() {
         ["services"] => services(conn).await,
         ["services", name, "instances"] => instances(conn, name).await,
         ["services", name, "endpoints"] => endpoints(conn, name).await,
+        ["probes"] => ok(conn
+            .settings
+            .probes
+            .iter()
+            .map(|p| json!({"name": p.name, "subject": p.subject}))
+            .collect()),
         _ => Err(error(404, format!("no resource '{path}': use {ROUTES}"))),
     };
     result.unwrap_or_else(|a| a)
@@ -59,6 +73,29 @@ async fn discover(conn: &Connection, verb: Verb, service: Option<&str>) -> Resul
         .discover(verb, scope)
         .await
         .map_err(|e| error(502, e.to_string()))
+}
+
+/// Run one saved probe once and answer its result.
+async fn test_probe(conn: &Connection, name: &str) -> Result<Answer, Answer> {
+    let probe = conn.settings.probes.iter().find(|p| p.name == name).ok_or_else(|| {
+        error(
+            404,
+            format!("no saved probe named '{name}': save the data source settings first, then test"),
+        )
+    })?;
+    let r = probe::run(&conn.client, conn.discovery.server_errors(), probe).await;
+    Ok(Answer {
+        status: 200,
+        body: json!({
+            "name": r.name,
+            "subject": r.subject,
+            "success": r.success,
+            "state": r.state.name(),
+            "latencyMs": r.latency_ms,
+            "code": r.code,
+            "detail": r.detail,
+        }),
+    })
 }
 
 fn ok(list: Vec<Value>) -> Result<Answer, Answer> {

@@ -13,6 +13,7 @@ pub mod history;
 pub mod leaves;
 pub mod live;
 pub mod micro;
+pub mod probe;
 pub mod observed;
 pub mod query;
 pub mod rate;

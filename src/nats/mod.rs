@@ -5,6 +5,7 @@
 
 pub mod connection;
 pub mod discovery;
+pub mod probe;
 pub mod request;
 pub mod sampler;
 pub mod server_errors;

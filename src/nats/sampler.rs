@@ -1,4 +1,4 @@
-//! The background sampler of one data source: every `sampleIntervalSec` a PING and a STATS round over all services, appended to the data source's [`History`].
+//! The background sampler of one data source: every `sampleIntervalSec` a PING and a STATS round over all services and one run of its probes, appended to the data source's [`History`].
 //!
 //! Lifecycle: started when the data source's [`Connection`](crate::nats::connection::Connection) is
 //! created (its first query, health check or resource call), and owned by it: the task is aborted
@@ -20,7 +20,9 @@ use tokio::time::{Instant, MissedTickBehavior};
 use crate::metrics;
 use crate::model::history::{self, History};
 use crate::model::micro::{Scope, Verb};
+use crate::model::settings::Probe;
 use crate::nats::discovery::Discovery;
+use crate::nats::probe;
 
 /// Shortest idle time after which a sampler stops.
 pub const MIN_IDLE_STOP: Duration = Duration::from_secs(3600);
@@ -43,6 +45,8 @@ pub struct SamplerConfig {
     pub idle_limit: Duration,
     /// Rounds run back to back at the start (time compressed, for measurements); 0 normally.
     pub fill_rounds: u64,
+    /// The data source's probes, run once per period after the STATS round.
+    pub probes: Vec<Probe>,
 }
 
 struct Shared {
@@ -192,6 +196,10 @@ async fn run(
                 tracing::trace!(bytes = h.bytes(), samples = h.samples(), "history sampled");
             }
             Err(e) => tracing::debug!(error = %e, "sampler stats round failed; no stats sample taken"),
+        }
+        if !config.probes.is_empty() {
+            let results = probe::run_all(discovery.client(), discovery.server_errors(), &config.probes).await;
+            lock(&shared.history).ingest_probes(&results);
         }
         shared.rounds.fetch_add(1, Ordering::Relaxed);
         metrics::global().sampling_round();

@@ -359,12 +359,17 @@ impl PluginProcess {
     }
 
     pub async fn resource_get(&self, ds: &DataSource, path: &str) -> Result<(i32, Value)> {
+        self.resource_call(ds, "GET", path).await
+    }
+
+    /// CallResource with `method` on `path`, as an Editor: the first chunk's status and JSON body.
+    pub async fn resource_call(&self, ds: &DataSource, method: &str, path: &str) -> Result<(i32, Value)> {
         let mut stream = self
             .resource()
             .call_resource(pluginv2::CallResourceRequest {
-                plugin_context: Some(ds.context("Viewer")),
+                plugin_context: Some(ds.context(if method == "GET" { "Viewer" } else { "Editor" })),
                 path: path.into(),
-                method: "GET".into(),
+                method: method.into(),
                 url: format!("/api/datasources/uid/{}/resources/{path}", ds.uid),
                 headers: HashMap::new(),
                 body: Default::default(),

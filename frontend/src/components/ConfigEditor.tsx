@@ -11,8 +11,10 @@ import {
   SecretTextArea,
   TagsInput,
 } from '@grafana/ui';
-import { FormEvent } from 'react';
+import { getBackendSrv } from '@grafana/runtime';
+import { FormEvent, useMemo } from 'react';
 
+import { probeTestPath, resourceErrorMessage } from '../data/resources';
 import { NumberKey, parseNumber, rangeError, splitSubjects, validSubjectPattern } from '../data/settings';
 import {
   AUTH_TYPES,
@@ -26,7 +28,9 @@ import {
   DEFAULT_TIMEOUT_MS,
   NatsMicroOptions,
   NatsMicroSecureJsonData,
+  ProbeTestResult,
 } from '../types';
+import { ProbesEditor } from './ProbesEditor';
 
 type Props = DataSourcePluginOptionsEditorProps<NatsMicroOptions, NatsMicroSecureJsonData>;
 type SecretKey = keyof NatsMicroSecureJsonData;
@@ -53,6 +57,10 @@ export function ConfigEditor(props: Props) {
   const secureFields = (options.secureJsonFields ?? {}) as Record<string, boolean>;
   const secureData = (options.secureJsonData ?? {}) as NatsMicroSecureJsonData;
   const authType: AuthType = jsonData.authType ?? 'none';
+
+  // What was saved: Grafana bumps `version` on every save.
+  // eslint-disable-next-line react-hooks/exhaustive-deps
+  const savedProbes = useMemo(() => jsonData.probes ?? [], [options.version]);
 
   const setJson = (patch: Partial<NatsMicroOptions>) =>
     onOptionsChange({ ...options, jsonData: { ...jsonData, ...patch } });
@@ -350,6 +358,35 @@ export function ConfigEditor(props: Props) {
           </InlineField>
         </InlineFieldRow>
       </FieldSet>
+
+      <FieldSet label="Probes">
+        <p style={{ maxWidth: 800 }}>
+          Synthetic checks the sampler runs every sample interval: a request to an allowed subject, judged by its
+          latency (warn, crit), an optional assertion on the JSON reply, and the service-error headers. Query them with
+          the Probe query type (latency, success, state) and alert on them.
+        </p>
+        <ProbesEditor
+          probes={jsonData.probes ?? []}
+          saved={savedProbes}
+          onChange={(probes) => setJson({ probes })}
+          test={options.uid ? (name) => testProbe(options.uid, name) : undefined}
+        />
+      </FieldSet>
     </div>
   );
+}
+
+/** Run one saved probe once through the backend. */
+async function testProbe(uid: string, name: string): Promise<ProbeTestResult> {
+  try {
+    return await getBackendSrv().post<ProbeTestResult>(
+      `/api/datasources/uid/${uid}/resources/${probeTestPath(name)}`,
+      {},
+      {
+        showErrorAlert: false,
+      }
+    );
+  } catch (e) {
+    throw new Error(resourceErrorMessage(e));
+  }
 }

@@ -22,6 +22,7 @@ function fakeDatasource(getResource: (path: string) => Promise<unknown>) {
     services: () => call('services'),
     instances: (s: string) => call(`services/${s}/instances`),
     endpoints: (s: string) => call(`services/${s}/endpoints`),
+    probes: () => call('probes'),
   };
 }
 

@@ -30,7 +30,7 @@ import {
   usesService,
   metricsFor,
 } from '../data/query';
-import { endpointOptions, instanceOptions, serviceOptions } from '../data/resources';
+import { endpointOptions, instanceOptions, probeOptions, serviceOptions } from '../data/resources';
 import { expandName, variableNames } from '../data/variables';
 import {
   AGGREGATES,
@@ -57,6 +57,7 @@ const TYPE_LABELS: Record<QueryType, { label: string; description: string }> = {
   info: { label: 'Info', description: 'Instances and their endpoints ($SRV.INFO)' },
   stats: { label: 'Stats', description: 'Requests, errors and processing time per endpoint ($SRV.STATS)' },
   slo: { label: 'SLO', description: 'Uptime, reachability and error budget per service, from the sampled history' },
+  probe: { label: 'Probe', description: "The data source's synthetic checks: latency, success, state" },
   request: { label: 'Request', description: 'Send one request to an allowed subject and show the reply' },
   events: { label: 'Events', description: 'Instances appeared, down, restarted, version changed (for annotations)' },
 };
@@ -290,6 +291,27 @@ export function QueryEditor({ query, onChange, onRunQuery, datasource }: Props) 
         )}
       </InlineFieldRow>
 
+      {queryType === 'probe' && (
+        <InlineFieldRow>
+          <InlineField
+            label="Probe"
+            labelWidth={LABEL_WIDTH}
+            tooltip="A probe of this data source's settings (Probes); empty = every probe, one row or series each"
+          >
+            <NamePicker
+              testId="natsmicro-query-probe"
+              inputId="natsmicro-query-probe-input"
+              value={q.probe}
+              onChange={(v) => change({ probe: v })}
+              load={() => datasource.probes().then(probeOptions)}
+              loadKey="probes"
+              variables={[]}
+              placeholder="All probes"
+              width={28}
+            />
+          </InlineField>
+        </InlineFieldRow>
+      )}
       {queryType === 'slo' && (
         <InlineFieldRow>
           <InlineField

@@ -32,7 +32,7 @@ export function usesEndpoint(t: QueryType): boolean {
   return t === 'info' || t === 'stats';
 }
 export function usesService(t: QueryType): boolean {
-  return t !== 'request';
+  return t !== 'request' && t !== 'probe';
 }
 
 /**
@@ -61,6 +61,9 @@ export function normalizeQuery(q: NatsMicroQuery): NatsMicroQuery {
   }
   if (!usesEndpoint(queryType)) {
     delete out.endpoint;
+  }
+  if (queryType !== 'probe' || !out.probe) {
+    delete out.probe;
   }
   if (queryType !== 'slo') {
     delete out.objective;
@@ -146,6 +149,7 @@ const TYPE_HINTS: Record<QueryType, string> = {
   request: 'One request/reply to an allowed subject; a JSON reply becomes columns',
   slo: 'Per service, from the sampled history: uptime (rounds with enough instances up), reachability (pings answered / expected), error budget left',
   events: 'Events the history sampler saw: instances appeared, down, restarted, version changed (annotations)',
+  probe: "Results of the data source's probes (synthetic requests): latency, success, state",
 };
 
 const FORMAT_HINTS: Record<Format, string> = {

@@ -1,11 +1,13 @@
 //! Pure helpers for the backend's resource routes: paths, error text, rows → picker options.
 import { SelectableValue } from '@grafana/data';
 
-import { EndpointSummary, InstanceSummary, ServiceSummary } from '../types';
+import { EndpointSummary, InstanceSummary, ProbeSummary, ServiceSummary } from '../types';
 
 export const servicesPath = () => 'services';
 export const instancesPath = (service: string) => `services/${encodeURIComponent(service)}/instances`;
 export const endpointsPath = (service: string) => `services/${encodeURIComponent(service)}/endpoints`;
+export const probesPath = () => 'probes';
+export const probeTestPath = (name: string) => `probes/${encodeURIComponent(name)}/test`;
 
 /** The message to show for a failed resource call: the backend's `{error}` text when there is one. */
 export function resourceErrorMessage(e: unknown): string {
@@ -85,4 +87,8 @@ export function endpointOptions(rows: EndpointSummary[]): Array<SelectableValue<
     value: e.name,
     description: e.queueGroup ? `${e.subject} (queue ${e.queueGroup})` : e.subject,
   }));
+}
+
+export function probeOptions(rows: ProbeSummary[]): Array<SelectableValue<string>> {
+  return rows.map((p) => ({ label: p.name, value: p.name, description: p.subject }));
 }

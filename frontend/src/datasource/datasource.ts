@@ -6,7 +6,15 @@ import { Observable } from 'rxjs';
 import { map } from 'rxjs/operators';
 
 import { DEFAULT_QUERY, isRunnable } from '../data/query';
-import { endpointsPath, expectArray, instancesPath, servicesPath, toResourceError } from '../data/resources';
+import {
+  endpointsPath,
+  expectArray,
+  instancesPath,
+  probesPath,
+  probeTestPath,
+  servicesPath,
+  toResourceError,
+} from '../data/resources';
 import { applyVariables, expandTargets } from '../data/variables';
 import {
   EndpointSummary,
@@ -14,6 +22,8 @@ import {
   NatsMicroOptions,
   NatsMicroQuery,
   NatsMicroResources,
+  ProbeSummary,
+  ProbeTestResult,
   ServiceSummary,
 } from '../types';
 import { NatsMicroVariableSupport } from './variables';
@@ -66,6 +76,20 @@ export class DataSource extends DataSourceWithBackend<NatsMicroQuery, NatsMicroO
   /** `GET services/<name>/endpoints`. */
   async endpoints(service: string): Promise<EndpointSummary[]> {
     return this.resource<EndpointSummary>(endpointsPath(service), `endpoints of ${service}`);
+  }
+
+  /** `GET probes`: the probes of the saved settings. */
+  async probes(): Promise<ProbeSummary[]> {
+    return this.resource<ProbeSummary>(probesPath(), 'probes');
+  }
+
+  /** `POST probes/<name>/test`: run one saved probe once. */
+  async testProbe(name: string): Promise<ProbeTestResult> {
+    try {
+      return (await this.postResource(probeTestPath(name), {}, { showErrorAlert: false })) as ProbeTestResult;
+    } catch (e) {
+      throw toResourceError(e);
+    }
   }
 
   private async resource<T>(path: string, what: string): Promise<T[]> {

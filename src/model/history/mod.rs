@@ -17,12 +17,15 @@
 use std::collections::{BTreeMap, VecDeque};
 use std::mem::size_of;
 
+mod accounting;
 mod data;
 mod events;
+mod probes;
 mod samples;
 
 pub use data::{DataPoint, DataSeries, DATA_POINT_BYTES, MAX_DATA_LEAVES};
 pub use events::{Event, EventKind};
+pub use probes::{ProbePoint, ProbeSeries, PROBE_POINT_BYTES};
 
 use crate::model::state::State;
 
@@ -123,6 +126,8 @@ pub struct History {
     dropped_samples: u64,
     /// In a [`History::view`]: the samples of the whole history.
     whole_samples: Option<usize>,
+    /// Probe results by probe name.
+    probes: ProbeSeries,
 }
 
 impl History {
@@ -139,6 +144,7 @@ impl History {
             truncated_through: None,
             dropped_samples: 0,
             whole_samples: None,
+            probes: ProbeSeries::new(),
         }
     }
 
@@ -153,65 +159,6 @@ impl History {
 
     pub fn retention_ms(&self) -> i64 {
         self.retention_ms
-    }
-
-    /// Bytes the `VecDeque`s hold including spare capacity, plus the other accounted bytes.
-    pub fn heap_bytes(&self) -> usize {
-        let points: usize = self
-            .instances
-            .values()
-            .map(|i| {
-                i.pings.capacity() * PING_POINT_BYTES
-                    + i.endpoints
-                        .values()
-                        .map(|e| e.capacity() * ENDPOINT_POINT_BYTES)
-                        .sum::<usize>()
-                    + i.data_capacity_bytes()
-            })
-            .sum();
-        self.bytes - self.sample_bytes() + points
-    }
-
-    /// Live samples (ping and endpoint points).
-    pub fn samples(&self) -> usize {
-        if let Some(n) = self.whole_samples {
-            return n;
-        }
-        self.instances
-            .values()
-            .map(|i| i.pings.len() + i.endpoints.values().map(VecDeque::len).sum::<usize>() + i.data_points())
-            .sum()
-    }
-
-    fn sample_bytes(&self) -> usize {
-        self.instances
-            .values()
-            .map(|i| {
-                i.pings.len() * PING_POINT_BYTES
-                    + i.endpoints
-                        .values()
-                        .map(|e| e.len() * ENDPOINT_POINT_BYTES)
-                        .sum::<usize>()
-                    + i.data_points() * DATA_POINT_BYTES
-            })
-            .sum()
-    }
-
-    /// The accounted bytes recomputed from scratch (tests compare it with [`History::bytes`]).
-    pub fn recount(&self) -> usize {
-        let overhead: usize = self
-            .instances
-            .values()
-            .map(|i| {
-                instance_overhead(&i.service, &i.id, &i.version)
-                    + i.endpoints.keys().map(|n| endpoint_overhead(n)).sum::<usize>()
-                    + i.data_overhead()
-            })
-            .sum();
-        overhead
-            + self.sample_bytes()
-            + self.events.iter().map(Event::bytes).sum::<usize>()
-            + self.ledger.len() * LEDGER_ENTRY_BYTES
     }
 
     /// Samples dropped to stay under the budget (not counting retention).
@@ -271,6 +218,7 @@ impl History {
             events: self.events.iter().filter(|e| e.t >= from_ms).cloned().collect(),
             ledger: self.ledger.clone(),
             whole_samples: Some(self.samples()),
+            probes: self.probes_from(from_ms),
             ..*self
         }
     }
@@ -564,6 +512,7 @@ impl History {
             }
             keep
         });
+        freed += self.trim_probes(floor);
         self.bytes -= freed;
     }
 }

@@ -19,16 +19,18 @@ pub enum QueryType {
     Request,
     Events,
     Slo,
+    Probe,
 }
 
 impl QueryType {
     /// Every query type, in the order editors list them.
-    pub const ALL: [QueryType; 7] = [
+    pub const ALL: [QueryType; 8] = [
         QueryType::Ping,
         QueryType::Services,
         QueryType::Info,
         QueryType::Stats,
         QueryType::Slo,
+        QueryType::Probe,
         QueryType::Request,
         QueryType::Events,
     ];
@@ -42,6 +44,7 @@ impl QueryType {
             QueryType::Request => "request",
             QueryType::Events => "events",
             QueryType::Slo => "slo",
+            QueryType::Probe => "probe",
         }
     }
 
@@ -54,6 +57,7 @@ impl QueryType {
             "request" => QueryType::Request,
             "events" => QueryType::Events,
             "slo" => QueryType::Slo,
+            "probe" => QueryType::Probe,
             _ => return None,
         })
     }
@@ -64,6 +68,7 @@ impl QueryType {
             QueryType::Ping | QueryType::Services => &[Format::Instant, Format::Table, Format::Timeseries],
             QueryType::Stats => &[Format::Instant, Format::Table, Format::Timeseries],
             QueryType::Slo => &[Format::Instant, Format::Timeseries],
+            QueryType::Probe => &[Format::Instant, Format::Timeseries, Format::Table],
             QueryType::Info | QueryType::Request | QueryType::Events => &[Format::Table],
         }
     }
@@ -81,6 +86,7 @@ impl QueryType {
                 "average_processing_time",
             ],
             QueryType::Slo => SLO_METRICS,
+            QueryType::Probe => PROBE_METRICS,
             QueryType::Info | QueryType::Request | QueryType::Events => &[],
         }
     }
@@ -92,6 +98,7 @@ impl QueryType {
             QueryType::Services => &["instances", "down", "versions"],
             QueryType::Stats => &["request_rate", "error_rate", "error_ratio", "average_processing_time"],
             QueryType::Slo => SLO_METRICS,
+            QueryType::Probe => PROBE_METRICS,
             QueryType::Info | QueryType::Request | QueryType::Events => &[],
         }
     }
@@ -122,6 +129,9 @@ fn data_metric(query_type: QueryType, format: Format, metric: String) -> Result<
     }
     Ok((DATA_METRIC.to_string(), Some(path.to_string())))
 }
+
+/// Metrics of `probe` queries, instant and timeseries alike.
+const PROBE_METRICS: &[&str] = &["latency", "success", "state"];
 
 /// Metrics of `slo` queries, instant and timeseries alike.
 const SLO_METRICS: &[&str] = &["uptime", "reachability", "budget_remaining"];
@@ -265,6 +275,8 @@ pub struct Query {
     pub subject: String,
     pub payload: String,
     pub headers: Vec<(String, String)>,
+    /// `probe`: the probe's name; `None` = every probe.
+    pub probe: Option<String>,
     /// Time range of `timeseries` and `events` queries; `None` = the retention window up to now.
     pub window: Option<Window>,
 }
@@ -297,6 +309,7 @@ struct Model {
     format: Option<Value>,
     metric: Option<Value>,
     aggregate: Option<Value>,
+    probe: Option<Value>,
     objective: Option<Value>,
     min_instances: Option<Value>,
     subject: Option<Value>,
@@ -388,6 +401,9 @@ impl Query {
         if query_type == QueryType::Services && !instance.is_empty() {
             return bad("services queries count instances per service; leave instance empty".to_string());
         }
+        if query_type == QueryType::Probe && !(service.is_empty() && instance.is_empty() && endpoint.is_empty()) {
+            return bad("probe queries select probes by name (probe); leave service, instance and endpoint empty".to_string());
+        }
         if query_type == QueryType::Slo && !instance.is_empty() {
             return bad("slo queries measure a service across its instances; leave instance empty".to_string());
         }
@@ -447,6 +463,8 @@ impl Query {
         }
 
         let (objective, min_instances) = slo_keys(&model)?;
+        let probe = text(&model.probe, "probe")?;
+        check_no_variable(&probe, "probe")?;
 
         let subject = text(&model.subject, "subject")?;
         let payload = match &model.payload {
@@ -484,6 +502,7 @@ impl Query {
             subject,
             payload,
             headers,
+            probe: (query_type == QueryType::Probe && !probe.is_empty()).then_some(probe),
             window: None,
         })
     }

@@ -9,8 +9,11 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+mod probes;
 mod urls;
 
+pub use probes::{Expect, Probe, MAX_PROBES};
+use probes::parse_probes;
 use urls::parse_urls;
 
 /// The default `$SRV` API prefix of ADR-32.
@@ -139,6 +142,8 @@ pub struct Settings {
     pub max_round_bytes: usize,
     /// RTT (ms) above which an answering instance's `state` is `slow` (`slowMs`).
     pub slow_ms: u64,
+    /// Synthetic checks the sampler runs (`probes`).
+    pub probes: Vec<Probe>,
 }
 
 /// Values `timeoutMs` may take (milliseconds).
@@ -348,6 +353,8 @@ impl Settings {
             ));
         }
 
+        let probes = parse_probes(json.get("probes"), &request_subjects, Duration::from_millis(timeout_ms))?;
+
         Ok(Settings {
             servers,
             auth,
@@ -363,6 +370,7 @@ impl Settings {
             request_subjects,
             max_round_bytes: usize::try_from(max_round_bytes).unwrap_or(usize::MAX),
             slow_ms,
+            probes,
         })
     }
 

@@ -165,6 +165,7 @@ impl Connection {
                     budget: settings.history_budget,
                     fill_rounds: settings.history_fill_rounds,
                     idle_limit: idle_limit(settings.retention),
+                    probes: settings.probes.clone(),
                 },
                 on_idle,
             )

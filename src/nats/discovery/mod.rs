@@ -185,6 +185,16 @@ impl Discovery {
         &self.policy
     }
 
+    /// The connection the rounds go out on (the sampler's probes use it too).
+    pub fn client(&self) -> &async_nats::Client {
+        &self.client
+    }
+
+    /// The connection's server errors.
+    pub fn server_errors(&self) -> &Arc<ServerErrors> {
+        &self.server_errors
+    }
+
     pub fn registry(&self) -> &Registry {
         &self.registry
     }

@@ -1,0 +1,89 @@
+//! Runs the data source's probes: one request per probe (its payload, headers and timeout), all at once, each judged by [`crate::model::probe::judge`].
+//!
+//! Protocol code: no Grafana types. A refused publish comes back asynchronously as a server
+//! error, so a silent probe asks the connection's [`ServerErrors`] whether it was `denied`.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use futures::future::join_all;
+use tokio::time::Instant;
+
+use crate::metrics;
+use crate::model::probe::{judge, ProbeFailure, ProbeReply, ProbeResult};
+use crate::model::settings::Probe;
+use crate::nats::request::{SERVICE_ERROR, SERVICE_ERROR_CODE};
+use crate::nats::server_errors::ServerErrors;
+
+/// Run every probe in `probes` once, concurrently.
+pub async fn run_all(client: &async_nats::Client, errors: &Arc<ServerErrors>, probes: &[Probe]) -> Vec<ProbeResult> {
+    join_all(probes.iter().map(|p| run(client, errors, p))).await
+}
+
+/// Run one probe once.
+pub async fn run(client: &async_nats::Client, errors: &ServerErrors, probe: &Probe) -> ProbeResult {
+    let t_ms = chrono::Utc::now().timestamp_millis();
+    let outcome = send(client, errors, probe).await;
+    let result = judge(probe, t_ms, outcome);
+    metrics::global().probe_run(if result.success { "success" } else { result.state.name() });
+    tracing::debug!(probe = %probe.name, success = result.success, state = result.state.name(), latency_ms = ?result.latency_ms, "probe ran");
+    result
+}
+
+async fn send(client: &async_nats::Client, errors: &ServerErrors, probe: &Probe) -> Result<ProbeReply, ProbeFailure> {
+    if client.connection_state() != async_nats::connection::State::Connected {
+        return Err(ProbeFailure::NotConnected);
+    }
+    let mut req = async_nats::Request::new()
+        .payload(Bytes::from(probe.payload.clone().into_bytes()))
+        .timeout(Some(probe.timeout));
+    if !probe.headers.is_empty() {
+        let mut map = async_nats::HeaderMap::new();
+        for (k, v) in &probe.headers {
+            map.append(k.as_str(), v.as_str());
+        }
+        req = req.headers(map);
+    }
+    let t0 = Instant::now();
+    let request = client.send_request(probe.subject.clone(), req);
+    tokio::pin!(request);
+    let msg = loop {
+        tokio::select! {
+            r = &mut request => break r,
+            () = errors.next() => {
+                if errors.denied_since(&probe.subject, t0) {
+                    return Err(ProbeFailure::Denied);
+                }
+            }
+        }
+    };
+    let latency_ms = t0.elapsed().as_secs_f64() * 1e3;
+    let msg = msg.map_err(|e| {
+        use async_nats::RequestErrorKind as K;
+        match e.kind() {
+            K::NoResponders => ProbeFailure::NoResponders,
+            K::TimedOut if errors.denied_since(&probe.subject, t0) => ProbeFailure::Denied,
+            K::TimedOut => ProbeFailure::TimedOut,
+            _ => ProbeFailure::Other(e.to_string()),
+        }
+    })?;
+    let mut pairs: Vec<(String, String)> = Vec::new();
+    if let Some(h) = &msg.headers {
+        for (name, values) in h.iter() {
+            for v in values {
+                pairs.push((name.to_string(), v.to_string()));
+            }
+        }
+    }
+    let header = |name: &str| {
+        pairs
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.clone())
+    };
+    Ok(ProbeReply {
+        service_error: header(SERVICE_ERROR).map(|m| (m, header(SERVICE_ERROR_CODE).unwrap_or_else(|| "?".to_string()))),
+        payload: msg.payload.to_vec(),
+        latency_ms,
+    })
+}
