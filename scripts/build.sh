@@ -74,6 +74,7 @@ cp frontend/dist/natsmicro-ping-panel/module.js* "$panel/"
 cp img/* "$ds/img/"
 cp frontend/img/* "$panel/img/"
 cp README.md LICENSE CHANGELOG.md "$ds/"
+cp docs/alerting.md "$ds/RUNBOOKS.md"
 cp frontend/PANEL.md "$panel/README.md"
 cp LICENSE CHANGELOG.md "$panel/"
 

@@ -68,6 +68,7 @@ for t in ${NATSMICRO_TARGETS:-}; do
     check "NATSMICRO_TARGETS' $t is packaged as gpx_natsmicro_$want" "[ -e \"$out/gpx_natsmicro_$want\" ]"
 done
 check "README, LICENSE, CHANGELOG, logo are packaged" "[ -f $out/README.md ] && [ -f $out/LICENSE ] && [ -f $out/CHANGELOG.md ] && [ -f $out/img/logo.svg ]"
+check "the alert recipes' runbooks are packaged where their runbook_url points" "grep -q 'id=\"slo-burn\"' $out/RUNBOOKS.md && grep -q '/public/plugins/natsmicro-datasource/RUNBOOKS.md' provisioning/alerting/natsmicro-recipes.json"
 handshake=$(grafana_plugin_type=datasource PLUGIN_PROTOCOL_VERSIONS=2 timeout 2 "$bin" 2>/dev/null | head -n1 || true)
 check "packaged binary prints the go-plugin handshake ($handshake)" "[[ \"$handshake\" =~ ^1\\|2\\|tcp\\|127\\.0\\.0\\.1:[0-9]+\\|grpc$ ]]"
 panel=dist/natsmicro-ping-panel

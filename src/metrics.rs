@@ -271,7 +271,10 @@ impl Metrics {
         for (outcome, n) in lock(&self.targeted).iter() {
             let _ = writeln!(out, "natsmicro_targeted_pings_total{{outcome=\"{outcome}\"}} {n}");
         }
-        let _ = writeln!(out, "# HELP natsmicro_probe_runs_total Probe runs, by outcome (success, or the state of a failed run).");
+        let _ = writeln!(
+            out,
+            "# HELP natsmicro_probe_runs_total Probe runs, by outcome (success, or the state of a failed run)."
+        );
         let _ = writeln!(out, "# TYPE natsmicro_probe_runs_total counter");
         for (outcome, n) in lock(&self.probes).iter() {
             let _ = writeln!(out, "natsmicro_probe_runs_total{{outcome=\"{outcome}\"}} {n}");

@@ -15,8 +15,18 @@ fn by_probe(frame: &DecodedFrame, field: &str) -> BTreeMap<String, Option<f64>> 
 async fn probes_run_judge_alert_and_test() {
     let env = TestEnv::builder()
         .rust("orders", "1.0.0", &[("get", "orders.get")])
-        .python("billing", "1.0.0", 1, &["--endpoint", "fail:billing.fail", "--fail-every", "1"])
-        .python("slowpoke", "1.0.0", 1, &["--endpoint", "slow:billing.slow", "--delay-ms", "150"])
+        .python(
+            "billing",
+            "1.0.0",
+            1,
+            &["--endpoint", "fail:billing.fail", "--fail-every", "1"],
+        )
+        .python(
+            "slowpoke",
+            "1.0.0",
+            1,
+            &["--endpoint", "slow:billing.slow", "--delay-ms", "150"],
+        )
         .start()
         .await
         .unwrap();
@@ -48,26 +58,51 @@ async fn probes_run_judge_alert_and_test() {
     let s = r["S"].frame();
     assert!(alertable_instant(s), "{s:?}");
     let success = by_probe(s, "success");
-    let want = [("echo-ok", 1.0), ("echo-wrong", 0.0), ("billing-fails", 0.0), ("nobody", 0.0), ("slow", 1.0), ("too-slow", 0.0)];
+    let want = [
+        ("echo-ok", 1.0),
+        ("echo-wrong", 0.0),
+        ("billing-fails", 0.0),
+        ("nobody", 0.0),
+        ("slow", 1.0),
+        ("too-slow", 0.0),
+    ];
     for (name, v) in want {
         assert_eq!(success[name], Some(v), "{name}: {success:?}");
     }
     let state = by_probe(r["X"].frame(), "state");
     // up 0, slow 1, gone 3, malformed 5; a service error leaves the state to the latency.
-    for (name, v) in [("echo-ok", 0.0), ("echo-wrong", 5.0), ("billing-fails", 0.0), ("nobody", 3.0), ("slow", 1.0)] {
+    for (name, v) in [
+        ("echo-ok", 0.0),
+        ("echo-wrong", 5.0),
+        ("billing-fails", 0.0),
+        ("nobody", 3.0),
+        ("slow", 1.0),
+    ] {
         assert_eq!(state[name], Some(v), "{name}: {state:?}");
     }
     let t = r["T"].frame();
     let row = t.strings("probe").iter().position(|n| n == "billing-fails").unwrap();
     assert_eq!(t.numbers("code")[row], Some(500.0));
-    assert!(t.strings("detail")[row].contains("service error 500"), "{:?}", t.strings("detail"));
+    assert!(
+        t.strings("detail")[row].contains("service error 500"),
+        "{:?}",
+        t.strings("detail")
+    );
     let wrong = t.strings("probe").iter().position(|n| n == "echo-wrong").unwrap();
-    assert!(t.strings("detail")[wrong].contains("expected status = \"ok\""), "{:?}", t.strings("detail"));
+    assert!(
+        t.strings("detail")[wrong].contains("expected status = \"ok\""),
+        "{:?}",
+        t.strings("detail")
+    );
     let latency = by_probe(r["L"].frame(), "latency");
     assert_eq!(latency.len(), 1);
     assert!(latency["slow"].unwrap() >= 150.0, "{latency:?}");
     assert_eq!(r["U"].status, 400);
-    assert!(r["U"].error.contains("no probe named 'nope'") && r["U"].error.contains("echo-ok"), "{}", r["U"].error);
+    assert!(
+        r["U"].error.contains("no probe named 'nope'") && r["U"].error.contains("echo-ok"),
+        "{}",
+        r["U"].error
+    );
     assert_eq!(r["F"].status, 400);
 
     // The sampler runs them every period: time series from history, one series per probe.
@@ -108,15 +143,27 @@ async fn probes_run_judge_alert_and_test() {
     assert_eq!(status, 405);
     let (status, missing) = p.resource_call(&ds, "POST", "probes/unsaved/test").await.unwrap();
     assert_eq!(status, 404);
-    assert!(missing["error"].as_str().unwrap().contains("save the data source settings first"));
+    assert!(missing["error"]
+        .as_str()
+        .unwrap()
+        .contains("save the data source settings first"));
 
     let m = p.metrics_text().await.unwrap();
-    assert!(metric(&m, "natsmicro_probe_runs_total{outcome=\"success\"}") >= Some(3.0), "{m}");
-    assert!(metric(&m, "natsmicro_probe_runs_total{outcome=\"gone\"}") >= Some(1.0), "{m}");
+    assert!(
+        metric(&m, "natsmicro_probe_runs_total{outcome=\"success\"}") >= Some(3.0),
+        "{m}"
+    );
+    assert!(
+        metric(&m, "natsmicro_probe_runs_total{outcome=\"gone\"}") >= Some(1.0),
+        "{m}"
+    );
 
     // A probe on a subject requestSubjects does not allow: the health check says what to fix.
     let bad = env.ds(json!({"requestSubjects": ["orders.>"], "probes": [{"name": "b", "subject": "billing.fail"}]}));
     let (code, message) = p.health(&bad).await.unwrap();
     assert_eq!(code, 2, "{message}");
-    assert!(message.contains("probe 'b': subject 'billing.fail' is not allowed by requestSubjects"), "{message}");
+    assert!(
+        message.contains("probe 'b': subject 'billing.fail' is not allowed by requestSubjects"),
+        "{message}"
+    );
 }

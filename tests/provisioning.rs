@@ -145,11 +145,28 @@ async fn alert_rule_examples_fire_on_real_frames() {
     );
 
     let file = yaml("provisioning/alerting/natsmicro-alerts.yaml");
-    let rules = file["groups"][0]["rules"].as_array().unwrap();
-    assert_eq!(rules.len(), 7);
+    assert_eq!(file["groups"][0]["rules"].as_array().unwrap().len(), 7);
+    // The recipes: six rules in each of three sensitivities, each with its runbook and summary.
+    let recipes = yaml("provisioning/alerting/natsmicro-recipes.json");
+    let groups = recipes["groups"].as_array().unwrap();
+    assert_eq!(groups.len(), 3);
+    let rules: Vec<Value> = std::iter::once(&file)
+        .chain(std::iter::once(&recipes))
+        .flat_map(|f| f["groups"].as_array().unwrap().iter())
+        .flat_map(|g| g["rules"].as_array().unwrap().iter().cloned())
+        .collect();
+    assert_eq!(rules.len(), 7 + 18);
+    for rule in &rules[7..] {
+        let a = &rule["annotations"];
+        assert!(a["summary"].is_string() && a["description"].is_string(), "{}", rule["uid"]);
+        assert!(a["runbook_url"].as_str().unwrap().starts_with("/public/plugins/natsmicro-datasource/RUNBOOKS.md#"));
+        let anchor = a["runbook_url"].as_str().unwrap().split('#').nth(1).unwrap();
+        let runbooks = std::fs::read_to_string(repo().join("docs/alerting.md")).unwrap();
+        assert!(runbooks.contains(&format!("<a id=\"{anchor}\"></a>")), "no runbook for {anchor}");
+    }
     let now = chrono::Utc::now().timestamp_millis();
     let mut firing = std::collections::BTreeMap::new();
-    for rule in rules {
+    for rule in &rules {
         let title = rule["title"].as_str().unwrap();
         let data = rule["data"].as_array().unwrap();
         let step = |ref_id: &Value| data.iter().find(|d| d["refId"] == *ref_id).unwrap();
@@ -187,7 +204,7 @@ async fn alert_rule_examples_fire_on_real_frames() {
                 assert!(alertable_instant(frame), "{title}: not alertable: {frame:?}");
                 let value = frame.numeric_fields()[0].name.clone();
                 for (row, v) in frame.numbers(&value).into_iter().enumerate() {
-                    let labels: Vec<String> = ["service", "id", "endpoint"]
+                    let labels: Vec<String> = ["service", "id", "endpoint", "probe"]
                         .iter()
                         .filter(|k| frame.fields.iter().any(|f| f.name == **k))
                         .map(|k| frame.strings(k)[row].clone())
@@ -231,6 +248,16 @@ async fn alert_rule_examples_fire_on_real_frames() {
     assert_eq!(firing["natsmicro-orders-slo-burn"], ["orders"]);
     // Aggregated: one alert instance per service and endpoint, no instance id.
     assert_eq!(firing["natsmicro-service-error-ratio-high"], ["billing/charge"]);
+    // The recipes, sensitivity by sensitivity: the same facts, seen by each threshold.
+    for s in ["high", "medium", "low"] {
+        let hits = |recipe: &str| firing[&format!("natsmicro-{recipe}-{s}")].clone();
+        assert_eq!(hits("quorum"), ["billing", "orders"], "{s}: one instance each is below 2");
+        assert_eq!(hits("not-answering"), [format!("orders/{gone}")], "{s}: the stopped instance is gone");
+        assert_eq!(hits("error-ratio"), ["billing/charge"], "{s}: billing fails every 2nd request");
+        assert!(hits("latency-p95").is_empty(), "{s}: loopback RTT is far below 100 ms");
+        assert_eq!(hits("probe-failing"), ["orders-get"], "{s}: nothing answers orders.get here");
+        assert!(hits("slo-burn").is_empty(), "{s}: a service with one instance up all along keeps its budget");
+    }
     for uid in ["natsmicro-error-ratio-high", "natsmicro-error-ratio-5m"] {
         assert_eq!(firing[uid].len(), 1, "{uid}: billing fails every 2nd request");
         assert!(firing[uid][0].starts_with("billing/"), "{uid}: {:?}", firing[uid]);

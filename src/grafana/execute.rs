@@ -130,7 +130,9 @@ pub async fn execute(q: &Query, conn: &Connection) -> Result<Vec<Frame>, QueryEr
 
 async fn execute_inner(q: &Query, conn: &Connection) -> Result<Vec<Frame>, QueryErrorKind> {
     let d = &conn.discovery;
-    if q.format == Format::Timeseries || matches!(q.query_type, QueryType::Events | QueryType::Slo) {
+    let from_history = matches!(q.query_type, QueryType::Events | QueryType::Slo)
+        || (q.query_type == QueryType::Ping && q.metric == "rtt_p95");
+    if q.format == Format::Timeseries || from_history {
         return execute_history(q, conn).await;
     }
     let frames = match q.query_type {
@@ -264,7 +266,12 @@ async fn execute_history(q: &Query, conn: &Connection) -> Result<Vec<Frame>, Que
             QueryType::Stats => timeseries::stats(q, &window, &src, &stats),
             QueryType::Slo if q.format == Format::Instant => vec![timeseries::slo::instant(q, &window, &src, &pings)],
             QueryType::Slo => timeseries::slo::timeseries(q, &window, &src, &pings),
-            QueryType::Probe => timeseries::probe::timeseries(q, &window, &src, probe_results.as_deref().unwrap_or_default()),
+            QueryType::Probe => {
+                timeseries::probe::timeseries(q, &window, &src, probe_results.as_deref().unwrap_or_default())
+            }
+            QueryType::Ping if q.metric == "rtt_p95" => {
+                vec![timeseries::percentile::rtt_p95(q, &window, &src, &pings)]
+            }
             _ => timeseries::ping(q, &window, &src, &pings),
         }
     };

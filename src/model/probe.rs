@@ -63,8 +63,14 @@ pub fn judge(probe: &Probe, t_ms: i64, outcome: Result<ProbeReply, ProbeFailure>
         Ok(reply) => reply,
         Err(f) => {
             (r.state, r.detail) = match f {
-                ProbeFailure::NoResponders => (State::Gone, format!("no service listens on {} (no responders)", probe.subject)),
-                ProbeFailure::TimedOut => (State::Unresponsive, format!("no reply within {} ms", probe.timeout.as_millis())),
+                ProbeFailure::NoResponders => (
+                    State::Gone,
+                    format!("no service listens on {} (no responders)", probe.subject),
+                ),
+                ProbeFailure::TimedOut => (
+                    State::Unresponsive,
+                    format!("no reply within {} ms", probe.timeout.as_millis()),
+                ),
                 ProbeFailure::Denied => (State::Denied, format!("this user may not publish to {}", probe.subject)),
                 ProbeFailure::NotConnected => (State::Unresponsive, "the NATS connection is down".to_string()),
                 ProbeFailure::Other(m) => (State::Unresponsive, m),
@@ -152,7 +158,9 @@ fn shown(path: &str) -> String {
 
 /// The results the query asks for (its `probe`, or all).
 pub fn selected<'a>(q: &'a Query, results: &'a [ProbeResult]) -> impl Iterator<Item = &'a ProbeResult> {
-    results.iter().filter(move |r| q.probe.as_deref().is_none_or(|p| p == r.name))
+    results
+        .iter()
+        .filter(move |r| q.probe.as_deref().is_none_or(|p| p == r.name))
 }
 
 /// Field config of a probe metric.
@@ -168,8 +176,11 @@ pub fn metric_config(metric: &str) -> FieldConfig {
 pub fn frame(q: &Query, results: &[ProbeResult]) -> Frame {
     let rows: Vec<&ProbeResult> = selected(q, results).collect();
     let strings = |f: fn(&ProbeResult) -> String| Values::String(rows.iter().map(|r| f(r)).collect());
-    let latency = Field::new("latency", Values::NullableFloat64(rows.iter().map(|r| r.latency_ms).collect()))
-        .with_config(FieldConfig::unit("ms"));
+    let latency = Field::new(
+        "latency",
+        Values::NullableFloat64(rows.iter().map(|r| r.latency_ms).collect()),
+    )
+    .with_config(FieldConfig::unit("ms"));
     let success = Field::new(
         "success",
         Values::Float64(rows.iter().map(|r| f64::from(u8::from(r.success))).collect()),
@@ -277,7 +288,10 @@ mod tests {
         assert_eq!(one.fields[2].values, Values::Float64(vec![0.0]));
         let t = frame(&q(r#"{"queryType":"probe","format":"table"}"#), &results);
         let names: Vec<_> = t.fields.iter().map(|f| f.name.as_str()).collect();
-        assert_eq!(names, ["probe", "subject", "latency", "success", "state", "code", "detail"]);
+        assert_eq!(
+            names,
+            ["probe", "subject", "latency", "success", "state", "code", "detail"]
+        );
         t.to_arrow().unwrap();
     }
 }

@@ -82,7 +82,8 @@ async fn send(client: &async_nats::Client, errors: &ServerErrors, probe: &Probe)
             .map(|(_, v)| v.clone())
     };
     Ok(ProbeReply {
-        service_error: header(SERVICE_ERROR).map(|m| (m, header(SERVICE_ERROR_CODE).unwrap_or_else(|| "?".to_string()))),
+        service_error: header(SERVICE_ERROR)
+            .map(|m| (m, header(SERVICE_ERROR_CODE).unwrap_or_else(|| "?".to_string()))),
         payload: msg.payload.to_vec(),
         latency_ms,
     })

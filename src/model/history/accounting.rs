@@ -19,7 +19,11 @@ impl History {
                     + i.data_capacity_bytes()
             })
             .sum::<usize>()
-            + self.probes.values().map(|p| p.capacity() * PROBE_POINT_BYTES).sum::<usize>();
+            + self
+                .probes
+                .values()
+                .map(|p| p.capacity() * PROBE_POINT_BYTES)
+                .sum::<usize>();
         self.bytes - self.sample_bytes() + points
     }
 

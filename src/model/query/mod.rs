@@ -76,7 +76,7 @@ impl QueryType {
     /// Values of `metric` (the one numeric field of an instant frame); the first is the default.
     pub fn metrics(self) -> &'static [&'static str] {
         match self {
-            QueryType::Ping => &["rtt", "up", "state"],
+            QueryType::Ping => &["rtt", "up", "state", "rtt_p95"],
             QueryType::Services => &["instances", "down", "versions"],
             QueryType::Stats => &[
                 "requests",
@@ -402,7 +402,9 @@ impl Query {
             return bad("services queries count instances per service; leave instance empty".to_string());
         }
         if query_type == QueryType::Probe && !(service.is_empty() && instance.is_empty() && endpoint.is_empty()) {
-            return bad("probe queries select probes by name (probe); leave service, instance and endpoint empty".to_string());
+            return bad(
+                "probe queries select probes by name (probe); leave service, instance and endpoint empty".to_string(),
+            );
         }
         if query_type == QueryType::Slo && !instance.is_empty() {
             return bad("slo queries measure a service across its instances; leave instance empty".to_string());
@@ -462,6 +464,9 @@ impl Query {
             }
         }
 
+        if metric == "rtt_p95" && aggregate != Aggregate::None {
+            return bad("rtt_p95 is each instance's 95th percentile over the time range; use aggregate none".to_string());
+        }
         let (objective, min_instances) = slo_keys(&model)?;
         let probe = text(&model.probe, "probe")?;
         check_no_variable(&probe, "probe")?;

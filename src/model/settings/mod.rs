@@ -12,8 +12,8 @@ use serde_json::Value;
 mod probes;
 mod urls;
 
-pub use probes::{Expect, Probe, MAX_PROBES};
 use probes::parse_probes;
+pub use probes::{Expect, Probe, MAX_PROBES};
 use urls::parse_urls;
 
 /// The default `$SRV` API prefix of ADR-32.

@@ -40,20 +40,35 @@ pub struct Probe {
 }
 
 /// Parse `jsonData.probes`; every subject must be allowed by `request_subjects`.
-pub fn parse_probes(value: Option<&Value>, request_subjects: &[String], default_timeout: Duration) -> Result<Vec<Probe>, SettingsError> {
+pub fn parse_probes(
+    value: Option<&Value>,
+    request_subjects: &[String],
+    default_timeout: Duration,
+) -> Result<Vec<Probe>, SettingsError> {
     let items = match value {
         None | Some(Value::Null) => return Ok(Vec::new()),
         Some(Value::Array(a)) => a,
-        Some(other) => return err(format!("probes must be a list of probe objects, not {}", json_kind(other))),
+        Some(other) => {
+            return err(format!(
+                "probes must be a list of probe objects, not {}",
+                json_kind(other)
+            ))
+        }
     };
     if items.len() > MAX_PROBES {
-        return err(format!("probes lists {} probes: at most {MAX_PROBES} are allowed", items.len()));
+        return err(format!(
+            "probes lists {} probes: at most {MAX_PROBES} are allowed",
+            items.len()
+        ));
     }
     let mut names = BTreeSet::new();
     let mut out = Vec::with_capacity(items.len());
     for (i, item) in items.iter().enumerate() {
         let Value::Object(o) = item else {
-            return err(format!("probes[{i}] must be an object with name and subject, not {}", json_kind(item)));
+            return err(format!(
+                "probes[{i}] must be an object with name and subject, not {}",
+                json_kind(item)
+            ));
         };
         let text = |key: &str| -> Result<String, SettingsError> {
             match o.get(key) {
@@ -97,17 +112,27 @@ pub fn parse_probes(value: Option<&Value>, request_subjects: &[String], default_
                 .iter()
                 .map(|(k, v)| match v {
                     Value::String(s) => Ok((k.clone(), s.clone())),
-                    other => err(format!("probe '{name}': header {k} must be text, not {}", json_kind(other))),
+                    other => err(format!(
+                        "probe '{name}': header {k} must be text, not {}",
+                        json_kind(other)
+                    )),
                 })
                 .collect::<Result<_, _>>()?,
-            Some(other) => return err(format!("probe '{name}': headers must be an object of names to text, not {}", json_kind(other))),
+            Some(other) => {
+                return err(format!(
+                    "probe '{name}': headers must be an object of names to text, not {}",
+                    json_kind(other)
+                ))
+            }
         };
         let ms = |key: &str| -> Result<Option<u64>, SettingsError> {
             match o.get(key) {
                 None | Some(Value::Null) => Ok(None),
                 Some(v) => match v.as_u64() {
                     Some(n) if n > 0 => Ok(Some(n)),
-                    _ => err(format!("probe '{name}': {key} must be a positive whole number of milliseconds")),
+                    _ => err(format!(
+                        "probe '{name}': {key} must be a positive whole number of milliseconds"
+                    )),
                 },
             }
         };
@@ -133,10 +158,17 @@ pub fn parse_probes(value: Option<&Value>, request_subjects: &[String], default_
                 let path = match e.get("jsonPath") {
                     None | Some(Value::Null) => String::new(),
                     Some(Value::String(s)) => s.trim().trim_start_matches('$').trim_start_matches('.').to_string(),
-                    Some(other) => return err(format!("probe '{name}': expect.jsonPath must be text, not {}", json_kind(other))),
+                    Some(other) => {
+                        return err(format!(
+                            "probe '{name}': expect.jsonPath must be text, not {}",
+                            json_kind(other)
+                        ))
+                    }
                 };
                 if !path.is_empty() && !crate::model::leaves::valid_path(&path) {
-                    return err(format!("probe '{name}': expect.jsonPath '{path}' must be a dot path such as status.ok or items.0.id"));
+                    return err(format!(
+                        "probe '{name}': expect.jsonPath '{path}' must be a dot path such as status.ok or items.0.id"
+                    ));
                 }
                 let contains = match e.get("contains") {
                     None | Some(Value::Null) => None,
@@ -149,7 +181,12 @@ pub fn parse_probes(value: Option<&Value>, request_subjects: &[String], default_
                     contains,
                 }
             }
-            Some(other) => return err(format!("probe '{name}': expect must be an object (jsonPath, equals, contains), not {}", json_kind(other))),
+            Some(other) => {
+                return err(format!(
+                    "probe '{name}': expect must be an object (jsonPath, equals, contains), not {}",
+                    json_kind(other)
+                ))
+            }
         };
         out.push(Probe {
             name,
@@ -176,15 +213,20 @@ mod tests {
 
     #[test]
     fn a_full_probe_parses() {
-        let p = parse(json!([{"name": "orders-get", "subject": "orders.get", "payload": {"id": 1}, "headers": {"X-Probe": "1"},
-            "timeoutMs": 500, "warnMs": 50, "critMs": 200, "expect": {"jsonPath": "$.status", "equals": "ok"}}]))
+        let p = parse(
+            json!([{"name": "orders-get", "subject": "orders.get", "payload": {"id": 1}, "headers": {"X-Probe": "1"},
+            "timeoutMs": 500, "warnMs": 50, "critMs": 200, "expect": {"jsonPath": "$.status", "equals": "ok"}}]),
+        )
         .unwrap();
         assert_eq!(p[0].payload, r#"{"id":1}"#);
         assert_eq!(p[0].headers, vec![("X-Probe".to_string(), "1".to_string())]);
         assert_eq!(p[0].timeout, Duration::from_millis(500));
         assert_eq!(p[0].expect.json_path, "status");
         assert_eq!(p[0].expect.equals, Some(json!("ok")));
-        assert_eq!(parse(json!([{"name": "a", "subject": "orders.a"}])).unwrap()[0].timeout, Duration::from_millis(2000));
+        assert_eq!(
+            parse(json!([{"name": "a", "subject": "orders.a"}])).unwrap()[0].timeout,
+            Duration::from_millis(2000)
+        );
     }
 
     #[test]
@@ -192,12 +234,30 @@ mod tests {
         for (v, says) in [
             (json!({}), "must be a list"),
             (json!([{"subject": "orders.get"}]), "needs a name"),
-            (json!([{"name": "a", "subject": "orders.get"}, {"name": "a", "subject": "orders.put"}]), "defined twice"),
-            (json!([{"name": "a", "subject": "billing.get"}]), "not allowed by requestSubjects"),
-            (json!([{"name": "a", "subject": "orders.*"}]), "not a valid NATS subject"),
-            (json!([{"name": "a", "subject": "orders.get", "warnMs": 300, "critMs": 100}]), "must not be above critMs"),
-            (json!([{"name": "a", "subject": "orders.get", "timeoutMs": 5}]), "use 10 to 120000"),
-            (json!([{"name": "a", "subject": "orders.get", "expect": {"jsonPath": "a b"}}]), "dot path"),
+            (
+                json!([{"name": "a", "subject": "orders.get"}, {"name": "a", "subject": "orders.put"}]),
+                "defined twice",
+            ),
+            (
+                json!([{"name": "a", "subject": "billing.get"}]),
+                "not allowed by requestSubjects",
+            ),
+            (
+                json!([{"name": "a", "subject": "orders.*"}]),
+                "not a valid NATS subject",
+            ),
+            (
+                json!([{"name": "a", "subject": "orders.get", "warnMs": 300, "critMs": 100}]),
+                "must not be above critMs",
+            ),
+            (
+                json!([{"name": "a", "subject": "orders.get", "timeoutMs": 5}]),
+                "use 10 to 120000",
+            ),
+            (
+                json!([{"name": "a", "subject": "orders.get", "expect": {"jsonPath": "a b"}}]),
+                "dot path",
+            ),
         ] {
             let e = parse(v.clone()).unwrap_err().0;
             assert!(e.contains(says), "{v}: {e}");

@@ -514,6 +514,7 @@ pub fn events(q: &Query, w: &Window, src: &Source<'_>) -> Frame {
 }
 
 pub mod data;
+pub mod percentile;
 pub mod probe;
 pub mod slo;
 #[cfg(test)]
