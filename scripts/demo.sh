@@ -41,7 +41,7 @@ svc() {
 }
 echo "== demo services: orders ×3, billing ×2, inventory ×1"
 svc --name orders --version 1.4.0 --instances 3 --description "Order intake" --metadata team=shop \
-    --endpoint get:orders.get --endpoint create:orders.create --fail-every 7 --delay-ms 3
+    --endpoint get:orders.get --endpoint create:orders.create --fail-every 7 --delay-ms 3 --stats-data
 svc --name billing --version 2.1.0 --instances 2 --description "Payments" --metadata team=finance \
     --endpoint charge:billing.charge --fail-every 4 --delay-ms 25
 svc --name inventory --version 0.9.3 --instances 1 --endpoint stock:inventory.stock

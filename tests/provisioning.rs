@@ -269,7 +269,8 @@ async fn alert_rule_examples_fire_on_real_frames() {
 async fn dashboard_queries_answer_with_their_declared_shapes() {
     let nats = NatsServer::start();
     let ds = provisioned_datasource(&nats.url());
-    let _orders = PythonService::start(&nats.url(), "orders", "1.4.0", 2, &["--endpoint", "get:orders.get"]).unwrap();
+    let _orders =
+        PythonService::start(&nats.url(), "orders", "1.4.0", 2, &["--endpoint", "get:orders.get", "--stats-data"]).unwrap();
     let p = PluginProcess::start().await.unwrap();
     let ds_uid = yaml("provisioning/datasources/natsmicro.yaml")["datasources"][0]["uid"].clone();
     let mut files: Vec<_> = std::fs::read_dir(repo().join("provisioning/dashboards"))
@@ -327,8 +328,11 @@ async fn dashboard_queries_answer_with_their_declared_shapes() {
             let resp = &r[query["refId"].as_str().unwrap()];
             assert!(resp.error.is_empty(), "{title}: {}", resp.error);
             let aggregated = query.get("aggregate").is_some_and(|a| a != "none");
-            let streamed =
-                matches!(query["queryType"].as_str(), Some("ping" | "stats")) && query["live"] != false && !aggregated;
+            let custom_data = query["metric"].as_str().is_some_and(|m| m.starts_with("data:"));
+            let streamed = matches!(query["queryType"].as_str(), Some("ping" | "stats"))
+                && query["live"] != false
+                && !aggregated
+                && !custom_data;
             match (query["format"].as_str().unwrap(), streamed) {
                 // A dashboard's ping/stats time series goes live: one seed frame carrying the channel.
                 ("timeseries", true) => {
@@ -356,5 +360,5 @@ async fn dashboard_queries_answer_with_their_declared_shapes() {
             n += 1;
         }
     }
-    assert!(n >= 18, "{n} queries");
+    assert!(n >= 24, "{n} queries");
 }
