@@ -158,11 +158,21 @@ async fn alert_rule_examples_fire_on_real_frames() {
     assert_eq!(rules.len(), 7 + 18);
     for rule in &rules[7..] {
         let a = &rule["annotations"];
-        assert!(a["summary"].is_string() && a["description"].is_string(), "{}", rule["uid"]);
-        assert!(a["runbook_url"].as_str().unwrap().starts_with("/public/plugins/natsmicro-datasource/RUNBOOKS.md#"));
+        assert!(
+            a["summary"].is_string() && a["description"].is_string(),
+            "{}",
+            rule["uid"]
+        );
+        assert!(a["runbook_url"]
+            .as_str()
+            .unwrap()
+            .starts_with("/public/plugins/natsmicro-datasource/RUNBOOKS.md#"));
         let anchor = a["runbook_url"].as_str().unwrap().split('#').nth(1).unwrap();
         let runbooks = std::fs::read_to_string(repo().join("docs/alerting.md")).unwrap();
-        assert!(runbooks.contains(&format!("<a id=\"{anchor}\"></a>")), "no runbook for {anchor}");
+        assert!(
+            runbooks.contains(&format!("<a id=\"{anchor}\"></a>")),
+            "no runbook for {anchor}"
+        );
     }
     let now = chrono::Utc::now().timestamp_millis();
     let mut firing = std::collections::BTreeMap::new();
@@ -251,12 +261,31 @@ async fn alert_rule_examples_fire_on_real_frames() {
     // The recipes, sensitivity by sensitivity: the same facts, seen by each threshold.
     for s in ["high", "medium", "low"] {
         let hits = |recipe: &str| firing[&format!("natsmicro-{recipe}-{s}")].clone();
-        assert_eq!(hits("quorum"), ["billing", "orders"], "{s}: one instance each is below 2");
-        assert_eq!(hits("not-answering"), [format!("orders/{gone}")], "{s}: the stopped instance is gone");
-        assert_eq!(hits("error-ratio"), ["billing/charge"], "{s}: billing fails every 2nd request");
+        assert_eq!(
+            hits("quorum"),
+            ["billing", "orders"],
+            "{s}: one instance each is below 2"
+        );
+        assert_eq!(
+            hits("not-answering"),
+            [format!("orders/{gone}")],
+            "{s}: the stopped instance is gone"
+        );
+        assert_eq!(
+            hits("error-ratio"),
+            ["billing/charge"],
+            "{s}: billing fails every 2nd request"
+        );
         assert!(hits("latency-p95").is_empty(), "{s}: loopback RTT is far below 100 ms");
-        assert_eq!(hits("probe-failing"), ["orders-get"], "{s}: nothing answers orders.get here");
-        assert!(hits("slo-burn").is_empty(), "{s}: a service with one instance up all along keeps its budget");
+        assert_eq!(
+            hits("probe-failing"),
+            ["orders-get"],
+            "{s}: nothing answers orders.get here"
+        );
+        assert!(
+            hits("slo-burn").is_empty(),
+            "{s}: a service with one instance up all along keeps its budget"
+        );
     }
     for uid in ["natsmicro-error-ratio-high", "natsmicro-error-ratio-5m"] {
         assert_eq!(firing[uid].len(), 1, "{uid}: billing fails every 2nd request");
@@ -269,8 +298,14 @@ async fn alert_rule_examples_fire_on_real_frames() {
 async fn dashboard_queries_answer_with_their_declared_shapes() {
     let nats = NatsServer::start();
     let ds = provisioned_datasource(&nats.url());
-    let _orders =
-        PythonService::start(&nats.url(), "orders", "1.4.0", 2, &["--endpoint", "get:orders.get", "--stats-data"]).unwrap();
+    let _orders = PythonService::start(
+        &nats.url(),
+        "orders",
+        "1.4.0",
+        2,
+        &["--endpoint", "get:orders.get", "--stats-data"],
+    )
+    .unwrap();
     let p = PluginProcess::start().await.unwrap();
     let ds_uid = yaml("provisioning/datasources/natsmicro.yaml")["datasources"][0]["uid"].clone();
     let mut files: Vec<_> = std::fs::read_dir(repo().join("provisioning/dashboards"))

@@ -336,3 +336,67 @@ impl Drop for Scripted {
         }
     }
 }
+
+/// One instance replayed by a [`Replayer`]: its id and, per verb, the reply bodies of successive
+/// steps (the last one repeats).
+pub struct Replayed {
+    pub name: String,
+    pub id: String,
+    pub ping: Vec<String>,
+    pub info: Vec<String>,
+    pub stats: Vec<String>,
+}
+
+/// Replays recorded or hand-written `$SRV` replies as the instances they belong to, on one
+/// connection: each instance answers `$SRV.<VERB>`, `.<name>` and `.<name>.<id>` with the body of
+/// the current step; [`Replayer::step`] moves every instance to its next bodies.
+pub struct Replayer {
+    step: Arc<std::sync::atomic::AtomicUsize>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Replayer {
+    pub async fn start(url: &str, instances: Vec<Replayed>) -> Result<Self> {
+        let client = connect(url).await?;
+        let step = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let mut tasks = Vec::new();
+        for inst in instances {
+            for (verb, bodies) in [("PING", inst.ping), ("INFO", inst.info), ("STATS", inst.stats)] {
+                if bodies.is_empty() {
+                    continue;
+                }
+                let bodies = Arc::new(bodies);
+                for subject in [
+                    format!("$SRV.{verb}"),
+                    format!("$SRV.{verb}.{}", inst.name),
+                    format!("$SRV.{verb}.{}.{}", inst.name, inst.id),
+                ] {
+                    let mut sub = client.subscribe(subject).await?;
+                    let (client, step, bodies) = (client.clone(), Arc::clone(&step), Arc::clone(&bodies));
+                    tasks.push(tokio::spawn(async move {
+                        while let Some(m) = sub.next().await {
+                            let Some(reply) = m.reply else { continue };
+                            let i = step.load(std::sync::atomic::Ordering::SeqCst).min(bodies.len() - 1);
+                            let _ = client.publish(reply, bodies[i].clone().into()).await;
+                        }
+                    }));
+                }
+            }
+        }
+        server_round_trip(&client).await;
+        Ok(Self { step, tasks })
+    }
+
+    /// Move every instance to its next bodies.
+    pub fn step(&self) {
+        self.step.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+impl Drop for Replayer {
+    fn drop(&mut self) {
+        for t in &self.tasks {
+            t.abort();
+        }
+    }
+}

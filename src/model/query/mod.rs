@@ -465,7 +465,9 @@ impl Query {
         }
 
         if metric == "rtt_p95" && aggregate != Aggregate::None {
-            return bad("rtt_p95 is each instance's 95th percentile over the time range; use aggregate none".to_string());
+            return bad(
+                "rtt_p95 is each instance's 95th percentile over the time range; use aggregate none".to_string(),
+            );
         }
         let (objective, min_instances) = slo_keys(&model)?;
         let probe = text(&model.probe, "probe")?;

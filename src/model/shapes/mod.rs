@@ -343,7 +343,44 @@ pub fn info(q: &Query, round: &Round) -> Frame {
     for (name, col) in names.into_iter().zip(cols) {
         frame = frame.with_field(Field::new(name, Values::String(col)));
     }
+    // Reserved `_nats.` metadata (ADR-33: the client library and version that made the service)
+    // as columns of their own, one per key seen (at most 8).
+    let reserved: BTreeSet<&str> = round
+        .replies
+        .iter()
+        .flat_map(|r| r.reply.metadata.iter().map(|(k, _)| k.as_str()))
+        .filter(|k| k.starts_with("_nats."))
+        .take(8)
+        .collect();
+    for key in reserved {
+        let values = rows_of(q, round)
+            .map(|i| {
+                crate::model::micro::meta(&i.metadata, key)
+                    .unwrap_or_default()
+                    .to_string()
+            })
+            .collect();
+        frame = frame.with_field(Field::new(key, Values::String(values)));
+    }
     frame
+}
+
+/// The instance of each row of the info table, row by row.
+fn rows_of<'a>(q: &'a Query, round: &'a Round) -> impl Iterator<Item = &'a ServiceReply> {
+    round.replies.iter().flat_map(move |r| {
+        let n = r
+            .reply
+            .endpoints
+            .iter()
+            .filter(|e| q.endpoint.as_deref().is_none_or(|want| want == e.name))
+            .count();
+        let rows = match (n, q.endpoint.is_some()) {
+            (0, true) => 0,
+            (0, false) => 1,
+            (n, _) => n,
+        };
+        std::iter::repeat_n(&r.reply, rows)
+    })
 }
 
 /// `stats`: one row per instance and endpoint.
