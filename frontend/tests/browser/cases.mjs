@@ -561,6 +561,78 @@ export async function panelMarksKilledInstanceDown(t) {
   await saveScreenshot(t, 'ping-panel.png');
 }
 
+/**
+ * Issue 11 in the preview: a probe saved in the settings is listed by the config view and tested
+ * once by its Test button; the Probe query type answers it in Explore; the ping panel draws a
+ * state strip per instance and an uptime per legend row. Pictures for docs/queries/probe.md.
+ */
+export async function probesAndStatesShowInThePreview(t) {
+  const { page } = t;
+  const current = await api(t, '/api/datasources/uid/natsmicro');
+  const jsonData = {
+    ...current.body.jsonData,
+    requestSubjects: ['orders.*'],
+    probes: [{ name: 'orders-get', subject: 'orders.get', payload: '{"id":1}', warnMs: 2000, critMs: 5000 }],
+  };
+  const saved = await api(t, '/api/datasources/uid/natsmicro', {
+    method: 'PUT',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ ...current.body, jsonData }),
+  });
+  if (saved.status !== 200) {
+    throw new Error(`saving a probe answered ${saved.status}: ${JSON.stringify(saved.body)}`);
+  }
+  await openView(t, 'config');
+  const section = await hook(page, 'natsmicro-config-probes');
+  await section.getByRole('button', { name: 'Test' }).click();
+  const result = norm(await (await hook(page, 'natsmicro-config-probe-result', 20000)).innerText());
+  if (!result.includes('Success: up')) {
+    throw new Error(`the probe test shows ${result}`);
+  }
+  await section.scrollIntoViewIfNeeded();
+  await saveScreenshot(t, 'config-probes.png', { fullPage: true });
+
+  await openView(t, 'explore');
+  await (await hook(page, 'natsmicro-query-type')).getByRole('radio', { name: 'Probe', exact: true }).click();
+  await page.getByTestId('preview-run-query').click();
+  await until(
+    'a probe frame with orders-get',
+    async () => {
+      const text = norm(await (await hook(page, 'preview-frame', 20000)).innerText());
+      return text.includes('orders-get') && text.includes('latency') ? text : null;
+    },
+    20000
+  );
+  await saveScreenshot(t, 'query-probe.png', { fullPage: true });
+
+  await openView(t, 'dashboard', '?refresh=1');
+  const strip = await hook(page, 'natsmicro-ping-strip', 20000);
+  const want = t.services.flatMap((s) => s.ids.map((id) => `${s.name}/${id}`)).sort();
+  const rows = await until(
+    `a state strip row per instance (${want.length})`,
+    async () => {
+      const keys = (await strip.locator('[data-series]').evaluateAll((els) => els.map((e) => e.dataset.series))).sort();
+      return keys.length >= want.length ? keys : null;
+    },
+    20000
+  );
+  for (const key of want) {
+    if (!rows.includes(key)) {
+      throw new Error(`no strip row for ${key}: ${rows.join(', ')}`);
+    }
+  }
+  const states = await strip
+    .locator('[data-testid="natsmicro-ping-strip-segment"]')
+    .evaluateAll((els) => els.map((e) => e.dataset.state));
+  if (!states.length || !states.every((s) => ['up', 'slow', 'down'].includes(s))) {
+    throw new Error(`strip segments: ${states.join(', ')}`);
+  }
+  const uptimes = await page.getByTestId('natsmicro-ping-legend-uptime').allInnerTexts();
+  if (!uptimes.length || !uptimes.every((u) => /%$/.test(u.trim()))) {
+    throw new Error(`legend uptimes: ${uptimes.join(', ')}`);
+  }
+}
+
 // (d) ------------------------------------------------------------------------------------------
 
 export async function builtModulesLoadedWithoutErrors(t) {
@@ -611,6 +683,7 @@ export const TESTS = [
   panelDrawsOneLinePerInstance,
   everyQueryTypeAnswersInExplore,
   aggregateCombinesInstancesInExplore,
+  probesAndStatesShowInThePreview,
   liveStreamHistoryThenLivePoints,
   panelMarksKilledInstanceDown,
   builtModulesLoadedWithoutErrors,
