@@ -1,4 +1,4 @@
-//! Probes end to end: real nats-server, a Rust echo service and Python services that fail or answer slowly; the probes of `jsonData.probes` run by the sampler and by queries over gRPC (instant, table, time series), judged by latency thresholds, assertions and service-error headers; the resource lists them and tests one; bad settings fail the health check with what to fix.
+//! Probes end to end: real nats-server, a Rust echo service, Python services that fail or answer slowly and a JS service; the probes of `jsonData.probes` run by the sampler and by queries over gRPC (instant, table, time series), judged by latency thresholds, assertions and service-error headers; the resource lists them and tests one; bad settings fail the health check with what to fix.
 
 mod support;
 
@@ -31,7 +31,9 @@ async fn probes_run_judge_alert_and_test() {
         .await
         .unwrap();
     let p = &env.plugin;
+    let _js = JsService::start(&env.nats.url(), "jobs", "1.0.0").unwrap();
     let probes = json!([
+        {"name": "js-work", "subject": "work", "payload": "3", "expect": {"jsonPath": "depth", "equals": 3}},
         {"name": "echo-ok", "subject": "orders.get", "payload": "{\"status\":\"ok\"}", "expect": {"jsonPath": "$.status", "equals": "ok"}},
         {"name": "echo-wrong", "subject": "orders.get", "payload": "{\"status\":\"degraded\"}", "expect": {"jsonPath": "status", "equals": "ok"}},
         {"name": "billing-fails", "subject": "billing.fail"},
@@ -39,7 +41,8 @@ async fn probes_run_judge_alert_and_test() {
         {"name": "slow", "subject": "billing.slow", "warnMs": 50, "critMs": 2000},
         {"name": "too-slow", "subject": "billing.slow", "critMs": 60}
     ]);
-    let ds = env.ds(json!({"requestSubjects": ["orders.>", "billing.>"], "probes": probes, "sampleIntervalSec": 1}));
+    let ds =
+        env.ds(json!({"requestSubjects": ["orders.>", "billing.>", "work"], "probes": probes, "sampleIntervalSec": 1}));
 
     let r = p
         .query(
@@ -59,6 +62,7 @@ async fn probes_run_judge_alert_and_test() {
     assert!(alertable_instant(s), "{s:?}");
     let success = by_probe(s, "success");
     let want = [
+        ("js-work", 1.0),
         ("echo-ok", 1.0),
         ("echo-wrong", 0.0),
         ("billing-fails", 0.0),
@@ -121,7 +125,7 @@ async fn probes_run_judge_alert_and_test() {
         .unwrap();
     let frames = &r["H"].frames;
     assert!(alertable_timeseries(frames));
-    assert_eq!(frames.len(), 6);
+    assert_eq!(frames.len(), 7);
     for f in frames {
         let field = f.numeric_fields()[0];
         let name = field.labels.as_ref().unwrap()["probe"].as_str().unwrap().to_string();
@@ -134,7 +138,7 @@ async fn probes_run_judge_alert_and_test() {
     // The editor's list and test button.
     let (status, list) = p.resource_get(&ds, "probes").await.unwrap();
     assert_eq!(status, 200);
-    assert_eq!(list.as_array().unwrap().len(), 6);
+    assert_eq!(list.as_array().unwrap().len(), 7);
     let (status, tested) = p.resource_call(&ds, "POST", "probes/echo-wrong/test").await.unwrap();
     assert_eq!(status, 200, "{tested}");
     assert_eq!(tested["success"], false);

@@ -1,4 +1,4 @@
-//! Five-state liveness end to end: real nats-server with permissions, a Rust and a Python micro service, and hand-driven responders; each state (up, slow, unresponsive, gone, denied, malformed) is produced for real and read back over gRPC as instant, table and time series frames, and the targeted pings are bounded and counted.
+//! Five-state liveness end to end: real nats-server with permissions, Rust, Python and JS micro services, and hand-driven responders; each state (up, slow, unresponsive, gone, denied, malformed) is produced for real and read back over gRPC as instant, table and time series frames, and the targeted pings are bounded and counted.
 
 mod support;
 
@@ -38,6 +38,7 @@ async fn every_state_is_told_apart_and_reads_the_same_in_every_format() {
         .await
         .unwrap();
     let billing = PythonService::start(&svc, "billing", "2.0.0", 1, &[]).unwrap();
+    let js = JsService::start(&svc, "jobs", "3.0.0").unwrap();
     let slow = Scripted::start(&svc, "slow", &["s1"]).await.unwrap();
     let denied = Scripted::start(&svc, "denied", &["d1"]).await.unwrap();
     let broken = Scripted::start(&svc, "broken", &["b1"]).await.unwrap();
@@ -51,10 +52,10 @@ async fn every_state_is_told_apart_and_reads_the_same_in_every_format() {
     let all_up = eventually(Duration::from_secs(20), || async {
         let r = p.query(&ds, std::slice::from_ref(&table)).await.unwrap();
         let states = table_states(r["T"].frame());
-        states.len() == 6 && states.values().all(|s| s == "up")
+        states.len() == 7 && states.values().all(|s| s == "up")
     })
     .await;
-    assert!(all_up, "six instances up first");
+    assert!(all_up, "seven instances up first");
     let rounds = p.sampling_rounds().await;
     assert!(p.sampling_rounds_reach(rounds + 2.0).await);
 
@@ -68,6 +69,7 @@ async fn every_state_is_told_apart_and_reads_the_same_in_every_format() {
 
     let want: BTreeMap<String, &str> = [
         (format!("orders/{orders_id}"), "up"),
+        (format!("jobs/{}", js.id), "up"),
         (format!("orders/{leaving_id}"), "gone"),
         (format!("billing/{billing_id}"), "unresponsive"),
         ("slow/s1".to_string(), "slow"),

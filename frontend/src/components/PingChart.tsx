@@ -9,7 +9,7 @@ import {
 import React, { memo, useId, useMemo, useState } from 'react';
 
 import { downPath, linePath, scale, Scale, timeTicks, valueTicks } from '../data/pingGeometry';
-import { PingModel, PingPoint, PingSeries } from '../data/pingModel';
+import { PingModel, PingPoint, PingSeries, timeDomain } from '../data/pingModel';
 
 export interface PingChartProps {
   model: PingModel;
@@ -69,8 +69,7 @@ function computeLayout(
   timeZone: string | undefined
 ): Layout {
   let maxV = 0;
-  let lastT = model.range.to;
-  let firstT = model.range.from;
+  const { from: firstT, to: lastT } = timeDomain(model);
   for (const s of model.series) {
     const pts = s.points;
     for (let i = 0; i < pts.length; i++) {
@@ -78,10 +77,6 @@ function computeLayout(
       if (v !== null && v > maxV) {
         maxV = v;
       }
-    }
-    if (pts.length) {
-      lastT = Math.max(lastT, pts[pts.length - 1].t);
-      firstT = Math.min(firstT, pts[0].t);
     }
   }
   if (thresholdMs > 0) {

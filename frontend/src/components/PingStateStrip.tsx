@@ -4,7 +4,7 @@ import { GrafanaTheme2 } from '@grafana/data';
 import { useStyles2, useTheme2 } from '@grafana/ui';
 import { useMemo } from 'react';
 
-import { PingModel } from '../data/pingModel';
+import { PingModel, timeDomain } from '../data/pingModel';
 import { stripSegments } from '../data/stateStrip';
 
 export interface PingStateStripProps {
@@ -23,15 +23,17 @@ const LABEL_WIDTH = 120;
 export function PingStateStrip({ model, states, width, thresholdMs }: PingStateStripProps) {
   const theme = useTheme2();
   const styles = useStyles2(getStyles);
-  const span = Math.max(1, model.range.to - model.range.from);
+  // The chart's time axis: the range widened to the points (live points arrive after its end).
+  const domain = useMemo(() => timeDomain(model), [model]);
+  const span = Math.max(1, domain.to - domain.from);
   const barWidth = Math.max(10, width - LABEL_WIDTH - 8);
   const rows = useMemo(
     () =>
       model.series.slice(0, STRIP_MAX_ROWS).map((s) => ({
         series: s,
-        segments: stripSegments(s.points, states.get(s.key), model.range, thresholdMs),
+        segments: stripSegments(s.points, states.get(s.key), domain, thresholdMs),
       })),
-    [model, states, thresholdMs]
+    [model, states, thresholdMs, domain]
   );
   return (
     <div data-testid="natsmicro-ping-strip" className={styles.wrap}>
@@ -49,7 +51,7 @@ export function PingStateStrip({ model, states, width, thresholdMs }: PingStateS
                 title={`${seg.state.name} from ${new Date(seg.from).toISOString()}`}
                 className={styles.segment}
                 style={{
-                  left: ((seg.from - model.range.from) / span) * barWidth,
+                  left: ((seg.from - domain.from) / span) * barWidth,
                   width: Math.max(1, ((seg.to - seg.from) / span) * barWidth),
                   background: theme.visualization.getColorByName(seg.state.color),
                 }}

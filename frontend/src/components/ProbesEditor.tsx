@@ -13,7 +13,7 @@ export interface ProbesEditorProps {
   saved: ProbeSettings[];
 }
 
-const LABEL = 12;
+const LABEL = 16;
 
 function optionalMs(text: string): number | undefined {
   const n = Number(text);

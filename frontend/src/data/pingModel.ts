@@ -48,6 +48,19 @@ export interface PingStats {
   up: boolean;
 }
 
+/** The time span a model is drawn over: its range, widened to its first and last points (live points arrive after `to`). */
+export function timeDomain(model: PingModel): PingRange {
+  let from = model.range.from;
+  let to = model.range.to;
+  for (const s of model.series) {
+    if (s.points.length) {
+      from = Math.min(from, s.points[0].t);
+      to = Math.max(to, s.points[s.points.length - 1].t);
+    }
+  }
+  return { from, to };
+}
+
 /** Default cap of points kept per series. */
 export const DEFAULT_MAX_POINTS = 1000;
 

@@ -102,6 +102,13 @@ describe('normalizeQuery', () => {
     expect(isDataMetric('stats', 'instant', 'data:a b')).toBe(false);
   });
 
+  it('describes probe queries by probe, not by instance', () => {
+    expect(describeQuery({ refId: 'A', queryType: 'probe', format: 'instant', metric: 'success' })).toContain(
+      'labelled by probe and subject'
+    );
+    expect(describeQuery({ refId: 'A', queryType: 'probe', format: 'table' })).toContain('why it failed');
+  });
+
   it('an unknown queryType falls back to ping', () => {
     expect(normalizeQuery({ refId: 'A', queryType: 'pong' as never }).queryType).toBe('ping');
   });

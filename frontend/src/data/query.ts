@@ -171,6 +171,14 @@ export function describeQuery(q: NatsMicroQuery): string {
         : 'one numeric value per service over the time range';
     return `${TYPE_HINTS[t]}; as ${shape} (alertable) — value: ${n.metric}.`;
   }
+  if (t === 'probe') {
+    const shape = {
+      instant: 'one numeric value per probe, run now, labelled by probe and subject (alertable)',
+      timeseries: "one series per probe from the sampler's runs (alertable)",
+      table: 'a table: latency, success, state, service-error code and why it failed',
+    }[n.format as Format];
+    return `${TYPE_HINTS[t]}; as ${shape}${n.metric && n.format !== 'table' ? ` — value: ${n.metric}` : ''}.`;
+  }
   if (n.aggregate) {
     const per = t === 'stats' ? 'service and endpoint' : 'service';
     const shape = n.format === 'timeseries' ? 'one series' : 'one numeric value';

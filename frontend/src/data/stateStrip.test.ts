@@ -1,6 +1,7 @@
 //! Tests of the state strip model: segments from state frames and from RTT, merging, clipping, uptime.
 import { describe, expect, it } from 'vitest';
 
+import { timeDomain } from './pingModel';
 import { stateOfCode, stripSegments, uptime } from './stateStrip';
 import { STATES } from '../types';
 
@@ -40,6 +41,34 @@ describe('stripSegments', () => {
     expect(stateOfCode(4)).toEqual({ name: 'denied', color: 'purple' });
     expect(stateOfCode(9)).toBeUndefined();
     expect(stateOfCode(null)).toBeUndefined();
+  });
+});
+
+describe('timeDomain', () => {
+  it('widens the range to points that arrived after it (live), so the strip has segments', () => {
+    const model = {
+      series: [
+        {
+          key: 'a',
+          service: 'a',
+          id: '',
+          name: 'a',
+          unit: 'ms',
+          points: [
+            { t: 150, rttMs: 1 },
+            { t: 160, rttMs: 2 },
+          ],
+        },
+      ],
+      down: [],
+      range,
+    };
+    expect(stripSegments(model.series[0].points, undefined, range, 0)).toEqual([]);
+    const d = timeDomain(model);
+    expect(d).toEqual({ from: 0, to: 160 });
+    expect(stripSegments(model.series[0].points, undefined, d, 0).map((s) => [s.from, s.to])).toEqual([[150, 161]]);
+    // One point at the very end of the range still shows.
+    expect(stripSegments([{ t: 100, rttMs: 1 }], undefined, range, 0).map((s) => [s.from, s.to])).toEqual([[100, 101]]);
   });
 });
 

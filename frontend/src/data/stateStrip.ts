@@ -55,14 +55,19 @@ export function stripSegments(
       : rttPoints.map((p) => ({ t: p.t, state: stateOfRtt(p.rttMs, thresholdMs) }));
   const out: StripSegment[] = [];
   for (let i = 0; i < source.length; i++) {
+    const last = i + 1 === source.length;
     const from = Math.max(source[i].t, range.from);
-    const to = Math.min(i + 1 < source.length ? source[i + 1].t : range.to, range.to);
+    // The latest point holds to the end of the range; at the very end it still shows (1 ms, drawn ≥ 1 px).
+    let to = Math.min(last ? range.to : source[i + 1].t, range.to);
+    if (last && to <= from && source[i].t <= range.to) {
+      to = from + 1;
+    }
     if (to <= from) {
       continue;
     }
-    const last = out[out.length - 1];
-    if (last && last.state.name === source[i].state.name && last.to === from) {
-      last.to = to;
+    const prev = out[out.length - 1];
+    if (prev && prev.state.name === source[i].state.name && prev.to === from) {
+      prev.to = to;
     } else {
       out.push({ from, to, state: source[i].state });
     }

@@ -621,10 +621,17 @@ export async function probesAndStatesShowInThePreview(t) {
       throw new Error(`no strip row for ${key}: ${rows.join(', ')}`);
     }
   }
-  const states = await strip
-    .locator('[data-testid="natsmicro-ping-strip-segment"]')
-    .evaluateAll((els) => els.map((e) => e.dataset.state));
-  if (!states.length || !states.every((s) => ['up', 'slow', 'down'].includes(s))) {
+  const states = await until(
+    'coloured segments in the strip',
+    async () => {
+      const s = await strip
+        .locator('[data-testid="natsmicro-ping-strip-segment"]')
+        .evaluateAll((els) => els.map((e) => e.dataset.state));
+      return s.length >= want.length ? s : null;
+    },
+    20000
+  );
+  if (!states.every((s) => ['up', 'slow', 'down'].includes(s))) {
     throw new Error(`strip segments: ${states.join(', ')}`);
   }
   const uptimes = await page.getByTestId('natsmicro-ping-legend-uptime').allInnerTexts();

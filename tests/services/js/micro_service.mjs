@@ -10,7 +10,10 @@ import { Svcm, ServiceError } from '@nats-io/services';
 const args = Object.fromEntries(
   process.argv.slice(2).reduce((pairs, a, i, all) => (a.startsWith('--') ? [...pairs, [a.slice(2), all[i + 1]]] : pairs), [])
 );
-const nc = await connect({ servers: args.url });
+// Credentials written in the URL become connect options (the server list carries none).
+const url = new URL(args.url);
+const auth = url.username ? { user: decodeURIComponent(url.username), pass: decodeURIComponent(url.password) } : {};
+const nc = await connect({ servers: `${url.hostname}:${url.port || 4222}`, ...auth });
 let depth = 0;
 let jobs = 0;
 let n = 0;
