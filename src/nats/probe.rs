@@ -12,7 +12,7 @@ use tokio::time::Instant;
 use crate::metrics;
 use crate::model::probe::{judge, ProbeFailure, ProbeReply, ProbeResult};
 use crate::model::settings::Probe;
-use crate::nats::request::{SERVICE_ERROR, SERVICE_ERROR_CODE};
+use crate::nats::request::{header_pairs, service_error};
 use crate::nats::server_errors::ServerErrors;
 
 /// Run every probe in `probes` once, concurrently.
@@ -67,23 +67,8 @@ async fn send(client: &async_nats::Client, errors: &ServerErrors, probe: &Probe)
             _ => ProbeFailure::Other(e.to_string()),
         }
     })?;
-    let mut pairs: Vec<(String, String)> = Vec::new();
-    if let Some(h) = &msg.headers {
-        for (name, values) in h.iter() {
-            for v in values {
-                pairs.push((name.to_string(), v.to_string()));
-            }
-        }
-    }
-    let header = |name: &str| {
-        pairs
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.clone())
-    };
     Ok(ProbeReply {
-        service_error: header(SERVICE_ERROR)
-            .map(|m| (m, header(SERVICE_ERROR_CODE).unwrap_or_else(|| "?".to_string()))),
+        service_error: service_error(&header_pairs(&msg)),
         payload: msg.payload.to_vec(),
         latency_ms,
     })

@@ -14,6 +14,30 @@ pub const SERVICE_ERROR: &str = "Nats-Service-Error";
 /// Header carrying a service error's code (ADR-32).
 pub const SERVICE_ERROR_CODE: &str = "Nats-Service-Error-Code";
 
+/// A reply's headers, by name, in the order received.
+pub fn header_pairs(msg: &async_nats::Message) -> Vec<(String, String)> {
+    let mut pairs = Vec::new();
+    if let Some(h) = &msg.headers {
+        for (name, values) in h.iter() {
+            for v in values {
+                pairs.push((name.to_string(), v.to_string()));
+            }
+        }
+    }
+    pairs
+}
+
+/// The ADR-32 service error a reply carries, as (text, code); header names in any case.
+pub fn service_error(pairs: &[(String, String)]) -> Option<(String, String)> {
+    let find = |name: &str| {
+        pairs
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.clone())
+    };
+    find(SERVICE_ERROR).map(|m| (m, find(SERVICE_ERROR_CODE).unwrap_or_else(|| "?".to_string())))
+}
+
 /// Why a request failed.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum RequestError {
@@ -64,25 +88,9 @@ pub async fn request(
         }
     })?;
     let rtt = t0.elapsed();
-    let mut pairs = Vec::new();
-    if let Some(h) = &msg.headers {
-        for (name, values) in h.iter() {
-            for v in values {
-                pairs.push((name.to_string(), v.to_string()));
-            }
-        }
-    }
-    let find = |name: &str| {
-        pairs
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.clone())
-    };
-    if let Some(message) = find(SERVICE_ERROR) {
-        return Err(RequestError::Service {
-            code: find(SERVICE_ERROR_CODE).unwrap_or_else(|| "?".to_string()),
-            message,
-        });
+    let pairs = header_pairs(&msg);
+    if let Some((message, code)) = service_error(&pairs) {
+        return Err(RequestError::Service { code, message });
     }
     Ok(RequestReply {
         payload: msg.payload,

@@ -65,30 +65,56 @@ impl InstanceHistory {
 
     /// Drop data points at or before `floor`, and series left empty; returns the bytes freed.
     pub(super) fn trim_data(&mut self, floor: i64) -> usize {
-        let mut freed = 0;
-        self.data.retain(|(e, p), series| {
-            let n = series.iter().take_while(|d| d.t <= floor).count();
-            series.drain(..n);
-            freed += n * DATA_POINT_BYTES;
-            if series.is_empty() {
-                freed += series_overhead(e, p);
-                false
-            } else {
-                shrink(series);
-                true
-            }
-        });
-        freed
+        trim_series(
+            &mut self.data,
+            floor,
+            |d| d.t,
+            DATA_POINT_BYTES,
+            |(e, p)| series_overhead(e, p),
+        )
     }
 
     /// The data series from `from_ms` on, plus the point just before.
     pub(super) fn data_from(&self, from_ms: i64) -> DataSeries {
-        self.data
-            .iter()
-            .map(|(k, s)| {
-                let first = s.partition_point(|d| d.t < from_ms).saturating_sub(1);
-                (k.clone(), s.range(first..).copied().collect())
-            })
-            .collect()
+        series_from(&self.data, from_ms, |d| d.t)
     }
+}
+
+/// Drop the points at or before `floor` from every series of `map`, and the series left empty;
+/// returns the bytes freed (`point_bytes` per point, `overhead` per series).
+pub(super) fn trim_series<K: Ord, T>(
+    map: &mut BTreeMap<K, VecDeque<T>>,
+    floor: i64,
+    t: impl Fn(&T) -> i64,
+    point_bytes: usize,
+    overhead: impl Fn(&K) -> usize,
+) -> usize {
+    let mut freed = 0;
+    map.retain(|k, series| {
+        let n = series.iter().take_while(|p| t(p) <= floor).count();
+        series.drain(..n);
+        freed += n * point_bytes;
+        if series.is_empty() {
+            freed += overhead(k);
+            false
+        } else {
+            shrink(series);
+            true
+        }
+    });
+    freed
+}
+
+/// Every series of `map` from `from_ms` on, plus the point just before (the start of the first interval).
+pub(super) fn series_from<K: Ord + Clone, T: Copy>(
+    map: &BTreeMap<K, VecDeque<T>>,
+    from_ms: i64,
+    t: impl Fn(&T) -> i64,
+) -> BTreeMap<K, VecDeque<T>> {
+    map.iter()
+        .map(|(k, s)| {
+            let first = s.partition_point(|p| t(p) < from_ms).saturating_sub(1);
+            (k.clone(), s.range(first..).copied().collect())
+        })
+        .collect()
 }

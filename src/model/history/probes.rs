@@ -3,7 +3,8 @@
 use std::collections::{BTreeMap, VecDeque};
 use std::mem::size_of;
 
-use super::{push_slim, shrink, History, MAP_NODE_BYTES};
+use super::data::{series_from, trim_series};
+use super::{push_slim, History, MAP_NODE_BYTES};
 use crate::model::probe::ProbeResult;
 use crate::model::state::State;
 
@@ -72,30 +73,17 @@ impl History {
 
     /// Drop probe points at or before `floor`, and series left empty; returns the bytes freed.
     pub(super) fn trim_probes(&mut self, floor: i64) -> usize {
-        let mut freed = 0;
-        self.probes.retain(|name, s| {
-            let n = s.iter().take_while(|p| p.t <= floor).count();
-            s.drain(..n);
-            freed += n * PROBE_POINT_BYTES;
-            if s.is_empty() {
-                freed += series_overhead(name);
-                false
-            } else {
-                shrink(s);
-                true
-            }
-        });
-        freed
+        trim_series(
+            &mut self.probes,
+            floor,
+            |p| p.t,
+            PROBE_POINT_BYTES,
+            |name| series_overhead(name),
+        )
     }
 
     /// The probe series from `from_ms` on, plus the point just before.
     pub(super) fn probes_from(&self, from_ms: i64) -> ProbeSeries {
-        self.probes
-            .iter()
-            .map(|(k, s)| {
-                let first = s.partition_point(|p| p.t < from_ms).saturating_sub(1);
-                (k.clone(), s.range(first..).copied().collect())
-            })
-            .collect()
+        series_from(&self.probes, from_ms, |p| p.t)
     }
 }

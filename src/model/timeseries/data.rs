@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use super::{frames, labels, Agg, Raw, Series, Source};
+use super::{endpoint_series, frames, Agg, Raw, Source};
 use crate::model::custom_data::over_bound_notice;
 use crate::model::frames::{FieldConfig, Frame};
 use crate::model::history::{StatsSample, MAX_DATA_LEAVES};
@@ -74,14 +74,7 @@ pub fn timeseries(q: &Query, w: &Window, src: &Source<'_>, fresh: &[StatsSample]
             }
         }
     }
-    let series = by
-        .into_iter()
-        .filter(|(_, (raw, _))| !raw.is_empty())
-        .map(|((service, id, endpoint), (raw, _))| Series {
-            labels: labels(&[("service", &service), ("id", &id), ("endpoint", &endpoint)]),
-            raw,
-        })
-        .collect();
+    let series = endpoint_series(by);
     let notices = if over.is_empty() {
         Vec::new()
     } else {

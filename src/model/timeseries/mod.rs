@@ -406,6 +406,17 @@ fn interval(metric: &str, prev: &EndpointPoint, cur: &EndpointPoint) -> Raw {
     }
 }
 
+/// Series of the (service, id, endpoint) keys that have points, labelled by them.
+fn endpoint_series<T>(by: BTreeMap<(String, String, String), (Vec<Raw>, T)>) -> Vec<Series> {
+    by.into_iter()
+        .filter(|(_, (raw, _))| !raw.is_empty())
+        .map(|((service, id, endpoint), (raw, _))| Series {
+            labels: labels(&[("service", &service), ("id", &id), ("endpoint", &endpoint)]),
+            raw,
+        })
+        .collect()
+}
+
 /// `stats` as time series: one series per instance and endpoint.
 pub fn stats(q: &Query, w: &Window, src: &Source<'_>, fresh: &[StatsSample]) -> Vec<Frame> {
     let metric = q.metric;
@@ -455,14 +466,7 @@ pub fn stats(q: &Query, w: &Window, src: &Source<'_>, fresh: &[StatsSample]) -> 
             }
         }
     }
-    let series = by
-        .into_iter()
-        .filter(|(_, (raw, _))| !raw.is_empty())
-        .map(|((service, id, endpoint), (raw, _))| Series {
-            labels: labels(&[("service", &service), ("id", &id), ("endpoint", &endpoint)]),
-            raw,
-        })
-        .collect();
+    let series = endpoint_series(by);
     let config = match metric {
         "error_ratio" => ratio_config(),
         "average_processing_time" => FieldConfig::unit("ms"),
