@@ -122,20 +122,17 @@ else
     NODE="$NODE_WHEEL_BIN/node"
     export PATH="$NODE_WHEEL_BIN:$PATH"
 fi
-lock="$REPO/frontend/package-lock.json"
-stamp="$REPO/frontend/node_modules/.natsmicro-lock"
-if [ ! -f "$stamp" ] || ! cmp -s "$lock" "$stamp"; then
-    log "npm ci (frontend/)"
-    (cd "$REPO/frontend" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
-    cp "$lock" "$stamp"
-fi
-lock="$REPO/tests/services/js/package-lock.json"
-stamp="$REPO/tests/services/js/node_modules/.natsmicro-lock"
-if [ ! -f "$stamp" ] || ! cmp -s "$lock" "$stamp"; then
-    log "npm ci (tests/services/js/: the JS micro service of the tests)"
-    (cd "$REPO/tests/services/js" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
-    cp "$lock" "$stamp"
-fi
+# npm ci in a package folder when its lock file changed since the last install.
+npm_ci() {
+    local dir="$REPO/$1" lock="$REPO/$1/package-lock.json" stamp="$REPO/$1/node_modules/.natsmicro-lock"
+    if [ ! -f "$stamp" ] || ! cmp -s "$lock" "$stamp"; then
+        log "npm ci ($1/: $2)"
+        (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+        cp "$lock" "$stamp"
+    fi
+}
+npm_ci frontend "the plugin's frontend"
+npm_ci tests/services/js "the JS micro service of the tests"
 echo "setup: using node $("$NODE" --version) ($NODE)"
 
 # --- file(1) for scripts/check-dist.sh ----------------------------------------------

@@ -54,6 +54,24 @@ export function ProbesEditor({ probes, onChange, test, saved }: ProbesEditorProp
       setResults((all) => ({ ...all, [i]: e instanceof Error ? e.message : String(e) }));
     }
   };
+  const msField = (
+    p: ProbeSettings,
+    i: number,
+    key: 'timeoutMs' | 'warnMs' | 'critMs',
+    label: string,
+    tooltip: string,
+    labelWidth?: number
+  ) => (
+    <InlineField label={label} labelWidth={labelWidth} tooltip={tooltip}>
+      <Input
+        aria-label={`Probe ${key.replace('Ms', '')}`}
+        type="number"
+        width={10}
+        value={p[key] ?? ''}
+        onChange={(e) => set(i, { [key]: optionalMs(e.currentTarget.value) })}
+      />
+    </InlineField>
+  );
   return (
     <div data-testid="natsmicro-config-probes">
       {probes.map((p, i) => {
@@ -91,33 +109,9 @@ export function ProbesEditor({ probes, onChange, test, saved }: ProbesEditorProp
               </InlineField>
             </InlineFieldRow>
             <InlineFieldRow>
-              <InlineField label="Timeout (ms)" labelWidth={LABEL} tooltip="Default: the data source's timeout">
-                <Input
-                  aria-label="Probe timeout"
-                  type="number"
-                  width={10}
-                  value={p.timeoutMs ?? ''}
-                  onChange={(e) => set(i, { timeoutMs: optionalMs(e.currentTarget.value) })}
-                />
-              </InlineField>
-              <InlineField label="Warn (ms)" tooltip="Latency over this is slow (state 1)">
-                <Input
-                  aria-label="Probe warn"
-                  type="number"
-                  width={10}
-                  value={p.warnMs ?? ''}
-                  onChange={(e) => set(i, { warnMs: optionalMs(e.currentTarget.value) })}
-                />
-              </InlineField>
-              <InlineField label="Crit (ms)" tooltip="Latency over this fails the probe">
-                <Input
-                  aria-label="Probe crit"
-                  type="number"
-                  width={10}
-                  value={p.critMs ?? ''}
-                  onChange={(e) => set(i, { critMs: optionalMs(e.currentTarget.value) })}
-                />
-              </InlineField>
+              {msField(p, i, 'timeoutMs', 'Timeout (ms)', "Default: the data source's timeout", LABEL)}
+              {msField(p, i, 'warnMs', 'Warn (ms)', 'Latency over this is slow (state 1)')}
+              {msField(p, i, 'critMs', 'Crit (ms)', 'Latency over this fails the probe')}
             </InlineFieldRow>
             <InlineFieldRow>
               <InlineField
