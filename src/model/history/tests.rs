@@ -1,4 +1,6 @@
 //! Unit tests of the history store: retention, the byte budget, heap use and event detection.
+//!
+//! Test code only: the parent module includes it as `#[cfg(test)] mod tests;`.
 #![cfg(test)]
 
 use super::*;

@@ -1,4 +1,7 @@
 //! Unit tests of the wire model: subjects, tolerant parsing of every implementation's replies (recorded fixtures), field bounds.
+//!
+//! Test code only: the parent module includes it as `#[cfg(test)] mod tests;`.
+#![cfg(test)]
 
 use super::*;
 

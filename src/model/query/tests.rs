@@ -1,4 +1,7 @@
 //! Unit tests of query parsing: defaults, formats, metrics, aggregates, slo keys and the errors that name their refId.
+//!
+//! Test code only: the parent module includes it as `#[cfg(test)] mod tests;`.
+#![cfg(test)]
 
 use super::*;
 

@@ -1,4 +1,6 @@
 //! Unit tests of settings parsing: defaults, every error message, secrets never shown.
+//!
+//! Test code only: the parent module includes it as `#[cfg(test)] mod tests;`.
 #![cfg(test)]
 
 use super::*;

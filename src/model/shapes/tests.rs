@@ -1,4 +1,7 @@
 //! Unit tests of the instant and table shapes, and the round builder other model tests share.
+//!
+//! Test code only: the parent module includes it as `#[cfg(test)] mod tests;`.
+#![cfg(test)]
 
 use std::time::Duration;
 

@@ -1,4 +1,6 @@
 //! Unit tests of the timeseries and events frames: gaps, downsampling, rates across restarts, notices.
+//!
+//! Test code only: the parent module includes it as `#[cfg(test)] mod tests;`.
 #![cfg(test)]
 
 use super::*;

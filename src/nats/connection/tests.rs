@@ -1,4 +1,6 @@
 //! Unit tests of connection options and down advice (no server needed).
+//!
+//! Test code only: the parent module includes it as `#[cfg(test)] mod tests;`.
 #![cfg(test)]
 
 use super::*;
