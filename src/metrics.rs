@@ -40,6 +40,7 @@ pub struct Metrics {
     stream_packets: AtomicU64,
     samplers: AtomicI64,
     sampling_rounds: AtomicU64,
+    history_messages: Mutex<BTreeMap<&'static str, u64>>,
 }
 
 static GLOBAL: OnceLock<Metrics> = OnceLock::new();
@@ -122,6 +123,13 @@ impl Metrics {
         self.sampling_rounds.fetch_add(1, Ordering::Relaxed);
     }
 
+    /// A message of the shared (JetStream) history was `published`, not (`publish_failed`), or
+    /// read: `ingested`, `rejected` (not a valid history message), `out_of_order` (older than
+    /// what was read before), `partial` (a round with chunks missing).
+    pub fn history_message(&self, outcome: &'static str) {
+        bump(&self.history_messages, outcome, 1);
+    }
+
     /// A targeted ping to a silent instance ended with `outcome` (`answered` or a silence).
     pub fn targeted_ping(&self, outcome: &'static str) {
         bump(&self.targeted, outcome, 1);
@@ -192,6 +200,14 @@ impl Metrics {
             "Sampling rounds (a PING and a STATS round) completed.",
             self.sampling_rounds.load(Ordering::Relaxed),
         );
+        let _ = writeln!(
+            out,
+            "# HELP natsmicro_history_messages_total Messages of the JetStream history store, published or read, by outcome."
+        );
+        let _ = writeln!(out, "# TYPE natsmicro_history_messages_total counter");
+        for (outcome, n) in lock(&self.history_messages).iter() {
+            let _ = writeln!(out, "natsmicro_history_messages_total{{outcome=\"{outcome}\"}} {n}");
+        }
         let _ = writeln!(
             out,
             "# HELP natsmicro_queries_total Queries answered, by query type and outcome."

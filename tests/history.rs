@@ -429,6 +429,8 @@ async fn a_sampler_stops_after_its_data_source_went_idle_and_not_while_used() {
         idle_limit: Duration::from_millis(1000),
         fill_rounds: 0,
         probes: Vec::new(),
+        shared: None,
+        degraded: None,
     };
     let before = sampler::running();
     let idle_called = Arc::new(AtomicBool::new(false));
@@ -437,6 +439,7 @@ async fn a_sampler_stops_after_its_data_source_went_idle_and_not_while_used() {
         Arc::clone(&discovery),
         config,
         Some(Box::new(move || flag.store(true, Ordering::SeqCst))),
+        None,
     );
     s.touch();
     // Used all along (every 20 ms, far within the idle limit) for 15 rounds, three times the
@@ -458,7 +461,7 @@ async fn a_sampler_stops_after_its_data_source_went_idle_and_not_while_used() {
     tokio::task::yield_now().await;
     assert_eq!(s.rounds(), rounds, "no rounds after the idle stop");
     // A second sampler dropped while running stops too.
-    let t = Sampler::start(discovery, s_config(), None);
+    let t = Sampler::start(discovery, s_config(), None, None);
     assert!(sampler::running() > before);
     drop(t);
     assert!(eventually(Duration::from_secs(2), || async { sampler::running() == before }).await);
@@ -472,6 +475,8 @@ fn s_config() -> natsmicro::nats::sampler::SamplerConfig {
         idle_limit: Duration::from_secs(3600),
         fill_rounds: 0,
         probes: Vec::new(),
+        shared: None,
+        degraded: None,
     }
 }
 

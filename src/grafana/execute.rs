@@ -5,7 +5,7 @@
 use bytes::Bytes;
 
 use crate::grafana::protocol::ErrorSource;
-use crate::model::frames::{Frame, FrameError};
+use crate::model::frames::{Frame, FrameError, Notice, Severity};
 use crate::model::history::{self, History};
 use crate::model::micro::Verb;
 use crate::model::query::{Aggregate, BadQuery, Format, Query, QueryType, Window, DATA_METRIC};
@@ -282,6 +282,20 @@ async fn execute_history(q: &Query, conn: &Connection) -> Result<Vec<Frame>, Que
         (QueryType::Slo, Format::Timeseries) => window.from_ms.saturating_sub(timeseries::slo::ROLLING_MS),
         _ => window.from_ms,
     };
+    let store_notices = match sampler {
+        Some(s) => s.store_notices(conn.settings.timeout).await,
+        None => Vec::new(),
+    };
     let view = sampler.map(|s| s.with_history(|h| h.view(view_from, |service, id| q.scope.contains(service, id))));
-    Ok(build(view.as_ref()))
+    let mut frames = build(view.as_ref());
+    for text in store_notices {
+        crate::grafana::stream::add_notice(
+            &mut frames,
+            &Notice {
+                severity: Severity::Warning,
+                text,
+            },
+        );
+    }
+    Ok(frames)
 }

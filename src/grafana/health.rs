@@ -9,7 +9,8 @@ use tokio::time::Instant;
 use crate::model::micro::{Scope, Verb};
 use crate::model::observed::StopReason;
 use crate::model::settings::{Settings, SettingsError};
-use crate::nats::connection::{ConnectError, Connections, SourceKey};
+use crate::nats::connection::{ConnectError, Connection, Connections, SourceKey};
+use crate::nats::shared_history::Holder;
 
 /// The outcome shown on "Save & test".
 #[derive(Clone, Debug, PartialEq)]
@@ -29,8 +30,96 @@ impl Report {
     }
 }
 
-/// Run the health check for one data source.
+fn size(bytes: u64) -> String {
+    match bytes {
+        b if b >= 1 << 30 => format!("{:.1} GiB", b as f64 / f64::from(1u32 << 30)),
+        b if b >= 1 << 20 => format!("{:.1} MiB", b as f64 / f64::from(1u32 << 20)),
+        b if b >= 1 << 10 => format!("{:.1} KiB", b as f64 / 1024.0),
+        b => format!("{b} B"),
+    }
+}
+
+/// The history store in use, in one sentence, its details, and whether it is the one the
+/// settings ask for.
+async fn history(conn: &Connection) -> (String, Value, bool) {
+    let Some(sampler) = conn.sampler.as_ref() else {
+        return (
+            "History: off (sampleIntervalSec is 0)".to_string(),
+            json!({"store": "off"}),
+            true,
+        );
+    };
+    if let Some(why) = sampler.degraded() {
+        return (
+            format!("History: historyStore is jetstream, but {why}. Until then the history is kept in this process's memory"),
+            json!({"store": "memory", "wanted": "jetstream"}),
+            false,
+        );
+    }
+    let Some(store) = sampler.store() else {
+        let rounds = sampler.with_history(|h| h.rounds());
+        return (
+            format!("History: in this plugin process's memory ({rounds} rounds)"),
+            json!({"store": "memory", "rounds": rounds}),
+            true,
+        );
+    };
+    let who = match sampler.holder() {
+        Holder::Me => "sampled by this plugin process".to_string(),
+        Holder::Other(other) => format!("sampled by another plugin process ({other})"),
+        Holder::Unknown => "no sampler has taken the lease yet".to_string(),
+    };
+    let mut text = match store.state().await {
+        Ok(st) => {
+            let span = match (st.first, st.last) {
+                (Some(a), Some(b)) => format!(
+                    ", {} to {} UTC",
+                    a.format("%Y-%m-%d %H:%M:%S"),
+                    b.format("%Y-%m-%d %H:%M:%S")
+                ),
+                _ => String::new(),
+            };
+            format!(
+                "History: JetStream stream {} ({} messages, {}{span}), {who}",
+                store.stream,
+                st.messages,
+                size(st.bytes)
+            )
+        }
+        Err(e) => format!("History: JetStream stream {} (state unknown: {e}), {who}", store.stream),
+    };
+    if !store.differs.is_empty() {
+        text.push_str(&format!(
+            ". The existing stream differs from these settings and is used as it is: {}",
+            store.differs.join("; ")
+        ));
+    }
+    let details =
+        json!({"store": "jetstream", "stream": store.stream, "sampler": matches!(sampler.holder(), Holder::Me)});
+    (text, details, true)
+}
+
+/// Run the health check for one data source: NATS and discovery, then the history store.
 pub async fn check(connections: &Connections, key: &SourceKey, settings: Result<Settings, SettingsError>) -> Report {
+    let again = settings.clone();
+    let mut report = check_nats(connections, key, settings).await;
+    let Ok(settings) = again else { return report };
+    if !report.ok {
+        return report;
+    }
+    let Ok(conn) = connections.get(key, Arc::new(settings)).await else {
+        return report;
+    };
+    let (text, details, ok) = history(&conn).await;
+    report.message = format!("{}. {text}", report.message);
+    report.ok &= ok;
+    if let Value::Object(map) = &mut report.details {
+        map.insert("history".to_string(), details);
+    }
+    report
+}
+
+async fn check_nats(connections: &Connections, key: &SourceKey, settings: Result<Settings, SettingsError>) -> Report {
     let settings = match settings {
         Ok(s) => Arc::new(s),
         Err(e) => return Report::error(format!("Settings: {e}")),

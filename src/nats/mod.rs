@@ -9,3 +9,4 @@ pub mod probe;
 pub mod request;
 pub mod sampler;
 pub mod server_errors;
+pub mod shared_history;

@@ -14,15 +14,18 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use chrono::Utc;
+use tokio::sync::watch;
 use tokio::task::AbortHandle;
 use tokio::time::{Instant, MissedTickBehavior};
 
 use crate::metrics;
+use crate::model::history::wire::Records;
 use crate::model::history::{self, History};
 use crate::model::micro::{Scope, Verb};
 use crate::model::settings::Probe;
 use crate::nats::discovery::Discovery;
 use crate::nats::probe;
+use crate::nats::shared_history::{follow, Holder, SharedHistory};
 
 /// Shortest idle time after which a sampler stops.
 pub const MIN_IDLE_STOP: Duration = Duration::from_secs(3600);
@@ -47,15 +50,22 @@ pub struct SamplerConfig {
     pub fill_rounds: u64,
     /// The data source's probes, run once per period after the STATS round.
     pub probes: Vec<Probe>,
+    /// The JetStream store: rounds are published there (by the lease holder only) and read back
+    /// from it by every process; `None`: the memory store.
+    pub shared: Option<Arc<SharedHistory>>,
+    /// Why the JetStream store was asked for but is not used (the memory store is used instead).
+    pub degraded: Option<String>,
 }
 
 struct Shared {
-    history: Mutex<History>,
+    history: Arc<Mutex<History>>,
     /// Milliseconds since `epoch` of the latest use.
     last_used_ms: AtomicI64,
     epoch: Instant,
     rounds: AtomicU64,
     stopped: AtomicBool,
+    /// True once the history holds what the store had when the sampler started.
+    loaded: watch::Receiver<bool>,
 }
 
 /// Samplers running in this process (for tests; the metric `natsmicro_history_samplers`).
@@ -67,12 +77,19 @@ pub fn running() -> i64 {
 pub struct Sampler {
     shared: Arc<Shared>,
     config: SamplerConfig,
-    task: AbortHandle,
+    tasks: Vec<AbortHandle>,
 }
 
 impl Drop for Sampler {
     fn drop(&mut self) {
-        self.task.abort();
+        for t in &self.tasks {
+            t.abort();
+        }
+        if let Some(store) = self.config.shared.clone() {
+            if let Ok(rt) = tokio::runtime::Handle::try_current() {
+                rt.spawn(async move { store.lease.release().await });
+            }
+        }
     }
 }
 
@@ -97,29 +114,114 @@ impl Drop for RunningGuard {
 }
 
 impl Sampler {
-    /// Spawn the sampling task on the current tokio runtime.
-    pub fn start(discovery: Arc<Discovery>, config: SamplerConfig, on_idle: Option<OnIdle>) -> Self {
+    /// Spawn the sampling task on the current tokio runtime (and, with the JetStream store, the
+    /// lease and the stream reader). `inherited`: the history of the connection this one replaces
+    /// (a settings save that kept the NATS target), kept under the new retention and budget.
+    pub fn start(
+        discovery: Arc<Discovery>,
+        config: SamplerConfig,
+        on_idle: Option<OnIdle>,
+        inherited: Option<History>,
+    ) -> Self {
         let retention_ms = i64::try_from(config.retention.as_millis()).unwrap_or(i64::MAX);
+        let history = match inherited {
+            Some(mut h) if config.shared.is_none() => {
+                h.reconfigure(retention_ms, config.budget);
+                h
+            }
+            _ => History::new(retention_ms, config.budget),
+        };
+        let (loaded_tx, loaded) = watch::channel(config.shared.is_none());
         let shared = Arc::new(Shared {
-            history: Mutex::new(History::new(retention_ms, config.budget)),
+            history: Arc::new(Mutex::new(history)),
             last_used_ms: AtomicI64::new(0),
             epoch: Instant::now(),
             rounds: AtomicU64::new(0),
             stopped: AtomicBool::new(false),
+            loaded,
         });
         let running = RunningGuard::new();
-        let task = tokio::spawn(run(discovery, Arc::clone(&shared), config.clone(), on_idle, running));
+        let mut tasks =
+            vec![tokio::spawn(run(discovery, Arc::clone(&shared), config.clone(), on_idle, running)).abort_handle()];
+        if let Some(store) = &config.shared {
+            let lease = Arc::clone(&store.lease);
+            tasks.push(
+                tokio::spawn(async move {
+                    let mut tick = tokio::time::interval(lease.tick_every());
+                    tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
+                    loop {
+                        tick.tick().await;
+                        lease.tick().await;
+                    }
+                })
+                .abort_handle(),
+            );
+            tasks.push(
+                tokio::spawn(follow::run(
+                    Arc::clone(store),
+                    Arc::clone(&shared.history),
+                    config.retention,
+                    loaded_tx,
+                ))
+                .abort_handle(),
+            );
+        }
         tracing::info!(
             period_s = config.period.as_secs_f64(),
             retention_min = config.retention.as_secs() / 60,
             budget_bytes = config.budget,
+            store = if config.shared.is_some() { "jetstream" } else { "memory" },
             "history sampler started"
         );
-        Self {
-            shared,
-            config,
-            task: task.abort_handle(),
+        Self { shared, config, tasks }
+    }
+
+    /// Wait (at most `limit`) until the history holds what the store had when the sampler
+    /// started; false when it is still loading.
+    pub async fn loaded(&self, limit: Duration) -> bool {
+        let mut rx = self.shared.loaded.clone();
+        let waited = tokio::time::timeout(limit, rx.wait_for(|l| *l)).await;
+        matches!(waited, Ok(Ok(_)))
+    }
+
+    /// What a query's frames should say about the store: the memory store used instead of an
+    /// unavailable JetStream store, or a JetStream history still loading after `wait`.
+    pub async fn store_notices(&self, wait: Duration) -> Vec<String> {
+        let mut out = Vec::new();
+        if let Some(why) = self.degraded() {
+            out.push(format!(
+                "History is kept in this plugin process's memory, not in JetStream (lost on restart, not shared between Grafana replicas): {why}"
+            ));
         }
+        if let Some(store) = self.store() {
+            if !self.loaded(wait).await {
+                out.push(format!(
+                    "The history is still loading from the JetStream stream {}: older points appear on the next refresh",
+                    store.stream
+                ));
+            }
+        }
+        out
+    }
+
+    /// The JetStream store, when it is in use.
+    pub fn store(&self) -> Option<&Arc<SharedHistory>> {
+        self.config.shared.as_ref()
+    }
+
+    /// Why the JetStream store was asked for but the memory store is used.
+    pub fn degraded(&self) -> Option<&str> {
+        self.config.degraded.as_deref()
+    }
+
+    /// Who samples: this process (always, for the memory store) or another one.
+    pub fn holder(&self) -> Holder {
+        self.config.shared.as_ref().map_or(Holder::Me, |s| s.lease.holder())
+    }
+
+    /// A copy of the whole history (kept by the connection that replaces this one).
+    pub fn history_copy(&self) -> History {
+        lock(&self.shared.history).clone()
     }
 
     /// The data source was used now (keeps the sampler from its idle stop).
@@ -178,10 +280,14 @@ async fn run(
             }
             return;
         }
+        // With the JetStream store only the lease holder samples; the others read the stream.
+        if config.shared.as_ref().is_some_and(|s| !s.lease.held()) {
+            continue;
+        }
         match discovery.discover(Verb::Ping, Scope::all()).await {
             Ok(round) => {
-                let samples = history::ping_samples(&round);
-                lock(&shared.history).ingest_ping(round.started.timestamp_millis(), &samples);
+                let records = Records::Ping(history::ping_samples(&round));
+                keep(&shared, &config, round.started.timestamp_millis(), records).await;
             }
             Err(e) => {
                 tracing::debug!(error = %e, "sampler ping round failed; no sample taken");
@@ -190,20 +296,31 @@ async fn run(
         }
         match discovery.discover(Verb::Stats, Scope::all()).await {
             Ok(round) => {
-                let samples = history::stats_samples(&round);
-                let mut h = lock(&shared.history);
-                h.ingest_stats(round.started.timestamp_millis(), &samples);
-                tracing::trace!(bytes = h.bytes(), samples = h.samples(), "history sampled");
+                let records = Records::Stats(history::stats_samples(&round));
+                keep(&shared, &config, round.started.timestamp_millis(), records).await;
             }
             Err(e) => tracing::debug!(error = %e, "sampler stats round failed; no stats sample taken"),
         }
         if !config.probes.is_empty() {
             let results = probe::run_all(discovery.client(), discovery.server_errors(), &config.probes).await;
-            lock(&shared.history).ingest_probes(&results);
+            let t = results.iter().map(|r| r.t_ms).min().unwrap_or_else(now_ms);
+            keep(&shared, &config, t, Records::Probes(results)).await;
         }
         shared.rounds.fetch_add(1, Ordering::Relaxed);
         metrics::global().sampling_round();
     }
+}
+
+/// Put one round into the store: the local history (memory store) or the stream (JetStream
+/// store; every process, this one included, reads it back from there).
+async fn keep(shared: &Shared, config: &SamplerConfig, t: i64, records: Records) {
+    if let Some(store) = &config.shared {
+        store.publish(t, &records).await;
+        return;
+    }
+    let mut h = lock(&shared.history);
+    h.ingest_records(t, &records);
+    tracing::trace!(bytes = h.bytes(), samples = h.samples(), "history sampled");
 }
 
 /// The time now as Unix ms.

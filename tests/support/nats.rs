@@ -115,6 +115,24 @@ impl NatsServer {
         Self::with_config("")
     }
 
+    /// Started with JetStream on (a file store in the server's own temporary directory, kept
+    /// across [`NatsServer::restart`]), plus extra configuration text.
+    pub fn with_jetstream(config: &str) -> Self {
+        let dir = TempDir::new().expect("tempdir");
+        let store = dir.path().join("jetstream");
+        let text = format!("jetstream {{ store_dir: \"{}\" }}\n{config}", store.display());
+        let p = dir.path().join("nats.conf");
+        std::fs::write(&p, text).expect("write config");
+        let mut s = Self {
+            port: free_port(),
+            config: Some(p),
+            child: None,
+            _dir: dir,
+        };
+        s.spawn_retrying(true).expect("start nats-server with JetStream");
+        s
+    }
+
     /// Start with extra configuration text (accounts, authorization, …).
     pub fn with_config(config: &str) -> Self {
         let dir = TempDir::new().expect("tempdir");

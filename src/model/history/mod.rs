@@ -22,6 +22,7 @@ mod data;
 mod events;
 mod probes;
 mod samples;
+pub mod wire;
 
 pub use data::{DataPoint, DataSeries, DATA_POINT_BYTES, MAX_DATA_LEAVES};
 pub use events::{Event, EventKind};
@@ -146,6 +147,18 @@ impl History {
             whole_samples: None,
             probes: ProbeSeries::new(),
         }
+    }
+
+    /// Keep this history under a new retention and budget (a settings save that kept the NATS
+    /// target): samples beyond either are dropped now.
+    pub fn reconfigure(&mut self, retention_ms: i64, budget: usize) {
+        self.retention_ms = retention_ms.max(1);
+        self.budget = budget;
+        let Some(latest) = self.ledger.back().copied() else {
+            return;
+        };
+        self.trim(latest - self.retention_ms - 1);
+        self.fit_budget();
     }
 
     /// Accounted bytes (see the module docs).
@@ -462,6 +475,11 @@ impl History {
         self.ledger.push_back(t);
         self.bytes += LEDGER_ENTRY_BYTES;
         self.trim(t - self.retention_ms - 1);
+        self.fit_budget();
+    }
+
+    /// Drop whole rounds, oldest first, until the accounted bytes fit the budget.
+    fn fit_budget(&mut self) {
         while self.bytes > self.budget {
             let Some(oldest) = self.ledger.front().copied() else {
                 break;

@@ -9,8 +9,15 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+mod history;
 mod probes;
 mod urls;
+
+use history::parse_history;
+pub use history::{
+    HistorySettings, StoreKind, DEFAULT_HISTORY_MAX_BYTES, DEFAULT_HISTORY_STREAM, HISTORY_MAX_BYTES_RANGE,
+    HISTORY_REPLICAS_RANGE,
+};
 
 use probes::parse_probes;
 pub use probes::{Expect, Probe, MAX_PROBES};
@@ -80,6 +87,14 @@ impl Auth {
             Auth::Creds(_) => "creds",
         }
     }
+
+    /// The user name, where the auth type has one (never a secret).
+    pub fn user_name(&self) -> Option<&str> {
+        match self {
+            Auth::UserPass { username, .. } => Some(username),
+            _ => None,
+        }
+    }
 }
 
 /// Credentials found inside a server URL (`nats://user:pass@host`, `nats://token@host`).
@@ -144,6 +159,8 @@ pub struct Settings {
     pub slow_ms: u64,
     /// Synthetic checks the sampler runs (`probes`).
     pub probes: Vec<Probe>,
+    /// Where the sampled history lives (`historyStore` and the JetStream store's keys).
+    pub history: HistorySettings,
 }
 
 /// Values `timeoutMs` may take (milliseconds).
@@ -354,6 +371,7 @@ impl Settings {
         }
 
         let probes = parse_probes(json.get("probes"), &request_subjects, Duration::from_millis(timeout_ms))?;
+        let history = parse_history(&json)?;
 
         Ok(Settings {
             servers,
@@ -371,6 +389,7 @@ impl Settings {
             max_round_bytes: usize::try_from(max_round_bytes).unwrap_or(usize::MAX),
             slow_ms,
             probes,
+            history,
         })
     }
 

@@ -118,6 +118,7 @@ impl Connections {
     /// `key` holds newer settings; a key older than the current connection gets the current one.
     pub async fn get(&self, key: &SourceKey, settings: Arc<Settings>) -> Result<Arc<Connection>, ConnectError> {
         self.start_sweeper();
+        let mut inherited = None;
         let (cell, failure) = {
             let mut slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
             let slot = slots.entry(key.source.clone()).or_insert_with(|| Slot {
@@ -135,6 +136,12 @@ impl Connections {
                 if !retired {
                     tracing::info!(org_id = key.source.org_id, uid = %key.source.uid, "data source settings changed; replacing its NATS connection");
                 }
+                // A save that kept the NATS target keeps the history (memory store).
+                inherited = slot
+                    .cell
+                    .get()
+                    .filter(|old| !retired && super::same_target(&old.settings, &settings))
+                    .and_then(|old| old.sampler.as_ref().map(|s| s.history_copy()));
                 *slot = Slot {
                     updated_ms: key.updated_ms.max(slot.updated_ms),
                     cell: Arc::new(OnceCell::new()),
@@ -173,7 +180,7 @@ impl Connections {
                         slots.remove(&id);
                     }
                 });
-                let r = Connection::open_with(settings, Some(on_idle)).await;
+                let r = Connection::open_with(settings, Some(on_idle), inherited).await;
                 if let Err(e) = &r {
                     tracing::warn!(org_id = key.source.org_id, uid = %key.source.uid, error = %e, "NATS connect failed");
                     *failure.lock().unwrap_or_else(|p| p.into_inner()) = Some((Instant::now(), e.clone()));

@@ -11,10 +11,12 @@ use async_nats::ServerAddr;
 use tokio::time::Instant;
 
 use crate::metrics;
-use crate::model::settings::{Auth, Settings, TlsSettings, UrlCredentials};
+use crate::model::history::History;
+use crate::model::settings::{Auth, Settings, StoreKind, TlsSettings, UrlCredentials};
 use crate::nats::discovery::{Discovery, Policy};
 use crate::nats::sampler::{idle_limit, OnIdle, Sampler, SamplerConfig};
 use crate::nats::server_errors::ServerErrors;
+use crate::nats::shared_history::SharedHistory;
 
 mod cache;
 
@@ -126,11 +128,17 @@ impl Drop for Connection {
 impl Connection {
     /// Connect with `settings` and start the sampler. Fails with a message a user can act on.
     pub async fn open(settings: Arc<Settings>) -> Result<Arc<Self>, ConnectError> {
-        Self::open_with(settings, None).await
+        Self::open_with(settings, None, None).await
     }
 
-    /// [`Connection::open`]; `on_idle` runs when the sampler stops because the data source went unused.
-    pub async fn open_with(settings: Arc<Settings>, on_idle: Option<OnIdle>) -> Result<Arc<Self>, ConnectError> {
+    /// [`Connection::open`]; `on_idle` runs when the sampler stops because the data source went
+    /// unused; `inherited` is the history of the connection this one replaces, when the settings
+    /// save kept the NATS target (see [`same_target`]).
+    pub async fn open_with(
+        settings: Arc<Settings>,
+        on_idle: Option<OnIdle>,
+        inherited: Option<History>,
+    ) -> Result<Arc<Self>, ConnectError> {
         let servers = settings.servers_display();
         let addrs: Vec<ServerAddr> = settings
             .servers
@@ -156,6 +164,16 @@ impl Connection {
         };
         let discovery = Discovery::with_server_errors(client.clone(), policy, Arc::clone(&events.server_errors));
         tracing::info!(servers = %servers, auth = settings.auth.kind(), "connected to NATS");
+        let (mut shared, mut degraded) = (None, None);
+        if let (Some(period), StoreKind::JetStream) = (settings.sample_interval, settings.history.store) {
+            match SharedHistory::open(&client, &settings, &events.server_errors, period).await {
+                Ok(store) => shared = Some(Arc::new(store)),
+                Err(e) => {
+                    tracing::warn!(error = %e, "JetStream history store unavailable; keeping the history in memory");
+                    degraded = Some(e.to_string());
+                }
+            }
+        }
         let sampler = settings.sample_interval.map(|period| {
             Sampler::start(
                 Arc::clone(&discovery),
@@ -166,8 +184,11 @@ impl Connection {
                     fill_rounds: settings.history_fill_rounds,
                     idle_limit: idle_limit(settings.retention),
                     probes: settings.probes.clone(),
+                    shared,
+                    degraded,
                 },
                 on_idle,
+                inherited,
             )
         });
         let conn = Self {
@@ -239,6 +260,15 @@ impl Connection {
         };
         (name, info.version)
     }
+}
+
+/// Whether a settings save from `old` to `new` keeps the NATS target and the store (same
+/// servers, `srvPrefix` and user, both in memory): the new connection then keeps the history.
+pub fn same_target(old: &Settings, new: &Settings) -> bool {
+    let who = |s: &Settings| format!("{}:{}", s.auth.kind(), s.auth.user_name().unwrap_or_default());
+    old.history.store == StoreKind::Memory
+        && new.history.store == StoreKind::Memory
+        && old.target_key(&who(old)) == new.target_key(&who(new))
 }
 
 fn classify(settings: &Settings, servers: &str, e: async_nats::ConnectError) -> ConnectError {

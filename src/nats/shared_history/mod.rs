@@ -1,0 +1,267 @@
+//! The JetStream history store: the stream (created if missing, compared when it exists), the key of the NATS target in its subjects, publishing one round per verb, and the stream's state for the health check.
+//!
+//! Subjects are `<historyStream>.<target key>.<kind>` (`ping`, `stats`, `probes`): data sources
+//! that watch the same fleet (same servers, account and `srvPrefix`) share one history, and any
+//! other target has subjects of its own. Which process samples is decided by [`lease`]; every
+//! process reads the stream into its own in-memory history with [`follow`].
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_nats::jetstream::{self, stream};
+use tokio::time::Instant;
+
+use crate::model::history::wire::{self, Records};
+use crate::model::settings::Settings;
+use crate::nats::server_errors::ServerErrors;
+
+pub mod follow;
+pub mod lease;
+
+pub use lease::{Holder, Lease};
+
+/// Why the JetStream store cannot be used; each message says what to do.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum Unavailable {
+    #[error("the NATS server does not run JetStream (nothing answers $JS.API.INFO): enable JetStream on the server (nats-server -js, or a jetstream block in its configuration), or set historyStore to memory")]
+    NotEnabled,
+    #[error("JetStream is not enabled for this NATS account: give the account JetStream limits (jetstream in the account's configuration or its JWT), or set historyStore to memory")]
+    AccountDisabled,
+    #[error("the NATS user may not use JetStream ({0}): allow what the README's JetStream permissions list ($JS.API for the stream {1} and its lease bucket, publish and subscribe on {1}.>), or set historyStore to memory")]
+    Denied(String, String),
+    #[error("JetStream refused the history stream or its lease bucket: {0}; or set historyStore to memory")]
+    Failed(String),
+}
+
+/// The shared history of one data source's NATS target.
+pub struct SharedHistory {
+    js: jetstream::Context,
+    pub stream: String,
+    /// `<stream>.<target key>`.
+    pub subject: String,
+    /// How the existing stream differs from the settings (empty when it was created or matches).
+    pub differs: Vec<String>,
+    pub lease: Arc<Lease>,
+    chunk_bytes: usize,
+    /// Messages published / publishes that failed.
+    pub published: AtomicU64,
+    pub publish_failures: AtomicU64,
+}
+
+impl std::fmt::Debug for SharedHistory {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SharedHistory")
+            .field("stream", &self.stream)
+            .field("subject", &self.subject)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The stream's state, for the health check.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StreamState {
+    pub messages: u64,
+    pub bytes: u64,
+    pub first: Option<chrono::DateTime<chrono::Utc>>,
+    pub last: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// The account the server puts this connection in (`$SYS.REQ.USER.INFO`), else the credentials'
+/// identity (auth kind and user name: never a secret).
+async fn account_identity(client: &async_nats::Client, settings: &Settings, timeout: Duration) -> String {
+    let asked = tokio::time::timeout(timeout, client.request("$SYS.REQ.USER.INFO", bytes::Bytes::new())).await;
+    if let Ok(Ok(reply)) = asked {
+        let account = serde_json::from_slice::<serde_json::Value>(&reply.payload)
+            .ok()
+            .and_then(|v| v.pointer("/data/account").and_then(|a| a.as_str()).map(str::to_string));
+        if let Some(a) = account.filter(|a| !a.is_empty()) {
+            return a;
+        }
+    }
+    format!(
+        "{}:{}",
+        settings.auth.kind(),
+        settings.auth.user_name().unwrap_or_default()
+    )
+}
+
+fn permission_error(errors: &ServerErrors, since: Instant) -> Option<String> {
+    errors
+        .latest_since(since)
+        .filter(|e| e.to_ascii_lowercase().contains("permissions violation"))
+}
+
+impl SharedHistory {
+    /// Check JetStream, find or create the stream and the lease bucket. `period` is the sampling
+    /// period (the lease's time to live follows from it).
+    pub async fn open(
+        client: &async_nats::Client,
+        settings: &Settings,
+        errors: &ServerErrors,
+        period: Duration,
+    ) -> Result<Self, Unavailable> {
+        let since = Instant::now();
+        let h = &settings.history;
+        let denied = |detail: String| -> Unavailable {
+            match permission_error(errors, since) {
+                Some(e) => Unavailable::Denied(e, h.stream.clone()),
+                None => Unavailable::Failed(detail),
+            }
+        };
+        let account = account_identity(client, settings, settings.timeout).await;
+        let key = settings.target_key(&account);
+        let js = jetstream::ContextBuilder::new()
+            .timeout(settings.timeout)
+            .build(client.clone());
+        if let Err(e) = js.query_account().await {
+            use jetstream::context::AccountErrorKind as K;
+            return Err(match e.kind() {
+                K::JetStreamUnavailable => Unavailable::NotEnabled,
+                K::JetStream(err)
+                    if err.error_code() == jetstream::ErrorCode::JETSTREAM_NOT_ENABLED_FOR_ACCOUNT
+                        || err.error_code() == jetstream::ErrorCode::JETSTREAM_NOT_ENABLED =>
+                {
+                    Unavailable::AccountDisabled
+                }
+                _ => denied(e.to_string()),
+            });
+        }
+        let want = stream::Config {
+            name: h.stream.clone(),
+            subjects: vec![format!("{}.>", h.stream)],
+            max_age: settings.retention,
+            max_bytes: i64::try_from(h.max_bytes).unwrap_or(i64::MAX),
+            num_replicas: h.replicas,
+            storage: stream::StorageType::File,
+            discard: stream::DiscardPolicy::Old,
+            allow_direct: true,
+            description: Some("NATS micro history for Grafana (natsmicro data source)".to_string()),
+            ..Default::default()
+        };
+        let differs = match js.get_stream(&h.stream).await {
+            Ok(mut s) => {
+                let info = s.info().await.map_err(|e| denied(e.to_string()))?;
+                differences(&want, &info.config)
+            }
+            Err(_) => {
+                if let Err(e) = js.create_stream(want.clone()).await {
+                    // Another process may have created it meanwhile.
+                    let mut s = js.get_stream(&h.stream).await.map_err(|_| denied(e.to_string()))?;
+                    let info = s.info().await.map_err(|e| denied(e.to_string()))?;
+                    differences(&want, &info.config)
+                } else {
+                    tracing::info!(stream = %h.stream, replicas = h.replicas, "history stream created");
+                    Vec::new()
+                }
+            }
+        };
+        let bucket = h.lease_bucket();
+        let kv = match js.get_key_value(&bucket).await {
+            Ok(kv) => kv,
+            Err(_) => js
+                .create_key_value(jetstream::kv::Config {
+                    bucket: bucket.clone(),
+                    description: "which process samples each NATS target (natsmicro data source)".to_string(),
+                    history: 1,
+                    storage: stream::StorageType::File,
+                    num_replicas: h.replicas,
+                    ..Default::default()
+                })
+                .await
+                .map_err(|e| denied(format!("lease bucket {bucket}: {e}")))?,
+        };
+        let max_payload = client.server_info().max_payload;
+        Ok(Self {
+            js,
+            stream: h.stream.clone(),
+            subject: format!("{}.{key}", h.stream),
+            differs,
+            lease: Arc::new(Lease::new(kv, key, period)),
+            chunk_bytes: (max_payload / 2).clamp(4096, 512 << 10),
+            published: AtomicU64::new(0),
+            publish_failures: AtomicU64::new(0),
+        })
+    }
+
+    /// Publish one round; waits for the stream's acknowledgements.
+    pub async fn publish(&self, t: i64, records: &Records) {
+        let subject = format!("{}.{}", self.subject, records.kind().token());
+        let mut acks = Vec::new();
+        for message in wire::encode(t, records, self.chunk_bytes) {
+            match self.js.publish(subject.clone(), message.into()).await {
+                Ok(ack) => acks.push(ack),
+                Err(e) => {
+                    self.publish_failures.fetch_add(1, Ordering::Relaxed);
+                    tracing::warn!(error = %e, subject = %subject, "history round not published");
+                    return;
+                }
+            }
+        }
+        for ack in acks {
+            match ack.await {
+                Ok(_) => {
+                    self.published.fetch_add(1, Ordering::Relaxed);
+                }
+                Err(e) => {
+                    self.publish_failures.fetch_add(1, Ordering::Relaxed);
+                    tracing::warn!(error = %e, subject = %subject, "history round not stored");
+                }
+            }
+        }
+    }
+
+    /// The stream, for [`follow`].
+    pub async fn stream(&self) -> Result<stream::Stream, String> {
+        self.js.get_stream(&self.stream).await.map_err(|e| e.to_string())
+    }
+
+    /// Messages, bytes and the first and last sample of the whole stream.
+    pub async fn state(&self) -> Result<StreamState, String> {
+        let mut s = self.stream().await?;
+        let info = s.info().await.map_err(|e| e.to_string())?;
+        let st = &info.state;
+        let some = |t: chrono::DateTime<chrono::Utc>| (st.messages > 0).then_some(t);
+        Ok(StreamState {
+            messages: st.messages,
+            bytes: st.bytes,
+            first: some(st.first_timestamp),
+            last: some(st.last_timestamp),
+        })
+    }
+}
+
+/// What in an existing stream differs from the settings, in words.
+fn differences(want: &stream::Config, have: &stream::Config) -> Vec<String> {
+    let mut out = Vec::new();
+    if have.max_age != want.max_age {
+        out.push(format!(
+            "MaxAge is {} min, retentionMinutes is {}",
+            have.max_age.as_secs() / 60,
+            want.max_age.as_secs() / 60
+        ));
+    }
+    if have.max_bytes != want.max_bytes {
+        out.push(format!(
+            "MaxBytes is {}, historyMaxBytes is {}",
+            have.max_bytes, want.max_bytes
+        ));
+    }
+    if have.num_replicas != want.num_replicas {
+        out.push(format!(
+            "it has {} replicas, historyReplicas is {}",
+            have.num_replicas, want.num_replicas
+        ));
+    }
+    if have.storage != want.storage {
+        out.push("it keeps its messages in memory, not in files".to_string());
+    }
+    if !have.subjects.iter().any(|s| want.subjects.contains(s)) {
+        out.push(format!(
+            "its subjects ({}) do not include {}",
+            have.subjects.join(", "),
+            want.subjects.join(", ")
+        ));
+    }
+    out
+}
