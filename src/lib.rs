@@ -15,7 +15,8 @@
 //! - [`model::query`]: the stored query model and its tables (types, formats, metrics),
 //!   validation with per-refId errors.
 //! - [`model::history`]: samples per instance and endpoint under retention and a hard memory
-//!   bound; event detection (appeared, disappeared, restarted, version changed).
+//!   bound; event detection (appeared, disappeared, restarted, version changed); the compact
+//!   messages (`wire`) a shared history stores one round in.
 //! - [`model::rate`]: the one rule for rates of STATS counters over an interval.
 //! - [`model::shapes`]: rounds and replies to instant frames (`numeric-long`, `table`).
 //! - [`model::custom_data`]: frames of custom STATS `data`: one leaf as an instant value, the table of leaves.
@@ -42,6 +43,8 @@
 //! - [`nats::probe`]: runs the data source's probes (one request each, all at once), judged by the model.
 //! - [`nats::request`]: one request/reply to a service endpoint, service-error headers as errors.
 //! - [`nats::sampler`]: the background task that samples PING and STATS into the history.
+//! - [`nats::shared_history`]: the JetStream history store: its stream, the sampling lease that
+//!   lets one process sample for all, publishing rounds, and reading the stream into the history.
 //!
 //! [`grafana`] — the plugin protocol; thin.
 //! - [`grafana::serve`]: go-plugin handshake, gRPC server, parent watch.

@@ -89,6 +89,13 @@ export const DEFAULT_SAMPLE_INTERVAL_SEC: number = contract.defaults.sampleInter
 export const DEFAULT_RETENTION_MINUTES: number = contract.defaults.retentionMinutes;
 export const DEFAULT_MAX_ROUND_BYTES: number = contract.defaults.maxRoundBytes;
 export const DEFAULT_SLOW_MS: number = contract.defaults.slowMs;
+export const DEFAULT_HISTORY_STREAM: string = contract.defaults.historyStream;
+export const DEFAULT_HISTORY_MAX_BYTES: number = contract.defaults.historyMaxBytes;
+export const DEFAULT_HISTORY_REPLICAS: number = contract.defaults.historyReplicas;
+
+/** `historyStore` — Rust `model::settings::StoreKind`; the default first. */
+export type HistoryStore = 'memory' | 'jetstream';
+export const HISTORY_STORES = contract.historyStores as HistoryStore[];
 
 /** Inclusive `[min, max]` ranges the backend enforces (Rust `model::settings`); types.test.ts checks their shape. */
 export const TIMEOUT_MS_RANGE = contract.ranges.timeoutMs as [number, number];
@@ -119,6 +126,12 @@ export interface NatsMicroOptions extends DataSourceJsonData {
   requestSubjects?: string[];
   /** Synthetic checks the sampler runs every period (their subjects must match requestSubjects). */
   probes?: ProbeSettings[];
+  /** Where the sampled history lives: this process's memory, or a JetStream stream shared by every replica. */
+  historyStore?: HistoryStore;
+  /** The JetStream store's stream (its lease bucket is `<stream>_LEASE`). */
+  historyStream?: string;
+  historyMaxBytes?: number;
+  historyReplicas?: number;
 }
 
 /** One entry of `jsonData.probes` — Rust `model::settings::Probe`. */

@@ -8,9 +8,10 @@ use crate::model::query::{
     Aggregate, Format, QueryType, DATA_METRIC, DEFAULT_MIN_INSTANCES, DEFAULT_OBJECTIVE, MAX_MIN_INSTANCES,
 };
 use crate::model::settings::{
-    AUTH_TYPES, DEFAULT_INBOX_PREFIX, DEFAULT_MAX_ROUND_BYTES, DEFAULT_RETENTION_MINUTES, DEFAULT_SAMPLE_INTERVAL_SEC,
-    DEFAULT_SLOW_MS, DEFAULT_SRV_PREFIX, DEFAULT_TIMEOUT_MS, MAX_ROUND_BYTES_RANGE, RETENTION_MINUTES_RANGE,
-    SAMPLE_INTERVAL_SEC_RANGE, SLOW_MS_RANGE, TIMEOUT_MS_RANGE,
+    StoreKind, AUTH_TYPES, DEFAULT_HISTORY_MAX_BYTES, DEFAULT_HISTORY_STREAM, DEFAULT_INBOX_PREFIX,
+    DEFAULT_MAX_ROUND_BYTES, DEFAULT_RETENTION_MINUTES, DEFAULT_SAMPLE_INTERVAL_SEC, DEFAULT_SLOW_MS,
+    DEFAULT_SRV_PREFIX, DEFAULT_TIMEOUT_MS, HISTORY_MAX_BYTES_RANGE, HISTORY_REPLICAS_RANGE, MAX_ROUND_BYTES_RANGE,
+    RETENTION_MINUTES_RANGE, SAMPLE_INTERVAL_SEC_RANGE, SLOW_MS_RANGE, TIMEOUT_MS_RANGE,
 };
 use crate::model::state::State;
 use crate::model::timeseries::slo;
@@ -65,6 +66,8 @@ pub fn contract() -> Value {
             .map(|s| json!({"code": s.code(), "name": s.name(), "color": s.colour()}))
             .collect::<Vec<_>>(),
         "authTypes": AUTH_TYPES,
+        // `historyStore` values, the default first.
+        "historyStores": StoreKind::ALL.iter().map(|k| k.name()).collect::<Vec<_>>(),
         "defaults": {
             "srvPrefix": DEFAULT_SRV_PREFIX,
             "inboxPrefix": DEFAULT_INBOX_PREFIX,
@@ -73,6 +76,9 @@ pub fn contract() -> Value {
             "retentionMinutes": DEFAULT_RETENTION_MINUTES,
             "maxRoundBytes": DEFAULT_MAX_ROUND_BYTES,
             "slowMs": DEFAULT_SLOW_MS,
+            "historyStream": DEFAULT_HISTORY_STREAM,
+            "historyMaxBytes": DEFAULT_HISTORY_MAX_BYTES,
+            "historyReplicas": HISTORY_REPLICAS_RANGE.0,
         },
         "ranges": {
             "timeoutMs": [TIMEOUT_MS_RANGE.0, TIMEOUT_MS_RANGE.1],
@@ -80,6 +86,8 @@ pub fn contract() -> Value {
             "retentionMinutes": [RETENTION_MINUTES_RANGE.0, RETENTION_MINUTES_RANGE.1],
             "maxRoundBytes": [MAX_ROUND_BYTES_RANGE.0, MAX_ROUND_BYTES_RANGE.1],
             "slowMs": [SLOW_MS_RANGE.0, SLOW_MS_RANGE.1],
+            "historyMaxBytes": [HISTORY_MAX_BYTES_RANGE.0, HISTORY_MAX_BYTES_RANGE.1],
+            "historyReplicas": [HISTORY_REPLICAS_RANGE.0, HISTORY_REPLICAS_RANGE.1],
         },
     })
 }

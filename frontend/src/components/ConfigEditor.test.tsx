@@ -133,6 +133,27 @@ describe('ConfigEditor', () => {
     expect(last().jsonData.sampleIntervalSec).toBe(0);
   });
 
+  it('the History section offers the JetStream store and its keys only when chosen', async () => {
+    const { last } = setup(settings());
+    expect(screen.getByText('History')).toBeTruthy();
+    expect(screen.queryByTestId('natsmicro-config-historyStream')).toBeNull();
+    await userEvent.click(screen.getByLabelText('JetStream'));
+    expect(last().jsonData.historyStore).toBe('jetstream');
+    const stream = screen.getByTestId('natsmicro-config-historyStream');
+    expect(stream.getAttribute('placeholder')).toBe('NATSMICRO_HISTORY');
+    await userEvent.type(stream, 'FLEET.X');
+    expect(last().jsonData.historyStream).toBe('FLEET.X');
+    expect(screen.getByText(/Use up to 48 letters, digits/)).toBeTruthy();
+    await userEvent.type(screen.getByTestId('natsmicro-config-historyReplicas'), '7');
+    expect(last().jsonData.historyReplicas).toBe(7);
+    expect(screen.getByText(/from 1 to 5 replicas/)).toBeTruthy();
+    await userEvent.type(screen.getByTestId('natsmicro-config-historyMaxBytes'), '1048576');
+    expect(last().jsonData.historyMaxBytes).toBe(1048576);
+    await userEvent.click(screen.getByLabelText('Memory'));
+    expect(last().jsonData.historyStore).toBe('memory');
+    expect(screen.queryByTestId('natsmicro-config-historyStream')).toBeNull();
+  });
+
   it('stores requestSubjects as an array', async () => {
     const { last } = setup(settings({ requestSubjects: ['orders.get'] }));
     const input = within(screen.getByTestId('natsmicro-config-requestSubjects')).getByRole('textbox');

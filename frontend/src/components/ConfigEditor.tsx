@@ -15,10 +15,20 @@ import { getBackendSrv } from '@grafana/runtime';
 import { FormEvent, useMemo } from 'react';
 
 import { probeTestPath, resourceErrorMessage } from '../data/resources';
-import { NumberKey, parseNumber, rangeError, splitSubjects, validSubjectPattern } from '../data/settings';
+import {
+  NumberKey,
+  parseNumber,
+  rangeError,
+  splitSubjects,
+  validStreamName,
+  validSubjectPattern,
+} from '../data/settings';
 import {
   AUTH_TYPES,
   AuthType,
+  DEFAULT_HISTORY_MAX_BYTES,
+  DEFAULT_HISTORY_REPLICAS,
+  DEFAULT_HISTORY_STREAM,
   DEFAULT_INBOX_PREFIX,
   DEFAULT_MAX_ROUND_BYTES,
   DEFAULT_SLOW_MS,
@@ -26,6 +36,8 @@ import {
   DEFAULT_SAMPLE_INTERVAL_SEC,
   DEFAULT_SRV_PREFIX,
   DEFAULT_TIMEOUT_MS,
+  HISTORY_STORES,
+  HistoryStore,
   NatsMicroOptions,
   NatsMicroSecureJsonData,
   ProbeTestResult,
@@ -45,6 +57,21 @@ const AUTH_TEXT: Record<AuthType, { label: string; description: string }> = {
   nkey: { label: 'NKey', description: 'NKey user seed (SU…)' },
   creds: { label: 'Credentials file', description: 'Decentralised JWT auth: text of a .creds file' },
 };
+
+/** How each history store is offered; which stores exist is the contract's (`HISTORY_STORES`). */
+const STORE_TEXT: Record<HistoryStore, { label: string; description: string }> = {
+  memory: {
+    label: 'Memory',
+    description: 'In the plugin process: nothing to set up; lost on restart; each Grafana replica samples on its own',
+  },
+  jetstream: {
+    label: 'JetStream',
+    description:
+      'A JetStream stream on this NATS account: survives restarts; every Grafana replica shares one sampler and one history',
+  },
+};
+
+const STORE_OPTIONS = HISTORY_STORES.map((value) => ({ value, ...STORE_TEXT[value] }));
 
 const AUTH_OPTIONS: Array<{ value: AuthType; label: string; description: string }> = AUTH_TYPES.map((value) => ({
   value,
@@ -140,6 +167,10 @@ export function ConfigEditor(props: Props) {
       </InlineFieldRow>
     );
   };
+
+  const stream = jsonData.historyStream ?? '';
+  const streamError =
+    stream && !validStreamName(stream) ? 'Use up to 48 letters, digits, _ or -' : undefined;
 
   const subjects = jsonData.requestSubjects ?? [];
   const badSubjects = subjects.filter((s) => !validSubjectPattern(s));
@@ -308,20 +339,6 @@ export function ConfigEditor(props: Props) {
           'milliseconds'
         )}
         {numberField(
-          'sampleIntervalSec',
-          'Sample interval (s)',
-          'How often the background sampler pings the services to build history; 0 turns history off. 0 to 86400 s. Default 15',
-          DEFAULT_SAMPLE_INTERVAL_SEC,
-          'seconds'
-        )}
-        {numberField(
-          'retentionMinutes',
-          'Retention (min)',
-          'How much sampled history is kept in memory, 1 to 10080 minutes (one week). Default 60',
-          DEFAULT_RETENTION_MINUTES,
-          'minutes'
-        )}
-        {numberField(
           'slowMs',
           'Slow above (ms)',
           'An instance that answers a PING slower than this is shown as slow (state 1) instead of up. 1 to 600000 ms. Default 1000',
@@ -357,6 +374,78 @@ export function ConfigEditor(props: Props) {
             </div>
           </InlineField>
         </InlineFieldRow>
+      </FieldSet>
+
+      <FieldSet label="History">
+        <p style={{ maxWidth: 800 }}>
+          The sampler pings every service each sample interval and keeps the results: time series, events, down
+          detection and alert rules read them. Keep them in memory for one Grafana, or in JetStream when Grafana runs
+          several replicas or must keep its history across restarts.
+        </p>
+        {numberField(
+          'sampleIntervalSec',
+          'Sample interval (s)',
+          'How often the background sampler pings the services to build history; 0 turns history off. 0 to 86400 s. Default 15',
+          DEFAULT_SAMPLE_INTERVAL_SEC,
+          'seconds'
+        )}
+        {numberField(
+          'retentionMinutes',
+          'Retention (min)',
+          'How much sampled history is kept (also the MaxAge of a JetStream stream the plugin creates), 1 to 10080 minutes (one week). Default 60',
+          DEFAULT_RETENTION_MINUTES,
+          'minutes'
+        )}
+        <InlineFieldRow>
+          <InlineField
+            label="Store"
+            labelWidth={LABEL_WIDTH}
+            tooltip="Memory: in the plugin process (lost on restart, one sampler per Grafana replica). JetStream: a stream on this NATS account, created if missing; one sampler across all replicas holds a lease in the bucket <stream>_LEASE. Without JetStream the plugin keeps the history in memory and the health check says why."
+          >
+            <RadioButtonGroup
+              data-testid="natsmicro-config-historyStore"
+              options={STORE_OPTIONS}
+              value={jsonData.historyStore ?? 'memory'}
+              onChange={(v) => setJson({ historyStore: v })}
+            />
+          </InlineField>
+        </InlineFieldRow>
+        {jsonData.historyStore === 'jetstream' && (
+          <>
+            <InlineFieldRow>
+              <InlineField
+                label="Stream"
+                labelWidth={LABEL_WIDTH}
+                tooltip="Name of the JetStream stream (letters, digits, _ and -); its subjects are <stream>.>, its lease bucket <stream>_LEASE. An existing stream is used as it is; the health check names what differs. Default NATSMICRO_HISTORY"
+                invalid={Boolean(streamError)}
+                error={streamError}
+              >
+                <Input
+                  id="natsmicro-config-historyStream"
+                  data-testid="natsmicro-config-historyStream"
+                  width={30}
+                  placeholder={DEFAULT_HISTORY_STREAM}
+                  value={jsonData.historyStream ?? ''}
+                  onChange={(e) => setJson({ historyStream: e.currentTarget.value })}
+                />
+              </InlineField>
+            </InlineFieldRow>
+            {numberField(
+              'historyMaxBytes',
+              'Stream max bytes',
+              `Size bound of the stream (MaxBytes) when the plugin creates it; the oldest samples go first. ${DEFAULT_HISTORY_MAX_BYTES} (1 GiB) by default`,
+              DEFAULT_HISTORY_MAX_BYTES,
+              'bytes'
+            )}
+            {numberField(
+              'historyReplicas',
+              'Stream replicas',
+              'Copies of the stream in a JetStream cluster when the plugin creates it: 1 for a single server, 3 for a cluster of three. Default 1',
+              DEFAULT_HISTORY_REPLICAS,
+              'replicas'
+            )}
+          </>
+        )}
       </FieldSet>
 
       <FieldSet label="Probes">

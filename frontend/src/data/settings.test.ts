@@ -1,7 +1,7 @@
 //! Tests of the settings-form helpers (ranges and subject patterns mirror Rust `src/model/settings.rs`).
 import { describe, expect, it } from 'vitest';
 
-import { parseNumber, rangeError, splitSubjects, validSubjectPattern } from './settings';
+import { parseNumber, rangeError, splitSubjects, validStreamName, validSubjectPattern } from './settings';
 
 describe('settings helpers', () => {
   it('parses numbers; empty means default', () => {
@@ -29,5 +29,16 @@ describe('settings helpers', () => {
       expect(validSubjectPattern(bad)).toBe(false);
     }
     expect(splitSubjects('a.b, c.>\nd, a.b')).toEqual(['a.b', 'c.>', 'd']);
+  });
+});
+
+describe('validStreamName', () => {
+  it('accepts what the backend accepts for historyStream', () => {
+    for (const ok of ['NATSMICRO_HISTORY', 'fleet-1', 'a', 'x'.repeat(48)]) {
+      expect(validStreamName(ok)).toBe(true);
+    }
+    for (const bad of ['', 'a.b', 'a b', 'a*', 'x'.repeat(49), 'ä']) {
+      expect(validStreamName(bad)).toBe(false);
+    }
   });
 });

@@ -46,6 +46,11 @@ export function validSubjectPattern(s: string): boolean {
   });
 }
 
+/** Mirrors Rust `model::settings::history` (`historyStream`): 1 to 48 letters, digits, `_` or `-`. */
+export function validStreamName(s: string): boolean {
+  return /^[A-Za-z0-9_-]{1,48}$/.test(s);
+}
+
 /** Split typed text (commas, newlines) into trimmed, non-empty, unique patterns. */
 export function splitSubjects(text: string): string[] {
   const out: string[] = [];

@@ -198,3 +198,71 @@ fn subject_matching() {
     assert!(valid_subject("a.*.>", true));
     assert!(!valid_subject("a.b*", true));
 }
+
+#[test]
+fn history_store_keys_default_and_are_checked() {
+    let s = parse("localhost", "", &[]).unwrap();
+    assert_eq!(s.history, HistorySettings::default());
+    assert_eq!(
+        (
+            s.history.store,
+            s.history.stream.as_str(),
+            s.history.max_bytes,
+            s.history.replicas
+        ),
+        (StoreKind::Memory, "NATSMICRO_HISTORY", 1 << 30, 1)
+    );
+    assert_eq!(s.history.lease_bucket(), "NATSMICRO_HISTORY_LEASE");
+    let s = parse(
+        "localhost",
+        r#"{"historyStore":"jetstream","historyStream":"FLEET-1","historyMaxBytes":1048576,"historyReplicas":3}"#,
+        &[],
+    )
+    .unwrap();
+    assert_eq!(
+        s.history,
+        HistorySettings {
+            store: StoreKind::JetStream,
+            stream: "FLEET-1".into(),
+            max_bytes: 1 << 20,
+            replicas: 3
+        }
+    );
+    for (json, says) in [
+        (r#"{"historyStore":"redis"}"#, "historyStore is 'redis': use memory"),
+        (r#"{"historyStream":"a.b"}"#, "historyStream is 'a.b'"),
+        (
+            r#"{"historyMaxBytes":1000}"#,
+            "historyMaxBytes is 1000: use 1048576 (1 MiB)",
+        ),
+        (r#"{"historyReplicas":0}"#, "historyReplicas is 0: use 1 to 5"),
+        (r#"{"historyReplicas":6}"#, "historyReplicas is 6"),
+    ] {
+        let e = parse("localhost", json, &[]).unwrap_err().to_string();
+        assert!(e.contains(says), "{json}: {e}");
+    }
+}
+
+#[test]
+fn the_target_key_names_servers_account_and_prefix_only() {
+    let key = |url: &str, json: &str, account: &str| parse(url, json, &[]).unwrap().target_key(account);
+    let base = key("nats://a:4222,nats://b:4222", "{}", "APP");
+    assert_eq!(base.len(), 16);
+    assert!(base.chars().all(|c| c.is_ascii_hexdigit()));
+    // Server order, timeouts and the store do not change the target.
+    assert_eq!(
+        base,
+        key(
+            "nats://b:4222, nats://a:4222",
+            r#"{"timeoutMs":900,"historyStore":"jetstream"}"#,
+            "APP"
+        )
+    );
+    // Servers, account and prefix do.
+    assert_ne!(base, key("nats://a:4222", "{}", "APP"));
+    assert_ne!(base, key("nats://a:4222,nats://b:4222", "{}", "OTHER"));
+    assert_ne!(
+        base,
+        key("nats://a:4222,nats://b:4222", r#"{"srvPrefix":"$OTHER"}"#, "APP")
+    );
+}

@@ -1,0 +1,121 @@
+//! Unit tests of the history messages: rounds survive encoding whole and in chunks, partial rounds, broken messages rejected, bytes per sample.
+//!
+//! Test code only: the parent module includes it as `#[cfg(test)] mod tests;`.
+#![cfg(test)]
+
+use super::*;
+
+fn ping(i: usize) -> PingSample {
+    PingSample {
+        service: "orders".into(),
+        id: format!("id{i:020}"),
+        version: "1.0.0".into(),
+        rtt_ms: (i % 3 != 0).then_some(1.5),
+        state: if i % 3 == 0 { State::Gone } else { State::Up },
+    }
+}
+
+fn stats(i: usize) -> StatsSample {
+    StatsSample {
+        service: "orders".into(),
+        id: format!("id{i}"),
+        version: "1.0.0".into(),
+        started: (i % 2 == 0).then_some(1_700_000_000_000 + i as i64),
+        endpoints: vec![EndpointSample {
+            name: "get".into(),
+            requests: 1 << 40,
+            errors: 3,
+            processing_ns: 123_456_789,
+            data: vec![("queue.depth".into(), 7.25), ("inf".into(), 1.0)],
+        }],
+    }
+}
+
+fn decode_all(messages: &[Vec<u8>]) -> Vec<Round> {
+    let mut a = Assembler::default();
+    messages.iter().flat_map(|m| a.push(decode(m).unwrap())).collect()
+}
+
+#[test]
+fn rounds_survive_encoding_whole_and_in_chunks() {
+    let pings = Records::Ping((0..500).map(ping).collect());
+    let stats = Records::Stats((0..200).map(stats).collect());
+    let probes = Records::Probes(vec![ProbeResult {
+        name: "orders-get".into(),
+        subject: String::new(),
+        t_ms: -5,
+        latency_ms: Some(2.5),
+        success: true,
+        state: State::Slow,
+        code: Some(503),
+        detail: String::new(),
+    }]);
+    for records in [pings, stats, probes] {
+        for max in [usize::MAX, 1000] {
+            let messages = encode(1_764_000_000_123, &records, max);
+            assert!(max == usize::MAX || records.len() < 2 || messages.len() > 1);
+            assert!(
+                messages.iter().all(|m| m.len() <= max.saturating_add(32)),
+                "chunk over its bound"
+            );
+            let rounds = decode_all(&messages);
+            assert_eq!(rounds.len(), 1);
+            assert_eq!(rounds[0].t, 1_764_000_000_123);
+            assert!(!rounds[0].partial);
+            assert_eq!(rounds[0].records, records);
+        }
+    }
+}
+
+#[test]
+fn an_empty_round_is_one_message() {
+    let messages = encode(42, &Records::Ping(Vec::new()), 1000);
+    assert_eq!(messages.len(), 1);
+    assert_eq!(decode_all(&messages)[0].records, Records::Ping(Vec::new()));
+}
+
+#[test]
+fn a_round_missing_a_chunk_is_given_out_partial_when_the_next_round_comes() {
+    let records = Records::Ping((0..300).map(ping).collect());
+    let first = encode(1, &records, 2000);
+    let second = encode(2, &records, 2000);
+    assert!(first.len() >= 3);
+    let mut a = Assembler::default();
+    for m in &first[1..] {
+        assert!(a.push(decode(m).unwrap()).is_empty());
+    }
+    assert!(a.pending_records() > 0);
+    let out = a.push(decode(&second[0]).unwrap());
+    assert_eq!(out.len(), 1);
+    assert!(out[0].partial);
+    assert_eq!(out[0].t, 1);
+    assert!(out[0].records.len() < 300);
+}
+
+#[test]
+fn broken_messages_are_rejected_never_trusted() {
+    let good = encode(7, &Records::Stats((0..3).map(stats).collect()), usize::MAX).remove(0);
+    for cut in 0..good.len() {
+        assert!(decode(&good[..cut]).is_err(), "a message cut at {cut} was accepted");
+    }
+    let mut extra = good.clone();
+    extra.push(0);
+    assert_eq!(decode(&extra), Err(WireError("trailing bytes")));
+    // A record count far beyond the bytes: rejected before allocating.
+    let mut huge = b"NMH\x01\x01\x02\x00\x01".to_vec();
+    put_varint(&mut huge, u64::MAX >> 1);
+    assert!(decode(&huge).is_err());
+    assert_eq!(decode(b"{\"json\":1}"), Err(WireError("not a history message")));
+    let mut bad_state = encode(1, &Records::Ping(vec![ping(1)]), usize::MAX).remove(0);
+    let at = bad_state.len() - 5;
+    bad_state[at] = 200;
+    assert_eq!(decode(&bad_state), Err(WireError("unknown state code")));
+}
+
+#[test]
+fn a_ping_sample_costs_its_strings_plus_six_bytes() {
+    let one = encode(1, &Records::Ping(vec![ping(1)]), usize::MAX)[0].len();
+    let two = encode(1, &Records::Ping(vec![ping(1), ping(2)]), usize::MAX)[0].len();
+    let s = ping(2);
+    assert_eq!(two - one, 3 + s.service.len() + s.id.len() + s.version.len() + 5);
+}
