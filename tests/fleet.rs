@@ -32,13 +32,15 @@ async fn memory_stays_under_the_bound_with_1000_instances() {
         .await
         .unwrap();
     let (nats, p) = (&env.nats, &env.plugin);
-    let budget = 640_000;
+    // About 450 KB of instance overhead, 280 KB for the first round (series set up, first points
+    // in full), then a few KB per round: the bound is reached after some 15 rounds.
+    let budget = 780_000;
     let ds = DataSource::new(&nats.url()).json(json!({"sampleIntervalSec": 1, "historyBudgetBytes": budget}));
     let q = [json!({"refId": "A", "queryType": "services", "format": "timeseries"})];
     p.query(&ds, &q).await.unwrap();
     let mut last = Value::Null;
     let t0 = std::time::Instant::now();
-    while t0.elapsed() < Duration::from_secs(30) {
+    while t0.elapsed() < Duration::from_secs(60) {
         let r = recent(p, &ds, &q, 120_000).await;
         last = r["A"].frame().meta.clone();
         let h = &last["custom"]["history"];

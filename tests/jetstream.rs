@@ -118,7 +118,8 @@ async fn a_restarted_plugin_answers_with_the_history_from_before_its_restart() {
     let answered_until = first_points.iter().map(|p| p.0).max().unwrap();
     for p in old.iter().filter(|p| p.0 <= answered_until) {
         // (A fresh round coalesced with the sampler's carries the f64 RTT the history keeps as f32.)
-        let same = |q: &(i64, Option<f64>)| q.0 == p.0 && (q.1.unwrap_or(-1.0) - p.1.unwrap_or(-1.0)).abs() < 1e-4;
+        // The history keeps RTTs at 10 µs.
+        let same = |q: &(i64, Option<f64>)| q.0 == p.0 && (q.1.unwrap_or(-1.0) - p.1.unwrap_or(-1.0)).abs() < 0.006;
         assert!(
             first_points.iter().any(same),
             "{p:?} was not in the first process's answer {first_points:?}"
@@ -204,7 +205,10 @@ async fn another_process_takes_over_when_the_sampler_is_killed() {
     // The history goes on: points from before the kill (the first sampler) and after it.
     let p = points(&b, &ds, killed - 20_000, now_ms()).await;
     let series = p.values().next().unwrap();
-    assert!(series.iter().filter(|(t, _)| *t < killed).count() >= 3, "{series:?}");
+    assert!(
+        series.iter().filter(|(t, _)| *t < killed).count() >= 3,
+        "killed at {killed}: {series:?}"
+    );
     assert!(series.iter().filter(|(t, _)| *t > killed).count() >= 3, "{series:?}");
 }
 
@@ -322,4 +326,96 @@ async fn a_settings_save_that_keeps_the_target_keeps_the_memory_history() {
     ds.updated_ms += 1;
     let moved = points(&p, &ds, saved - 60_000, saved).await;
     assert!(moved.values().all(|v| v.is_empty()), "{moved:?}");
+}
+
+/// The permissions the README lists for the JetStream store, and discovery's.
+const README_PERMISSIONS: &str = r#"authorization { users: [
+  {user: app, password: secret, permissions: {
+    publish: {allow: ["$SRV.>", "NATSMICRO_HISTORY.>", "$JS.API.INFO", "$JS.API.STREAM.INFO.NATSMICRO_HISTORY",
+      "$JS.API.STREAM.CREATE.NATSMICRO_HISTORY", "$JS.API.CONSUMER.CREATE.NATSMICRO_HISTORY",
+      "$JS.API.CONSUMER.CREATE.NATSMICRO_HISTORY.>",
+      "$JS.API.CONSUMER.DELETE.NATSMICRO_HISTORY.>", "$JS.API.CONSUMER.MSG.NEXT.NATSMICRO_HISTORY.>",
+      "$JS.API.STREAM.INFO.KV_NATSMICRO_HISTORY_LEASE", "$JS.API.STREAM.CREATE.KV_NATSMICRO_HISTORY_LEASE",
+      "$JS.API.DIRECT.GET.KV_NATSMICRO_HISTORY_LEASE.>", "$KV.NATSMICRO_HISTORY_LEASE.>", "$SYS.REQ.USER.INFO"]},
+    subscribe: {allow: ["_INBOX.>"]}}},
+  {user: svc, password: svc}
+] }
+"#;
+
+#[tokio::test]
+async fn the_permissions_the_readme_lists_are_enough() {
+    let nats = NatsServer::with_jetstream(README_PERMISSIONS);
+    let service_url = format!("nats://svc:svc@127.0.0.1:{}", nats.port);
+    let _orders = RustService::start(&service_url, "orders", "1.0.0", &[("get", "orders.get")], 0)
+        .await
+        .unwrap();
+    let ds = jetstream_ds(&format!("nats://app:secret@127.0.0.1:{}", nats.port));
+    let p = PluginProcess::start().await.unwrap();
+    let (status, message) = p.health(&ds).await.unwrap();
+    assert_eq!(status, 1, "{message}");
+    assert!(
+        message.contains("History: JetStream stream NATSMICRO_HISTORY"),
+        "{message}"
+    );
+    rounds_pass(&[&p], 3.0).await;
+    let r = p
+        .query_window(&ds, &[ping_rtt()], (now_ms() - 60_000, now_ms()), 1_000_000, 1000)
+        .await
+        .unwrap();
+    assert!(
+        notices(&r["A"]).is_empty(),
+        "{:?}\n{}",
+        notices(&r["A"]),
+        p.stderr_text()
+    );
+    let text = p.metrics_text().await.unwrap();
+    assert!(
+        metric(&text, "natsmicro_history_messages_total{outcome=\"ingested\"}").unwrap_or(0.0) >= 3.0,
+        "the stream was not read back: {text}"
+    );
+    // A second process (a restart) reads the history under the same permissions.
+    let q = PluginProcess::start().await.unwrap();
+    let restart = now_ms();
+    let old = points(&q, &ds, restart - 60_000, restart).await;
+    assert!(old.values().next().is_some_and(|v| v.len() >= 3), "{old:?}");
+}
+
+#[tokio::test]
+async fn broken_messages_in_the_stream_are_skipped_and_counted() {
+    let nats = NatsServer::with_jetstream("");
+    let _orders = orders(&nats).await;
+    let ds = jetstream_ds(&nats.url());
+    let p = PluginProcess::start().await.unwrap();
+    assert_eq!(p.health(&ds).await.unwrap().0, 1);
+    rounds_pass(&[&p], 2.0).await;
+    // Find the target's subjects, then write junk among its rounds.
+    let js = async_nats::jetstream::new(connect(&nats.url()).await.unwrap());
+    let stream = js.get_stream("NATSMICRO_HISTORY").await.unwrap();
+    let mut subjects = stream.info_with_subjects("NATSMICRO_HISTORY.>").await.unwrap();
+    let subject = subjects.next().await.unwrap().unwrap().0;
+    let prefix = subject.rsplit_once('.').unwrap().0.to_string();
+    for junk in [
+        &b"{\"not\":\"ours\"}"[..],
+        b"NMH\x01\x01\x00\x00\x01\xff\xff\xff\xff\x0f",
+        &[0u8; 3000][..],
+    ] {
+        js.publish(format!("{prefix}.ping"), junk.to_vec().into())
+            .await
+            .unwrap()
+            .await
+            .unwrap();
+    }
+    rounds_pass(&[&p], 2.0).await;
+    let text = p.metrics_text().await.unwrap();
+    assert_eq!(
+        metric(&text, "natsmicro_history_messages_total{outcome=\"rejected\"}"),
+        Some(3.0),
+        "{text}"
+    );
+    // The history goes on around them, in this process and in a fresh one.
+    let fresh = PluginProcess::start().await.unwrap();
+    for q in [&p, &fresh] {
+        let got = points(q, &ds, now_ms() - 60_000, now_ms()).await;
+        assert!(got.values().next().is_some_and(|v| v.len() >= 4), "{got:?}");
+    }
 }

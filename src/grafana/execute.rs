@@ -210,6 +210,11 @@ fn probes_of(q: &Query, conn: &Connection) -> Result<Vec<Probe>, QueryErrorKind>
 /// when the window reaches the present.
 async fn execute_history(q: &Query, conn: &Connection) -> Result<Vec<Frame>, QueryErrorKind> {
     let sampler = conn.sampler.as_ref();
+    // A fresh process first loads the shared history (which also tells discovery whom to expect).
+    let store_notices = match sampler {
+        Some(s) => s.store_notices(conn.settings.timeout).await,
+        None => Vec::new(),
+    };
     let now = sampler::now_ms();
     let retention_ms = i64::try_from(conn.settings.retention.as_millis()).unwrap_or(i64::MAX);
     let window = q.window.unwrap_or_else(|| Window::last(retention_ms, now));
@@ -281,10 +286,6 @@ async fn execute_history(q: &Query, conn: &Connection) -> Result<Vec<Frame>, Que
     let view_from = match (q.query_type, q.format) {
         (QueryType::Slo, Format::Timeseries) => window.from_ms.saturating_sub(timeseries::slo::ROLLING_MS),
         _ => window.from_ms,
-    };
-    let store_notices = match sampler {
-        Some(s) => s.store_notices(conn.settings.timeout).await,
-        None => Vec::new(),
     };
     let view = sampler.map(|s| s.with_history(|h| h.view(view_from, |service, id| q.scope.contains(service, id))));
     let mut frames = build(view.as_ref());

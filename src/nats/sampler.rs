@@ -141,8 +141,14 @@ impl Sampler {
             loaded,
         });
         let running = RunningGuard::new();
-        let mut tasks =
-            vec![tokio::spawn(run(discovery, Arc::clone(&shared), config.clone(), on_idle, running)).abort_handle()];
+        let mut tasks = vec![tokio::spawn(run(
+            Arc::clone(&discovery),
+            Arc::clone(&shared),
+            config.clone(),
+            on_idle,
+            running,
+        ))
+        .abort_handle()];
         if let Some(store) = &config.shared {
             let lease = Arc::clone(&store.lease);
             tasks.push(
@@ -159,6 +165,7 @@ impl Sampler {
             tasks.push(
                 tokio::spawn(follow::run(
                     Arc::clone(store),
+                    Arc::clone(&discovery),
                     Arc::clone(&shared.history),
                     config.retention,
                     loaded_tx,
@@ -261,12 +268,8 @@ async fn run(
     let mut tick = tokio::time::interval(config.period);
     tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
     let mut fill = config.fill_rounds;
+    let mut waited_for_lease = false;
     loop {
-        if fill > 0 {
-            fill -= 1;
-        } else {
-            tick.tick().await;
-        }
         let used = Duration::from_millis(u64::try_from(shared.last_used_ms.load(Ordering::Relaxed)).unwrap_or(0));
         let idle = shared.epoch.elapsed().saturating_sub(used);
         if idle > config.idle_limit {
@@ -280,7 +283,25 @@ async fn run(
             }
             return;
         }
-        // With the JetStream store only the lease holder samples; the others read the stream.
+        match &config.shared {
+            // With the JetStream store only the lease holder samples; the others read the
+            // stream. Without the lease, look again as often as the lease itself is looked at,
+            // and sample at once when it is taken (a takeover does not wait a whole period more).
+            Some(store) if !store.lease.held() => {
+                tokio::time::sleep(store.lease.tick_every()).await;
+                waited_for_lease = true;
+                continue;
+            }
+            _ if fill > 0 => fill -= 1,
+            _ if waited_for_lease => {
+                waited_for_lease = false;
+                tick.reset();
+            }
+            _ => {
+                tick.tick().await;
+            }
+        }
+        // The lease may have been lost while waiting for the tick.
         if config.shared.as_ref().is_some_and(|s| !s.lease.held()) {
             continue;
         }

@@ -220,8 +220,10 @@ impl PluginProcess {
         self.stderr_text()
     }
 
+    /// The Data client, with no message-size limit below Grafana's (go-plugin dials plugins
+    /// with `MaxCallRecvMsgSize(math.MaxInt32)`): a window over a large fleet is megabytes.
     pub fn data(&self) -> DataClient<Channel> {
-        DataClient::new(self.channel.clone())
+        DataClient::new(self.channel.clone()).max_decoding_message_size(i32::MAX as usize)
     }
     pub fn diagnostics(&self) -> DiagnosticsClient<Channel> {
         DiagnosticsClient::new(self.channel.clone())

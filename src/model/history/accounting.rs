@@ -4,20 +4,38 @@ use std::collections::VecDeque;
 
 use super::*;
 
+impl InstanceHistory {
+    /// Heap bytes of the packed ping and endpoint series.
+    fn packed_bytes(&self) -> usize {
+        self.packed_pings.bytes() + self.packed_endpoints.values().map(Packed::bytes).sum::<usize>()
+    }
+
+    /// Packed samples held: (ping, endpoint).
+    pub fn packed_samples(&self) -> (usize, usize) {
+        (
+            self.packed_pings.len(),
+            self.packed_endpoints.values().map(Packed::len).sum(),
+        )
+    }
+}
+
 impl History {
+    /// Heap bytes of every packed series: (ping, endpoint).
+    pub fn series_bytes(&self) -> (usize, usize) {
+        self.instances.values().fold((0, 0), |(p, e), i| {
+            (
+                p + i.packed_pings.bytes(),
+                e + i.packed_endpoints.values().map(Packed::bytes).sum::<usize>(),
+            )
+        })
+    }
+
     /// Bytes the `VecDeque`s hold including spare capacity, plus the other accounted bytes.
     pub fn heap_bytes(&self) -> usize {
         let points: usize = self
             .instances
             .values()
-            .map(|i| {
-                i.pings.capacity() * PING_POINT_BYTES
-                    + i.endpoints
-                        .values()
-                        .map(|e| e.capacity() * ENDPOINT_POINT_BYTES)
-                        .sum::<usize>()
-                    + i.data_capacity_bytes()
-            })
+            .map(|i| i.packed_bytes() + i.data_capacity_bytes())
             .sum::<usize>()
             + self
                 .probes
@@ -34,7 +52,9 @@ impl History {
         }
         self.instances
             .values()
-            .map(|i| i.pings.len() + i.endpoints.values().map(VecDeque::len).sum::<usize>() + i.data_points())
+            .map(|i| {
+                i.packed_pings.len() + i.packed_endpoints.values().map(Packed::len).sum::<usize>() + i.data_points()
+            })
             .sum::<usize>()
             + self.probes.values().map(VecDeque::len).sum::<usize>()
     }
@@ -42,14 +62,7 @@ impl History {
     pub(super) fn sample_bytes(&self) -> usize {
         self.instances
             .values()
-            .map(|i| {
-                i.pings.len() * PING_POINT_BYTES
-                    + i.endpoints
-                        .values()
-                        .map(|e| e.len() * ENDPOINT_POINT_BYTES)
-                        .sum::<usize>()
-                    + i.data_points() * DATA_POINT_BYTES
-            })
+            .map(|i| i.packed_bytes() + i.data_points() * DATA_POINT_BYTES)
             .sum::<usize>()
             + self.probes.values().map(|p| p.len() * PROBE_POINT_BYTES).sum::<usize>()
     }
@@ -61,7 +74,7 @@ impl History {
             .values()
             .map(|i| {
                 instance_overhead(&i.service, &i.id, &i.version)
-                    + i.endpoints.keys().map(|n| endpoint_overhead(n)).sum::<usize>()
+                    + i.packed_endpoints.keys().map(|n| endpoint_overhead(n)).sum::<usize>()
                     + i.data_overhead()
             })
             .sum();

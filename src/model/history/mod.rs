@@ -2,26 +2,31 @@
 //!
 //! # Layout and memory
 //!
-//! Per instance (`service`, `id`) one [`InstanceHistory`] holds a `VecDeque` of [`PingPoint`]
-//! (time in ms as `i64`, RTT as `f32`, NaN = down: 16 bytes) and per endpoint a `VecDeque` of
-//! [`EndpointPoint`] (time, requests, errors, processing time in ns, restart segment: 40 bytes).
-//! Every point of one round carries the same time, so rounds line up across series.
+//! Every round (ping or stats) gets the next sequence number and one ledger entry: its time.
+//! Per instance (`service`, `id`) one [`InstanceHistory`] holds its ping samples and, per
+//! endpoint, its stats samples *packed* ([`packed`], [`codecs`]): each sample is stored with its
+//! round's sequence number and coded against the one before, so a steady ping series costs
+//! about two bytes per sample and an endpoint series a few. A [`History::view`] unpacks what a
+//! query reads into plain [`PingPoint`]s and [`EndpointPoint`]s with their times. Custom data
+//! leaves and probe results are kept unpacked.
 //!
-//! The bound is on *accounted bytes*: live points × their size, a fixed overhead per instance and
-//! endpoint (struct, map node, names), events, and one ledger entry per round. When an ingest
-//! pushes the total over the budget, whole rounds are dropped oldest first until it fits; the
-//! time of the latest dropped round is remembered so that frames can say "history truncated".
-//! `VecDeque` grows by doubling and is shrunk when it holds less than half its capacity after a
-//! trim, so the heap used is at most about twice the accounted bytes.
+//! The bound is on *accounted bytes*: the heap of the packed series, the unpacked points, a
+//! fixed overhead per instance and endpoint (struct, map node, names), events, and one ledger
+//! entry per round. When an ingest pushes the total over the budget, whole rounds are dropped
+//! oldest first until it fits; the time of the latest dropped round is remembered so that
+//! frames can say "history truncated".
 
 use std::collections::{BTreeMap, VecDeque};
 use std::mem::size_of;
 
 mod accounting;
+pub mod codecs;
 mod data;
 mod events;
+pub mod packed;
 mod probes;
 mod samples;
+mod view;
 pub mod wire;
 
 pub use data::{DataPoint, DataSeries, DATA_POINT_BYTES, MAX_DATA_LEAVES};
@@ -29,6 +34,8 @@ pub use events::{Event, EventKind};
 pub use probes::{ProbePoint, ProbeSeries, PROBE_POINT_BYTES};
 
 use crate::model::state::State;
+use codecs::{EndpointValue, PingValue};
+use packed::Packed;
 
 pub use samples::{ping_samples, stats_samples, EndpointSample, PingSample, StatsSample};
 
@@ -83,8 +90,14 @@ pub struct InstanceHistory {
     pub id: String,
     /// Latest version seen.
     pub version: String,
+    /// Ping samples with their times: filled in a [`History::view`] (the store keeps them packed).
     pub pings: VecDeque<PingPoint>,
+    /// Stats samples per endpoint with their times: filled in a [`History::view`].
     pub endpoints: BTreeMap<String, VecDeque<EndpointPoint>>,
+    /// The store's ping samples, packed, by round sequence number.
+    packed_pings: Packed<PingValue>,
+    /// The store's stats samples per endpoint, packed.
+    packed_endpoints: BTreeMap<String, Packed<EndpointValue>>,
     /// Numeric custom `data` leaves, by (endpoint, path).
     pub data: DataSeries,
     /// Latest `started` (ms) seen in STATS.
@@ -108,7 +121,11 @@ fn instance_overhead(service: &str, id: &str, version: &str) -> usize {
 }
 
 fn endpoint_overhead(name: &str) -> usize {
-    size_of::<String>() + size_of::<VecDeque<EndpointPoint>>() + MAP_NODE_BYTES + name.len()
+    size_of::<String>() + size_of::<Packed<EndpointValue>>() + MAP_NODE_BYTES + name.len()
+}
+
+fn grow(bytes: usize, delta: isize) -> usize {
+    bytes.saturating_add_signed(delta)
 }
 
 /// The history of one data source.
@@ -118,6 +135,8 @@ pub struct History {
     events: VecDeque<Event>,
     /// Time of every ingested round, oldest first: the unit of eviction.
     ledger: VecDeque<i64>,
+    /// Sequence number of the ledger's first round (rounds are numbered from 0 as they come).
+    first_seq: u64,
     retention_ms: i64,
     budget: usize,
     bytes: usize,
@@ -138,6 +157,7 @@ impl History {
             instances: BTreeMap::new(),
             events: VecDeque::new(),
             ledger: VecDeque::new(),
+            first_seq: 0,
             retention_ms: retention_ms.max(1),
             budget,
             bytes: 0,
@@ -193,47 +213,6 @@ impl History {
     /// Rounds held.
     pub fn rounds(&self) -> usize {
         self.ledger.len()
-    }
-
-    /// A copy of what a query from `from_ms` on reads: the instances `keep` accepts, with their
-    /// points from `from_ms` on plus the one just before (the start of the first interval), and
-    /// the events from `from_ms` on. Taking it costs a copy of those points, so it can be taken
-    /// under a lock and the frames built from the copy outside it. Counts (rounds, bytes, the
-    /// oldest round, truncation) are the whole history's.
-    pub fn view(&self, from_ms: i64, keep: impl Fn(&str, &str) -> bool) -> History {
-        fn from<T: Copy>(points: &VecDeque<T>, from_ms: i64, t: impl Fn(&T) -> i64) -> VecDeque<T> {
-            let first = points.partition_point(|p| t(p) < from_ms).saturating_sub(1);
-            points.range(first..).copied().collect()
-        }
-        let instances = self
-            .instances
-            .iter()
-            .filter(|(_, i)| keep(&i.service, &i.id))
-            .map(|(k, i)| {
-                let copy = InstanceHistory {
-                    pings: from(&i.pings, from_ms, |p| p.t),
-                    endpoints: i
-                        .endpoints
-                        .iter()
-                        .map(|(name, points)| (name.clone(), from(points, from_ms, |p| p.t)))
-                        .collect(),
-                    data: i.data_from(from_ms),
-                    service: i.service.clone(),
-                    id: i.id.clone(),
-                    version: i.version.clone(),
-                    ..*i
-                };
-                (k.clone(), copy)
-            })
-            .collect();
-        History {
-            instances,
-            events: self.events.iter().filter(|e| e.t >= from_ms).cloned().collect(),
-            ledger: self.ledger.clone(),
-            whole_samples: Some(self.samples()),
-            probes: self.probes_from(from_ms),
-            ..*self
-        }
     }
 
     pub fn instances(&self) -> impl Iterator<Item = &InstanceHistory> {
@@ -309,6 +288,7 @@ impl History {
     /// replaced (it is then marked replaced); a known instance answering again is *appeared*;
     /// one that answered the previous round and not this one is *disappeared*.
     pub fn ingest_ping(&mut self, t: i64, samples: &[PingSample]) {
+        let seq = self.next_seq();
         let baseline = self.ping_rounds == 0;
         self.ping_rounds += 1;
         let mut answered = std::collections::HashSet::with_capacity(samples.len());
@@ -318,15 +298,8 @@ impl History {
             inst.pinged = true;
             let was_up = inst.up;
             inst.up = s.rtt_ms.is_some();
-            push_slim(
-                &mut inst.pings,
-                PingPoint {
-                    t,
-                    rtt: s.rtt_ms.map_or(f32::NAN, |v| v as f32),
-                    state: s.state.code(),
-                },
-            );
-            self.bytes += PING_POINT_BYTES;
+            let delta = inst.packed_pings.push(seq, PingValue::new(s.rtt_ms, s.state.code()));
+            self.bytes = grow(self.bytes, delta);
             if s.rtt_ms.is_some() {
                 answered.insert((s.service.as_str(), s.id.as_str()));
             }
@@ -382,7 +355,7 @@ impl History {
             .instances
             .values_mut()
             .filter(|i| i.service == s.service && i.id != s.id && !i.up && !i.replaced)
-            .max_by_key(|i| i.pings.back().map_or(i64::MIN, |p| p.t));
+            .max_by_key(|i| i.packed_pings.last().map(|(seq, _)| seq));
         match replaced {
             Some(old) => {
                 old.replaced = true;
@@ -423,6 +396,7 @@ impl History {
     /// Record a stats round taken at `t` (ms). A changed `started` of a known instance is a
     /// *restarted* event and starts a new counter segment.
     pub fn ingest_stats(&mut self, t: i64, samples: &[StatsSample]) {
+        let seq = self.next_seq();
         for s in samples {
             let (inst, _) = self.entry(&s.service, &s.id, &s.version);
             let restarted = matches!((inst.started, s.started), (Some(a), Some(b)) if a != b);
@@ -433,29 +407,27 @@ impl History {
                 inst.started = s.started;
             }
             let segment = inst.segment;
-            let mut added = 0;
+            let mut added: isize = 0;
             for e in &s.endpoints {
-                let series = match inst.endpoints.get_mut(&e.name) {
+                let series = match inst.packed_endpoints.get_mut(&e.name) {
                     Some(series) => series,
                     None => {
-                        added += endpoint_overhead(&e.name);
-                        inst.endpoints.entry(e.name.clone()).or_default()
+                        added += endpoint_overhead(&e.name) as isize;
+                        inst.packed_endpoints.entry(e.name.clone()).or_default()
                     }
                 };
-                push_slim(
-                    series,
-                    EndpointPoint {
-                        t,
+                added += series.push(
+                    seq,
+                    EndpointValue {
                         requests: e.requests,
                         errors: e.errors,
                         processing_ns: e.processing_ns,
                         segment,
                     },
                 );
-                added += ENDPOINT_POINT_BYTES;
-                added += inst.push_data(t, segment, &e.name, &e.data);
+                added += inst.push_data(t, segment, &e.name, &e.data) as isize;
             }
-            self.bytes += added;
+            self.bytes = grow(self.bytes, added);
             if restarted {
                 self.event(
                     t,
@@ -469,6 +441,11 @@ impl History {
             self.set_version(t, &s.service, &s.id, &s.version);
         }
         self.close_round(t);
+    }
+
+    /// The sequence number the next round gets.
+    fn next_seq(&self) -> u64 {
+        self.first_seq + self.ledger.len() as u64
     }
 
     fn close_round(&mut self, t: i64) {
@@ -496,42 +473,41 @@ impl History {
 
     /// Drop every round, sample and event at or before `floor`, and instances left without samples that are down.
     fn trim(&mut self, floor: i64) {
-        let mut freed = 0usize;
+        let (mut freed, mut changed) = (0usize, 0isize);
         while self.ledger.front().is_some_and(|t| *t <= floor) {
             self.ledger.pop_front();
+            self.first_seq += 1;
             freed += LEDGER_ENTRY_BYTES;
         }
+        // Rounds before the ledger's first are gone: so are their samples.
+        let floor_seq = self.first_seq.checked_sub(1);
         while self.events.front().is_some_and(|e| e.t <= floor) {
             if let Some(e) = self.events.pop_front() {
                 freed += e.bytes();
             }
         }
         self.instances.retain(|_, i| {
-            let n = i.pings.iter().take_while(|p| p.t <= floor).count();
-            i.pings.drain(..n);
-            freed += n * PING_POINT_BYTES;
-            shrink(&mut i.pings);
-            i.endpoints.retain(|name, series| {
-                let n = series.iter().take_while(|p| p.t <= floor).count();
-                series.drain(..n);
-                freed += n * ENDPOINT_POINT_BYTES;
-                if series.is_empty() {
-                    freed += endpoint_overhead(name);
-                    false
-                } else {
-                    shrink(series);
-                    true
-                }
-            });
+            if let Some(floor_seq) = floor_seq {
+                changed += i.packed_pings.trim(floor_seq);
+                i.packed_endpoints.retain(|name, series| {
+                    changed += series.trim(floor_seq);
+                    if series.is_empty() {
+                        freed += endpoint_overhead(name);
+                        false
+                    } else {
+                        true
+                    }
+                });
+            }
             freed += i.trim_data(floor);
-            let keep = i.up || !i.pings.is_empty() || !i.endpoints.is_empty();
+            let keep = i.up || !i.packed_pings.is_empty() || !i.packed_endpoints.is_empty();
             if !keep {
                 freed += instance_overhead(&i.service, &i.id, &i.version);
             }
             keep
         });
         freed += self.trim_probes(floor);
-        self.bytes -= freed;
+        self.bytes = grow(self.bytes, changed) - freed;
     }
 }
 

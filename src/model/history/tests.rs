@@ -52,7 +52,8 @@ fn samples_accumulate_and_age_out_with_retention() {
         h.ingest_stats(t, &[stats("a", 5, i as u64)]);
         assert_eq!(h.bytes(), h.recount(), "round {i}");
     }
-    let a = h.instance("orders", "a").unwrap();
+    let whole = h.unpacked();
+    let a = whole.instance("orders", "a").unwrap();
     // Retention 10 s at t = 29 s keeps t = 19..=29 s.
     assert_eq!(a.pings.len(), 11);
     assert_eq!(a.pings.front().unwrap().t, 19_000);
@@ -75,13 +76,17 @@ fn the_budget_drops_oldest_rounds_first_and_says_so() {
         assert_eq!(h.bytes(), h.recount(), "round {i}");
     }
     assert!(h.dropped_samples() > 0);
-    let a = h.instance("orders", "a").unwrap();
+    let whole = h.unpacked();
+    let a = whole.instance("orders", "a").unwrap();
     assert_eq!(a.pings.back().unwrap().t, 999_000, "newest kept");
     let oldest = a.pings.front().unwrap().t;
     assert!(oldest > 0, "oldest dropped");
     assert_eq!(h.truncated_through(999_000), Some(oldest - 1000));
     // Both series lose the same rounds.
-    assert_eq!(h.instance("orders", "b").unwrap().pings.front().unwrap().t, oldest);
+    assert_eq!(
+        h.unpacked().instance("orders", "b").unwrap().pings.front().unwrap().t,
+        oldest
+    );
     assert!(h.heap_bytes() <= 2 * h.budget() + 4096, "{}", h.heap_bytes());
 }
 
@@ -89,7 +94,7 @@ fn the_budget_drops_oldest_rounds_first_and_says_so() {
 fn a_full_store_holds_little_more_heap_than_it_accounts_for() {
     // 200 instances with one endpoint each, at the bound for most of 3000 rounds: with
     // `VecDeque`'s doubling the series held 1.41× the accounted bytes here.
-    let mut h = History::new(i64::MAX / 4, 2 << 20);
+    let mut h = History::new(i64::MAX / 4, 1 << 20);
     let pings: Vec<PingSample> = (0..200)
         .map(|i| ping("orders", &format!("{i:03}"), "1.0.0", Some(1.0)))
         .collect();
@@ -115,12 +120,12 @@ fn down_then_gone_instances_are_forgotten_after_retention() {
     let mut h = History::new(5_000, DEFAULT_BUDGET_BYTES);
     h.ingest_ping(0, &[ping("orders", "a", "1", Some(1.0))]);
     h.ingest_ping(1000, &[ping("orders", "a", "1", None)]);
-    assert!(!h.instance("orders", "a").unwrap().up);
-    assert_eq!(h.instance("orders", "a").unwrap().pings[1].rtt(), None);
+    assert!(!h.unpacked().instance("orders", "a").unwrap().up);
+    assert_eq!(h.unpacked().instance("orders", "a").unwrap().pings[1].rtt(), None);
     for i in 2..10 {
         h.ingest_ping(i * 1000, &[]);
     }
-    assert!(h.instance("orders", "a").is_none());
+    assert!(h.unpacked().instance("orders", "a").is_none());
     assert_eq!(h.bytes(), h.recount());
 }
 
@@ -195,7 +200,8 @@ fn started_change_is_a_restart_and_a_new_segment() {
     h.ingest_stats(0, &[stats("a", 100, 50)]);
     h.ingest_stats(1000, &[stats("a", 100, 60)]);
     h.ingest_stats(2000, &[stats("a", 1500, 3)]);
-    let series = &h.instance("orders", "a").unwrap().endpoints["get"];
+    let whole = h.unpacked();
+    let series = &whole.instance("orders", "a").unwrap().endpoints["get"];
     let segments: Vec<u32> = series.iter().map(|p| p.segment).collect();
     assert_eq!(segments, [0, 0, 1]);
     assert_eq!(kinds(&h), [(EventKind::Restarted, "a".to_string())]);
@@ -222,7 +228,7 @@ fn version_change_of_one_instance() {
     h.ingest_ping(0, &[ping("orders", "a", "1.0", Some(1.0))]);
     h.ingest_ping(1000, &[ping("orders", "a", "2.0", Some(1.0))]);
     assert_eq!(kinds(&h), [(EventKind::VersionChanged, "a".to_string())]);
-    assert_eq!(h.instance("orders", "a").unwrap().version, "2.0");
+    assert_eq!(h.unpacked().instance("orders", "a").unwrap().version, "2.0");
     assert_eq!(h.bytes(), h.recount());
 }
 
@@ -235,7 +241,8 @@ fn data_leaves_are_bounded_per_endpoint_accounted_and_trimmed() {
         h.ingest_stats(r * 1000, &[s]);
         assert_eq!(h.bytes(), h.recount(), "round {r}");
     }
-    let i = h.instance("orders", "a").unwrap();
+    let whole = h.unpacked();
+    let i = whole.instance("orders", "a").unwrap();
     assert_eq!(i.data.len(), MAX_DATA_LEAVES, "the first {MAX_DATA_LEAVES} leaves only");
     assert!(i.data.keys().all(|(e, _)| e == "get"));
     let k03 = &i.data[&("get".to_string(), "k03".to_string())];
@@ -250,6 +257,6 @@ fn data_leaves_are_bounded_per_endpoint_accounted_and_trimmed() {
     );
     // Past retention, everything goes, data included.
     h.ingest_stats(100_000, &[stats("b", 1, 1)]);
-    assert!(h.instance("orders", "a").is_none_or(|i| i.data.is_empty()));
+    assert!(h.unpacked().instance("orders", "a").is_none_or(|i| i.data.is_empty()));
     assert_eq!(h.bytes(), h.recount());
 }

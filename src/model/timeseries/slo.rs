@@ -182,7 +182,7 @@ mod tests {
     fn instant_uptime_reachability_and_budget_over_the_range() {
         let h = history();
         let w = Window::last(20 * 60_000, 10 * 60_000);
-        let run = |json: &str| values(&instant(&query(json), &w, &src(&h), &[]))[0];
+        let run = |json: &str| values(&instant(&query(json), &w, &src(&h.unpacked()), &[]))[0];
         // One instance needed: only round 4 is down. Two needed: rounds 3 and 4.
         assert_eq!(run(r#"{"queryType":"slo"}"#), Some(0.9));
         assert_eq!(run(r#"{"queryType":"slo","minInstances":2}"#), Some(0.8));
@@ -191,7 +191,7 @@ mod tests {
         // Objective 0.95 allows 5 % down rounds; 10 % down spent the budget twice over.
         let budget = run(r#"{"queryType":"slo","metric":"budget_remaining","objective":0.95}"#).unwrap();
         assert!((budget - -1.0).abs() < 1e-9, "{budget}");
-        let f = instant(&query(r#"{"queryType":"slo"}"#), &w, &src(&h), &[]);
+        let f = instant(&query(r#"{"queryType":"slo"}"#), &w, &src(&h.unpacked()), &[]);
         assert_eq!(f.meta.as_ref().unwrap().kind, Some(NUMERIC_LONG));
         assert_eq!(f.fields[0].values, Values::String(vec!["orders".into()]));
         f.to_arrow().unwrap();
@@ -209,7 +209,7 @@ mod tests {
         let f = timeseries(
             &query(r#"{"queryType":"slo","format":"timeseries"}"#),
             &w,
-            &src(&h),
+            &src(&h.unpacked()),
             &[],
         );
         assert_eq!(f.len(), 1);

@@ -94,7 +94,7 @@ fn ping_series_per_instance_with_gaps_while_down_and_a_now_point() {
 }
 
 fn ping_frames(q: &Query, h: &History, fresh: &[PingSample]) -> Vec<Frame> {
-    ping(q, &window(0, 10_000), &src(Some(h), 3000), fresh)
+    ping(q, &window(0, 10_000), &src(Some(&h.unpacked()), 3000), fresh)
 }
 
 #[test]
@@ -111,18 +111,18 @@ fn downsampling_keeps_outages_and_averages_rtt() {
         interval_ms: 5000,
     };
     let up = query(r#"{"queryType":"ping","format":"timeseries","metric":"up"}"#);
-    let f = &ping(&up, &w, &src(Some(&h), 20_000), &[])[0];
+    let f = &ping(&up, &w, &src(Some(&h.unpacked()), 20_000), &[])[0];
     assert_eq!(times_ms(f), [0, 5000]);
     assert_eq!(values(f), [Some(0.0), Some(1.0)]);
     let rtt = query(r#"{"queryType":"ping","format":"timeseries"}"#);
-    let f = &ping(&rtt, &w, &src(Some(&h), 20_000), &[])[0];
+    let f = &ping(&rtt, &w, &src(Some(&h.unpacked()), 20_000), &[])[0];
     // (0 + 1 + 2 + 4) / 4 and (5 + 6 + 7 + 8 + 9) / 5
     assert_eq!(values(f), [Some(7.0 / 4.0), Some(7.0)]);
     let svc = query(r#"{"queryType":"services","format":"timeseries","metric":"instances"}"#);
-    let f = &services(&svc, &w, &src(Some(&h), 20_000), &[])[0];
+    let f = &services(&svc, &w, &src(Some(&h.unpacked()), 20_000), &[])[0];
     assert_eq!(values(f), [Some(0.0), Some(1.0)]);
     let down = query(r#"{"queryType":"services","format":"timeseries","metric":"down"}"#);
-    let f = &services(&down, &w, &src(Some(&h), 20_000), &[])[0];
+    let f = &services(&down, &w, &src(Some(&h.unpacked()), 20_000), &[])[0];
     assert_eq!(values(f), [Some(1.0), Some(0.0)]);
 }
 
@@ -132,7 +132,12 @@ fn services_count_instances_per_round() {
     h.ingest_ping(1000, &[sample("a", Some(1.0)), sample("b", Some(1.0))]);
     h.ingest_ping(2000, &[sample("a", Some(1.0)), sample("b", None)]);
     let q = query(r#"{"queryType":"services","format":"timeseries"}"#);
-    let frames = services(&q, &window(0, 10_000), &src(Some(&h), 3000), &[sample("a", Some(1.0))]);
+    let frames = services(
+        &q,
+        &window(0, 10_000),
+        &src(Some(&h.unpacked()), 3000),
+        &[sample("a", Some(1.0))],
+    );
     assert_eq!(frames.len(), 1);
     assert_eq!(frames[0].fields[1].labels, labels(&[("service", "orders")]));
     assert_eq!(values(&frames[0]), [Some(2.0), Some(1.0), Some(1.0)]);
@@ -150,24 +155,39 @@ fn rates_survive_restarts_without_negative_or_huge_values() {
     let w = window(0, 10_000);
     let rate = query(r#"{"queryType":"stats","format":"timeseries"}"#);
     assert_eq!(rate.metric, "request_rate");
-    let f = &stats(&rate, &w, &src(Some(&h), 5000), &[counters("a", 5000, 2014, 2, 18)])[0];
+    let f = &stats(
+        &rate,
+        &w,
+        &src(Some(&h.unpacked()), 5000),
+        &[counters("a", 5000, 2014, 2, 18)],
+    )[0];
     assert_eq!(
         f.fields[1].labels,
         labels(&[("service", "orders"), ("id", "a"), ("endpoint", "get")])
     );
     assert_eq!(values(f), [None, Some(10.0), Some(20.0), None, Some(4.0), Some(10.0)]);
     let ratio = query(r#"{"queryType":"stats","format":"timeseries","metric":"error_ratio"}"#);
-    let f = &stats(&ratio, &w, &src(Some(&h), 5000), &[counters("a", 5000, 2014, 2, 18)])[0];
+    let f = &stats(
+        &ratio,
+        &w,
+        &src(Some(&h.unpacked()), 5000),
+        &[counters("a", 5000, 2014, 2, 18)],
+    )[0];
     assert_eq!(values(f), [None, Some(0.1), Some(0.0), None, Some(0.5), Some(0.0)]);
     let avg = query(r#"{"queryType":"stats","format":"timeseries","metric":"average_processing_time"}"#);
-    let f = &stats(&avg, &w, &src(Some(&h), 5000), &[])[0];
+    let f = &stats(&avg, &w, &src(Some(&h.unpacked()), 5000), &[])[0];
     assert_eq!(values(f), [None, Some(2.0), Some(1.0), None, Some(2.0)]);
     // A fresh sample from a restarted instance (new started) is a reset too.
-    let f = &stats(&rate, &w, &src(Some(&h), 5000), &[counters("a", 9000, 3000, 0, 0)])[0];
+    let f = &stats(
+        &rate,
+        &w,
+        &src(Some(&h.unpacked()), 5000),
+        &[counters("a", 9000, 3000, 0, 0)],
+    )[0];
     assert_eq!(values(f).last(), Some(&None));
     // Bucketed: exact rate over the bucket, resets skipped.
     let coarse = Window { interval_ms: 2000, ..w };
-    let f = &stats(&rate, &coarse, &src(Some(&h), 50_000), &[])[0];
+    let f = &stats(&rate, &coarse, &src(Some(&h.unpacked()), 50_000), &[])[0];
     assert_eq!(times_ms(f), [0, 2000, 4000]);
     assert_eq!(values(f), [Some(10.0), Some(20.0), Some(4.0)]);
 }
@@ -185,11 +205,11 @@ fn sampler_off_and_truncation_notices() {
     let notices = &frames[0].meta.as_ref().unwrap().notices;
     assert!(notices[0].text.contains("history is off"), "{notices:?}");
 
-    let mut h = History::new(3_600_000, 4096);
+    let mut h = History::new(3_600_000, 2048);
     for i in 0..200 {
         h.ingest_ping(i * 1000, &[sample("a", Some(1.0))]);
     }
-    let frames = ping(&q, &window(0, 300_000), &src(Some(&h), 200_000), &[]);
+    let frames = ping(&q, &window(0, 300_000), &src(Some(&h.unpacked()), 200_000), &[]);
     let notices = &frames[0].meta.as_ref().unwrap().notices;
     assert!(notices[0].text.starts_with("history truncated: "), "{notices:?}");
     assert!(frames[1..].iter().all(|f| f.meta.as_ref().unwrap().notices.is_empty()));
@@ -206,7 +226,7 @@ fn events_frame_filters_by_window_and_scope() {
     h.ingest_ping(1000, &[sample("a", Some(1.0)), sample("b", Some(1.0))]);
     h.ingest_ping(2000, &[sample("b", Some(1.0))]);
     let q = query(r#"{"queryType":"events"}"#);
-    let f = events(&q, &window(0, 10_000), &src(Some(&h), 3000));
+    let f = events(&q, &window(0, 10_000), &src(Some(&h.unpacked()), 3000));
     assert_eq!(f.meta.as_ref().unwrap().kind, Some(TABLE));
     let field = |n: &str| f.fields.iter().find(|x| x.name == n).unwrap().values.clone();
     assert_eq!(field("time"), Values::Time(vec![1_000_000_000, 2_000_000_000]));
@@ -215,8 +235,14 @@ fn events_frame_filters_by_window_and_scope() {
         Values::String(vec!["appeared,orders".into(), "disappeared,orders".into()])
     );
     let only_a = query(r#"{"queryType":"events","service":"orders","instance":"a"}"#);
-    assert_eq!(events(&only_a, &window(0, 10_000), &src(Some(&h), 3000)).rows(), 1);
-    assert_eq!(events(&q, &window(1500, 10_000), &src(Some(&h), 3000)).rows(), 1);
+    assert_eq!(
+        events(&only_a, &window(0, 10_000), &src(Some(&h.unpacked()), 3000)).rows(),
+        1
+    );
+    assert_eq!(
+        events(&q, &window(1500, 10_000), &src(Some(&h.unpacked()), 3000)).rows(),
+        1
+    );
 }
 
 #[test]
@@ -270,7 +296,7 @@ fn frames_from_a_view_equal_frames_from_the_whole_history() {
             QueryType::Stats => stats(&q, &w, &src(Some(h), 61_000), &[]),
             _ => ping(&q, &w, &src(Some(h), 61_000), &[]),
         };
-        let (whole, part) = (build(&h), build(&view));
+        let (whole, part) = (build(&h.unpacked()), build(&view));
         assert!(
             !whole.is_empty() && whole.iter().any(|f| f.fields.iter().any(|f| !f.values.is_empty())),
             "{json}"
@@ -288,7 +314,7 @@ fn aggregates_combine_a_service_point_by_point_rates_add_ratios_pool_restarts_le
     h.ingest_stats(2000, &[counters("a", 1, 20, 2, 20), counters("b", 1, 102, 0, 10)]);
     h.ingest_stats(3000, &[counters("a", 1, 30, 3, 30), counters("b", 7, 0, 0, 0)]);
     let w = window(0, 10_000);
-    let run = |json: &str| stats(&query(json), &w, &src(Some(&h), 50_000), &[]);
+    let run = |json: &str| stats(&query(json), &w, &src(Some(&h.unpacked()), 50_000), &[]);
     let sum = run(r#"{"queryType":"stats","format":"timeseries","aggregate":"sum"}"#);
     assert_eq!(sum.len(), 1, "one series for the service's endpoint");
     assert_eq!(
@@ -312,7 +338,7 @@ fn aggregates_combine_a_service_point_by_point_rates_add_ratios_pool_restarts_le
     h.ingest_ping(1000, &[sample("a", Some(2.0)), sample("b", Some(4.0))]);
     h.ingest_ping(2000, &[sample("a", Some(3.0)), sample("b", None)]);
     let ping_of = |json: &str| {
-        let f = ping(&query(json), &window(0, 10_000), &src(Some(&h), 50_000), &[]);
+        let f = ping(&query(json), &window(0, 10_000), &src(Some(&h.unpacked()), 50_000), &[]);
         assert_eq!(f.len(), 1);
         assert_eq!(f[0].fields[1].labels, labels(&[("service", "orders")]));
         values(&f[0])

@@ -7,6 +7,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 
 use super::lock;
+use crate::model::history::PingSample;
 use crate::model::micro::Scope;
 use crate::model::observed::{KnownInstance, Reply};
 
@@ -82,6 +83,42 @@ impl Registry {
         }
         let horizon = now - chrono::Duration::from_std(retention).unwrap_or(chrono::Duration::MAX);
         known.retain(|_, k| k.last_seen >= horizon);
+    }
+
+    /// Learn a ping round another process sampled (read from the shared history): instances that
+    /// answered are known and expected, as if this connection had seen them; silent ones that
+    /// are known are no longer expected (unknown silent ones stay unknown).
+    pub fn learn(&self, t: DateTime<Utc>, samples: &[PingSample]) {
+        let mut known = lock(&self.known);
+        for s in samples {
+            let key = (s.service.clone(), s.id.clone());
+            let room = known.len() < REGISTRY_LIMIT;
+            match (known.get_mut(&key), s.rtt_ms.is_some()) {
+                (Some(k), answered) => {
+                    k.alive = answered;
+                    if answered {
+                        k.last_seen = k.last_seen.max(t);
+                    }
+                    if !s.version.is_empty() {
+                        k.version.clone_from(&s.version);
+                    }
+                }
+                (None, true) if room => {
+                    known.insert(
+                        key,
+                        KnownInstance {
+                            name: s.service.clone(),
+                            id: s.id.clone(),
+                            version: s.version.clone(),
+                            last_seen: t,
+                            alive: true,
+                            silence: None,
+                        },
+                    );
+                }
+                _ => {}
+            }
+        }
     }
 
     /// After a complete round: known instances of `scope` that did not answer are no longer expected.

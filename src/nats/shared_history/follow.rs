@@ -10,8 +10,9 @@ use tokio::sync::watch;
 
 use super::SharedHistory;
 use crate::metrics;
-use crate::model::history::wire::{self, Assembler, Kind};
+use crate::model::history::wire::{self, Assembler, Kind, Records};
 use crate::model::history::History;
+use crate::nats::discovery::{Discovery, Registry};
 
 /// Where reading resumes after the consumer failed.
 enum From {
@@ -19,8 +20,9 @@ enum From {
     Sequence(u64),
 }
 
-/// Put one round into the history, unless it is not newer than the latest round of its kind.
-fn ingest(history: &Mutex<History>, latest: &mut HashMap<Kind, i64>, round: wire::Round) {
+/// Put one round into the history, unless it is not newer than the latest round of its kind;
+/// a ping round also teaches the connection's registry who to expect.
+fn ingest(history: &Mutex<History>, registry: &Registry, latest: &mut HashMap<Kind, i64>, round: wire::Round) {
     let kind = round.records.kind();
     if latest.get(&kind).is_some_and(|t| *t >= round.t) {
         metrics::global().history_message("out_of_order");
@@ -30,6 +32,11 @@ fn ingest(history: &Mutex<History>, latest: &mut HashMap<Kind, i64>, round: wire
     if round.partial {
         metrics::global().history_message("partial");
     }
+    if let Records::Ping(samples) = &round.records {
+        if let Some(t) = chrono::DateTime::from_timestamp_millis(round.t) {
+            registry.learn(t, samples);
+        }
+    }
     let mut h = history.lock().unwrap_or_else(|p| p.into_inner());
     h.ingest_records(round.t, &round.records);
 }
@@ -38,6 +45,7 @@ fn ingest(history: &Mutex<History>, latest: &mut HashMap<Kind, i64>, round: wire
 /// was in the stream when reading started has been read.
 pub async fn run(
     shared: Arc<SharedHistory>,
+    discovery: Arc<Discovery>,
     history: Arc<Mutex<History>>,
     retention: Duration,
     loaded: watch::Sender<bool>,
@@ -50,12 +58,10 @@ pub async fn run(
     loop {
         let failure = read(
             &shared,
-            &history,
+            (&history, discovery.registry()),
             &from,
             &loaded,
-            &mut latest,
-            &mut assembler,
-            &mut last_sequence,
+            (&mut latest, &mut assembler, &mut last_sequence),
         )
         .await;
         tracing::warn!(error = %failure, "reading the history stream stopped; resuming");
@@ -68,12 +74,10 @@ pub async fn run(
 
 async fn read(
     shared: &SharedHistory,
-    history: &Mutex<History>,
+    (history, registry): (&Mutex<History>, &Registry),
     from: &From,
     loaded: &watch::Sender<bool>,
-    latest: &mut HashMap<Kind, i64>,
-    assembler: &mut Assembler,
-    last_sequence: &mut Option<u64>,
+    (latest, assembler, last_sequence): (&mut HashMap<Kind, i64>, &mut Assembler, &mut Option<u64>),
 ) -> String {
     let stream = match shared.stream().await {
         Ok(s) => s,
@@ -121,7 +125,7 @@ async fn read(
             Ok(chunk) => {
                 metrics::global().history_message("ingested");
                 for round in assembler.push(chunk) {
-                    ingest(history, latest, round);
+                    ingest(history, registry, latest, round);
                 }
             }
             Err(e) => {

@@ -136,6 +136,7 @@ impl SharedHistory {
             storage: stream::StorageType::File,
             discard: stream::DiscardPolicy::Old,
             allow_direct: true,
+            compression: Some(stream::Compression::S2),
             description: Some("NATS micro history for Grafana (natsmicro data source)".to_string()),
             ..Default::default()
         };

@@ -10,8 +10,8 @@ fn ping(i: usize) -> PingSample {
         service: "orders".into(),
         id: format!("id{i:020}"),
         version: "1.0.0".into(),
-        rtt_ms: (i % 3 != 0).then_some(1.5),
-        state: if i % 3 == 0 { State::Gone } else { State::Up },
+        rtt_ms: (!i.is_multiple_of(3)).then_some(1.5),
+        state: if i.is_multiple_of(3) { State::Gone } else { State::Up },
     }
 }
 
@@ -20,7 +20,7 @@ fn stats(i: usize) -> StatsSample {
         service: "orders".into(),
         id: format!("id{i}"),
         version: "1.0.0".into(),
-        started: (i % 2 == 0).then_some(1_700_000_000_000 + i as i64),
+        started: i.is_multiple_of(2).then_some(1_700_000_000_000 + i as i64),
         endpoints: vec![EndpointSample {
             name: "get".into(),
             requests: 1 << 40,

@@ -1,0 +1,88 @@
+//! What a query reads: a [`History::view`] copies the instances and window it asks for, with the packed series unpacked into points with their times; pure.
+
+use std::collections::{BTreeMap, VecDeque};
+
+use super::packed::{self, Packed};
+use super::{EndpointPoint, History, InstanceHistory, PingPoint};
+
+impl History {
+    /// A copy of what a query from `from_ms` on reads: the instances `keep` accepts, with their
+    /// points from `from_ms` on plus the one just before (the start of the first interval), and
+    /// the events from `from_ms` on. Taking it costs a copy of those points, so it can be taken
+    /// under a lock and the frames built from the copy outside it. Counts (rounds, bytes, the
+    /// oldest round, truncation) are the whole history's.
+    pub fn view(&self, from_ms: i64, keep: impl Fn(&str, &str) -> bool) -> History {
+        // The first round at or after `from_ms`: series are unpacked from the point before it.
+        let from_seq = self.first_seq + self.ledger.partition_point(|t| *t < from_ms) as u64;
+        let instances = self
+            .instances
+            .iter()
+            .filter(|(_, i)| keep(&i.service, &i.id))
+            .map(|(k, i)| {
+                let copy = InstanceHistory {
+                    pings: self.unpack(&i.packed_pings, from_seq, |t, v| PingPoint {
+                        t,
+                        rtt: v.rtt_ms(),
+                        state: v.state,
+                    }),
+                    endpoints: i
+                        .packed_endpoints
+                        .iter()
+                        .map(|(name, series)| {
+                            let points = self.unpack(series, from_seq, |t, v| EndpointPoint {
+                                t,
+                                requests: v.requests,
+                                errors: v.errors,
+                                processing_ns: v.processing_ns,
+                                segment: v.segment,
+                            });
+                            (name.clone(), points)
+                        })
+                        .collect(),
+                    packed_pings: Packed::default(),
+                    packed_endpoints: BTreeMap::new(),
+                    data: i.data_from(from_ms),
+                    service: i.service.clone(),
+                    id: i.id.clone(),
+                    version: i.version.clone(),
+                    ..*i
+                };
+                (k.clone(), copy)
+            })
+            .collect();
+        History {
+            instances,
+            events: self.events.iter().filter(|e| e.t >= from_ms).cloned().collect(),
+            ledger: self.ledger.clone(),
+            whole_samples: Some(self.samples()),
+            probes: self.probes_from(from_ms),
+            ..*self
+        }
+    }
+
+    /// A view of everything (what tests and measurements read instead of the packed store).
+    pub fn unpacked(&self) -> History {
+        self.view(i64::MIN, |_, _| true)
+    }
+
+    /// The time of round `seq`, while the ledger holds it.
+    fn time_of(&self, seq: u64) -> Option<i64> {
+        let i = usize::try_from(seq.checked_sub(self.first_seq)?).ok()?;
+        self.ledger.get(i).copied()
+    }
+
+    /// The points of `series` from round `from_seq` on, plus the one before, with their times.
+    fn unpack<C: packed::Codec, P>(
+        &self,
+        series: &Packed<C>,
+        from_seq: u64,
+        make: impl Fn(i64, C) -> P,
+    ) -> VecDeque<P> {
+        let points = series.points_from(from_seq);
+        let first = points.partition_point(|(seq, _)| *seq < from_seq).saturating_sub(1);
+        points[first..]
+            .iter()
+            .filter_map(|(seq, v)| self.time_of(*seq).map(|t| make(t, *v)))
+            .collect()
+    }
+}
