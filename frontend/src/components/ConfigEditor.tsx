@@ -169,8 +169,7 @@ export function ConfigEditor(props: Props) {
   };
 
   const stream = jsonData.historyStream ?? '';
-  const streamError =
-    stream && !validStreamName(stream) ? 'Use up to 48 letters, digits, _ or -' : undefined;
+  const streamError = stream && !validStreamName(stream) ? 'Use up to 48 letters, digits, _ or -' : undefined;
 
   const subjects = jsonData.requestSubjects ?? [];
   const badSubjects = subjects.filter((s) => !validSubjectPattern(s));
