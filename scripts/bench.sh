@@ -4,8 +4,9 @@
 # BENCHMARKS.md between <!-- bench:backend:start --> and <!-- bench:backend:end -->, and the
 # frontend render benchmark (frontend/bench/render.mjs: the built panel in headless Chromium),
 # which rewrites the section between <!-- bench:frontend:start --> and <!-- bench:frontend:end -->.
-# Then examples/flood.rs (peak RSS under reply floods, its own section) and examples/stops.rs
-# (how fast each discovery stop rule answers, its own section). Knobs are environment
+# Then examples/flood.rs (peak RSS under reply floods, its own section), examples/stops.rs
+# (how fast each discovery stop rule answers, its own section) and examples/history_store.rs
+# (memory and JetStream history stores, takeover, 10 000 instances: section bench:history). Knobs are environment
 # variables read by examples/bench/ (BENCH_RUNS, BENCH_RUNS_1000, ...). Longer runs have their
 # own commands: scripts/soak.sh (30 min) and scripts/fuzz.sh (coverage-guided fuzzing).
 set -euo pipefail
@@ -19,7 +20,7 @@ bash scripts/setup.sh --browser
 source scripts/env.sh
 
 echo "bench: cargo build --release"
-cargo build --release --locked --bin gpx_natsmicro --example bench --example flood --example stops
+cargo build --release --locked --bin gpx_natsmicro --example bench --example flood --example stops --example history_store
 
 lock="bench/node/package-lock.json"
 stamp="bench/node/node_modules/.natsmicro-lock"
@@ -37,6 +38,9 @@ NATSMICRO_PLUGIN_BIN="$REPO/target/release/gpx_natsmicro" "$REPO/target/release/
 
 echo "bench: stop rules (about 10 seconds)"
 NATSMICRO_PLUGIN_BIN="$REPO/target/release/gpx_natsmicro" "$REPO/target/release/examples/stops" >/dev/null
+
+echo "bench: history stores (about 12 minutes)"
+NATSMICRO_PLUGIN_BIN="$REPO/target/release/gpx_natsmicro" "$REPO/target/release/examples/history_store" >/dev/null
 
 echo "bench: frontend render (about 2.5 minutes)"
 (cd frontend && node bench/render.mjs >/dev/null)

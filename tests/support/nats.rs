@@ -201,6 +201,11 @@ impl NatsServer {
         format!("nats://127.0.0.1:{}", self.port)
     }
 
+    /// The server's own temporary directory (configuration, JetStream store under `jetstream/`).
+    pub fn dir(&self) -> &Path {
+        self._dir.path()
+    }
+
     pub fn stop(&mut self) {
         if let Some(mut c) = self.child.take() {
             let _ = c.kill();

@@ -401,12 +401,13 @@ export function ConfigEditor(props: Props) {
             labelWidth={LABEL_WIDTH}
             tooltip="Memory: in the plugin process (lost on restart, one sampler per Grafana replica). JetStream: a stream on this NATS account, created if missing; one sampler across all replicas holds a lease in the bucket <stream>_LEASE. Without JetStream the plugin keeps the history in memory and the health check says why."
           >
-            <RadioButtonGroup
-              data-testid="natsmicro-config-historyStore"
-              options={STORE_OPTIONS}
-              value={jsonData.historyStore ?? 'memory'}
-              onChange={(v) => setJson({ historyStore: v })}
-            />
+            <div data-testid="natsmicro-config-historyStore">
+              <RadioButtonGroup
+                options={STORE_OPTIONS}
+                value={jsonData.historyStore ?? 'memory'}
+                onChange={(v) => setJson({ historyStore: v })}
+              />
+            </div>
           </InlineField>
         </InlineFieldRow>
         {jsonData.historyStore === 'jetstream' && (

@@ -681,6 +681,34 @@ export async function builtModulesLoadedWithoutErrors(t) {
   }
 }
 
+/**
+ * Issue 9 in the preview: the config view's History section switches the data source to the
+ * JetStream store, and Save & test names the stream and who samples. Picture for the README.
+ */
+export async function historyStoreInTheConfigView(t) {
+  const { page } = t;
+  await openView(t, 'config');
+  const store = await hook(page, 'natsmicro-config-historyStore');
+  await store.getByRole('radio', { name: 'JetStream', exact: true }).click();
+  await hook(page, 'natsmicro-config-historyStream');
+  const r = await saveAndTest(t, t.natsUrl);
+  if (r.status !== 'success' || !r.text.includes('History: JetStream stream NATSMICRO_HISTORY')) {
+    throw new Error(`Save & test with the JetStream store: ${r.status}: ${r.text}`);
+  }
+  const saved = await api(t, '/api/datasources/uid/natsmicro');
+  if (saved.body.jsonData.historyStore !== 'jetstream') {
+    throw new Error(`saved historyStore is ${saved.body.jsonData.historyStore}`);
+  }
+  await store.scrollIntoViewIfNeeded();
+  await saveScreenshot(t, 'config-history.png', { fullPage: true });
+  // Back to the memory store for the cases after this one.
+  await store.getByRole('radio', { name: 'Memory', exact: true }).click();
+  const back = await saveAndTest(t, t.natsUrl);
+  if (back.status !== 'success' || !back.text.includes("History: in this plugin process's memory")) {
+    throw new Error(`Save & test with the memory store: ${back.status}: ${back.text}`);
+  }
+}
+
 /** In run order: (d) last, so it sees every page the others opened; the kill test after the line test. */
 export const TESTS = [
   configSaveAndTestShowsHealth,
@@ -691,6 +719,7 @@ export const TESTS = [
   everyQueryTypeAnswersInExplore,
   aggregateCombinesInstancesInExplore,
   probesAndStatesShowInThePreview,
+  historyStoreInTheConfigView,
   liveStreamHistoryThenLivePoints,
   panelMarksKilledInstanceDown,
   builtModulesLoadedWithoutErrors,

@@ -1,7 +1,8 @@
 //! The real world for the browser tests: nats-server, Python nats.micro services and the preview server as child processes, all killed on exit.
 import { spawn } from 'node:child_process';
-import { createWriteStream, existsSync } from 'node:fs';
+import { createWriteStream, existsSync, mkdtempSync } from 'node:fs';
 import { createServer, connect } from 'node:net';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -117,11 +118,14 @@ export function pythonBin() {
   return existsSync(venv) ? venv : 'python3';
 }
 
-/** A real nats-server on a free loopback port. */
+/** A real nats-server on a free loopback port, with JetStream (a fresh store directory) for the JetStream history store. */
 export async function startNats(logPath) {
   const port = await freePort();
+  const store = mkdtempSync(join(tmpdir(), 'natsmicro-js-'));
   const child = track(
-    spawn(natsServerBin(), ['-a', '127.0.0.1', '-p', String(port)], { stdio: ['ignore', 'ignore', 'pipe'] }),
+    spawn(natsServerBin(), ['-a', '127.0.0.1', '-p', String(port), '-js', '-sd', store], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    }),
     logPath
   );
   const failed = new Promise((_, fail) =>

@@ -246,18 +246,20 @@ impl History {
     }
 
     fn entry(&mut self, service: &str, id: &str, version: &str) -> (&mut InstanceHistory, bool) {
-        let key = (service.to_string(), id.to_string());
-        let created = !self.instances.contains_key(&key);
-        if created {
-            self.bytes += instance_overhead(service, id, version);
+        use std::collections::btree_map::Entry;
+        match self.instances.entry((service.to_string(), id.to_string())) {
+            Entry::Occupied(o) => (o.into_mut(), false),
+            Entry::Vacant(v) => {
+                self.bytes += instance_overhead(service, id, version);
+                let inst = v.insert(InstanceHistory {
+                    service: service.to_string(),
+                    id: id.to_string(),
+                    version: version.to_string(),
+                    ..InstanceHistory::default()
+                });
+                (inst, true)
+            }
         }
-        let inst = self.instances.entry(key).or_insert_with(|| InstanceHistory {
-            service: service.to_string(),
-            id: id.to_string(),
-            version: version.to_string(),
-            ..InstanceHistory::default()
-        });
-        (inst, created)
     }
 
     fn set_version(&mut self, t: i64, service: &str, id: &str, version: &str) {
@@ -294,6 +296,7 @@ impl History {
         let mut answered = std::collections::HashSet::with_capacity(samples.len());
         for s in samples {
             let (inst, _) = self.entry(&s.service, &s.id, &s.version);
+            let new_version = !s.version.is_empty() && inst.version != s.version;
             let created = !inst.pinged;
             inst.pinged = true;
             let was_up = inst.up;
@@ -319,7 +322,9 @@ impl History {
                 (false, true, false) => self.disappeared(t, &s.service, &s.id),
                 _ => {}
             }
-            self.set_version(t, &s.service, &s.id, &s.version);
+            if new_version {
+                self.set_version(t, &s.service, &s.id, &s.version);
+            }
         }
         // Instances the round did not mention at all (forgotten by discovery) are down too.
         let silent: Vec<(String, String)> = self
@@ -399,6 +404,7 @@ impl History {
         let seq = self.next_seq();
         for s in samples {
             let (inst, _) = self.entry(&s.service, &s.id, &s.version);
+            let new_version = !s.version.is_empty() && inst.version != s.version;
             let restarted = matches!((inst.started, s.started), (Some(a), Some(b)) if a != b);
             if restarted {
                 inst.segment += 1;
@@ -438,7 +444,9 @@ impl History {
                     format!("instance {} of {} reports a new start time", s.id, s.service),
                 );
             }
-            self.set_version(t, &s.service, &s.id, &s.version);
+            if new_version {
+                self.set_version(t, &s.service, &s.id, &s.version);
+            }
         }
         self.close_round(t);
     }
