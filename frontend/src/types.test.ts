@@ -4,6 +4,10 @@ import { describe, expect, it } from 'vitest';
 import contract from './contract.json';
 import {
   AUTH_TYPES,
+  CONTRACT_RANGES,
+  DEFAULT_HISTORY_MAX_BYTES,
+  DEFAULT_HISTORY_REPLICAS,
+  HISTORY_STORES,
   AuthType,
   DEFAULT_MAX_ROUND_BYTES,
   DEFAULT_RETENTION_MINUTES,
@@ -56,6 +60,10 @@ describe('contract.json and types.ts', () => {
     }
   });
 
+  it('lists the history stores, memory (the default) first', () => {
+    expect(HISTORY_STORES).toEqual(['memory', 'jetstream']);
+  });
+
   it('has a [min, max] range for every numeric default, and each default lies in its range', () => {
     const ranges: Array<[string, [number, number], number]> = [
       ['timeoutMs', TIMEOUT_MS_RANGE, DEFAULT_TIMEOUT_MS],
@@ -63,6 +71,8 @@ describe('contract.json and types.ts', () => {
       ['retentionMinutes', RETENTION_MINUTES_RANGE, DEFAULT_RETENTION_MINUTES],
       ['maxRoundBytes', MAX_ROUND_BYTES_RANGE, DEFAULT_MAX_ROUND_BYTES],
       ['slowMs', SLOW_MS_RANGE, DEFAULT_SLOW_MS],
+      ['historyMaxBytes', CONTRACT_RANGES.historyMaxBytes, DEFAULT_HISTORY_MAX_BYTES],
+      ['historyReplicas', CONTRACT_RANGES.historyReplicas, DEFAULT_HISTORY_REPLICAS],
     ];
     expect(sorted(Object.keys(contract.ranges))).toEqual(sorted(ranges.map(([k]) => k)));
     for (const [key, range, value] of ranges) {
