@@ -6,10 +6,10 @@ use crate::model::state::State;
 
 /// One instance's answer (or silence) in a ping round.
 #[derive(Clone, Debug, PartialEq)]
-pub struct PingSample {
-    pub service: String,
-    pub id: String,
-    pub version: String,
+pub struct PingSample<S = String> {
+    pub service: S,
+    pub id: S,
+    pub version: S,
     /// `None`: known but did not answer (down).
     pub rtt_ms: Option<f64>,
     /// Its liveness in the round (slow against the `slowMs` of the round).
@@ -18,24 +18,24 @@ pub struct PingSample {
 
 /// One endpoint's counters in a stats reply.
 #[derive(Clone, Debug, PartialEq)]
-pub struct EndpointSample {
-    pub name: String,
+pub struct EndpointSample<S = String> {
+    pub name: S,
     pub requests: u64,
     pub errors: u64,
     pub processing_ns: u64,
     /// Numeric custom `data` leaves, in path order, at most [`MAX_DATA_LEAVES`].
-    pub data: Vec<(String, f64)>,
+    pub data: Vec<(S, f64)>,
 }
 
 /// One instance's stats reply.
 #[derive(Clone, Debug, PartialEq)]
-pub struct StatsSample {
-    pub service: String,
-    pub id: String,
-    pub version: String,
+pub struct StatsSample<S = String> {
+    pub service: S,
+    pub id: S,
+    pub version: S,
     /// `started`, Unix ms.
     pub started: Option<i64>,
-    pub endpoints: Vec<EndpointSample>,
+    pub endpoints: Vec<EndpointSample<S>>,
 }
 
 /// A ping round as samples: every answer, then every known instance that did not answer.

@@ -1,22 +1,30 @@
 //! The compact binary messages of the shared (JetStream) history: one sampling round of one verb per message (split in chunks above a size), encoded and decoded with bounds; pure, no I/O.
 //!
-//! A message is `magic "NMH"`, version `1`, kind (`1` ping, `2` stats, `3` probes), the round
+//! A message is `magic "NMH"`, version `2`, kind (`1` ping, `2` stats, `3` probes), the round
 //! time (zig-zag varint, Unix ms), the chunk index and count (varints), then the records of the
-//! chunk. Strings are a varint length and UTF-8 bytes; counters are varints; RTT and latency are
-//! `f32` (NaN = no reply); custom data leaves are `f64`. Every message stands on its own (no
-//! dictionary in an earlier message that retention may have removed), so a window can be read
-//! from any point of the stream.
+//! chunk. Counters are varints; RTT and latency are `f32` (NaN = no reply); custom data leaves
+//! are `f64`. A string is a varint tag: `len << 1` followed by that many UTF-8 bytes (a literal,
+//! which takes the message's next string number), or `number << 1 | 1` (the same string as an
+//! earlier literal of this message), so service names, versions and endpoint names cost a byte
+//! after their first use. Every message stands on its own (no dictionary in an earlier message
+//! that retention may have removed), so a window can be read from any point of the stream.
 //!
-//! Decoding never trusts a length: every count and string is bounded by the bytes left and by
-//! the limits below, and a message that breaks a rule is rejected whole with a reason.
+//! Decoding borrows its strings from the message (no copy per sample) and never trusts a
+//! length: every count and string is bounded by the bytes left and by the limits below, and a
+//! message that breaks a rule is rejected whole with a reason.
+
+use std::collections::HashMap;
 
 use super::samples::{EndpointSample, PingSample, StatsSample};
+
+mod assemble;
 use crate::model::leaves::MAX_DATA_LEAVES;
 use crate::model::probe::ProbeResult;
 use crate::model::state::State;
+pub use assemble::{Assembler, Round};
 
 const MAGIC: &[u8; 3] = b"NMH";
-const VERSION: u8 = 1;
+const VERSION: u8 = 2;
 /// Longest string a record may hold (names, ids, versions, leaf paths).
 const MAX_STRING: usize = 4096;
 /// Most endpoints one stats record may list.
@@ -51,15 +59,16 @@ impl Kind {
     }
 }
 
-/// The records of one round (or of one chunk of it).
+/// The records of one round (or of one chunk of it); strings owned (`String`) when built by the
+/// sampler, borrowed (`&str`) when decoded from a message.
 #[derive(Clone, Debug, PartialEq)]
-pub enum Records {
-    Ping(Vec<PingSample>),
-    Stats(Vec<StatsSample>),
+pub enum Records<S = String> {
+    Ping(Vec<PingSample<S>>),
+    Stats(Vec<StatsSample<S>>),
     Probes(Vec<ProbeResult>),
 }
 
-impl Records {
+impl<S> Records<S> {
     pub fn kind(&self) -> Kind {
         match self {
             Records::Ping(_) => Kind::Ping,
@@ -68,7 +77,7 @@ impl Records {
         }
     }
 
-    fn len(&self) -> usize {
+    pub fn len(&self) -> usize {
         match self {
             Records::Ping(v) => v.len(),
             Records::Stats(v) => v.len(),
@@ -76,7 +85,19 @@ impl Records {
         }
     }
 
-    fn extend(&mut self, other: Records) {
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn empty(kind: Kind) -> Self {
+        match kind {
+            Kind::Ping => Records::Ping(Vec::new()),
+            Kind::Stats => Records::Stats(Vec::new()),
+            Kind::Probes => Records::Probes(Vec::new()),
+        }
+    }
+
+    fn extend(&mut self, other: Records<S>) {
         match (self, other) {
             (Records::Ping(a), Records::Ping(b)) => a.extend(b),
             (Records::Stats(a), Records::Stats(b)) => a.extend(b),
@@ -88,7 +109,7 @@ impl Records {
 
 impl super::History {
     /// Record one round of any kind taken at `t` (probe results carry their own times).
-    pub fn ingest_records(&mut self, t: i64, records: &Records) {
+    pub fn ingest_records<S: AsRef<str>>(&mut self, t: i64, records: &Records<S>) {
         match records {
             Records::Ping(samples) => self.ingest_ping(t, samples),
             Records::Stats(samples) => self.ingest_stats(t, samples),
@@ -97,13 +118,20 @@ impl super::History {
     }
 }
 
-/// One decoded message.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Chunk {
+/// The fixed start of a message: what it holds and which chunk of which round it is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Header {
+    pub kind: Kind,
     pub t: i64,
     pub index: u64,
     pub count: u64,
-    pub records: Records,
+}
+
+/// One decoded message, its strings borrowed from the message's bytes.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Chunk<'a> {
+    pub header: Header,
+    pub records: Records<&'a str>,
 }
 
 /// Why a message was rejected.
@@ -117,12 +145,6 @@ fn put_varint(out: &mut Vec<u8>, mut v: u64) {
         v >>= 7;
     }
     out.push(v as u8);
-}
-
-fn put_str(out: &mut Vec<u8>, s: &str) {
-    let s = truncate(s, MAX_STRING);
-    put_varint(out, s.len() as u64);
-    out.extend_from_slice(s.as_bytes());
 }
 
 fn truncate(s: &str, max: usize) -> &str {
@@ -144,91 +166,132 @@ fn unzigzag(v: u64) -> i64 {
     ((v >> 1) as i64) ^ -((v & 1) as i64)
 }
 
-fn ping_record(out: &mut Vec<u8>, s: &PingSample) {
-    put_str(out, &s.service);
-    put_str(out, &s.id);
-    put_str(out, &s.version);
-    out.push(s.state.code());
-    let rtt = s.rtt_ms.map_or(f32::NAN, |v| v as f32);
-    out.extend_from_slice(&rtt.to_le_bytes());
+/// The body of one message being written: its records and its string numbers.
+struct Body<'r> {
+    bytes: Vec<u8>,
+    records: u64,
+    strings: HashMap<&'r str, u64>,
+    /// Strings in the order they were numbered (to take back a record that did not fit).
+    order: Vec<&'r str>,
 }
 
-fn stats_record(out: &mut Vec<u8>, s: &StatsSample) {
-    put_str(out, &s.service);
-    put_str(out, &s.id);
-    put_str(out, &s.version);
-    match s.started {
-        Some(t) => {
-            out.push(1);
-            put_varint(out, zigzag(t));
-        }
-        None => out.push(0),
-    }
-    let endpoints = &s.endpoints[..s.endpoints.len().min(MAX_ENDPOINTS)];
-    put_varint(out, endpoints.len() as u64);
-    for e in endpoints {
-        put_str(out, &e.name);
-        put_varint(out, e.requests);
-        put_varint(out, e.errors);
-        put_varint(out, e.processing_ns);
-        let data = &e.data[..e.data.len().min(MAX_DATA_LEAVES)];
-        put_varint(out, data.len() as u64);
-        for (path, v) in data {
-            put_str(out, path);
-            out.extend_from_slice(&v.to_le_bytes());
+impl<'r> Body<'r> {
+    fn new() -> Self {
+        Self {
+            bytes: Vec::new(),
+            records: 0,
+            strings: HashMap::new(),
+            order: Vec::new(),
         }
     }
-}
 
-fn probe_record(out: &mut Vec<u8>, r: &ProbeResult) {
-    put_str(out, &r.name);
-    put_varint(out, zigzag(r.t_ms));
-    let latency = r.latency_ms.map_or(f32::NAN, |v| v as f32);
-    out.extend_from_slice(&latency.to_le_bytes());
-    out.push(r.state.code());
-    out.push(u8::from(r.success));
-    put_varint(out, u64::from(r.code.unwrap_or(0)));
+    fn varint(&mut self, v: u64) {
+        put_varint(&mut self.bytes, v);
+    }
+
+    fn string(&mut self, s: &'r str) {
+        let s = truncate(s, MAX_STRING);
+        if let Some(n) = self.strings.get(s) {
+            put_varint(&mut self.bytes, n << 1 | 1);
+            return;
+        }
+        put_varint(&mut self.bytes, (s.len() as u64) << 1);
+        self.bytes.extend_from_slice(s.as_bytes());
+        self.strings.insert(s, self.order.len() as u64);
+        self.order.push(s);
+    }
+
+    /// Undo everything written after `bytes` bytes and `strings` strings.
+    fn rewind(&mut self, bytes: usize, strings: usize) {
+        self.bytes.truncate(bytes);
+        for s in self.order.drain(strings..) {
+            self.strings.remove(s);
+        }
+    }
+
+    fn ping<S: AsRef<str>>(&mut self, s: &'r PingSample<S>) {
+        self.string(s.service.as_ref());
+        self.string(s.id.as_ref());
+        self.string(s.version.as_ref());
+        self.bytes.push(s.state.code());
+        let rtt = s.rtt_ms.map_or(f32::NAN, |v| v as f32);
+        self.bytes.extend_from_slice(&rtt.to_le_bytes());
+    }
+
+    fn stats<S: AsRef<str>>(&mut self, s: &'r StatsSample<S>) {
+        self.string(s.service.as_ref());
+        self.string(s.id.as_ref());
+        self.string(s.version.as_ref());
+        match s.started {
+            Some(t) => {
+                self.bytes.push(1);
+                self.varint(zigzag(t));
+            }
+            None => self.bytes.push(0),
+        }
+        let endpoints = &s.endpoints[..s.endpoints.len().min(MAX_ENDPOINTS)];
+        self.varint(endpoints.len() as u64);
+        for e in endpoints {
+            self.string(e.name.as_ref());
+            self.varint(e.requests);
+            self.varint(e.errors);
+            self.varint(e.processing_ns);
+            let leaves = &e.data[..e.data.len().min(MAX_DATA_LEAVES)];
+            self.varint(leaves.len() as u64);
+            for (path, v) in leaves {
+                self.string(path.as_ref());
+                self.bytes.extend_from_slice(&v.to_le_bytes());
+            }
+        }
+    }
+
+    fn probe(&mut self, r: &'r ProbeResult) {
+        self.string(&r.name);
+        self.varint(zigzag(r.t_ms));
+        let latency = r.latency_ms.map_or(f32::NAN, |v| v as f32);
+        self.bytes.extend_from_slice(&latency.to_le_bytes());
+        self.bytes.push(r.state.code());
+        self.bytes.push(u8::from(r.success));
+        self.varint(u64::from(r.code.unwrap_or(0)));
+    }
 }
 
 /// Encode one round as messages of at most about `max_bytes` each (a single record larger than
 /// that gets a message of its own). An empty round is one message with no records, so readers
 /// still see that the round happened.
-pub fn encode(t: i64, records: &Records, max_bytes: usize) -> Vec<Vec<u8>> {
-    let mut bodies: Vec<Vec<u8>> = vec![Vec::new()];
-    let mut counts: Vec<u64> = vec![0];
-    let mut one = Vec::new();
-    let mut push = |write: &dyn Fn(&mut Vec<u8>)| {
-        one.clear();
-        write(&mut one);
-        let last = bodies.len() - 1;
-        if !bodies[last].is_empty() && bodies[last].len() + one.len() > max_bytes {
-            bodies.push(Vec::new());
-            counts.push(0);
+pub fn encode<'r, S: AsRef<str>>(t: i64, records: &'r Records<S>, max_bytes: usize) -> Vec<Vec<u8>> {
+    let mut bodies: Vec<Body<'r>> = vec![Body::new()];
+    let mut push = |write: &dyn Fn(&mut Body<'r>)| {
+        let mut last = bodies.len() - 1;
+        let (bytes, strings) = (bodies[last].bytes.len(), bodies[last].order.len());
+        write(&mut bodies[last]);
+        if bodies[last].records > 0 && bodies[last].bytes.len() > max_bytes {
+            bodies[last].rewind(bytes, strings);
+            bodies.push(Body::new());
+            last += 1;
+            write(&mut bodies[last]);
         }
-        let last = bodies.len() - 1;
-        bodies[last].extend_from_slice(&one);
-        counts[last] += 1;
+        bodies[last].records += 1;
     };
     match records {
-        Records::Ping(v) => v.iter().for_each(|s| push(&|o| ping_record(o, s))),
-        Records::Stats(v) => v.iter().for_each(|s| push(&|o| stats_record(o, s))),
-        Records::Probes(v) => v.iter().for_each(|r| push(&|o| probe_record(o, r))),
+        Records::Ping(v) => v.iter().for_each(|s| push(&|b| b.ping(s))),
+        Records::Stats(v) => v.iter().for_each(|s| push(&|b| b.stats(s))),
+        Records::Probes(v) => v.iter().for_each(|r| push(&|b| b.probe(r))),
     }
     let n = bodies.len() as u64;
     bodies
         .into_iter()
-        .zip(counts)
         .enumerate()
-        .map(|(i, (body, records_in))| {
-            let mut out = Vec::with_capacity(body.len() + 24);
+        .map(|(i, body)| {
+            let mut out = Vec::with_capacity(body.bytes.len() + 24);
             out.extend_from_slice(MAGIC);
             out.push(VERSION);
             out.push(records.kind().code());
             put_varint(&mut out, zigzag(t));
             put_varint(&mut out, i as u64);
             put_varint(&mut out, n);
-            put_varint(&mut out, records_in);
-            out.extend_from_slice(&body);
+            put_varint(&mut out, body.records);
+            out.extend_from_slice(&body.bytes);
             out
         })
         .collect()
@@ -236,6 +299,8 @@ pub fn encode(t: i64, records: &Records, max_bytes: usize) -> Vec<Vec<u8>> {
 
 struct Reader<'a> {
     bytes: &'a [u8],
+    /// The message's literals so far, by number.
+    strings: Vec<&'a str>,
 }
 
 impl<'a> Reader<'a> {
@@ -276,12 +341,18 @@ impl<'a> Reader<'a> {
         Ok(n)
     }
 
-    fn string(&mut self) -> Result<String, WireError> {
-        let n = self.count(1, MAX_STRING)?;
-        let raw = self.take(n)?;
-        std::str::from_utf8(raw)
-            .map(str::to_string)
-            .map_err(|_| WireError("string is not UTF-8"))
+    fn string(&mut self) -> Result<&'a str, WireError> {
+        let tag = self.varint()?;
+        let n = usize::try_from(tag >> 1).map_err(|_| WireError("string too long"))?;
+        if tag & 1 == 1 {
+            return self.strings.get(n).copied().ok_or(WireError("unknown string number"));
+        }
+        if n > MAX_STRING {
+            return Err(WireError("string too long"));
+        }
+        let s = std::str::from_utf8(self.take(n)?).map_err(|_| WireError("string is not UTF-8"))?;
+        self.strings.push(s);
+        Ok(s)
     }
 
     fn f32(&mut self) -> Result<f32, WireError> {
@@ -299,13 +370,34 @@ impl<'a> Reader<'a> {
     fn state(&mut self) -> Result<State, WireError> {
         State::from_code(self.byte()?).ok_or(WireError("unknown state code"))
     }
+
+    fn header(&mut self) -> Result<Header, WireError> {
+        if self.take(3)? != MAGIC {
+            return Err(WireError("not a history message"));
+        }
+        if self.byte()? != VERSION {
+            return Err(WireError("unknown version"));
+        }
+        let kind = match self.byte()? {
+            1 => Kind::Ping,
+            2 => Kind::Stats,
+            3 => Kind::Probes,
+            _ => return Err(WireError("unknown kind")),
+        };
+        let t = unzigzag(self.varint()?);
+        let (index, count) = (self.varint()?, self.varint()?);
+        if count == 0 || count > MAX_CHUNKS || index >= count {
+            return Err(WireError("bad chunk index"));
+        }
+        Ok(Header { kind, t, index, count })
+    }
 }
 
 fn finite(v: f32) -> Option<f64> {
     v.is_finite().then_some(f64::from(v))
 }
 
-fn read_ping(r: &mut Reader<'_>) -> Result<PingSample, WireError> {
+fn read_ping<'a>(r: &mut Reader<'a>) -> Result<PingSample<&'a str>, WireError> {
     Ok(PingSample {
         service: r.string()?,
         id: r.string()?,
@@ -315,7 +407,7 @@ fn read_ping(r: &mut Reader<'_>) -> Result<PingSample, WireError> {
     })
 }
 
-fn read_stats(r: &mut Reader<'_>) -> Result<StatsSample, WireError> {
+fn read_stats<'a>(r: &mut Reader<'a>) -> Result<StatsSample<&'a str>, WireError> {
     let (service, id, version) = (r.string()?, r.string()?, r.string()?);
     let started = match r.byte()? {
         0 => None,
@@ -354,7 +446,7 @@ fn read_stats(r: &mut Reader<'_>) -> Result<StatsSample, WireError> {
 }
 
 fn read_probe(r: &mut Reader<'_>) -> Result<ProbeResult, WireError> {
-    let name = r.string()?;
+    let name = r.string()?.to_string();
     let t_ms = unzigzag(r.varint()?);
     let latency_ms = finite(r.f32()?);
     let state = r.state()?;
@@ -372,28 +464,24 @@ fn read_probe(r: &mut Reader<'_>) -> Result<ProbeResult, WireError> {
     })
 }
 
+fn reader(bytes: &[u8]) -> Reader<'_> {
+    Reader {
+        bytes,
+        strings: Vec::new(),
+    }
+}
+
+/// The header of a message, without reading its records.
+pub fn header(bytes: &[u8]) -> Result<Header, WireError> {
+    reader(bytes).header()
+}
+
 /// Decode one message; a message that breaks any rule is rejected whole.
-pub fn decode(bytes: &[u8]) -> Result<Chunk, WireError> {
-    let mut r = Reader { bytes };
-    if r.take(3)? != MAGIC {
-        return Err(WireError("not a history message"));
-    }
-    if r.byte()? != VERSION {
-        return Err(WireError("unknown version"));
-    }
-    let kind = match r.byte()? {
-        1 => Kind::Ping,
-        2 => Kind::Stats,
-        3 => Kind::Probes,
-        _ => return Err(WireError("unknown kind")),
-    };
-    let t = unzigzag(r.varint()?);
-    let (index, count) = (r.varint()?, r.varint()?);
-    if count == 0 || count > MAX_CHUNKS || index >= count {
-        return Err(WireError("bad chunk index"));
-    }
+pub fn decode(bytes: &[u8]) -> Result<Chunk<'_>, WireError> {
+    let mut r = reader(bytes);
+    let header = r.header()?;
     let n = r.count(5, usize::MAX)?;
-    let records = match kind {
+    let records = match header.kind {
         Kind::Ping => Records::Ping((0..n).map(|_| read_ping(&mut r)).collect::<Result<_, _>>()?),
         Kind::Stats => Records::Stats((0..n).map(|_| read_stats(&mut r)).collect::<Result<_, _>>()?),
         Kind::Probes => Records::Probes((0..n).map(|_| read_probe(&mut r)).collect::<Result<_, _>>()?),
@@ -401,89 +489,7 @@ pub fn decode(bytes: &[u8]) -> Result<Chunk, WireError> {
     if !r.bytes.is_empty() {
         return Err(WireError("trailing bytes"));
     }
-    Ok(Chunk {
-        t,
-        index,
-        count,
-        records,
-    })
-}
-
-/// A round put together from its chunks, in stream order.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Round {
-    pub t: i64,
-    pub records: Records,
-    /// Some chunks never came (a newer round of the same kind came first).
-    pub partial: bool,
-}
-
-/// Puts rounds together from chunks. Holds at most one unfinished round per kind: when a chunk
-/// of a newer round arrives, the unfinished one is given out as partial.
-#[derive(Debug, Default)]
-pub struct Assembler {
-    pending: Vec<(Kind, i64, u64, Vec<bool>, Records)>,
-}
-
-impl Assembler {
-    /// Add one chunk; returns the rounds it completes (a partial older one, then this one).
-    pub fn push(&mut self, chunk: Chunk) -> Vec<Round> {
-        let kind = chunk.records.kind();
-        let mut out = Vec::new();
-        if let Some(i) = self
-            .pending
-            .iter()
-            .position(|p| p.0 == kind && (p.1 != chunk.t || p.2 != chunk.count))
-        {
-            let (_, t, _, _, records) = self.pending.swap_remove(i);
-            out.push(Round {
-                t,
-                records,
-                partial: true,
-            });
-        }
-        if chunk.count == 1 {
-            out.push(Round {
-                t: chunk.t,
-                records: chunk.records,
-                partial: false,
-            });
-            return out;
-        }
-        let i = match self.pending.iter().position(|p| p.0 == kind) {
-            Some(i) => i,
-            None => {
-                let seen = vec![false; usize::try_from(chunk.count).unwrap_or(0)];
-                let empty = match kind {
-                    Kind::Ping => Records::Ping(Vec::new()),
-                    Kind::Stats => Records::Stats(Vec::new()),
-                    Kind::Probes => Records::Probes(Vec::new()),
-                };
-                self.pending.push((kind, chunk.t, chunk.count, seen, empty));
-                self.pending.len() - 1
-            }
-        };
-        let entry = &mut self.pending[i];
-        let index = usize::try_from(chunk.index).unwrap_or(usize::MAX);
-        if entry.3.get(index).copied() == Some(false) {
-            entry.3[index] = true;
-            entry.4.extend(chunk.records);
-        }
-        if entry.3.iter().all(|s| *s) {
-            let (_, t, _, _, records) = self.pending.swap_remove(i);
-            out.push(Round {
-                t,
-                records,
-                partial: false,
-            });
-        }
-        out
-    }
-
-    /// Records held in unfinished rounds.
-    pub fn pending_records(&self) -> usize {
-        self.pending.iter().map(|p| p.4.len()).sum()
-    }
+    Ok(Chunk { header, records })
 }
 
 #[cfg(test)]

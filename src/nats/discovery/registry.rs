@@ -88,10 +88,11 @@ impl Registry {
     /// Learn a ping round another process sampled (read from the shared history): instances that
     /// answered are known and expected, as if this connection had seen them; silent ones that
     /// are known are no longer expected (unknown silent ones stay unknown).
-    pub fn learn(&self, t: DateTime<Utc>, samples: &[PingSample]) {
+    pub fn learn<S: AsRef<str>>(&self, t: DateTime<Utc>, samples: &[PingSample<S>]) {
         let mut known = lock(&self.known);
         for s in samples {
-            let key = (s.service.clone(), s.id.clone());
+            let (service, id, version) = (s.service.as_ref(), s.id.as_ref(), s.version.as_ref());
+            let key = (service.to_string(), id.to_string());
             let room = known.len() < REGISTRY_LIMIT;
             match (known.get_mut(&key), s.rtt_ms.is_some()) {
                 (Some(k), answered) => {
@@ -99,17 +100,17 @@ impl Registry {
                     if answered {
                         k.last_seen = k.last_seen.max(t);
                     }
-                    if !s.version.is_empty() {
-                        k.version.clone_from(&s.version);
+                    if !version.is_empty() && k.version != version {
+                        k.version = version.to_string();
                     }
                 }
                 (None, true) if room => {
                     known.insert(
                         key,
                         KnownInstance {
-                            name: s.service.clone(),
-                            id: s.id.clone(),
-                            version: s.version.clone(),
+                            name: service.to_string(),
+                            id: id.to_string(),
+                            version: version.to_string(),
                             last_seen: t,
                             alive: true,
                             silence: None,

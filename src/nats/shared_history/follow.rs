@@ -5,12 +5,13 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_nats::jetstream::consumer::{pull, DeliverPolicy};
+use bytes::Bytes;
 use futures::StreamExt;
 use tokio::sync::watch;
 
 use super::SharedHistory;
 use crate::metrics;
-use crate::model::history::wire::{self, Assembler, Kind, Records};
+use crate::model::history::wire::{Assembler, Kind, Records, Round};
 use crate::model::history::History;
 use crate::nats::discovery::{Discovery, Registry};
 
@@ -20,25 +21,57 @@ enum From {
     Sequence(u64),
 }
 
-/// Put one round into the history, unless it is not newer than the latest round of its kind;
-/// a ping round also teaches the connection's registry who to expect.
-fn ingest(history: &Mutex<History>, registry: &Registry, latest: &mut HashMap<Kind, i64>, round: wire::Round) {
-    let kind = round.records.kind();
-    if latest.get(&kind).is_some_and(|t| *t >= round.t) {
-        metrics::global().history_message("out_of_order");
-        return;
-    }
-    latest.insert(kind, round.t);
-    if round.partial {
-        metrics::global().history_message("partial");
-    }
-    if let Records::Ping(samples) = &round.records {
-        if let Some(t) = chrono::DateTime::from_timestamp_millis(round.t) {
-            registry.learn(t, samples);
+/// What reading keeps between messages: the latest round time per kind, the unfinished
+/// rounds, and the newest ping round not yet taught to the registry.
+#[derive(Default)]
+struct Progress {
+    latest: HashMap<Kind, i64>,
+    assembler: Assembler<Bytes>,
+    last_sequence: Option<u64>,
+    unlearned: Option<Round<Bytes>>,
+}
+
+impl Progress {
+    /// Put one round into the history, unless it is not newer than the latest round of its
+    /// kind. While a backlog is read, only its newest ping round teaches the connection's
+    /// registry who to expect (`caught_up` then teaches it).
+    fn ingest(&mut self, history: &Mutex<History>, round: Round<Bytes>) {
+        if self.latest.get(&round.kind).is_some_and(|t| *t >= round.t) {
+            metrics::global().history_message("out_of_order");
+            return;
+        }
+        self.latest.insert(round.kind, round.t);
+        if round.partial {
+            metrics::global().history_message("partial");
+        }
+        let (records, rejected) = round.decode();
+        let m = metrics::global();
+        for _ in 0..round.messages() - rejected {
+            m.history_message("ingested");
+        }
+        for _ in 0..rejected {
+            m.history_message("rejected");
+        }
+        lock(history).ingest_records(round.t, &records);
+        drop(records);
+        if round.kind == Kind::Ping {
+            self.unlearned = Some(round);
         }
     }
-    let mut h = history.lock().unwrap_or_else(|p| p.into_inner());
-    h.ingest_records(round.t, &round.records);
+
+    fn caught_up(&mut self, registry: &Registry) {
+        let Some(round) = self.unlearned.take() else {
+            return;
+        };
+        if let (Records::Ping(samples), Some(t)) = (round.decode().0, chrono::DateTime::from_timestamp_millis(round.t))
+        {
+            registry.learn(t, &samples);
+        }
+    }
+}
+
+fn lock(history: &Mutex<History>) -> std::sync::MutexGuard<'_, History> {
+    history.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 /// Follow the stream for as long as the task lives. `loaded` turns true once the window that
@@ -52,20 +85,11 @@ pub async fn run(
 ) {
     let start = chrono::Utc::now() - chrono::Duration::from_std(retention).unwrap_or(chrono::Duration::hours(1));
     let mut from = From::Time(start);
-    let mut latest: HashMap<Kind, i64> = HashMap::new();
-    let mut assembler = Assembler::default();
-    let mut last_sequence = None;
+    let mut progress = Progress::default();
     loop {
-        let failure = read(
-            &shared,
-            (&history, discovery.registry()),
-            &from,
-            &loaded,
-            (&mut latest, &mut assembler, &mut last_sequence),
-        )
-        .await;
+        let failure = read(&shared, (&history, discovery.registry()), &from, &loaded, &mut progress).await;
         tracing::warn!(error = %failure, "reading the history stream stopped; resuming");
-        if let Some(seq) = last_sequence {
+        if let Some(seq) = progress.last_sequence {
             from = From::Sequence(seq + 1);
         }
         tokio::time::sleep(Duration::from_secs(1)).await;
@@ -77,7 +101,7 @@ async fn read(
     (history, registry): (&Mutex<History>, &Registry),
     from: &From,
     loaded: &watch::Sender<bool>,
-    (latest, assembler, last_sequence): (&mut HashMap<Kind, i64>, &mut Assembler, &mut Option<u64>),
+    progress: &mut Progress,
 ) -> String {
     let stream = match shared.stream().await {
         Ok(s) => s,
@@ -116,24 +140,25 @@ async fn read(
         };
         let pending = match message.info() {
             Ok(info) => {
-                *last_sequence = Some(info.stream_sequence);
+                progress.last_sequence = Some(info.stream_sequence);
                 info.pending
             }
             Err(_) => 1,
         };
-        match wire::decode(&message.payload) {
-            Ok(chunk) => {
-                metrics::global().history_message("ingested");
-                for round in assembler.push(chunk) {
-                    ingest(history, registry, latest, round);
+        let subject = message.subject.clone();
+        match progress.assembler.push(message.message.payload) {
+            Ok(rounds) => {
+                for round in rounds {
+                    progress.ingest(history, round);
                 }
             }
             Err(e) => {
                 metrics::global().history_message("rejected");
-                tracing::debug!(error = %e, subject = %message.subject, "history message skipped");
+                tracing::debug!(error = %e, subject = %subject, "history message skipped");
             }
         }
         if pending == 0 {
+            progress.caught_up(registry);
             loaded.send_replace(true);
         }
     }
