@@ -27,16 +27,23 @@ pub(super) fn series_overhead(endpoint: &str, path: &str) -> usize {
 
 impl InstanceHistory {
     /// Record the numeric leaves of `endpoint` at `t`; returns the bytes added.
-    pub(super) fn push_data(&mut self, t: i64, segment: u32, endpoint: &str, leaves: &[(String, f64)]) -> usize {
+    pub(super) fn push_data<S: AsRef<str>>(
+        &mut self,
+        t: i64,
+        segment: u32,
+        endpoint: &str,
+        leaves: &[(S, f64)],
+    ) -> usize {
         let mut added = 0;
         for (path, value) in leaves.iter().take(MAX_DATA_LEAVES) {
-            let key = (endpoint.to_string(), path.clone());
-            let series = match self.data.get_mut(&key) {
-                Some(s) => s,
-                None => {
-                    added += series_overhead(endpoint, path);
-                    self.data.entry(key).or_default()
-                }
+            let path = path.as_ref();
+            if !self.data.contains_key(super::key::of(&(endpoint, path))) {
+                added += series_overhead(endpoint, path);
+                self.data
+                    .insert((endpoint.to_string(), path.to_string()), VecDeque::new());
+            }
+            let Some(series) = self.data.get_mut(super::key::of(&(endpoint, path))) else {
+                continue;
             };
             push_slim(
                 series,

@@ -16,13 +16,14 @@
 //! oldest first until it fits; the time of the latest dropped round is remembered so that
 //! frames can say "history truncated".
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::mem::size_of;
 
 mod accounting;
 pub mod codecs;
 mod data;
 mod events;
+mod key;
 pub mod packed;
 mod probes;
 mod samples;
@@ -131,7 +132,8 @@ fn grow(bytes: usize, delta: isize) -> usize {
 /// The history of one data source.
 #[derive(Clone, Debug)]
 pub struct History {
-    instances: BTreeMap<(String, String), InstanceHistory>,
+    /// By `(service, id)`; hashed, so an ingest finds an instance in one step.
+    instances: HashMap<(String, String), InstanceHistory>,
     events: VecDeque<Event>,
     /// Time of every ingested round, oldest first: the unit of eviction.
     ledger: VecDeque<i64>,
@@ -141,6 +143,8 @@ pub struct History {
     budget: usize,
     bytes: usize,
     ping_rounds: u64,
+    /// Instances that answered their latest ping round (`InstanceHistory::up`).
+    up: usize,
     /// Latest round time dropped to stay under the budget.
     truncated_through: Option<i64>,
     dropped_samples: u64,
@@ -154,7 +158,7 @@ impl History {
     /// An empty history keeping `retention_ms` of samples within `budget` accounted bytes.
     pub fn new(retention_ms: i64, budget: usize) -> Self {
         Self {
-            instances: BTreeMap::new(),
+            instances: HashMap::new(),
             events: VecDeque::new(),
             ledger: VecDeque::new(),
             first_seq: 0,
@@ -162,6 +166,7 @@ impl History {
             budget,
             bytes: 0,
             ping_rounds: 0,
+            up: 0,
             truncated_through: None,
             dropped_samples: 0,
             whole_samples: None,
@@ -215,12 +220,15 @@ impl History {
         self.ledger.len()
     }
 
+    /// Every instance, ordered by service, then id.
     pub fn instances(&self) -> impl Iterator<Item = &InstanceHistory> {
-        self.instances.values()
+        let mut all: Vec<&InstanceHistory> = self.instances.values().collect();
+        all.sort_unstable_by(|a, b| (a.service.as_str(), a.id.as_str()).cmp(&(b.service.as_str(), b.id.as_str())));
+        all.into_iter()
     }
 
     pub fn instance(&self, service: &str, id: &str) -> Option<&InstanceHistory> {
-        self.instances.get(&(service.to_string(), id.to_string()))
+        self.instances.get(key::of(&(service, id)))
     }
 
     pub fn events(&self) -> impl Iterator<Item = &Event> {
@@ -245,25 +253,31 @@ impl History {
         }
     }
 
-    fn entry(&mut self, service: &str, id: &str, version: &str) -> (&mut InstanceHistory, bool) {
-        use std::collections::btree_map::Entry;
-        match self.instances.entry((service.to_string(), id.to_string())) {
-            Entry::Occupied(o) => (o.into_mut(), false),
-            Entry::Vacant(v) => {
-                self.bytes += instance_overhead(service, id, version);
-                let inst = v.insert(InstanceHistory {
-                    service: service.to_string(),
-                    id: id.to_string(),
-                    version: version.to_string(),
-                    ..InstanceHistory::default()
-                });
-                (inst, true)
-            }
+    /// Run `f` on the instance's history, created if new: one lookup and no allocation for a
+    /// known instance.
+    fn with_instance<R>(
+        &mut self,
+        (service, id, version): (&str, &str, &str),
+        f: impl FnOnce(&mut InstanceHistory) -> R,
+    ) -> R {
+        if let Some(inst) = self.instances.get_mut(key::of(&(service, id))) {
+            return f(inst);
         }
+        self.bytes += instance_overhead(service, id, version);
+        let inst = InstanceHistory {
+            service: service.to_string(),
+            id: id.to_string(),
+            version: version.to_string(),
+            ..InstanceHistory::default()
+        };
+        f(self
+            .instances
+            .entry((service.to_string(), id.to_string()))
+            .or_insert(inst))
     }
 
     fn set_version(&mut self, t: i64, service: &str, id: &str, version: &str) {
-        let Some(inst) = self.instances.get_mut(&(service.to_string(), id.to_string())) else {
+        let Some(inst) = self.instances.get_mut(key::of(&(service, id))) else {
             return;
         };
         if version.is_empty() || inst.version == version {
@@ -289,53 +303,74 @@ impl History {
     /// *appeared*, or *restarted* when another instance of the same service is down and not yet
     /// replaced (it is then marked replaced); a known instance answering again is *appeared*;
     /// one that answered the previous round and not this one is *disappeared*.
-    pub fn ingest_ping(&mut self, t: i64, samples: &[PingSample]) {
+    pub fn ingest_ping<S: AsRef<str>>(&mut self, t: i64, samples: &[PingSample<S>]) {
         let seq = self.next_seq();
         let baseline = self.ping_rounds == 0;
         self.ping_rounds += 1;
-        let mut answered = std::collections::HashSet::with_capacity(samples.len());
+        // Instances that were up and are in this round (each counted once).
+        let (up_before, mut up_and_mentioned) = (self.up, 0);
         for s in samples {
-            let (inst, _) = self.entry(&s.service, &s.id, &s.version);
-            let new_version = !s.version.is_empty() && inst.version != s.version;
-            let created = !inst.pinged;
-            inst.pinged = true;
-            let was_up = inst.up;
-            inst.up = s.rtt_ms.is_some();
-            let delta = inst.packed_pings.push(seq, PingValue::new(s.rtt_ms, s.state.code()));
+            let (service, id, version) = (s.service.as_ref(), s.id.as_ref(), s.version.as_ref());
+            let (new_version, created, was_up, first, delta) = self.with_instance((service, id, version), |inst| {
+                let created = !inst.pinged;
+                inst.pinged = true;
+                let was_up = inst.up;
+                inst.up = s.rtt_ms.is_some();
+                let first = inst.packed_pings.last().is_none_or(|(last, _)| last != seq);
+                let delta = inst.packed_pings.push(seq, PingValue::new(s.rtt_ms, s.state.code()));
+                (
+                    !version.is_empty() && inst.version != version,
+                    created,
+                    was_up,
+                    first,
+                    delta,
+                )
+            });
             self.bytes = grow(self.bytes, delta);
-            if s.rtt_ms.is_some() {
-                answered.insert((s.service.as_str(), s.id.as_str()));
+            if first && was_up {
+                up_and_mentioned += 1;
+            }
+            match (was_up, s.rtt_ms.is_some()) {
+                (false, true) => self.up += 1,
+                (true, false) => self.up -= 1,
+                _ => {}
             }
             if baseline {
                 continue;
             }
             match (created, was_up, s.rtt_ms.is_some()) {
-                (true, _, true) => self.appeared_new(t, s),
+                (true, _, true) => self.appeared_new(t, service, id, version),
                 (false, false, true) => self.event(
                     t,
                     EventKind::Appeared,
-                    &s.service,
-                    &s.id,
-                    format!("{} {} is back", s.service, s.id),
-                    format!("instance {} of {} answers again", s.id, s.service),
+                    service,
+                    id,
+                    format!("{service} {id} is back"),
+                    format!("instance {id} of {service} answers again"),
                 ),
-                (false, true, false) => self.disappeared(t, &s.service, &s.id),
+                (false, true, false) => self.disappeared(t, service, id),
                 _ => {}
             }
             if new_version {
-                self.set_version(t, &s.service, &s.id, &s.version);
+                self.set_version(t, service, id, version);
             }
         }
-        // Instances the round did not mention at all (forgotten by discovery) are down too.
-        let silent: Vec<(String, String)> = self
-            .instances
-            .iter()
-            .filter(|(k, i)| i.up && !answered.contains(&(k.0.as_str(), k.1.as_str())))
-            .map(|(k, _)| k.clone())
-            .collect();
+        // Instances the round did not mention at all (forgotten by discovery) are down too: up,
+        // and without a sample of this round. Looked for only when some up instance was missing.
+        let mut silent: Vec<(String, String)> = Vec::new();
+        if up_before > up_and_mentioned {
+            silent = self
+                .instances
+                .iter()
+                .filter(|(_, i)| i.up && i.packed_pings.last().is_none_or(|(last, _)| last != seq))
+                .map(|(k, _)| k.clone())
+                .collect();
+            silent.sort_unstable();
+        }
         for (service, id) in silent {
-            if let Some(i) = self.instances.get_mut(&(service.clone(), id.clone())) {
+            if let Some(i) = self.instances.get_mut(key::of(&(&service, &id))) {
                 i.up = false;
+                self.up -= 1;
             }
             if !baseline {
                 self.disappeared(t, &service, &id);
@@ -355,12 +390,12 @@ impl History {
         );
     }
 
-    fn appeared_new(&mut self, t: i64, s: &PingSample) {
+    fn appeared_new(&mut self, t: i64, service: &str, id: &str, version: &str) {
         let replaced = self
             .instances
             .values_mut()
-            .filter(|i| i.service == s.service && i.id != s.id && !i.up && !i.replaced)
-            .max_by_key(|i| i.packed_pings.last().map(|(seq, _)| seq));
+            .filter(|i| i.service == service && i.id != id && !i.up && !i.replaced)
+            .max_by_key(|i| (i.packed_pings.last().map(|(seq, _)| seq), i.id.clone()));
         match replaced {
             Some(old) => {
                 old.replaced = true;
@@ -368,84 +403,82 @@ impl History {
                 self.event(
                     t,
                     EventKind::Restarted,
-                    &s.service,
-                    &s.id,
-                    format!("{} restarted", s.service),
-                    format!("instance {} replaced {} of {}", s.id, old_id, s.service),
+                    service,
+                    id,
+                    format!("{service} restarted"),
+                    format!("instance {id} replaced {old_id} of {service}"),
                 );
-                if !old_version.is_empty() && !s.version.is_empty() && old_version != s.version {
+                if !old_version.is_empty() && !version.is_empty() && old_version != version {
                     self.event(
                         t,
                         EventKind::VersionChanged,
-                        &s.service,
-                        &s.id,
-                        format!("{} version {} → {}", s.service, old_version, s.version),
-                        format!(
-                            "instance {} ({}) replaced {} ({}) of {}",
-                            s.id, s.version, old_id, old_version, s.service
-                        ),
+                        service,
+                        id,
+                        format!("{service} version {old_version} → {version}"),
+                        format!("instance {id} ({version}) replaced {old_id} ({old_version}) of {service}"),
                     );
                 }
             }
             None => self.event(
                 t,
                 EventKind::Appeared,
-                &s.service,
-                &s.id,
-                format!("{} {} appeared", s.service, s.id),
-                format!("new instance {} of {} (version {})", s.id, s.service, s.version),
+                service,
+                id,
+                format!("{service} {id} appeared"),
+                format!("new instance {id} of {service} (version {version})"),
             ),
         }
     }
 
     /// Record a stats round taken at `t` (ms). A changed `started` of a known instance is a
     /// *restarted* event and starts a new counter segment.
-    pub fn ingest_stats(&mut self, t: i64, samples: &[StatsSample]) {
+    pub fn ingest_stats<S: AsRef<str>>(&mut self, t: i64, samples: &[StatsSample<S>]) {
         let seq = self.next_seq();
         for s in samples {
-            let (inst, _) = self.entry(&s.service, &s.id, &s.version);
-            let new_version = !s.version.is_empty() && inst.version != s.version;
-            let restarted = matches!((inst.started, s.started), (Some(a), Some(b)) if a != b);
-            if restarted {
-                inst.segment += 1;
-            }
-            if s.started.is_some() {
-                inst.started = s.started;
-            }
-            let segment = inst.segment;
-            let mut added: isize = 0;
-            for e in &s.endpoints {
-                let series = match inst.packed_endpoints.get_mut(&e.name) {
-                    Some(series) => series,
-                    None => {
-                        added += endpoint_overhead(&e.name) as isize;
-                        inst.packed_endpoints.entry(e.name.clone()).or_default()
-                    }
-                };
-                added += series.push(
-                    seq,
-                    EndpointValue {
+            let (service, id, version) = (s.service.as_ref(), s.id.as_ref(), s.version.as_ref());
+            let (new_version, restarted, added) = self.with_instance((service, id, version), |inst| {
+                let restarted = matches!((inst.started, s.started), (Some(a), Some(b)) if a != b);
+                if restarted {
+                    inst.segment += 1;
+                }
+                if s.started.is_some() {
+                    inst.started = s.started;
+                }
+                let segment = inst.segment;
+                let mut added: isize = 0;
+                for e in &s.endpoints {
+                    let name = e.name.as_ref();
+                    let value = EndpointValue {
                         requests: e.requests,
                         errors: e.errors,
                         processing_ns: e.processing_ns,
                         segment,
-                    },
-                );
-                added += inst.push_data(t, segment, &e.name, &e.data) as isize;
-            }
+                    };
+                    match inst.packed_endpoints.get_mut(name) {
+                        Some(series) => added += series.push(seq, value),
+                        None => {
+                            let mut series = Packed::default();
+                            added += endpoint_overhead(name) as isize + series.push(seq, value);
+                            inst.packed_endpoints.insert(name.to_string(), series);
+                        }
+                    }
+                    added += inst.push_data(t, segment, name, &e.data) as isize;
+                }
+                (!version.is_empty() && inst.version != version, restarted, added)
+            });
             self.bytes = grow(self.bytes, added);
             if restarted {
                 self.event(
                     t,
                     EventKind::Restarted,
-                    &s.service,
-                    &s.id,
-                    format!("{} {} restarted", s.service, s.id),
-                    format!("instance {} of {} reports a new start time", s.id, s.service),
+                    service,
+                    id,
+                    format!("{service} {id} restarted"),
+                    format!("instance {id} of {service} reports a new start time"),
                 );
             }
             if new_version {
-                self.set_version(t, &s.service, &s.id, &s.version);
+                self.set_version(t, service, id, version);
             }
         }
         self.close_round(t);
@@ -482,10 +515,12 @@ impl History {
     /// Drop every round, sample and event at or before `floor`, and instances left without samples that are down.
     fn trim(&mut self, floor: i64) {
         let (mut freed, mut changed) = (0usize, 0isize);
+        let mut dropped = 0;
         while self.ledger.front().is_some_and(|t| *t <= floor) {
             self.ledger.pop_front();
             self.first_seq += 1;
             freed += LEDGER_ENTRY_BYTES;
+            dropped += 1;
         }
         // Rounds before the ledger's first are gone: so are their samples.
         let floor_seq = self.first_seq.checked_sub(1);
@@ -494,26 +529,29 @@ impl History {
                 freed += e.bytes();
             }
         }
-        self.instances.retain(|_, i| {
-            if let Some(floor_seq) = floor_seq {
-                changed += i.packed_pings.trim(floor_seq);
-                i.packed_endpoints.retain(|name, series| {
-                    changed += series.trim(floor_seq);
-                    if series.is_empty() {
-                        freed += endpoint_overhead(name);
-                        false
-                    } else {
-                        true
-                    }
-                });
-            }
-            freed += i.trim_data(floor);
-            let keep = i.up || !i.packed_pings.is_empty() || !i.packed_endpoints.is_empty();
-            if !keep {
-                freed += instance_overhead(&i.service, &i.id, &i.version);
-            }
-            keep
-        });
+        // Samples and data points belong to rounds: with no round dropped, none expired.
+        if dropped > 0 {
+            self.instances.retain(|_, i| {
+                if let Some(floor_seq) = floor_seq {
+                    changed += i.packed_pings.trim(floor_seq);
+                    i.packed_endpoints.retain(|name, series| {
+                        changed += series.trim(floor_seq);
+                        if series.is_empty() {
+                            freed += endpoint_overhead(name);
+                            false
+                        } else {
+                            true
+                        }
+                    });
+                }
+                freed += i.trim_data(floor);
+                let keep = i.up || !i.packed_pings.is_empty() || !i.packed_endpoints.is_empty();
+                if !keep {
+                    freed += instance_overhead(&i.service, &i.id, &i.version);
+                }
+                keep
+            });
+        }
         freed += self.trim_probes(floor);
         self.bytes = grow(self.bytes, changed) - freed;
     }

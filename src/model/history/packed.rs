@@ -176,6 +176,8 @@ pub struct Packed<C: Codec> {
     blocks: VecDeque<Block>,
     tail: Option<Tail<C>>,
     len: usize,
+    /// [`Packed::bytes`], kept up to date by every change.
+    heap: usize,
 }
 
 impl<C: Codec> Default for Packed<C> {
@@ -184,6 +186,7 @@ impl<C: Codec> Default for Packed<C> {
             blocks: VecDeque::new(),
             tail: None,
             len: 0,
+            heap: 0,
         }
     }
 }
@@ -280,28 +283,38 @@ impl<C: Codec> Packed<C> {
 
     /// Heap bytes held (block list and every block's bits, spare capacity included).
     pub fn bytes(&self) -> usize {
+        self.heap
+    }
+
+    fn count_bytes(&self) -> usize {
         self.blocks.capacity() * size_of::<Block>() + self.blocks.iter().map(|b| b.bits.bytes.capacity()).sum::<usize>()
     }
 
     /// Append a point of round `seq` (rounds only grow); returns the change in [`Packed::bytes`].
     pub fn push(&mut self, seq: u64, point: C) -> isize {
-        let before = self.bytes();
+        let before = self.heap;
         let full = self.blocks.back().is_none_or(|b| b.n >= BLOCK_POINTS);
         if full {
             if let Some(b) = self.blocks.back_mut() {
+                let had = b.bits.bytes.capacity();
                 b.bits.bytes.shrink_to_fit();
+                self.heap = self.heap + b.bits.bytes.capacity() - had;
             }
-            if self.blocks.len() == self.blocks.capacity() {
+            let had = self.blocks.capacity();
+            if self.blocks.len() == had {
                 self.blocks.reserve_exact(1);
             }
             self.blocks.push_back(Block::default());
+            self.heap += (self.blocks.capacity() - had) * size_of::<Block>();
         }
         let tail = if full { None } else { self.tail };
         if let Some(block) = self.blocks.back_mut() {
+            let had = block.bits.bytes.capacity();
             self.tail = Some(append(block, tail.as_ref(), seq, &point));
+            self.heap = self.heap + block.bits.bytes.capacity() - had;
             self.len += 1;
         }
-        self.bytes() as isize - before as isize
+        self.heap as isize - before as isize
     }
 
     /// Every point, oldest first.
@@ -323,7 +336,10 @@ impl<C: Codec> Packed<C> {
     /// Drop the points of rounds up to `floor_seq`; returns the change in [`Packed::bytes`]
     /// (re-coding the oldest block puts its new first point in full, so it can even grow).
     pub fn trim(&mut self, floor_seq: u64) -> isize {
-        let before = self.bytes();
+        let before = self.heap;
+        if self.blocks.front().is_none_or(|b| b.first_seq > floor_seq) {
+            return 0;
+        }
         while self.blocks.front().is_some_and(|b| b.last_seq <= floor_seq) {
             if let Some(b) = self.blocks.pop_front() {
                 self.len -= usize::from(b.n);
@@ -359,7 +375,8 @@ impl<C: Codec> Packed<C> {
         } else if self.blocks.capacity() > self.blocks.len() + 2 {
             self.blocks.shrink_to_fit();
         }
-        self.bytes() as isize - before as isize
+        self.heap = self.count_bytes();
+        self.heap as isize - before as isize
     }
 }
 

@@ -123,7 +123,7 @@ fn down_then_gone_instances_are_forgotten_after_retention() {
     assert!(!h.unpacked().instance("orders", "a").unwrap().up);
     assert_eq!(h.unpacked().instance("orders", "a").unwrap().pings[1].rtt(), None);
     for i in 2..10 {
-        h.ingest_ping(i * 1000, &[]);
+        h.ingest_ping::<String>(i * 1000, &[]);
     }
     assert!(h.unpacked().instance("orders", "a").is_none());
     assert_eq!(h.bytes(), h.recount());
@@ -211,7 +211,7 @@ fn started_change_is_a_restart_and_a_new_segment() {
 #[test]
 fn an_instance_first_seen_by_stats_appears_once_pinged() {
     let mut h = History::new(3_600_000, DEFAULT_BUDGET_BYTES);
-    h.ingest_ping(0, &[]);
+    h.ingest_ping::<String>(0, &[]);
     h.ingest_stats(500, &[stats("a", 100, 1)]);
     h.ingest_ping(1000, &[ping("orders", "a", "1.0.0", Some(1.0))]);
     let e: Vec<_> = h.events().collect();
@@ -259,4 +259,16 @@ fn data_leaves_are_bounded_per_endpoint_accounted_and_trimmed() {
     h.ingest_stats(100_000, &[stats("b", 1, 1)]);
     assert!(h.unpacked().instance("orders", "a").is_none_or(|i| i.data.is_empty()));
     assert_eq!(h.bytes(), h.recount());
+}
+
+#[test]
+fn an_instance_left_out_is_down_even_when_another_is_in_the_round_twice() {
+    let mut h = History::new(3_600_000, DEFAULT_BUDGET_BYTES);
+    let (a, b) = (ping("orders", "a", "1", Some(1.0)), ping("orders", "b", "1", Some(1.0)));
+    h.ingest_ping(0, &[a.clone(), b]);
+    h.ingest_ping(1000, &[a.clone(), a]);
+    let view = h.unpacked();
+    assert!(view.instance("orders", "a").unwrap().up);
+    assert!(!view.instance("orders", "b").unwrap().up);
+    assert_eq!(kinds(&h), [(EventKind::Disappeared, "b".to_string())]);
 }

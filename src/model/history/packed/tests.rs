@@ -89,6 +89,11 @@ fn points_come_back_exactly_through_appends_and_trims() {
         // Expired points may stay until an eighth of the oldest block has expired.
         assert!(pings.len() >= want_p.len() && pings.len() <= want_p.len() + usize::from(BLOCK_POINTS) / 8 + 1);
         assert_eq!(stats.last(), want_s.last().copied());
+        // The running byte count is the heap actually held.
+        assert_eq!(
+            (pings.bytes(), stats.bytes()),
+            (pings.count_bytes(), stats.count_bytes())
+        );
     }
     assert_eq!(live(&pings, floor), want_p);
     assert_eq!(
