@@ -1,4 +1,4 @@
-//! The JetStream history store end to end: real nats-servers with JetStream (a temporary store directory) and real plugin processes driven over gRPC. A restart keeps the history, two processes share one sampler and give one answer, a SIGKILLed sampler is replaced, an existing stream that differs is used and named, and a server or account without JetStream (or a user denied `$JS.API`) degrades to the memory store loudly; a settings save keeps a memory history.
+//! The JetStream history store end to end: real nats-servers with JetStream (a temporary store directory) and real plugin processes driven over gRPC. A restart keeps the history, two processes share one sampler and give one answer, a SIGKILLed sampler is replaced, an existing stream that differs is used and named, and a server or account without JetStream (or a user denied `$JS.API`) degrades to the memory store loudly; a settings save keeps a memory history; and in a three-node JetStream cluster a stream of three replicas keeps the history when its leader dies.
 
 mod support;
 
@@ -418,4 +418,89 @@ async fn broken_messages_in_the_stream_are_skipped_and_counted() {
         let got = points(q, &ds, now_ms() - 60_000, now_ms()).await;
         assert!(got.values().next().is_some_and(|v| v.len() >= 4), "{got:?}");
     }
+}
+
+/// The ping `timeseries` over `[from, to]` per instance id, or the error (a node may be down).
+async fn points_or_error(
+    p: &PluginProcess,
+    ds: &DataSource,
+    from: i64,
+    to: i64,
+) -> Result<BTreeMap<String, Vec<i64>>, String> {
+    let r = p
+        .query_window(ds, &[ping_rtt()], (from, to), 1_000_000, 1000)
+        .await
+        .map_err(|e| e.to_string())?;
+    let a = &r["A"];
+    if !a.error.is_empty() {
+        return Err(a.error.clone());
+    }
+    Ok(a.frames
+        .iter()
+        .filter_map(|f| {
+            let id = f.numeric_fields().first()?.labels.as_ref()?["id"].as_str()?.to_string();
+            let t = f.field("time").values.iter().filter_map(Value::as_i64);
+            Some((id, t.map(|t| t / 1_000_000).filter(|t| *t <= to).collect()))
+        })
+        .collect())
+}
+
+#[tokio::test]
+async fn a_stream_of_three_replicas_in_a_cluster_keeps_the_history_when_its_leader_dies() {
+    let mut nodes = NatsServer::jetstream_cluster(3).await;
+    let urls: Vec<String> = nodes.iter().map(NatsServer::url).collect();
+    // A JetStream cluster elects its meta leader first: until then no stream can be made.
+    let js = async_nats::jetstream::new(connect_all(&urls).await.unwrap());
+    assert!(
+        eventually(Duration::from_secs(30), || async { js.query_account().await.is_ok() }).await,
+        "JetStream is not up in the cluster"
+    );
+    let _orders = RustService::start_on(connect_all(&urls).await.unwrap(), "orders", "1.0.0", &[], 0)
+        .await
+        .unwrap();
+    let ds = DataSource::new(&urls.join(",")).json(json!({
+        "sampleIntervalSec": 1, "retentionMinutes": 5, "historyStore": "jetstream", "historyReplicas": 3
+    }));
+    let p = PluginProcess::start().await.unwrap();
+    let (status, message) = p.health(&ds).await.unwrap();
+    assert_eq!(status, 1, "{message}");
+    rounds_pass(&[&p], 5.0).await;
+    let mut stream = js.get_stream("NATSMICRO_HISTORY").await.unwrap();
+    let info = stream.info().await.unwrap().clone();
+    assert_eq!(info.config.num_replicas, 3);
+    let cluster = info.cluster.expect("a clustered stream says where it lives");
+    assert_eq!(cluster.replicas.len(), 2, "{cluster:?}");
+    let leader = cluster.leader.expect("the stream has a leader");
+    // Points older than 2 s are in the stream (a window reaching the present also gets the
+    // round just taken, which may not be yet).
+    let now = now_ms();
+    let cut = now - 2000;
+    let before = points_or_error(&p, &ds, now - 60_000, now).await.unwrap();
+    let held = before
+        .values()
+        .next()
+        .map_or(0, |v| v.iter().filter(|t| **t <= cut).count());
+    assert!(held >= 3, "{before:?}");
+    // Kill the node that leads the stream: the two left elect a new leader, keep every message,
+    // and the sampler goes on storing rounds.
+    let n: usize = leader.trim_start_matches('n').parse().unwrap();
+    nodes[n - 1].stop();
+    let fresh = PluginProcess::start().await.unwrap();
+    let last = std::sync::Mutex::new(Err(String::new()));
+    let whole = eventually(Duration::from_secs(60), || async {
+        let got = points_or_error(&fresh, &ds, now - 60_000, now_ms()).await;
+        let ok = got.as_ref().is_ok_and(|got| {
+            got.values()
+                .next()
+                .is_some_and(|v| v.iter().filter(|t| **t <= cut).count() >= held && v.iter().any(|t| *t > now + 2000))
+        });
+        *last.lock().unwrap() = got;
+        ok
+    })
+    .await;
+    assert!(
+        whole,
+        "after n{n} (the stream leader) died, a fresh process should read the {held} points up to {cut} and new ones after {now}: {:?}; before the kill: {before:?}",
+        last.lock().unwrap()
+    );
 }

@@ -238,6 +238,15 @@ impl NatsServer {
     /// `n` servers routed into one cluster (`server_name` n1…nN), each on its own client port;
     /// returns once a message published on every node reaches a subscriber on every other.
     pub async fn cluster(n: usize) -> Vec<NatsServer> {
+        Self::cluster_of(n, false).await
+    }
+
+    /// [`NatsServer::cluster`] with JetStream on every node (each its own store directory).
+    pub async fn jetstream_cluster(n: usize) -> Vec<NatsServer> {
+        Self::cluster_of(n, true).await
+    }
+
+    async fn cluster_of(n: usize, jetstream: bool) -> Vec<NatsServer> {
         let routes: Vec<u16> = (0..n).map(|_| free_port()).collect();
         let list = routes
             .iter()
@@ -246,11 +255,16 @@ impl NatsServer {
             .join(", ");
         let nodes: Vec<NatsServer> = (0..n)
             .map(|i| {
-                NatsServer::with_config(&format!(
+                let config = format!(
                     "server_name: n{}\ncluster {{ name: c, listen: 127.0.0.1:{}, routes: [{list}] }}\n",
                     i + 1,
                     routes[i]
-                ))
+                );
+                if jetstream {
+                    NatsServer::with_jetstream(&config)
+                } else {
+                    NatsServer::with_config(&config)
+                }
             })
             .collect();
         let clients: Vec<async_nats::Client> =

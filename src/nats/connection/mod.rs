@@ -20,6 +20,10 @@ use crate::nats::shared_history::SharedHistory;
 
 mod cache;
 
+/// How long opening the JetStream history store is tried again while JetStream is busy (at least
+/// two request timeouts).
+const STORE_PATIENCE: Duration = Duration::from_secs(10);
+
 pub use cache::{Connections, SourceId, SourceKey};
 
 /// Why a connection could not be made; messages are for users and hold no secrets.
@@ -166,7 +170,8 @@ impl Connection {
         tracing::info!(servers = %servers, auth = settings.auth.kind(), "connected to NATS");
         let (mut shared, mut degraded) = (None, None);
         if let (Some(period), StoreKind::JetStream) = (settings.sample_interval, settings.history.store) {
-            match SharedHistory::open(&client, &settings, &events.server_errors, period).await {
+            let patience = STORE_PATIENCE.max(settings.timeout * 2);
+            match SharedHistory::open_patiently(&client, &settings, &events.server_errors, period, patience).await {
                 Ok(store) => shared = Some(Arc::new(store)),
                 Err(e) => {
                     tracing::warn!(error = %e, "JetStream history store unavailable; keeping the history in memory");

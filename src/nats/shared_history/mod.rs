@@ -86,6 +86,20 @@ async fn account_identity(client: &async_nats::Client, settings: &Settings, time
     )
 }
 
+/// A failure that a moment may cure: no answer in time, or JetStream saying it is busy.
+fn transient(detail: &str) -> bool {
+    let d = detail.to_ascii_lowercase();
+    [
+        "timed out",
+        "timeout",
+        "temporarily unavailable",
+        "no leader",
+        "no responders",
+    ]
+    .iter()
+    .any(|w| d.contains(w))
+}
+
 fn permission_error(errors: &ServerErrors, since: Instant) -> Option<String> {
     errors
         .latest_since(since)
@@ -183,6 +197,30 @@ impl SharedHistory {
             published: AtomicU64::new(0),
             publish_failures: AtomicU64::new(0),
         })
+    }
+
+    /// [`SharedHistory::open`], tried again for up to `patience` while JetStream answers that it
+    /// is busy or does not answer in time (a cluster electing a leader after a node died): a
+    /// process starting then uses the shared history instead of keeping its own for its life.
+    pub async fn open_patiently(
+        client: &async_nats::Client,
+        settings: &Settings,
+        errors: &ServerErrors,
+        period: Duration,
+        patience: Duration,
+    ) -> Result<Self, Unavailable> {
+        let give_up = Instant::now() + patience;
+        let mut pause = Duration::from_millis(250);
+        loop {
+            match Self::open(client, settings, errors, period).await {
+                Err(Unavailable::Failed(detail)) if transient(&detail) && Instant::now() + pause < give_up => {
+                    tracing::info!(error = %detail, "JetStream busy; opening the history store again");
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(Duration::from_secs(2));
+                }
+                other => return other,
+            }
+        }
     }
 
     /// Publish one round; waits for the stream's acknowledgements.
