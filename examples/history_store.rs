@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, Result};
 use futures::StreamExt;
+use natsmicro::model::history::wire::{self, Assembler, Records};
 use natsmicro::model::history::{
     EndpointSample, History, PingSample, StatsSample, ENDPOINT_POINT_BYTES, PING_POINT_BYTES,
 };
@@ -44,11 +45,14 @@ impl Lcg {
 
 /// One hour at 15 s (240 rounds) of `n` instances with one endpoint: RTT around 1 ms with
 /// ±0.3 ms of jitter, about 10 requests a second, an error now and then.
-fn memory_hour(n: usize) -> (History, f64) {
+/// Also returns the rounds as history messages (as the JetStream store publishes them, 512 KiB
+/// chunks), and the time their samples took to build.
+fn memory_hour(n: usize) -> (History, f64, Vec<Vec<u8>>) {
     let mut g = Lcg(3);
     let mut h = History::new(3_600_000, usize::MAX / 2);
     let mut counters = vec![(0u64, 0u64, 0u64); n];
-    let t0 = Instant::now();
+    let mut messages = Vec::new();
+    let mut ingest = Duration::ZERO;
     for r in 0..240i64 {
         let t = 1_700_000_000_000 + r * 15_000;
         let pings: Vec<PingSample> = (0..n)
@@ -60,7 +64,10 @@ fn memory_hour(n: usize) -> (History, f64) {
                 state: State::Up,
             })
             .collect();
+        let t0 = Instant::now();
         h.ingest_ping(t, &pings);
+        ingest += t0.elapsed();
+        messages.extend(wire::encode(t, &Records::Ping(pings), 512 << 10));
         let stats: Vec<StatsSample> = (0..n)
             .map(|i| {
                 let c = &mut counters[i];
@@ -85,10 +92,40 @@ fn memory_hour(n: usize) -> (History, f64) {
                 }
             })
             .collect();
+        let t0 = Instant::now();
         h.ingest_stats(t + 10, &stats);
+        ingest += t0.elapsed();
+        messages.extend(wire::encode(t + 10, &Records::Stats(stats), 512 << 10));
     }
-    let per_round_ms = t0.elapsed().as_secs_f64() * 1e3 / 480.0;
-    (h, per_round_ms)
+    let per_round_ms = ingest.as_secs_f64() * 1e3 / 480.0;
+    (h, per_round_ms, messages)
+}
+
+/// What a fresh JetStream-store process does with the stream's messages, in this process: put
+/// rounds together, decode them, ingest them. Returns (decode, ingest) µs per sample.
+fn replay(messages: &[Vec<u8>], samples: usize) -> Result<(f64, f64)> {
+    let t0 = Instant::now();
+    let mut assembler = Assembler::default();
+    let mut rounds = Vec::new();
+    for m in messages {
+        rounds.extend(assembler.push(m)?);
+    }
+    let decoded: Vec<_> = rounds.iter().map(|r| (r.t, r.decode())).collect();
+    let decode = t0.elapsed();
+    if decoded.iter().any(|(_, (_, rejected))| *rejected > 0) {
+        return Err(anyhow!("a message did not decode"));
+    }
+    let t0 = Instant::now();
+    let mut h = History::new(3_600_000, usize::MAX / 2);
+    for (t, (records, _)) in &decoded {
+        h.ingest_records(*t, records);
+    }
+    let ingest = t0.elapsed();
+    if h.samples() != samples {
+        return Err(anyhow!("replay holds {} samples, not {samples}", h.samples()));
+    }
+    let us = |d: Duration| d.as_secs_f64() * 1e6 / samples as f64;
+    Ok((us(decode), us(ingest)))
 }
 
 fn jetstream(n: &NatsServer, extra: Value) -> DataSource {
@@ -187,7 +224,10 @@ async fn main() -> Result<()> {
     let n = env_num("HISTORY_BENCH_INSTANCES", 1000);
 
     // 1. Bytes per sample in memory.
-    let (h, ingest_ms) = memory_hour(10_000);
+    let (h, ingest_ms, messages) = memory_hour(10_000);
+    let (decode_us, replay_us) = replay(&messages, h.samples())?;
+    let (messages_n, message_bytes) = (messages.len(), messages.iter().map(Vec::len).sum::<usize>());
+    drop(messages);
     let (mut pings, mut endpoints) = (0usize, 0usize);
     for i in h.instances() {
         let (p, e) = i.packed_samples();
@@ -240,7 +280,9 @@ async fn main() -> Result<()> {
     );
     let _ = writeln!(
         md,
-        "\nSamples: {pings} ping, {endpoints} endpoint (RTT about 1 ms ± 0.3 ms, about 10 requests a second per endpoint). Ingest: {ingest_ms:.1} ms per round of 10 000 instances (ping and stats alike, in this process).\n"
+        "\nSamples: {pings} ping, {endpoints} endpoint (RTT about 1 ms ± 0.3 ms, about 10 requests a second per endpoint). Ingest: {ingest_ms:.1} ms per round of 10 000 instances (ping and stats alike, in this process).\n\nThe same hour as history messages (what a fresh JetStream-store process reads): {} messages, {:.1} B per sample; decoding them {decode_us:.3} µs per sample, ingesting the decoded rounds {replay_us:.3} µs per sample (in this process, no NATS).\n",
+        messages_n,
+        message_bytes as f64 / (pings + endpoints) as f64
     );
     drop(h);
 
