@@ -17,6 +17,7 @@
 //! - [`model::history`]: samples per instance and endpoint under retention and a hard memory
 //!   bound; event detection (appeared, disappeared, restarted, version changed); the compact
 //!   messages (`wire`) a shared history stores one round in.
+//! - [`model::key`]: the `(service, id)` key of an instance, looked up by borrowed strings.
 //! - [`model::rate`]: the one rule for rates of STATS counters over an interval.
 //! - [`model::shapes`]: rounds and replies to instant frames (`numeric-long`, `table`).
 //! - [`model::custom_data`]: frames of custom STATS `data`: one leaf as an instant value, the table of leaves.

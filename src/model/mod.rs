@@ -10,6 +10,7 @@ pub mod contract;
 pub mod custom_data;
 pub mod frames;
 pub mod history;
+pub mod key;
 pub mod leaves;
 pub mod live;
 pub mod micro;

@@ -37,12 +37,12 @@ impl InstanceHistory {
         let mut added = 0;
         for (path, value) in leaves.iter().take(MAX_DATA_LEAVES) {
             let path = path.as_ref();
-            if !self.data.contains_key(super::key::of(&(endpoint, path))) {
+            if !self.data.contains_key(crate::model::key::of(&(endpoint, path))) {
                 added += series_overhead(endpoint, path);
                 self.data
                     .insert((endpoint.to_string(), path.to_string()), VecDeque::new());
             }
-            let Some(series) = self.data.get_mut(super::key::of(&(endpoint, path))) else {
+            let Some(series) = self.data.get_mut(crate::model::key::of(&(endpoint, path))) else {
                 continue;
             };
             push_slim(

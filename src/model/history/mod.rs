@@ -19,11 +19,12 @@
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::mem::size_of;
 
+use crate::model::key;
+
 mod accounting;
 pub mod codecs;
 mod data;
 mod events;
-mod key;
 pub mod packed;
 mod probes;
 mod samples;

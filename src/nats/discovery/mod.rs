@@ -48,6 +48,12 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
+/// Free `value` on a task of its own: a round of 10 000 replies takes milliseconds to free,
+/// which no answer needs to wait for.
+fn drop_later<T: Send + 'static>(value: T) {
+    tokio::spawn(async move { drop(value) });
+}
+
 /// Tuning of a discovery round.
 #[derive(Clone, Debug)]
 pub struct Policy {
@@ -244,18 +250,35 @@ impl Discovery {
     /// whatever would take the kept rounds' payload bytes past one round budget.
     fn remember(&self, subject: &str, round: &Arc<Round>) {
         let window = self.policy.share_window;
+        // Rounds let go of here may be the last references: they are freed off the answer's path.
+        let mut gone = Vec::new();
         let mut recent = lock(&self.recent);
-        recent.retain(|_, (at, _)| at.elapsed() < window);
+        recent.retain(|_, (at, r)| {
+            let keep = at.elapsed() < window;
+            if !keep {
+                gone.push(Arc::clone(r));
+            }
+            keep
+        });
         let budget = self.policy.max_round_bytes as u64;
         let mut total: u64 = recent.values().map(|(_, r)| r.bytes).sum::<u64>() + round.bytes;
         while total > budget && !recent.is_empty() {
             let oldest = recent.iter().min_by_key(|(_, (at, _))| *at).map(|(k, _)| k.clone());
             if let Some((_, r)) = oldest.and_then(|k| recent.remove(&k)) {
                 total -= r.bytes;
+                gone.push(r);
             }
         }
         if round.bytes <= budget {
-            recent.insert(subject.to_string(), (Instant::now(), Arc::clone(round)));
+            gone.extend(
+                recent
+                    .insert(subject.to_string(), (Instant::now(), Arc::clone(round)))
+                    .map(|(_, r)| r),
+            );
+        }
+        drop(recent);
+        if !gone.is_empty() {
+            drop_later(gone);
         }
     }
 }

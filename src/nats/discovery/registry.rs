@@ -1,6 +1,12 @@
 //! The instances one connection has seen: who a round should expect in a scope (for the early stop), who is down (known, silent, within retention), bounded in size.
+//!
+//! A round of 10 000 replies passes through here several times (expected, missing, record,
+//! retire), so every look-up is by borrowed strings and a key is allocated only for an instance
+//! seen for the first time.
 
+use std::collections::hash_map::RandomState;
 use std::collections::{HashMap, HashSet};
+use std::hash::{BuildHasher, BuildHasherDefault, Hasher};
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -8,6 +14,7 @@ use chrono::{DateTime, Utc};
 
 use super::lock;
 use crate::model::history::PingSample;
+use crate::model::key;
 use crate::model::micro::Scope;
 use crate::model::observed::{KnownInstance, Reply};
 
@@ -15,74 +22,134 @@ use crate::model::observed::{KnownInstance, Reply};
 #[derive(Debug, Default)]
 pub struct Registry {
     known: Mutex<HashMap<(String, String), KnownInstance>>,
+    /// Keys the fingerprints of [`Expected`] (random per registry, so replies cannot aim at a collision).
+    hasher: RandomState,
 }
 
 /// Hard bound on remembered instances (a hostile fleet cannot grow memory without limit).
 const REGISTRY_LIMIT: usize = 100_000;
 
-impl Registry {
-    /// Instances of `scope` that answered their last complete round.
-    pub fn expected(&self, scope: &Scope) -> HashSet<(String, String)> {
-        lock(&self.known)
-            .values()
-            .filter(|k| k.alive && scope.contains(&k.name, &k.id))
-            .map(|k| (k.name.clone(), k.id.clone()))
-            .collect()
+/// Who a round expects: a keyed 64-bit fingerprint of each `(service, id)`, built without
+/// copying a string. Two instances share a fingerprint with odds of about n²/2⁶⁵ (10⁻¹¹ for
+/// 10 000); the cost would be one round that stops before that instance answered, which the
+/// background listener and the next round make good.
+#[derive(Debug, Default)]
+pub struct Expected {
+    prints: HashSet<u64, BuildHasherDefault<Fingerprint>>,
+    hasher: RandomState,
+}
+
+impl Expected {
+    pub fn contains(&self, service: &str, id: &str) -> bool {
+        !self.prints.is_empty() && self.prints.contains(&self.hasher.hash_one((service, id)))
     }
 
-    /// Known instances of `scope` seen within `retention` that are not in `answered`.
+    pub fn len(&self) -> usize {
+        self.prints.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.prints.is_empty()
+    }
+}
+
+/// What a reply tells of its instance: it is alive, seen then, at this version.
+fn seen(k: &mut KnownInstance, r: &Reply) {
+    if !r.reply.version.is_empty() && k.version != r.reply.version {
+        k.version.clone_from(&r.reply.version);
+    }
+    k.last_seen = k.last_seen.max(r.received);
+    k.alive = true;
+}
+
+/// Hashes a fingerprint that is already a keyed hash: it is used as it is.
+#[derive(Default)]
+struct Fingerprint(u64);
+
+impl Hasher for Fingerprint {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(*b);
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
+
+impl Registry {
+    /// Instances of `scope` that answered their last complete round.
+    pub fn expected(&self, scope: &Scope) -> Expected {
+        let known = lock(&self.known);
+        let prints = known
+            .values()
+            .filter(|k| k.alive && scope.contains(&k.name, &k.id))
+            .map(|k| self.hasher.hash_one((k.name.as_str(), k.id.as_str())))
+            .collect();
+        Expected {
+            prints,
+            hasher: self.hasher.clone(),
+        }
+    }
+
+    /// Known instances of `scope` seen within `retention` that did not answer (`answered` is false).
     pub fn missing(
         &self,
         scope: &Scope,
-        answered: &HashSet<(&str, &str)>,
+        answered: impl Fn(&str, &str) -> bool,
         retention: Duration,
         now: DateTime<Utc>,
     ) -> Vec<KnownInstance> {
         let horizon = now - chrono::Duration::from_std(retention).unwrap_or(chrono::Duration::MAX);
         let mut out: Vec<KnownInstance> = lock(&self.known)
             .values()
-            .filter(|k| {
-                scope.contains(&k.name, &k.id)
-                    && k.last_seen >= horizon
-                    && !answered.contains(&(k.name.as_str(), k.id.as_str()))
-            })
+            .filter(|k| scope.contains(&k.name, &k.id) && k.last_seen >= horizon && !answered(&k.name, &k.id))
             .cloned()
             .collect();
         out.sort_by(|a, b| (&a.name, &a.id).cmp(&(&b.name, &b.id)));
         out
     }
 
-    /// Record a round's outcome. `complete` says the round saw everyone who would answer, so
-    /// known instances of the scope that did not answer are no longer expected.
-    pub fn record(&self, scope: &Scope, replies: &[Reply], complete: bool, retention: Duration) {
+    /// Record replies: their instances are known, alive (expected) and seen when they answered;
+    /// instances not seen within `retention` are forgotten.
+    pub fn record(&self, replies: &[Reply], retention: Duration) {
         let now = Utc::now();
         let mut known = lock(&self.known);
-        let mut seen = HashSet::with_capacity(replies.len());
         for r in replies {
-            let key = (r.reply.name.clone(), r.reply.id.clone());
-            seen.insert(key.clone());
-            if known.len() >= REGISTRY_LIMIT && !known.contains_key(&key) {
-                continue;
+            let (name, id) = (r.reply.name.as_str(), r.reply.id.as_str());
+            if let Some(entry) = known.get_mut(key::of(&(name, id))) {
+                seen(entry, r);
+            } else if known.len() < REGISTRY_LIMIT {
+                let entry = known
+                    .entry((name.to_string(), id.to_string()))
+                    .or_insert_with(|| KnownInstance {
+                        name: name.to_string(),
+                        id: id.to_string(),
+                        version: String::new(),
+                        last_seen: r.received,
+                        alive: true,
+                        silence: None,
+                    });
+                seen(entry, r);
             }
-            let entry = known.entry(key).or_insert_with(|| KnownInstance {
-                name: r.reply.name.clone(),
-                id: r.reply.id.clone(),
-                version: String::new(),
-                last_seen: r.received,
-                alive: true,
-                silence: None,
-            });
-            if !r.reply.version.is_empty() {
-                entry.version.clone_from(&r.reply.version);
-            }
-            entry.last_seen = entry.last_seen.max(r.received);
-            entry.alive = true;
-        }
-        if complete {
-            retire(&mut known, scope, &seen);
         }
         let horizon = now - chrono::Duration::from_std(retention).unwrap_or(chrono::Duration::MAX);
         known.retain(|_, k| k.last_seen >= horizon);
+    }
+
+    /// After a round that saw everyone who would answer: known instances of `scope` that did not
+    /// answer (`answered` is false) are no longer expected.
+    pub fn retire(&self, scope: &Scope, answered: impl Fn(&str, &str) -> bool) {
+        for k in lock(&self.known).values_mut() {
+            if k.alive && scope.contains(&k.name, &k.id) && !answered(&k.name, &k.id) {
+                k.alive = false;
+            }
+        }
     }
 
     /// Learn a ping round another process sampled (read from the shared history): instances that
@@ -92,9 +159,8 @@ impl Registry {
         let mut known = lock(&self.known);
         for s in samples {
             let (service, id, version) = (s.service.as_ref(), s.id.as_ref(), s.version.as_ref());
-            let key = (service.to_string(), id.to_string());
             let room = known.len() < REGISTRY_LIMIT;
-            match (known.get_mut(&key), s.rtt_ms.is_some()) {
+            match (known.get_mut(key::of(&(service, id))), s.rtt_ms.is_some()) {
                 (Some(k), answered) => {
                     k.alive = answered;
                     if answered {
@@ -106,7 +172,7 @@ impl Registry {
                 }
                 (None, true) if room => {
                     known.insert(
-                        key,
+                        (service.to_string(), id.to_string()),
                         KnownInstance {
                             name: service.to_string(),
                             id: id.to_string(),
@@ -122,11 +188,6 @@ impl Registry {
         }
     }
 
-    /// After a complete round: known instances of `scope` that did not answer are no longer expected.
-    pub fn retire_unseen(&self, scope: &Scope, seen: &HashSet<(String, String)>) {
-        retire(&mut lock(&self.known), scope, seen);
-    }
-
     /// Every known instance (for resources and tests).
     pub fn snapshot(&self) -> Vec<KnownInstance> {
         let mut v: Vec<_> = lock(&self.known).values().cloned().collect();
@@ -135,11 +196,40 @@ impl Registry {
     }
 }
 
-/// Known instances of `scope` not in `seen` are no longer alive (expected).
-fn retire(known: &mut HashMap<(String, String), KnownInstance>, scope: &Scope, seen: &HashSet<(String, String)>) {
-    for k in known.values_mut() {
-        if scope.contains(&k.name, &k.id) && !seen.contains(&(k.name.clone(), k.id.clone())) {
-            k.alive = false;
-        }
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::state::State;
+
+    #[test]
+    fn expected_holds_exactly_the_alive_instances_of_the_scope() {
+        let r = Registry::default();
+        let t = Utc::now();
+        let sample = |service: &'static str, id: &'static str, up: bool| PingSample {
+            service,
+            id,
+            version: "1.0.0",
+            rtt_ms: up.then_some(1.0),
+            state: if up { State::Up } else { State::Unresponsive },
+        };
+        r.learn(
+            t,
+            &[sample("a", "1", true), sample("a", "2", true), sample("b", "1", true)],
+        );
+        r.learn(t, &[sample("a", "2", false)]);
+        let all = r.expected(&Scope::all());
+        assert_eq!(all.len(), 2);
+        assert!(all.contains("a", "1") && all.contains("b", "1"));
+        assert!(!all.contains("a", "2"), "a silent instance is not expected");
+        // The boundary between service and id counts.
+        assert!(!all.contains("a1", "") && !all.contains("", "a1") && !all.contains("b", "1 "));
+        let a = r.expected(&Scope {
+            service: Some("a".into()),
+            id: None,
+        });
+        assert!(a.contains("a", "1") && !a.contains("b", "1"));
+        r.retire(&Scope::all(), |s, _| s == "b");
+        assert!(r.expected(&Scope::all()).contains("b", "1"));
+        assert_eq!(r.expected(&Scope::all()).len(), 1);
     }
 }

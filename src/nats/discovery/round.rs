@@ -10,9 +10,11 @@ use futures::StreamExt;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
+use super::registry::Expected;
 use super::targeted::single_silence;
-use super::{lock, Discovery, DiscoveryError, Late, LATE_WINDOW};
+use super::{drop_later, lock, Discovery, DiscoveryError, Late, LATE_WINDOW};
 use crate::metrics;
+use crate::model::key;
 use crate::model::micro::{parse_reply, InvalidReply, Limit, Scope, Verb};
 use crate::model::observed::{Reply, Round, StopReason};
 use crate::model::state::Silence;
@@ -26,7 +28,7 @@ impl Discovery {
     ) -> Result<Round, DiscoveryError> {
         let policy = &self.policy;
         let expected = if scope.is_single() {
-            HashSet::new()
+            Expected::default()
         } else {
             self.registry.expected(&scope)
         };
@@ -90,14 +92,14 @@ impl Discovery {
         let last_reply = state.last_reply;
 
         // The answer takes the replies; a late-reply listener keeps only the set of who answered.
-        let mut replies = std::mem::take(&mut state.replies);
-        replies.sort_by(|a, b| (&a.reply.name, &a.reply.id).cmp(&(&b.reply.name, &b.reply.id)));
-        let answered: HashSet<(&str, &str)> = replies
-            .iter()
-            .map(|r| (r.reply.name.as_str(), r.reply.id.as_str()))
-            .collect();
-        let mut down = self.registry.missing(&scope, &answered, policy.retention, Utc::now());
-        drop(answered);
+        let mut replies = sorted(std::mem::take(&mut state.replies));
+        let seen = &state.seen;
+        let mut down = self.registry.missing(
+            &scope,
+            |name, id| seen.contains(key::of(&(name, id))),
+            policy.retention,
+            Utc::now(),
+        );
         let (mut targeted, mut unasked) = (0, 0);
         if verb == Verb::Ping && !down.is_empty() {
             if scope.is_single() {
@@ -113,9 +115,12 @@ impl Discovery {
                 let asked = self.ask_silent(std::mem::take(&mut down), t0 + policy.timeout).await;
                 (targeted, unasked, down) = (asked.asked, asked.unasked, asked.silent);
                 if !asked.answered.is_empty() {
-                    self.registry.record(&scope, &asked.answered, false, policy.retention);
+                    self.registry.record(&asked.answered, policy.retention);
+                    for r in &asked.answered {
+                        state.seen.insert((r.reply.name.clone(), r.reply.id.clone()));
+                    }
                     replies.extend(asked.answered);
-                    replies.sort_by(|a, b| (&a.reply.name, &a.reply.id).cmp(&(&b.reply.name, &b.reply.id)));
+                    replies = sorted(replies);
                 }
             }
         }
@@ -123,7 +128,7 @@ impl Discovery {
         match stop {
             StopReason::Complete => {
                 // Answer now (recording who answered); learn late newcomers in the background.
-                self.registry.record(&scope, &replies, false, policy.retention);
+                self.registry.record(&replies, policy.retention);
                 let this = Arc::clone(self);
                 let scope = scope.clone();
                 tokio::spawn(async move {
@@ -175,23 +180,30 @@ impl Discovery {
                     this.report_late(late);
                     // `state.replies` holds the late ones only, `state.seen` everyone who answered.
                     // A round cut short saw not everyone: nobody is marked gone because of it.
-                    this.registry.record(&scope, &state.replies, false, policy.retention);
+                    this.registry.record(&state.replies, policy.retention);
                     if !cut_short {
-                        this.registry.retire_unseen(&scope, &state.seen);
+                        let seen = &state.seen;
+                        this.registry
+                            .retire(&scope, |name, id| seen.contains(key::of(&(name, id))));
                     }
                 });
             }
-            StopReason::Stall | StopReason::NoResponders => {
-                self.registry.record(&scope, &replies, true, policy.retention);
-            }
-            StopReason::Timeout => {
+            StopReason::Stall | StopReason::NoResponders | StopReason::Timeout => {
+                self.registry.record(&replies, policy.retention);
                 // Only a round that heard someone knows who is missing.
-                self.registry
-                    .record(&scope, &replies, !replies.is_empty(), policy.retention);
+                if stop != StopReason::Timeout || !replies.is_empty() {
+                    let seen = &state.seen;
+                    self.registry
+                        .retire(&scope, |name, id| seen.contains(key::of(&(name, id))));
+                }
+                drop_later((state, arrivals));
             }
             StopReason::Single | StopReason::Capped | StopReason::Budget => {
-                // `arrivals` is dropped here: the gate unsubscribes and the server stops sending.
-                self.registry.record(&scope, &replies, false, policy.retention);
+                self.registry.record(&replies, policy.retention);
+                // Dropping `arrivals` ends the gate, which unsubscribes: the server stops sending.
+                // It and what collected the round (every key that answered) are freed off the
+                // answer's path.
+                drop_later((state, arrivals));
             }
         }
 
@@ -307,7 +319,7 @@ fn gate(
 struct Collect {
     verb: Verb,
     scope: Scope,
-    expected: HashSet<(String, String)>,
+    expected: Expected,
     waiting: usize,
     seen: HashSet<(String, String)>,
     replies: Vec<Reply>,
@@ -319,7 +331,7 @@ struct Collect {
 }
 
 impl Collect {
-    fn new(verb: Verb, scope: Scope, expected: HashSet<(String, String)>) -> Self {
+    fn new(verb: Verb, scope: Scope, expected: Expected) -> Self {
         let waiting = expected.len();
         Self {
             verb,
@@ -340,12 +352,12 @@ impl Collect {
         self.bytes += payload.len() as u64;
         match parse_reply(self.verb, payload) {
             Ok(reply) if self.scope.contains(&reply.name, &reply.id) => {
-                let key = (reply.name.clone(), reply.id.clone());
-                if !self.seen.insert(key.clone()) {
+                if self.seen.contains(key::of(&(reply.name.as_str(), reply.id.as_str()))) {
                     self.invalid += 1;
                     return;
                 }
-                if self.expected.contains(&key) {
+                self.seen.insert((reply.name.clone(), reply.id.clone()));
+                if self.expected.contains(&reply.name, &reply.id) {
                     self.waiting = self.waiting.saturating_sub(1);
                 }
                 self.last_reply = Some(at);
@@ -369,6 +381,11 @@ impl Collect {
     fn expected_complete(&self) -> bool {
         !self.expected.is_empty() && self.waiting == 0
     }
+}
+
+/// Replies in `(service, id)` order.
+fn sorted(replies: Vec<Reply>) -> Vec<Reply> {
+    key::sorted(replies, |r| (&r.reply.name, &r.reply.id))
 }
 
 fn ms(d: Duration) -> f64 {
