@@ -12,9 +12,13 @@
 use std::collections::BTreeSet;
 
 use chrono::{DateTime, Utc};
-use serde::de::{self, Deserializer};
 use serde::Deserialize;
 use serde_json::Value;
+
+mod loose;
+use loose::{
+    count_or_default, endpoints_or_default, metadata_or_default, nanos_or_default, string_or_default, time_or_default,
+};
 
 /// One of the three discovery verbs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -395,77 +399,6 @@ pub fn parse_reply(verb: Verb, body: &[u8]) -> Result<ServiceReply, InvalidReply
         .endpoints
         .sort_by(|a, b| a.name.cmp(&b.name).then_with(|| a.subject.cmp(&b.subject)));
     Ok(reply)
-}
-
-fn string_or_default<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
-    Ok(match Value::deserialize(d)? {
-        Value::String(s) => s,
-        Value::Null => String::new(),
-        Value::Number(n) => n.to_string(),
-        Value::Bool(b) => b.to_string(),
-        _ => String::new(),
-    })
-}
-
-fn metadata_or_default<'de, D: Deserializer<'de>>(d: D) -> Result<Metadata, D::Error> {
-    Ok(match Value::deserialize(d)? {
-        Value::Object(map) => map
-            .into_iter()
-            .map(|(k, v)| {
-                let v = match v {
-                    Value::String(s) => s,
-                    Value::Null => String::new(),
-                    other => other.to_string(),
-                };
-                (k, v)
-            })
-            .collect(),
-        _ => Metadata::new(),
-    })
-}
-
-fn count_or_default<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
-    Ok(match Value::deserialize(d)? {
-        Value::Number(n) => n
-            .as_u64()
-            .or_else(|| n.as_f64().filter(|f| f.is_finite() && *f >= 0.0).map(|f| f as u64))
-            .unwrap_or(0),
-        Value::String(s) => s.trim().parse().unwrap_or(0),
-        _ => 0,
-    })
-}
-
-fn nanos_or_default<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
-    Ok(match Value::deserialize(d)? {
-        Value::Number(n) => n.as_f64().filter(|f| f.is_finite() && *f >= 0.0).unwrap_or(0.0),
-        Value::String(s) => s
-            .trim()
-            .parse::<f64>()
-            .ok()
-            .filter(|f| f.is_finite() && *f >= 0.0)
-            .unwrap_or(0.0),
-        _ => 0.0,
-    })
-}
-
-fn time_or_default<'de, D: Deserializer<'de>>(d: D) -> Result<Option<DateTime<Utc>>, D::Error> {
-    Ok(match Value::deserialize(d)? {
-        Value::String(s) => DateTime::parse_from_rfc3339(s.trim())
-            .ok()
-            .map(|t| t.with_timezone(&Utc)),
-        _ => None,
-    })
-}
-
-fn endpoints_or_default<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Endpoint>, D::Error> {
-    match Value::deserialize(d)? {
-        Value::Array(items) => items
-            .into_iter()
-            .filter(|v| v.is_object())
-            .map(|v| Endpoint::deserialize(v).map_err(de::Error::custom))
-            .collect(),
-        _ => Ok(Vec::new()),
-    }
 }
 
 #[cfg(test)]
