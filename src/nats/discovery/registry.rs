@@ -4,9 +4,7 @@
 //! retire), so every look-up is by borrowed strings and a key is allocated only for an instance
 //! seen for the first time.
 
-use std::collections::hash_map::RandomState;
-use std::collections::{HashMap, HashSet};
-use std::hash::{BuildHasher, BuildHasherDefault, Hasher};
+use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -14,7 +12,7 @@ use chrono::{DateTime, Utc};
 
 use super::lock;
 use crate::model::history::PingSample;
-use crate::model::key;
+use crate::model::key::{self, Prints};
 use crate::model::micro::Scope;
 use crate::model::observed::{KnownInstance, Reply};
 
@@ -22,36 +20,13 @@ use crate::model::observed::{KnownInstance, Reply};
 #[derive(Debug, Default)]
 pub struct Registry {
     known: Mutex<HashMap<(String, String), KnownInstance>>,
-    /// Keys the fingerprints of [`Expected`] (random per registry, so replies cannot aim at a collision).
-    hasher: RandomState,
+    /// The key of the fingerprints of every round's expected set (a round makes its set of who
+    /// answered like it, so one fingerprint per reply serves both).
+    prints: Prints,
 }
 
 /// Hard bound on remembered instances (a hostile fleet cannot grow memory without limit).
 const REGISTRY_LIMIT: usize = 100_000;
-
-/// Who a round expects: a keyed 64-bit fingerprint of each `(service, id)`, built without
-/// copying a string. Two instances share a fingerprint with odds of about n²/2⁶⁵ (10⁻¹¹ for
-/// 10 000); the cost would be one round that stops before that instance answered, which the
-/// background listener and the next round make good.
-#[derive(Debug, Default)]
-pub struct Expected {
-    prints: HashSet<u64, BuildHasherDefault<Fingerprint>>,
-    hasher: RandomState,
-}
-
-impl Expected {
-    pub fn contains(&self, service: &str, id: &str) -> bool {
-        !self.prints.is_empty() && self.prints.contains(&self.hasher.hash_one((service, id)))
-    }
-
-    pub fn len(&self) -> usize {
-        self.prints.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.prints.is_empty()
-    }
-}
 
 /// What a reply tells of its instance: it is alive, seen then, at this version.
 fn seen(k: &mut KnownInstance, r: &Reply) {
@@ -62,39 +37,15 @@ fn seen(k: &mut KnownInstance, r: &Reply) {
     k.alive = true;
 }
 
-/// Hashes a fingerprint that is already a keyed hash: it is used as it is.
-#[derive(Default)]
-struct Fingerprint(u64);
-
-impl Hasher for Fingerprint {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        for b in bytes {
-            self.0 = self.0.rotate_left(8) ^ u64::from(*b);
-        }
-    }
-
-    fn write_u64(&mut self, n: u64) {
-        self.0 = n;
-    }
-}
-
 impl Registry {
     /// Instances of `scope` that answered their last complete round.
-    pub fn expected(&self, scope: &Scope) -> Expected {
+    pub fn expected(&self, scope: &Scope) -> Prints {
         let known = lock(&self.known);
-        let prints = known
-            .values()
-            .filter(|k| k.alive && scope.contains(&k.name, &k.id))
-            .map(|k| self.hasher.hash_one((k.name.as_str(), k.id.as_str())))
-            .collect();
-        Expected {
-            prints,
-            hasher: self.hasher.clone(),
+        let mut out = self.prints.empty_like(known.len());
+        for k in known.values().filter(|k| k.alive && scope.contains(&k.name, &k.id)) {
+            out.insert(&k.name, &k.id);
         }
+        out
     }
 
     /// Known instances of `scope` seen within `retention` that did not answer (`answered` is false).

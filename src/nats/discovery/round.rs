@@ -1,6 +1,6 @@
 //! One scatter-gather round: the request on its own inbox, the byte-counting gate that drains the subscription, and the stop rules applied to what arrives.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -10,11 +10,10 @@ use futures::StreamExt;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
-use super::registry::Expected;
 use super::targeted::single_silence;
 use super::{drop_later, lock, Discovery, DiscoveryError, Late, LATE_WINDOW};
 use crate::metrics;
-use crate::model::key;
+use crate::model::key::{self, Prints};
 use crate::model::micro::{parse_reply, InvalidReply, Limit, Scope, Verb};
 use crate::model::observed::{Reply, Round, StopReason};
 use crate::model::state::Silence;
@@ -28,7 +27,7 @@ impl Discovery {
     ) -> Result<Round, DiscoveryError> {
         let policy = &self.policy;
         let expected = if scope.is_single() {
-            Expected::default()
+            Prints::new()
         } else {
             self.registry.expected(&scope)
         };
@@ -94,12 +93,9 @@ impl Discovery {
         // The answer takes the replies; a late-reply listener keeps only the set of who answered.
         let mut replies = sorted(std::mem::take(&mut state.replies));
         let seen = &state.seen;
-        let mut down = self.registry.missing(
-            &scope,
-            |name, id| seen.contains(key::of(&(name, id))),
-            policy.retention,
-            Utc::now(),
-        );
+        let mut down = self
+            .registry
+            .missing(&scope, |name, id| seen.contains(name, id), policy.retention, Utc::now());
         let (mut targeted, mut unasked) = (0, 0);
         if verb == Verb::Ping && !down.is_empty() {
             if scope.is_single() {
@@ -117,7 +113,7 @@ impl Discovery {
                 if !asked.answered.is_empty() {
                     self.registry.record(&asked.answered, policy.retention);
                     for r in &asked.answered {
-                        state.seen.insert((r.reply.name.clone(), r.reply.id.clone()));
+                        state.seen.insert(&r.reply.name, &r.reply.id);
                     }
                     replies.extend(asked.answered);
                     replies = sorted(replies);
@@ -183,8 +179,7 @@ impl Discovery {
                     this.registry.record(&state.replies, policy.retention);
                     if !cut_short {
                         let seen = &state.seen;
-                        this.registry
-                            .retire(&scope, |name, id| seen.contains(key::of(&(name, id))));
+                        this.registry.retire(&scope, |name, id| seen.contains(name, id));
                     }
                 });
             }
@@ -193,8 +188,7 @@ impl Discovery {
                 // Only a round that heard someone knows who is missing.
                 if stop != StopReason::Timeout || !replies.is_empty() {
                     let seen = &state.seen;
-                    self.registry
-                        .retire(&scope, |name, id| seen.contains(key::of(&(name, id))));
+                    self.registry.retire(&scope, |name, id| seen.contains(name, id));
                 }
                 drop_later((state, arrivals));
             }
@@ -319,9 +313,10 @@ fn gate(
 struct Collect {
     verb: Verb,
     scope: Scope,
-    expected: Expected,
+    expected: Prints,
     waiting: usize,
-    seen: HashSet<(String, String)>,
+    /// Who answered, made like `expected`: one fingerprint per reply serves both.
+    seen: Prints,
     replies: Vec<Reply>,
     invalid: u64,
     oversized: u64,
@@ -331,15 +326,15 @@ struct Collect {
 }
 
 impl Collect {
-    fn new(verb: Verb, scope: Scope, expected: Expected) -> Self {
+    fn new(verb: Verb, scope: Scope, expected: Prints) -> Self {
         let waiting = expected.len();
         Self {
             verb,
             scope,
+            seen: expected.empty_like(waiting),
+            replies: Vec::with_capacity(waiting),
             expected,
             waiting,
-            seen: HashSet::new(),
-            replies: Vec::new(),
             invalid: 0,
             oversized: 0,
             bytes: 0,
@@ -352,12 +347,12 @@ impl Collect {
         self.bytes += payload.len() as u64;
         match parse_reply(self.verb, payload) {
             Ok(reply) if self.scope.contains(&reply.name, &reply.id) => {
-                if self.seen.contains(key::of(&(reply.name.as_str(), reply.id.as_str()))) {
+                let print = self.seen.print(&reply.name, &reply.id);
+                if !self.seen.insert_print(print) {
                     self.invalid += 1;
                     return;
                 }
-                self.seen.insert((reply.name.clone(), reply.id.clone()));
-                if self.expected.contains(&reply.name, &reply.id) {
+                if self.expected.contains_print(print) {
                     self.waiting = self.waiting.saturating_sub(1);
                 }
                 self.last_reply = Some(at);
