@@ -141,8 +141,8 @@ impl Hasher for AsIs {
 }
 
 /// `items` in `(service, id)` order, sorted by index on the first 16 bytes of each string held
-/// side by side (the strings themselves are read only when those tie): each item moves twice
-/// instead of at every comparison, and 10 000 replies sort in well under a millisecond.
+/// side by side (the strings themselves are read only when those tie): items move only once
+/// the order is known, instead of at every comparison, and 10 000 replies sort in well under a millisecond.
 pub fn sorted<T>(items: Vec<T>, pair: impl Fn(&T) -> (&str, &str)) -> Vec<T> {
     let mut order: Vec<(Head, Head, usize)> = items
         .iter()
@@ -157,8 +157,23 @@ pub fn sorted<T>(items: Vec<T>, pair: impl Fn(&T) -> (&str, &str)) -> Vec<T> {
         Head::cmp(a.0, || pair(&items[a.2]).0, b.0, || pair(&items[b.2]).0)
             .then_with(|| Head::cmp(a.1, || pair(&items[a.2]).1, b.1, || pair(&items[b.2]).1))
     });
-    let mut slots: Vec<Option<T>> = items.into_iter().map(Some).collect();
-    order.into_iter().filter_map(|(_, _, i)| slots[i].take()).collect()
+    // Position k takes the item at `from[k]`: each cycle of the permutation is walked with swaps,
+    // in place (no second vector of items).
+    let mut from: Vec<usize> = order.into_iter().map(|(_, _, i)| i).collect();
+    let mut items = items;
+    for start in 0..from.len() {
+        let mut at = start;
+        loop {
+            let next = from[at];
+            from[at] = at;
+            if next == start {
+                break;
+            }
+            items.swap(at, next);
+            at = next;
+        }
+    }
+    items
 }
 
 /// The first 16 bytes of a string (zero-padded, big-endian) and its length.

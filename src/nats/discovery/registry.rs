@@ -19,10 +19,17 @@ use crate::model::observed::{KnownInstance, Reply};
 /// Instances seen on one connection: the expected set of a round and the memory of who is down.
 #[derive(Debug, Default)]
 pub struct Registry {
-    known: Mutex<HashMap<(String, String), KnownInstance>>,
-    /// The key of the fingerprints of every round's expected set (a round makes its set of who
-    /// answered like it, so one fingerprint per reply serves both).
+    known: Mutex<HashMap<(String, String), Entry>>,
+    /// The key of every fingerprint here: of the entries, of each round's expected set and of
+    /// the set of who answered it (made with [`Registry::answered`]).
     prints: Prints,
+}
+
+/// A known instance and its fingerprint under the registry's key, made once.
+#[derive(Debug)]
+struct Entry {
+    instance: KnownInstance,
+    print: u64,
 }
 
 /// Hard bound on remembered instances (a hostile fleet cannot grow memory without limit).
@@ -38,29 +45,35 @@ fn seen(k: &mut KnownInstance, r: &Reply) {
 }
 
 impl Registry {
+    /// An empty set of who answered a round, with room for `capacity`: the sets [`Registry::missing`]
+    /// and [`Registry::retire`] take are made here.
+    pub fn answered(&self, capacity: usize) -> Prints {
+        self.prints.empty_like(capacity)
+    }
+
     /// Instances of `scope` that answered their last complete round.
     pub fn expected(&self, scope: &Scope) -> Prints {
         let known = lock(&self.known);
         let mut out = self.prints.empty_like(known.len());
-        for k in known.values().filter(|k| k.alive && scope.contains(&k.name, &k.id)) {
-            out.insert(&k.name, &k.id);
+        for e in known.values().filter(|e| e.instance.alive && in_scope(scope, e)) {
+            out.insert_print(e.print);
         }
         out
     }
 
-    /// Known instances of `scope` seen within `retention` that did not answer (`answered` is false).
+    /// Known instances of `scope` seen within `retention` that are not in `answered`.
     pub fn missing(
         &self,
         scope: &Scope,
-        answered: impl Fn(&str, &str) -> bool,
+        answered: &Prints,
         retention: Duration,
         now: DateTime<Utc>,
     ) -> Vec<KnownInstance> {
         let horizon = now - chrono::Duration::from_std(retention).unwrap_or(chrono::Duration::MAX);
         let mut out: Vec<KnownInstance> = lock(&self.known)
             .values()
-            .filter(|k| scope.contains(&k.name, &k.id) && k.last_seen >= horizon && !answered(&k.name, &k.id))
-            .cloned()
+            .filter(|e| in_scope(scope, e) && e.instance.last_seen >= horizon && !answered.contains_print(e.print))
+            .map(|e| e.instance.clone())
             .collect();
         out.sort_by(|a, b| (&a.name, &a.id).cmp(&(&b.name, &b.id)));
         out
@@ -73,32 +86,24 @@ impl Registry {
         let mut known = lock(&self.known);
         for r in replies {
             let (name, id) = (r.reply.name.as_str(), r.reply.id.as_str());
-            if let Some(entry) = known.get_mut(key::of(&(name, id))) {
-                seen(entry, r);
+            if let Some(e) = known.get_mut(key::of(&(name, id))) {
+                seen(&mut e.instance, r);
             } else if known.len() < REGISTRY_LIMIT {
-                let entry = known
-                    .entry((name.to_string(), id.to_string()))
-                    .or_insert_with(|| KnownInstance {
-                        name: name.to_string(),
-                        id: id.to_string(),
-                        version: String::new(),
-                        last_seen: r.received,
-                        alive: true,
-                        silence: None,
-                    });
-                seen(entry, r);
+                let mut e = self.entry(name, id, "", r.received);
+                seen(&mut e.instance, r);
+                known.insert((name.to_string(), id.to_string()), e);
             }
         }
         let horizon = now - chrono::Duration::from_std(retention).unwrap_or(chrono::Duration::MAX);
-        known.retain(|_, k| k.last_seen >= horizon);
+        known.retain(|_, e| e.instance.last_seen >= horizon);
     }
 
-    /// After a round that saw everyone who would answer: known instances of `scope` that did not
-    /// answer (`answered` is false) are no longer expected.
-    pub fn retire(&self, scope: &Scope, answered: impl Fn(&str, &str) -> bool) {
-        for k in lock(&self.known).values_mut() {
-            if k.alive && scope.contains(&k.name, &k.id) && !answered(&k.name, &k.id) {
-                k.alive = false;
+    /// After a round that saw everyone who would answer: known instances of `scope` not in
+    /// `answered` are no longer expected.
+    pub fn retire(&self, scope: &Scope, answered: &Prints) {
+        for e in lock(&self.known).values_mut() {
+            if e.instance.alive && in_scope(scope, e) && !answered.contains_print(e.print) {
+                e.instance.alive = false;
             }
         }
     }
@@ -112,7 +117,8 @@ impl Registry {
             let (service, id, version) = (s.service.as_ref(), s.id.as_ref(), s.version.as_ref());
             let room = known.len() < REGISTRY_LIMIT;
             match (known.get_mut(key::of(&(service, id))), s.rtt_ms.is_some()) {
-                (Some(k), answered) => {
+                (Some(e), answered) => {
+                    let k = &mut e.instance;
                     k.alive = answered;
                     if answered {
                         k.last_seen = k.last_seen.max(t);
@@ -122,17 +128,8 @@ impl Registry {
                     }
                 }
                 (None, true) if room => {
-                    known.insert(
-                        (service.to_string(), id.to_string()),
-                        KnownInstance {
-                            name: service.to_string(),
-                            id: id.to_string(),
-                            version: version.to_string(),
-                            last_seen: t,
-                            alive: true,
-                            silence: None,
-                        },
-                    );
+                    let e = self.entry(service, id, version, t);
+                    known.insert((service.to_string(), id.to_string()), e);
                 }
                 _ => {}
             }
@@ -141,10 +138,29 @@ impl Registry {
 
     /// Every known instance (for resources and tests).
     pub fn snapshot(&self) -> Vec<KnownInstance> {
-        let mut v: Vec<_> = lock(&self.known).values().cloned().collect();
+        let mut v: Vec<_> = lock(&self.known).values().map(|e| e.instance.clone()).collect();
         v.sort_by(|a, b| (&a.name, &a.id).cmp(&(&b.name, &b.id)));
         v
     }
+
+    /// A new entry: alive, seen at `t`.
+    fn entry(&self, name: &str, id: &str, version: &str, t: DateTime<Utc>) -> Entry {
+        Entry {
+            print: self.prints.print(name, id),
+            instance: KnownInstance {
+                name: name.to_string(),
+                id: id.to_string(),
+                version: version.to_string(),
+                last_seen: t,
+                alive: true,
+                silence: None,
+            },
+        }
+    }
+}
+
+fn in_scope(scope: &Scope, e: &Entry) -> bool {
+    scope.contains(&e.instance.name, &e.instance.id)
 }
 
 #[cfg(test)]
@@ -179,7 +195,9 @@ mod tests {
             id: None,
         });
         assert!(a.contains("a", "1") && !a.contains("b", "1"));
-        r.retire(&Scope::all(), |s, _| s == "b");
+        let mut answered = r.answered(1);
+        answered.insert("b", "1");
+        r.retire(&Scope::all(), &answered);
         assert!(r.expected(&Scope::all()).contains("b", "1"));
         assert_eq!(r.expected(&Scope::all()).len(), 1);
     }

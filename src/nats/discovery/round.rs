@@ -27,7 +27,7 @@ impl Discovery {
     ) -> Result<Round, DiscoveryError> {
         let policy = &self.policy;
         let expected = if scope.is_single() {
-            Prints::new()
+            self.registry.answered(0)
         } else {
             self.registry.expected(&scope)
         };
@@ -92,10 +92,7 @@ impl Discovery {
 
         // The answer takes the replies; a late-reply listener keeps only the set of who answered.
         let mut replies = sorted(std::mem::take(&mut state.replies));
-        let seen = &state.seen;
-        let mut down = self
-            .registry
-            .missing(&scope, |name, id| seen.contains(name, id), policy.retention, Utc::now());
+        let mut down = self.registry.missing(&scope, &state.seen, policy.retention, Utc::now());
         let (mut targeted, mut unasked) = (0, 0);
         if verb == Verb::Ping && !down.is_empty() {
             if scope.is_single() {
@@ -178,8 +175,7 @@ impl Discovery {
                     // A round cut short saw not everyone: nobody is marked gone because of it.
                     this.registry.record(&state.replies, policy.retention);
                     if !cut_short {
-                        let seen = &state.seen;
-                        this.registry.retire(&scope, |name, id| seen.contains(name, id));
+                        this.registry.retire(&scope, &state.seen);
                     }
                 });
             }
@@ -187,8 +183,7 @@ impl Discovery {
                 self.registry.record(&replies, policy.retention);
                 // Only a round that heard someone knows who is missing.
                 if stop != StopReason::Timeout || !replies.is_empty() {
-                    let seen = &state.seen;
-                    self.registry.retire(&scope, |name, id| seen.contains(name, id));
+                    self.registry.retire(&scope, &state.seen);
                 }
                 drop_later((state, arrivals));
             }
