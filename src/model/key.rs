@@ -140,7 +140,7 @@ impl Hasher for AsIs {
     }
 }
 
-/// `items` in `(service, id)` order, sorted by index on the first 16 bytes of each string held
+/// `items` in `(service, id)` order, sorted by index on the first 32 bytes of each string held
 /// side by side (the strings themselves are read only when those tie): items move only once
 /// the order is known, instead of at every comparison, and 10 000 replies sort in well under a millisecond.
 pub fn sorted<T>(items: Vec<T>, pair: impl Fn(&T) -> (&str, &str)) -> Vec<T> {
@@ -176,22 +176,25 @@ pub fn sorted<T>(items: Vec<T>, pair: impl Fn(&T) -> (&str, &str)) -> Vec<T> {
     items
 }
 
-/// The first 16 bytes of a string (zero-padded, big-endian) and its length.
+/// The first 32 bytes of a string (zero-padded, big-endian, as two words) and its length: a
+/// NUID (22 bytes, the id most implementations make) is all head, so ids sort without being read.
 #[derive(Clone, Copy)]
 struct Head {
-    bytes: u128,
+    bytes: (u128, u128),
     len: usize,
 }
 
 impl Head {
-    const N: usize = 16;
+    const N: usize = 32;
 
     fn of(s: &str) -> Self {
         let mut b = [0u8; Self::N];
         let n = s.len().min(Self::N);
         b[..n].copy_from_slice(&s.as_bytes()[..n]);
+        let (hi, lo) = b.split_at(Self::N / 2);
+        let word = |h: &[u8]| u128::from_be_bytes(h.try_into().unwrap_or([0; 16]));
         Self {
-            bytes: u128::from_be_bytes(b),
+            bytes: (word(hi), word(lo)),
             len: s.len(),
         }
     }
@@ -257,7 +260,7 @@ mod tests {
     }
 
     #[test]
-    fn sorted_orders_as_the_tuples_do_at_and_around_the_sixteen_byte_heads() {
+    fn sorted_orders_as_the_tuples_do_at_and_around_the_head_boundaries() {
         let words = [
             "",
             "a",
@@ -275,6 +278,13 @@ mod tests {
             "0123456789abcde",
             "ÿ",
             "é",
+            "0123456789abcdef0123456789abcdef",
+            "0123456789abcdef0123456789abcdef\0",
+            "0123456789abcdef0123456789abcde",
+            "0123456789abcdef0123456789abcdefa",
+            "0123456789abcdef0123456789abcdefb",
+            "0123456789abcdef0123456789abcdeg",
+            "0123456789abcdef\x000123456789abcdef",
         ];
         let mut items = Vec::new();
         for (n, s) in words.iter().enumerate() {
