@@ -503,4 +503,22 @@ async fn fill_rounds_run_back_to_back_then_the_period_rules() {
     let r = p.query(&ds, &q).await.unwrap();
     let history = &r["A"].frames[0].meta["custom"]["history"];
     assert_eq!(history["rounds"], 62, "31 PING and 31 STATS rounds held: {history}");
+    // Each of them a round of its own: back to back, a round could be the previous one again
+    // (shared with it for a moment), and that would be held twice at the same time.
+    let r = recent(
+        p,
+        &ds,
+        &[json!({"refId": "B", "queryType": "ping", "format": "timeseries"})],
+        600_000,
+    )
+    .await;
+    assert!(!r["B"].frames.is_empty(), "{:?}", r["B"].error);
+    for f in &r["B"].frames {
+        let t = times(f);
+        assert!(t.len() >= 31, "a point per round of {}: {t:?}", label(f, "id"));
+        assert!(
+            t.windows(2).all(|w| w[0] < w[1]),
+            "no two points of one instance at one time: {t:?}"
+        );
+    }
 }

@@ -269,6 +269,11 @@ async fn run(
     tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
     let mut fill = config.fill_rounds;
     let mut waited_for_lease = false;
+    // A finished round answers the same request again for a moment (discovery's share window):
+    // rounds back to back (fill rounds, the first tick after them) wait that long after the
+    // previous ones, and a round that is still the last one kept is not kept twice.
+    let mut last_end: Option<tokio::time::Instant> = None;
+    let (mut kept_ping, mut kept_stats) = (None, None);
     loop {
         let used = Duration::from_millis(u64::try_from(shared.last_used_ms.load(Ordering::Relaxed)).unwrap_or(0));
         let idle = shared.epoch.elapsed().saturating_sub(used);
@@ -305,8 +310,15 @@ async fn run(
         if config.shared.as_ref().is_some_and(|s| !s.lease.held()) {
             continue;
         }
+        if let Some(end) = last_end {
+            tokio::time::sleep_until(end + discovery.policy().share_window).await;
+        }
         match discovery.discover(Verb::Ping, Scope::all()).await {
+            Ok(round) if kept_ping == Some(round.started) => {
+                tracing::debug!("sampler ping round was the last one again (shared); not kept twice");
+            }
             Ok(round) => {
+                kept_ping = Some(round.started);
                 let records = Records::Ping(history::ping_samples(&round));
                 keep(&shared, &config, round.started.timestamp_millis(), records).await;
             }
@@ -316,7 +328,11 @@ async fn run(
             }
         }
         match discovery.discover(Verb::Stats, Scope::all()).await {
+            Ok(round) if kept_stats == Some(round.started) => {
+                tracing::debug!("sampler stats round was the last one again (shared); not kept twice");
+            }
             Ok(round) => {
+                kept_stats = Some(round.started);
                 let records = Records::Stats(history::stats_samples(&round));
                 keep(&shared, &config, round.started.timestamp_millis(), records).await;
             }
@@ -327,6 +343,7 @@ async fn run(
             let t = results.iter().map(|r| r.t_ms).min().unwrap_or_else(now_ms);
             keep(&shared, &config, t, Records::Probes(results)).await;
         }
+        last_end = Some(tokio::time::Instant::now());
         shared.rounds.fetch_add(1, Ordering::Relaxed);
         metrics::global().sampling_round();
     }
