@@ -1,0 +1,122 @@
+//! Discovery of a 10 000-instance fleet, several plugin binaries side by side: each binary's `ping` instant query over gRPC, taken in turns so that every binary sees the same machine, against raw scatter-gather (a client that knows N, in its own process) before and after.
+//!
+//! `cargo run --release --example fleet_discovery` measures the plugin just built;
+//! `FLEET_BINS=/tmp/old/gpx_natsmicro,target/release/gpx_natsmicro` compares builds (build the
+//! old one from an earlier commit first). Knobs: `FLEET_N` (10000), `FLEET_QUERIES` (15 per
+//! binary). Prints one line per query and the medians with their ratio to raw.
+
+#[path = "../tests/support/mod.rs"]
+mod support;
+
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, Result};
+use futures::StreamExt;
+use serde_json::json;
+use support::{DataSource, NatsServer, PluginProcess, RustService};
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
+}
+
+fn env_num(key: &str, default: usize) -> usize {
+    std::env::var(key).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+/// One raw round: the time until the `n`-th reply.
+async fn raw_scatter(c: &async_nats::Client, n: usize) -> Result<f64> {
+    let t0 = Instant::now();
+    let inbox = c.new_inbox();
+    let mut sub = c.subscribe(inbox.clone()).await?;
+    c.publish_with_reply("$SRV.PING", inbox, "".into()).await?;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    for got in 0..n {
+        if !matches!(tokio::time::timeout_at(deadline, sub.next()).await, Ok(Some(_))) {
+            return Err(anyhow!("raw scatter: {got} of {n} replies"));
+        }
+    }
+    Ok(t0.elapsed().as_secs_f64() * 1e3)
+}
+
+/// The median of 7 raw rounds, in a process of its own (the fleet runs in this one).
+async fn raw(url: &str, n: usize) -> Result<f64> {
+    let out = tokio::process::Command::new(std::env::current_exe()?)
+        .args(["--raw-scatter", url, &n.to_string()])
+        .output()
+        .await?;
+    Ok(String::from_utf8(out.stdout)?.trim().parse()?)
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("--raw-scatter") {
+        let (url, n) = (&args[1], args[2].parse::<usize>()?);
+        let c = support::connect(url).await?;
+        let mut v = Vec::new();
+        for _ in 0..7 {
+            v.push(raw_scatter(&c, n).await?);
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+        println!("{}", median(v));
+        return Ok(());
+    }
+    let n = env_num("FLEET_N", 10_000);
+    let nats = NatsServer::start();
+    let mut services = Vec::new();
+    let per_conn = 200;
+    for c in 0..n.div_ceil(per_conn) {
+        let client = support::connect(&nats.url()).await?;
+        for _ in 0..per_conn.min(n - c * per_conn) {
+            services.push(RustService::start_on(client.clone(), "fleet", "1.0.0", &[("get", "fleet.get")], 0).await?);
+        }
+    }
+    let raw_before = raw(&nats.url(), n).await?;
+    let bins: Vec<String> = match std::env::var("FLEET_BINS") {
+        Ok(v) if !v.is_empty() => v.split(',').map(str::to_string).collect(),
+        _ => vec![support::plugin_bin().display().to_string()],
+    };
+    let mut plugins = Vec::new();
+    for b in &bins {
+        // `PluginProcess` starts the executable `NATSMICRO_PLUGIN_BIN` names.
+        std::env::set_var("NATSMICRO_PLUGIN_BIN", b);
+        plugins.push(PluginProcess::start().await?);
+    }
+    let ds = DataSource::new(&nats.url()).json(json!({"sampleIntervalSec": 0}));
+    let query = [json!({"refId": "A", "queryType": "ping", "format": "instant"})];
+    let mut walls = vec![Vec::new(); bins.len()];
+    // The first query of each binary learns the fleet; it is not counted.
+    for round in 0..=env_num("FLEET_QUERIES", 15) {
+        for (k, plugin) in plugins.iter().enumerate() {
+            // Apart by more than the window in which a finished round is shared.
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            let t0 = Instant::now();
+            let r = plugin.query(&ds, &query).await?;
+            let wall = t0.elapsed().as_secs_f64() * 1e3;
+            let f = r["A"].frames.first();
+            let rows = f.map_or(0, |f| f.rows());
+            println!(
+                "{}: {wall:.1} ms, {rows} rows, round {} ms, stop {}",
+                bins[k],
+                f.map_or(json!(null), |f| f.meta["custom"]["elapsedMs"].clone()),
+                f.map_or(json!(null), |f| f.meta["custom"]["stop"].clone()),
+            );
+            if rows != n {
+                return Err(anyhow!("{}: {rows} of {n} instances answered", bins[k]));
+            }
+            if round > 0 {
+                walls[k].push(wall);
+            }
+        }
+    }
+    let raw_after = raw(&nats.url(), n).await?;
+    let raw_ms = (raw_before + raw_after) / 2.0;
+    println!("raw scatter-gather: {raw_before:.1} ms before, {raw_after:.1} ms after (medians of 7)");
+    for (k, w) in walls.into_iter().enumerate() {
+        let m = median(w);
+        println!("{}: median {m:.1} ms, {:.2}× raw", bins[k], m / raw_ms);
+    }
+    drop(services);
+    Ok(())
+}
