@@ -6,6 +6,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use arrow_array::StringArray;
 use serde_json::{json, Value};
 
 use crate::model::frames::{Field, FieldConfig, Frame, FrameMeta, Notice, Severity, Values, NUMERIC_LONG, TABLE};
@@ -197,7 +198,7 @@ pub fn ping(q: &Query, round: &Round) -> Frame {
         .collect();
     rows.sort_by(|a, b| (a.service, a.id).cmp(&(b.service, b.id)));
     fn strings<'a>(rows: &[Row<'a>], f: fn(&Row<'a>) -> &'a str) -> Values {
-        Values::String(rows.iter().map(|r| f(r).to_string()).collect())
+        Values::Utf8(StringArray::from_iter_values(rows.iter().map(f)))
     }
     let rtt = Field::new("rtt", Values::NullableFloat64(rows.iter().map(|r| r.rtt).collect()))
         .with_config(FieldConfig::unit("ms"));
@@ -212,7 +213,7 @@ pub fn ping(q: &Query, round: &Round) -> Frame {
         .with_field(Field::new("version", strings(&rows, |r| r.version)));
     match q.format {
         Format::Table => {
-            let names = Values::String(rows.iter().map(|r| r.state.name().to_string()).collect());
+            let names = Values::Utf8(StringArray::from_iter_values(rows.iter().map(|r| r.state.name())));
             frame = frame
                 .with_meta(round_meta(TABLE, round))
                 .with_field(rtt)

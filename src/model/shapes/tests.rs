@@ -50,6 +50,7 @@ fn q(json: &str) -> Query {
 fn strings(f: &Field) -> Vec<String> {
     match &f.values {
         Values::String(v) => v.clone(),
+        Values::Utf8(v) => v.iter().map(|s| s.unwrap_or_default().to_string()).collect(),
         other => panic!("not strings: {other:?}"),
     }
 }
