@@ -64,14 +64,8 @@ async fn main() -> Result<()> {
     }
     let n = env_num("FLEET_N", 10_000);
     let nats = NatsServer::start();
-    let mut services = Vec::new();
     let per_conn = 200;
-    for c in 0..n.div_ceil(per_conn) {
-        let client = support::connect(&nats.url()).await?;
-        for _ in 0..per_conn.min(n - c * per_conn) {
-            services.push(RustService::start_on(client.clone(), "fleet", "1.0.0", &[("get", "fleet.get")], 0).await?);
-        }
-    }
+    let services = RustService::fleet(&nats.url(), n, per_conn).await?;
     let raw_before = raw(&nats.url(), n).await?;
     let bins: Vec<String> = match std::env::var("FLEET_BINS") {
         Ok(v) if !v.is_empty() => v.split(',').map(str::to_string).collect(),

@@ -408,14 +408,8 @@ async fn main() -> Result<()> {
     let fleet_n = env_num("HISTORY_BENCH_FLEET", 10_000);
     drop(_fleet);
     let big = NatsServer::with_jetstream("");
-    let mut services = Vec::new();
     let per_conn = 200;
-    for c in 0..fleet_n.div_ceil(per_conn) {
-        let client = support::connect(&big.url()).await?;
-        for _ in 0..per_conn.min(fleet_n - c * per_conn) {
-            services.push(RustService::start_on(client.clone(), "fleet", "1.0.0", &[("get", "fleet.get")], 0).await?);
-        }
-    }
+    let services = RustService::fleet(&big.url(), fleet_n, per_conn).await?;
     let out = tokio::process::Command::new(std::env::current_exe()?)
         .args(["--raw-scatter", &big.url(), &fleet_n.to_string(), "5"])
         .output()

@@ -31,6 +31,19 @@ impl RustService {
         Self::start_on(connect(url).await?, name, version, endpoints, fail_every).await
     }
 
+    /// `n` instances of `fleet` (one endpoint `get` each), `per_conn` of them sharing a
+    /// connection: a fleet of thousands that two cores run cheaply.
+    pub async fn fleet(url: &str, n: usize, per_conn: usize) -> Result<Vec<Self>> {
+        let mut out = Vec::with_capacity(n);
+        for c in 0..n.div_ceil(per_conn) {
+            let client = connect(url).await?;
+            for _ in 0..per_conn.min(n - c * per_conn) {
+                out.push(Self::start_on(client.clone(), "fleet", "1.0.0", &[("get", "fleet.get")], 0).await?);
+            }
+        }
+        Ok(out)
+    }
+
     /// [`RustService::start`] on a client the caller made (creds, a cluster's URLs, …).
     pub async fn start_on(
         client: async_nats::Client,
