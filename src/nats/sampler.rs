@@ -271,9 +271,8 @@ async fn run(
     let mut waited_for_lease = false;
     // A finished round answers the same request again for a moment (discovery's share window):
     // rounds back to back (fill rounds, the first tick after them) wait that long after the
-    // previous ones, and a round that is still the last one kept is not kept twice.
+    // previous ones, so that each is a round of its own and not the last one kept again.
     let mut last_end: Option<tokio::time::Instant> = None;
-    let (mut kept_ping, mut kept_stats) = (None, None);
     loop {
         let used = Duration::from_millis(u64::try_from(shared.last_used_ms.load(Ordering::Relaxed)).unwrap_or(0));
         let idle = shared.epoch.elapsed().saturating_sub(used);
@@ -314,11 +313,7 @@ async fn run(
             tokio::time::sleep_until(end + discovery.policy().share_window).await;
         }
         match discovery.discover(Verb::Ping, Scope::all()).await {
-            Ok(round) if kept_ping == Some(round.started) => {
-                tracing::debug!("sampler ping round was the last one again (shared); not kept twice");
-            }
             Ok(round) => {
-                kept_ping = Some(round.started);
                 let records = Records::Ping(history::ping_samples(&round));
                 keep(&shared, &config, round.started.timestamp_millis(), records).await;
             }
@@ -328,11 +323,7 @@ async fn run(
             }
         }
         match discovery.discover(Verb::Stats, Scope::all()).await {
-            Ok(round) if kept_stats == Some(round.started) => {
-                tracing::debug!("sampler stats round was the last one again (shared); not kept twice");
-            }
             Ok(round) => {
-                kept_stats = Some(round.started);
                 let records = Records::Stats(history::stats_samples(&round));
                 keep(&shared, &config, round.started.timestamp_millis(), records).await;
             }
