@@ -2,8 +2,10 @@
 //!
 //! `cargo run --release --example history_store` (after `bash scripts/setup.sh`; `scripts/bench.sh`
 //! runs it). Knobs: `HISTORY_BENCH_INSTANCES` (1000), `HISTORY_BENCH_FLEET` (10000),
-//! `HISTORY_BENCH_FLEET_ROUNDS` (60), `HISTORY_BENCH_CPU_SECS` (60), `BENCH_WRITE=0` to leave
-//! BENCHMARKS.md alone.
+//! `HISTORY_BENCH_FLEET_ROUNDS` (60), `HISTORY_BENCH_CPU_SECS` (60), `HISTORY_BENCH_COLD_RUNS` (3
+//! fresh processes per cold read), `HISTORY_BENCH_PARTS` (a comma list of `memory`, `jetstream`,
+//! `takeover`, `fleet`; all by default: a partial run never writes BENCHMARKS.md),
+//! `BENCH_WRITE=0` to leave BENCHMARKS.md alone.
 
 #[path = "../tests/support/mod.rs"]
 mod support;
@@ -214,16 +216,8 @@ async fn raw_child(args: &[String]) -> Result<()> {
     Ok(())
 }
 
-#[tokio::main]
-async fn main() -> Result<()> {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    if args.first().map(String::as_str) == Some("--raw-scatter") {
-        return raw_child(&args[1..]).await;
-    }
-    let mut md = String::new();
-    let n = env_num("HISTORY_BENCH_INSTANCES", 1000);
-
-    // 1. Bytes per sample in memory.
+/// 1. Bytes per sample in memory (10 000 instances), and the same hour as history messages.
+fn part_memory(md: &mut String) -> Result<()> {
     let (h, ingest_ms, messages) = memory_hour(10_000);
     let (decode_us, replay_us) = replay(&messages, h.samples())?;
     let (messages_n, message_bytes) = (messages.len(), messages.iter().map(Vec::len).sum::<usize>());
@@ -286,7 +280,11 @@ async fn main() -> Result<()> {
     );
     drop(h);
 
-    // 2. JetStream: disk bytes, cold and warm window reads against the memory store.
+    Ok(())
+}
+
+/// 2. JetStream: disk bytes, cold and warm window reads against the memory store.
+async fn part_jetstream(md: &mut String, n: usize) -> Result<()> {
     let nats = NatsServer::with_jetstream("");
     let _fleet = PythonService::start(&nats.url(), "fleet", "1.0.0", n, &[])?;
     tokio::time::sleep(Duration::from_secs(3)).await;
@@ -316,9 +314,21 @@ async fn main() -> Result<()> {
     let state = stream.info().await?.state.clone();
     let samples = 240.0 * 2.0 * n as f64;
     let disk = dir_bytes(&nats.dir().join("jetstream"));
-    let reader = PluginProcess::start().await?;
     let reader_ds = jetstream(&nats, json!({}));
-    let (cold, cold_points) = window_read(&reader, &reader_ds).await?;
+    let (mut colds, mut cold_points) = (Vec::new(), 0);
+    for _ in 1..env_num("HISTORY_BENCH_COLD_RUNS", 3) {
+        let fresh = PluginProcess::start().await?;
+        let (ms, points) = window_read(&fresh, &reader_ds).await?;
+        colds.push(ms);
+        cold_points = points;
+    }
+    // The last fresh process stays for the warm reads.
+    let reader = PluginProcess::start().await?;
+    let (ms, points) = window_read(&reader, &reader_ds).await?;
+    colds.push(ms);
+    cold_points = cold_points.max(points);
+    let cold_all = colds.iter().map(|c| format!("{c:.0}")).collect::<Vec<_>>().join(", ");
+    let cold = median(colds);
     let mut warm_runs = Vec::new();
     for _ in 0..5 {
         warm_runs.push(window_read(&reader, &reader_ds).await?.0);
@@ -344,7 +354,7 @@ async fn main() -> Result<()> {
     let _ = writeln!(md, "| memory store (warm, median of 5) | {mem_ms:.1} | 1.00 |");
     let _ = writeln!(
         md,
-        "| JetStream store, fresh process (cold: loads the window first) | {cold:.1} | {:.2} |",
+        "| JetStream store, fresh process (cold: loads the window first; median of {cold_all} ms) | {cold:.1} | {:.2} |",
         cold / mem_ms
     );
     let _ = writeln!(
@@ -357,8 +367,12 @@ async fn main() -> Result<()> {
         "\nPoints returned: memory {mem_points}, JetStream cold {cold_points}.\n"
     );
     drop((mem, holder, reader));
+    Ok(())
+}
 
-    // 3. Takeover after SIGKILL and PING rounds with two replicas, at a 1 s period.
+/// 3. Takeover after SIGKILL and PING rounds with two replicas, at a 1 s period.
+async fn part_takeover(md: &mut String) -> Result<()> {
+    let nats = NatsServer::with_jetstream("");
     let one_s = |store: &str| {
         DataSource::new(&nats.url()).json(
             json!({"sampleIntervalSec": 1, "retentionMinutes": 5, "historyStore": store, "historyStream": "TAKEOVER"}),
@@ -404,9 +418,12 @@ async fn main() -> Result<()> {
         rounds[1] as f64 / rounds[0].max(1) as f64
     );
 
-    // 4. A fleet of 10 000 instances: many async-nats services per connection.
+    Ok(())
+}
+
+/// 4. A fleet of 10 000 instances: many async-nats services per connection.
+async fn part_fleet(md: &mut String) -> Result<()> {
     let fleet_n = env_num("HISTORY_BENCH_FLEET", 10_000);
-    drop(_fleet);
     let big = NatsServer::with_jetstream("");
     let per_conn = 200;
     let services = RustService::fleet(&big.url(), fleet_n, per_conn).await?;
@@ -437,6 +454,7 @@ async fn main() -> Result<()> {
     drop(probe);
     let fleet_rounds = env_num("HISTORY_BENCH_FLEET_ROUNDS", 60);
     let cpu_secs = env_num("HISTORY_BENCH_CPU_SECS", 60) as u64;
+    let cold_runs = env_num("HISTORY_BENCH_COLD_RUNS", 3);
     let mut fleet_rows = Vec::new();
     for store in ["memory", "jetstream"] {
         let p = PluginProcess::start().await?;
@@ -459,8 +477,12 @@ async fn main() -> Result<()> {
             runs.push(window_read(&p, &ds).await?.0);
         }
         let fresh = if store == "jetstream" {
-            let q = PluginProcess::start().await?;
-            Some(window_read(&q, &ds).await?.0)
+            let mut fresh = Vec::new();
+            for _ in 0..cold_runs {
+                let q = PluginProcess::start().await?;
+                fresh.push(window_read(&q, &ds).await?.0);
+            }
+            Some(median(fresh))
         } else {
             None
         };
@@ -478,7 +500,7 @@ async fn main() -> Result<()> {
     );
     let _ = writeln!(
         md,
-        "\n| store | sampler CPU at 15 s (% of one core, {cpu_secs} s) | 60-min window, first query (ms) | warm (ms, median of 3) | fresh process (ms) | points |\n|---|---|---|---|---|---|"
+        "\n| store | sampler CPU at 15 s (% of one core, {cpu_secs} s) | 60-min window, first query (ms) | warm (ms, median of 3) | fresh process (ms, median of {cold_runs}) | points |\n|---|---|---|---|---|---|"
     );
     for (store, cpu, first, warm, fresh, points) in &fleet_rows {
         let _ = writeln!(
@@ -494,9 +516,34 @@ async fn main() -> Result<()> {
         fleet_rows[1].4.unwrap_or(f64::NAN) / fleet_rows[0].3
     );
     drop(services);
+    Ok(())
+}
 
+#[tokio::main]
+async fn main() -> Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("--raw-scatter") {
+        return raw_child(&args[1..]).await;
+    }
+    let mut md = String::new();
+    let n = env_num("HISTORY_BENCH_INSTANCES", 1000);
+
+    let parts = std::env::var("HISTORY_BENCH_PARTS").unwrap_or_default();
+    let want = |p: &str| parts.is_empty() || parts.split(',').any(|x| x.trim() == p);
+    if want("memory") {
+        part_memory(&mut md)?;
+    }
+    if want("jetstream") {
+        part_jetstream(&mut md, n).await?;
+    }
+    if want("takeover") {
+        part_takeover(&mut md).await?;
+    }
+    if want("fleet") {
+        part_fleet(&mut md).await?;
+    }
     println!("{md}");
-    if std::env::var("BENCH_WRITE").as_deref() != Ok("0") {
+    if parts.is_empty() && std::env::var("BENCH_WRITE").as_deref() != Ok("0") {
         support::write_bench_section(
             "<!-- bench:history:start -->",
             "<!-- bench:history:end -->",

@@ -22,6 +22,7 @@ use std::mem::size_of;
 use crate::model::key;
 
 mod accounting;
+pub mod checkpoint;
 pub mod codecs;
 mod data;
 mod events;

@@ -224,7 +224,9 @@ fn append<C: Codec>(block: &mut Block, tail: Option<&Tail<C>>, seq: u64, point: 
     next
 }
 
-fn decode<C: Codec>(block: &Block, out: &mut Vec<(u64, C)>) {
+/// Decode a block's points into `out`; returns the coding state after its last point (`None`
+/// for an empty block, or when its bits end early).
+fn decode<C: Codec>(block: &Block, out: &mut Vec<(u64, C)>) -> Option<Tail<C>> {
     let mut reader = Reader {
         bits: &block.bits,
         pos: 0,
@@ -234,11 +236,9 @@ fn decode<C: Codec>(block: &Block, out: &mut Vec<(u64, C)>) {
         let mut r = BitsReader(&mut reader);
         let next = match &tail {
             None => {
-                let Some(seq) = r.bits(64) else { return };
+                let seq = r.bits(64)?;
                 let mut state = C::State::default();
-                let Some(point) = C::read(None, &mut state, &mut r) else {
-                    return;
-                };
+                let point = C::read(None, &mut state, &mut r)?;
                 Tail {
                     seq,
                     seq_delta: 0,
@@ -247,12 +247,10 @@ fn decode<C: Codec>(block: &Block, out: &mut Vec<(u64, C)>) {
                 }
             }
             Some(t) => {
-                let Some(dod) = r.signed() else { return };
+                let dod = r.signed()?;
                 let seq_delta = t.seq_delta.wrapping_add(dod);
                 let mut state = t.state;
-                let Some(point) = C::read(Some(&t.point), &mut state, &mut r) else {
-                    return;
-                };
+                let point = C::read(Some(&t.point), &mut state, &mut r)?;
                 Tail {
                     seq: t.seq.wrapping_add(seq_delta as u64),
                     seq_delta,
@@ -264,6 +262,19 @@ fn decode<C: Codec>(block: &Block, out: &mut Vec<(u64, C)>) {
         out.push((next.seq, next.point));
         tail = Some(next);
     }
+    tail
+}
+
+/// One block as the store holds it (what a checkpoint copies): its first and last round, its
+/// point count, and its bits.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RawBlock<B> {
+    pub first_seq: u64,
+    pub last_seq: u64,
+    pub n: u16,
+    /// Bits used (the last byte may be partly used).
+    pub bits: u32,
+    pub bytes: B,
 }
 
 impl<C: Codec> Packed<C> {
@@ -331,6 +342,67 @@ impl<C: Codec> Packed<C> {
             decode(b, &mut out);
         }
         out
+    }
+
+    /// The blocks as they are held, oldest first.
+    pub fn raw_blocks(&self) -> impl Iterator<Item = RawBlock<&[u8]>> {
+        self.blocks.iter().map(|b| RawBlock {
+            first_seq: b.first_seq,
+            last_seq: b.last_seq,
+            n: b.n,
+            bits: b.bits.len,
+            bytes: b.bits.bytes.as_slice(),
+        })
+    }
+
+    /// A series rebuilt from its blocks (a checkpoint), or `None` when they break a rule of the
+    /// store: each block holds 1 to [`BLOCK_POINTS`] points in its bits, blocks follow each
+    /// other in round order, and the newest decodes to its count and its last round (its coding
+    /// state is where the next point continues).
+    pub fn from_raw(raw: Vec<RawBlock<Vec<u8>>>) -> Option<Self> {
+        let mut blocks = VecDeque::with_capacity(raw.len());
+        let mut after: Option<u64> = None;
+        for r in raw {
+            let fits =
+                u64::from(r.bits) <= r.bytes.len() as u64 * 8 && r.bytes.len() as u64 * 8 < u64::from(r.bits) + 8;
+            if r.n == 0
+                || r.n > BLOCK_POINTS
+                || !fits
+                || r.first_seq > r.last_seq
+                || after.is_some_and(|a| r.first_seq <= a)
+            {
+                return None;
+            }
+            after = Some(r.last_seq);
+            blocks.push_back(Block {
+                first_seq: r.first_seq,
+                last_seq: r.last_seq,
+                n: r.n,
+                bits: Bits {
+                    bytes: r.bytes,
+                    len: r.bits,
+                },
+            });
+        }
+        let tail = match blocks.back() {
+            Some(last) => {
+                let mut points = Vec::with_capacity(usize::from(last.n));
+                let tail = decode::<C>(last, &mut points)?;
+                if points.len() != usize::from(last.n) || tail.seq != last.last_seq {
+                    return None;
+                }
+                Some(tail)
+            }
+            None => None,
+        };
+        let mut packed = Self {
+            len: blocks.iter().map(|b| usize::from(b.n)).sum(),
+            blocks,
+            tail,
+            heap: 0,
+        };
+        packed.heap = packed.count_bytes();
+        Some(packed)
     }
 
     /// Drop the points of rounds up to `floor_seq`; returns the change in [`Packed::bytes`]

@@ -66,7 +66,7 @@ impl History {
     }
 
     /// The time of round `seq`, while the ledger holds it.
-    fn time_of(&self, seq: u64) -> Option<i64> {
+    pub(super) fn time_of(&self, seq: u64) -> Option<i64> {
         let i = usize::try_from(seq.checked_sub(self.first_seq)?).ok()?;
         self.ledger.get(i).copied()
     }

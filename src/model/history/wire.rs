@@ -139,7 +139,7 @@ pub struct Chunk<'a> {
 #[error("history message rejected: {0}")]
 pub struct WireError(pub &'static str);
 
-fn put_varint(out: &mut Vec<u8>, mut v: u64) {
+pub(super) fn put_varint(out: &mut Vec<u8>, mut v: u64) {
     while v >= 0x80 {
         out.push((v as u8) | 0x80);
         v >>= 7;
@@ -158,17 +158,17 @@ fn truncate(s: &str, max: usize) -> &str {
     &s[..end]
 }
 
-fn zigzag(v: i64) -> u64 {
+pub(super) fn zigzag(v: i64) -> u64 {
     ((v << 1) ^ (v >> 63)) as u64
 }
 
-fn unzigzag(v: u64) -> i64 {
+pub(super) fn unzigzag(v: u64) -> i64 {
     ((v >> 1) as i64) ^ -((v & 1) as i64)
 }
 
 /// The body of one message being written: its records and its string numbers.
-struct Body<'r> {
-    bytes: Vec<u8>,
+pub(super) struct Body<'r> {
+    pub(super) bytes: Vec<u8>,
     records: u64,
     strings: HashMap<&'r str, u64>,
     /// Strings in the order they were numbered (to take back a record that did not fit).
@@ -176,7 +176,7 @@ struct Body<'r> {
 }
 
 impl<'r> Body<'r> {
-    fn new() -> Self {
+    pub(super) fn new() -> Self {
         Self {
             bytes: Vec::new(),
             records: 0,
@@ -185,11 +185,11 @@ impl<'r> Body<'r> {
         }
     }
 
-    fn varint(&mut self, v: u64) {
+    pub(super) fn varint(&mut self, v: u64) {
         put_varint(&mut self.bytes, v);
     }
 
-    fn string(&mut self, s: &'r str) {
+    pub(super) fn string(&mut self, s: &'r str) {
         let s = truncate(s, MAX_STRING);
         if let Some(n) = self.strings.get(s) {
             put_varint(&mut self.bytes, n << 1 | 1);
@@ -297,20 +297,20 @@ pub fn encode<'r, S: AsRef<str>>(t: i64, records: &'r Records<S>, max_bytes: usi
         .collect()
 }
 
-struct Reader<'a> {
-    bytes: &'a [u8],
+pub(super) struct Reader<'a> {
+    pub(super) bytes: &'a [u8],
     /// The message's literals so far, by number.
     strings: Vec<&'a str>,
 }
 
 impl<'a> Reader<'a> {
-    fn byte(&mut self) -> Result<u8, WireError> {
+    pub(super) fn byte(&mut self) -> Result<u8, WireError> {
         let (&b, rest) = self.bytes.split_first().ok_or(WireError("truncated"))?;
         self.bytes = rest;
         Ok(b)
     }
 
-    fn take(&mut self, n: usize) -> Result<&'a [u8], WireError> {
+    pub(super) fn take(&mut self, n: usize) -> Result<&'a [u8], WireError> {
         if n > self.bytes.len() {
             return Err(WireError("truncated"));
         }
@@ -319,7 +319,7 @@ impl<'a> Reader<'a> {
         Ok(head)
     }
 
-    fn varint(&mut self) -> Result<u64, WireError> {
+    pub(super) fn varint(&mut self) -> Result<u64, WireError> {
         let mut v = 0u64;
         for shift in (0..64).step_by(7) {
             let b = self.byte()?;
@@ -332,7 +332,7 @@ impl<'a> Reader<'a> {
     }
 
     /// A count of items that each take at least `min_bytes`: never more than the bytes left allow.
-    fn count(&mut self, min_bytes: usize, max: usize) -> Result<usize, WireError> {
+    pub(super) fn count(&mut self, min_bytes: usize, max: usize) -> Result<usize, WireError> {
         let n = self.varint()?;
         let n = usize::try_from(n).map_err(|_| WireError("count too large"))?;
         if n > max || n.saturating_mul(min_bytes) > self.bytes.len() {
@@ -341,7 +341,7 @@ impl<'a> Reader<'a> {
         Ok(n)
     }
 
-    fn string(&mut self) -> Result<&'a str, WireError> {
+    pub(super) fn string(&mut self) -> Result<&'a str, WireError> {
         let tag = self.varint()?;
         let n = usize::try_from(tag >> 1).map_err(|_| WireError("string too long"))?;
         if tag & 1 == 1 {
@@ -355,12 +355,12 @@ impl<'a> Reader<'a> {
         Ok(s)
     }
 
-    fn f32(&mut self) -> Result<f32, WireError> {
+    pub(super) fn f32(&mut self) -> Result<f32, WireError> {
         let raw = self.take(4)?;
         Ok(f32::from_le_bytes([raw[0], raw[1], raw[2], raw[3]]))
     }
 
-    fn f64(&mut self) -> Result<f64, WireError> {
+    pub(super) fn f64(&mut self) -> Result<f64, WireError> {
         let raw = self.take(8)?;
         let mut b = [0u8; 8];
         b.copy_from_slice(raw);
@@ -464,7 +464,7 @@ fn read_probe(r: &mut Reader<'_>) -> Result<ProbeResult, WireError> {
     })
 }
 
-fn reader(bytes: &[u8]) -> Reader<'_> {
+pub(super) fn reader(bytes: &[u8]) -> Reader<'_> {
     Reader {
         bytes,
         strings: Vec::new(),
