@@ -41,6 +41,7 @@ pub struct Metrics {
     samplers: AtomicI64,
     sampling_rounds: AtomicU64,
     history_messages: Mutex<BTreeMap<&'static str, u64>>,
+    history_checkpoints: Mutex<BTreeMap<&'static str, u64>>,
 }
 
 static GLOBAL: OnceLock<Metrics> = OnceLock::new();
@@ -130,6 +131,12 @@ impl Metrics {
         bump(&self.history_messages, outcome, 1);
     }
 
+    /// A checkpoint of the JetStream history store: `written`, `write_failed`, `restored`,
+    /// `rejected` (it did not decode), `unusable` (kept under a shorter retention), `read_failed`.
+    pub fn history_checkpoint(&self, outcome: &'static str) {
+        bump(&self.history_checkpoints, outcome, 1);
+    }
+
     /// A targeted ping to a silent instance ended with `outcome` (`answered` or a silence).
     pub fn targeted_ping(&self, outcome: &'static str) {
         bump(&self.targeted, outcome, 1);
@@ -207,6 +214,14 @@ impl Metrics {
         let _ = writeln!(out, "# TYPE natsmicro_history_messages_total counter");
         for (outcome, n) in lock(&self.history_messages).iter() {
             let _ = writeln!(out, "natsmicro_history_messages_total{{outcome=\"{outcome}\"}} {n}");
+        }
+        let _ = writeln!(
+            out,
+            "# HELP natsmicro_history_checkpoints_total Checkpoints of the JetStream history store, written or read, by outcome."
+        );
+        let _ = writeln!(out, "# TYPE natsmicro_history_checkpoints_total counter");
+        for (outcome, n) in lock(&self.history_checkpoints).iter() {
+            let _ = writeln!(out, "natsmicro_history_checkpoints_total{{outcome=\"{outcome}\"}} {n}");
         }
         let _ = writeln!(
             out,

@@ -1,4 +1,5 @@
-//! The JetStream history store end to end: real nats-servers with JetStream (a temporary store directory) and real plugin processes driven over gRPC. A restart keeps the history, two processes share one sampler and give one answer, a SIGKILLed sampler is replaced, an existing stream that differs is used and named, and a server or account without JetStream (or a user denied `$JS.API`) degrades to the memory store loudly; a settings save keeps a memory history; and in a three-node JetStream cluster a stream of three replicas keeps the history when its leader dies.
+//! The JetStream history store end to end: real nats-servers with JetStream (a temporary store directory) and real plugin processes driven over gRPC. A restart keeps the history, two processes share one sampler and give one answer, a SIGKILLed sampler is replaced, an existing stream that differs is used and named, and a server or account without JetStream (or a user denied `$JS.API`) degrades to the memory store loudly; a settings save keeps a memory history; a fresh process
+//! starts from the newest checkpoint (a broken one is skipped) with the sampler's answer; and in a three-node JetStream cluster a stream of three replicas keeps the history when its leader dies.
 
 mod support;
 
@@ -349,7 +350,10 @@ async fn the_permissions_the_readme_lists_are_enough() {
     let _orders = RustService::start(&service_url, "orders", "1.0.0", &[("get", "orders.get")], 0)
         .await
         .unwrap();
-    let ds = jetstream_ds(&format!("nats://app:secret@127.0.0.1:{}", nats.port));
+    // Enough rounds back to back for a checkpoint to be written and read under these permissions.
+    let ds = DataSource::new(&format!("nats://app:secret@127.0.0.1:{}", nats.port)).json(json!({
+        "sampleIntervalSec": 1, "retentionMinutes": 5, "historyStore": "jetstream", "historyFillRounds": 20
+    }));
     let p = PluginProcess::start().await.unwrap();
     let (status, message) = p.health(&ds).await.unwrap();
     assert_eq!(status, 1, "{message}");
@@ -373,11 +377,17 @@ async fn the_permissions_the_readme_lists_are_enough() {
         metric(&text, "natsmicro_history_messages_total{outcome=\"ingested\"}").unwrap_or(0.0) >= 3.0,
         "the stream was not read back: {text}"
     );
+    let written = eventually(Duration::from_secs(30), || async {
+        checkpoints(&p, "written").await >= 1.0
+    })
+    .await;
+    assert!(written, "no checkpoint written: {}", p.stderr_text());
     // A second process (a restart) reads the history under the same permissions.
     let q = PluginProcess::start().await.unwrap();
     let restart = now_ms();
     let old = points(&q, &ds, restart - 60_000, restart).await;
     assert!(old.values().next().is_some_and(|v| v.len() >= 3), "{old:?}");
+    assert_eq!(checkpoints(&q, "restored").await, 1.0, "{}", q.stderr_text());
 }
 
 #[tokio::test]
@@ -418,6 +428,97 @@ async fn broken_messages_in_the_stream_are_skipped_and_counted() {
         let got = points(q, &ds, now_ms() - 60_000, now_ms()).await;
         assert!(got.values().next().is_some_and(|v| v.len() >= 4), "{got:?}");
     }
+}
+
+async fn checkpoints(p: &PluginProcess, outcome: &str) -> f64 {
+    let text = p.metrics_text().await.unwrap();
+    metric(
+        &text,
+        &format!("natsmicro_history_checkpoints_total{{outcome=\"{outcome}\"}}"),
+    )
+    .unwrap_or(0.0)
+}
+
+/// Points of two answers are the same samples (the history keeps RTTs at 10 µs).
+fn same_points(a: &BTreeMap<String, Vec<(i64, Option<f64>)>>, b: &BTreeMap<String, Vec<(i64, Option<f64>)>>) -> bool {
+    a.len() == b.len()
+        && a.iter().zip(b).all(|((ia, pa), (ib, pb))| {
+            ia == ib
+                && pa.len() == pb.len()
+                && pa
+                    .iter()
+                    .zip(pb)
+                    .all(|(x, y)| x.0 == y.0 && (x.1.unwrap_or(-1.0) - y.1.unwrap_or(-1.0)).abs() < 0.006)
+        })
+}
+
+#[tokio::test]
+async fn a_fresh_process_starts_from_the_newest_checkpoint_and_answers_like_the_sampler() {
+    let nats = NatsServer::with_jetstream("");
+    let _orders = orders(&nats).await;
+    let _billing = RustService::start(&nats.url(), "billing", "2.0.0", &[("pay", "billing.pay")], 0)
+        .await
+        .unwrap();
+    // 40 rounds back to back: checkpoints come every 16 rounds or more.
+    let ds = DataSource::new(&nats.url()).json(json!({
+        "sampleIntervalSec": 1, "retentionMinutes": 5, "historyStore": "jetstream", "historyFillRounds": 40
+    }));
+    let sampler = PluginProcess::start().await.unwrap();
+    assert_eq!(sampler.health(&ds).await.unwrap().0, 1);
+    assert!(
+        sampler.sampling_rounds_reach(40.0).await,
+        "the fill rounds did not finish"
+    );
+    let written = eventually(Duration::from_secs(60), || async {
+        checkpoints(&sampler, "written").await >= 2.0
+    })
+    .await;
+    assert!(
+        written,
+        "no checkpoints written: {}",
+        sampler.metrics_text().await.unwrap()
+    );
+    // A new checkpoint rolls the older ones up: the subject holds the newest only.
+    let js = async_nats::jetstream::new(connect(&nats.url()).await.unwrap());
+    let stream = js.get_stream("NATSMICRO_HISTORY").await.unwrap();
+    let mut subjects = stream
+        .info_with_subjects("NATSMICRO_HISTORY.*.checkpoint")
+        .await
+        .unwrap();
+    let (subject, held) = subjects.next().await.unwrap().unwrap();
+    assert_eq!(held, 1, "{subject} holds {held} messages");
+    drop(subjects);
+
+    let (from, to) = (now_ms() - 120_000, now_ms() - 200);
+    let fresh = PluginProcess::start().await.unwrap();
+    let restored = points(&fresh, &ds, from, to).await;
+    assert_eq!(checkpoints(&fresh, "restored").await, 1.0, "{}", fresh.stderr_text());
+    let sampled = points(&sampler, &ds, from, to).await;
+    assert_eq!(restored.len(), 2, "{restored:?}");
+    assert!(restored.values().all(|v| v.len() >= 30), "{restored:?}");
+    assert!(
+        same_points(&restored, &sampled),
+        "restored {restored:?}\nsampler {sampled:?}"
+    );
+
+    // A broken checkpoint (nobody writes a newer one: the sampler is gone) is rejected, counted,
+    // and the window is read from the rounds: the same answer.
+    drop(sampler);
+    let mut headers = async_nats::HeaderMap::new();
+    headers.insert("Natsmicro-Checkpoint", "0 1 0");
+    js.publish_with_headers(subject.clone(), headers, b"NMK\x01 not a history".to_vec().into())
+        .await
+        .unwrap()
+        .await
+        .unwrap();
+    let replayed_process = PluginProcess::start().await.unwrap();
+    let replayed = points(&replayed_process, &ds, from, to).await;
+    assert_eq!(checkpoints(&replayed_process, "rejected").await, 1.0);
+    assert_eq!(checkpoints(&replayed_process, "restored").await, 0.0);
+    assert!(
+        same_points(&replayed, &restored),
+        "replayed {replayed:?}\nrestored {restored:?}"
+    );
 }
 
 /// The ping `timeseries` over `[from, to]` per instance id, or the error (a node may be down).

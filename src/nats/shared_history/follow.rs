@@ -1,4 +1,4 @@
-//! Reads the shared history stream into this process's in-memory history: the retention window first (what a fresh process needs for its first query), then every round as it is stored, with an ordered consumer; broken messages are skipped and counted.
+//! Reads the shared history stream into this process's in-memory history: the newest checkpoint and the rounds after it (else the retention window), which is what a fresh process needs for its first query, then every round as it is stored, with an ordered consumer; broken messages are skipped and counted. The process that holds the sampling lease writes a checkpoint when one is due.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -11,6 +11,7 @@ use tokio::sync::watch;
 
 use super::SharedHistory;
 use crate::metrics;
+use crate::model::history::checkpoint::{self, Mark};
 use crate::model::history::wire::{Assembler, Kind, Records, Round};
 use crate::model::history::History;
 use crate::nats::discovery::{Discovery, Registry};
@@ -22,13 +23,50 @@ enum From {
 }
 
 /// What reading keeps between messages: the latest round time per kind, the unfinished
-/// rounds, and the newest ping round not yet taught to the registry.
+/// rounds, the newest ping round not yet taught to the registry, and what loading the window
+/// cost (logged once, when it is loaded).
 #[derive(Default)]
 struct Progress {
     latest: HashMap<Kind, i64>,
     assembler: Assembler<Bytes>,
     last_sequence: Option<u64>,
     unlearned: Option<Round<Bytes>>,
+    load: Load,
+    /// Rounds put into the history since the last checkpoint this process wrote (or restored).
+    rounds_since_checkpoint: usize,
+}
+
+/// The cost of loading the window: messages and bytes read, time spent putting them into the
+/// history, and since when.
+#[derive(Default)]
+struct Load {
+    started: Option<std::time::Instant>,
+    messages: u64,
+    bytes: u64,
+    ingest: Duration,
+    done: bool,
+}
+
+impl Load {
+    fn read(&mut self, bytes: usize) {
+        self.started.get_or_insert_with(std::time::Instant::now);
+        self.messages += 1;
+        self.bytes += bytes as u64;
+    }
+
+    fn finish(&mut self) {
+        if std::mem::replace(&mut self.done, true) {
+            return;
+        }
+        let elapsed = self.started.map_or(Duration::ZERO, |s| s.elapsed());
+        tracing::info!(
+            messages = self.messages,
+            bytes = self.bytes,
+            elapsed_ms = elapsed.as_secs_f64() * 1e3,
+            ingest_ms = self.ingest.as_secs_f64() * 1e3,
+            "history window loaded from the stream"
+        );
+    }
 }
 
 impl Progress {
@@ -41,6 +79,7 @@ impl Progress {
             return;
         }
         self.latest.insert(round.kind, round.t);
+        self.rounds_since_checkpoint += 1;
         if round.partial {
             metrics::global().history_message("partial");
         }
@@ -84,8 +123,11 @@ pub async fn run(
     loaded: watch::Sender<bool>,
 ) {
     let start = chrono::Utc::now() - chrono::Duration::from_std(retention).unwrap_or(chrono::Duration::hours(1));
-    let mut from = From::Time(start);
     let mut progress = Progress::default();
+    let mut from = match restore(&shared, &history, discovery.registry(), &mut progress).await {
+        Some(sequence) => From::Sequence(sequence + 1),
+        None => From::Time(start),
+    };
     loop {
         let failure = read(&shared, (&history, discovery.registry()), &from, &loaded, &mut progress).await;
         tracing::warn!(error = %failure, "reading the history stream stopped; resuming");
@@ -96,8 +138,109 @@ pub async fn run(
     }
 }
 
-async fn read(
+/// Load the newest checkpoint into the (still empty) history; returns the stream sequence it
+/// stands at, or `None` when there is none to use (reading the window from the rounds then).
+async fn restore(
     shared: &SharedHistory,
+    history: &Mutex<History>,
+    registry: &Registry,
+    progress: &mut Progress,
+) -> Option<u64> {
+    let started = std::time::Instant::now();
+    let (retention_ms, budget) = {
+        let h = lock(history);
+        (h.retention_ms(), h.budget())
+    };
+    // A checkpoint is the packed store as it is: never larger than twice the budget it fits.
+    let limit = budget.saturating_mul(2).saturating_add(1 << 20);
+    let body = match shared.load_checkpoint(limit, Duration::from_secs(5)).await {
+        Ok(Some(body)) => body,
+        Ok(None) => return None,
+        Err(e) => {
+            metrics::global().history_checkpoint("read_failed");
+            tracing::warn!(error = %e, "history checkpoint not read; reading the window from the stream");
+            return None;
+        }
+    };
+    let (restored, mark) = match History::restore(&body, retention_ms, budget) {
+        Ok((h, mark)) if mark.retention_ms >= retention_ms => (h, mark),
+        Ok((_, mark)) => {
+            metrics::global().history_checkpoint("unusable");
+            tracing::info!(
+                checkpoint_retention_min = mark.retention_ms / 60_000,
+                retention_min = retention_ms / 60_000,
+                "history checkpoint kept under a shorter retention; reading the window from the stream"
+            );
+            return None;
+        }
+        Err(e) => {
+            metrics::global().history_checkpoint("rejected");
+            tracing::warn!(error = %e, "history checkpoint rejected; reading the window from the stream");
+            return None;
+        }
+    };
+    if let Some((t, samples)) = restored.latest_ping_round() {
+        if let Some(t) = chrono::DateTime::from_timestamp_millis(t) {
+            registry.learn(t, &samples);
+        }
+    }
+    let instances = restored.instances().count();
+    *lock(history) = restored;
+    progress.latest = mark.latest.iter().copied().collect();
+    progress.last_sequence = Some(mark.sequence);
+    metrics::global().history_checkpoint("restored");
+    tracing::info!(
+        bytes = body.len(),
+        instances,
+        sequence = mark.sequence,
+        elapsed_ms = started.elapsed().as_secs_f64() * 1e3,
+        "history restored from a checkpoint"
+    );
+    Some(mark.sequence)
+}
+
+/// Write a checkpoint when this process samples, has read everything, holds no unfinished
+/// round, and one is due: taken under the history's lock, published on a task of its own.
+fn checkpoint_if_due(shared: &Arc<SharedHistory>, history: &Mutex<History>, progress: &mut Progress) {
+    let Some(sequence) = progress.last_sequence else {
+        return;
+    };
+    if !shared.lease.held() || progress.assembler.pending_messages() > 0 {
+        return;
+    }
+    let body = {
+        let h = lock(history);
+        if !checkpoint::due(progress.rounds_since_checkpoint, h.rounds()) {
+            return;
+        }
+        if shared.checkpointing.swap(true, std::sync::atomic::Ordering::AcqRel) {
+            return;
+        }
+        h.checkpoint(&Mark {
+            sequence,
+            latest: progress.latest.iter().map(|(k, t)| (*k, *t)).collect(),
+            retention_ms: h.retention_ms(),
+        })
+    };
+    progress.rounds_since_checkpoint = 0;
+    let shared = Arc::clone(shared);
+    tokio::spawn(async move {
+        match shared.publish_checkpoint(&body).await {
+            Ok(()) => {
+                metrics::global().history_checkpoint("written");
+                tracing::debug!(bytes = body.len(), sequence, "history checkpoint written");
+            }
+            Err(e) => {
+                metrics::global().history_checkpoint("write_failed");
+                tracing::warn!(error = %e, "history checkpoint not written");
+            }
+        }
+        shared.checkpointing.store(false, std::sync::atomic::Ordering::Release);
+    });
+}
+
+async fn read(
+    shared: &Arc<SharedHistory>,
     (history, registry): (&Mutex<History>, &Registry),
     from: &From,
     loaded: &watch::Sender<bool>,
@@ -117,7 +260,11 @@ async fn read(
     };
     let consumer = match stream
         .create_consumer(pull::OrderedConfig {
-            filter_subject: format!("{}.>", shared.subject),
+            // The rounds, not the checkpoints (those are read once, at the start).
+            filter_subjects: [Kind::Ping, Kind::Stats, Kind::Probes]
+                .iter()
+                .map(|k| format!("{}.{}", shared.subject, k.token()))
+                .collect(),
             deliver_policy,
             ..Default::default()
         })
@@ -127,6 +274,7 @@ async fn read(
         Err(e) => return e.to_string(),
     };
     if consumer.cached_info().num_pending == 0 {
+        progress.load.finish();
         loaded.send_replace(true);
     }
     let mut messages = match consumer.messages().await {
@@ -146,6 +294,10 @@ async fn read(
             Err(_) => 1,
         };
         let subject = message.subject.clone();
+        let busy = std::time::Instant::now();
+        if !progress.load.done {
+            progress.load.read(message.message.payload.len());
+        }
         match progress.assembler.push(message.message.payload) {
             Ok(rounds) => {
                 for round in rounds {
@@ -157,9 +309,14 @@ async fn read(
                 tracing::debug!(error = %e, subject = %subject, "history message skipped");
             }
         }
+        if !progress.load.done {
+            progress.load.ingest += busy.elapsed();
+        }
         if pending == 0 {
             progress.caught_up(registry);
+            progress.load.finish();
             loaded.send_replace(true);
+            checkpoint_if_due(shared, history, progress);
         }
     }
     "the consumer ended".to_string()

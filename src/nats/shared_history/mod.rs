@@ -5,7 +5,7 @@
 //! other target has subjects of its own. Which process samples is decided by [`lease`]; every
 //! process reads the stream into its own in-memory history with [`follow`].
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -16,6 +16,7 @@ use crate::model::history::wire::{self, Records};
 use crate::model::settings::Settings;
 use crate::nats::server_errors::ServerErrors;
 
+pub mod checkpoint;
 pub mod follow;
 pub mod lease;
 
@@ -47,6 +48,10 @@ pub struct SharedHistory {
     /// Messages published / publishes that failed.
     pub published: AtomicU64,
     pub publish_failures: AtomicU64,
+    /// The stream allows rollups: a new checkpoint removes the older ones.
+    rollup: AtomicBool,
+    /// A checkpoint is being published.
+    pub checkpointing: AtomicBool,
 }
 
 impl std::fmt::Debug for SharedHistory {
@@ -151,23 +156,25 @@ impl SharedHistory {
             discard: stream::DiscardPolicy::Old,
             allow_direct: true,
             compression: Some(stream::Compression::S2),
+            // A new checkpoint rolls the older ones of its subject up.
+            allow_rollup: true,
             description: Some("NATS micro history for Grafana (natsmicro data source)".to_string()),
             ..Default::default()
         };
-        let differs = match js.get_stream(&h.stream).await {
+        let (differs, rollup) = match js.get_stream(&h.stream).await {
             Ok(mut s) => {
                 let info = s.info().await.map_err(|e| denied(e.to_string()))?;
-                differences(&want, &info.config)
+                (differences(&want, &info.config), info.config.allow_rollup)
             }
             Err(_) => {
                 if let Err(e) = js.create_stream(want.clone()).await {
                     // Another process may have created it meanwhile.
                     let mut s = js.get_stream(&h.stream).await.map_err(|_| denied(e.to_string()))?;
                     let info = s.info().await.map_err(|e| denied(e.to_string()))?;
-                    differences(&want, &info.config)
+                    (differences(&want, &info.config), info.config.allow_rollup)
                 } else {
                     tracing::info!(stream = %h.stream, replicas = h.replicas, "history stream created");
-                    Vec::new()
+                    (Vec::new(), true)
                 }
             }
         };
@@ -196,6 +203,8 @@ impl SharedHistory {
             chunk_bytes: (max_payload / 2).clamp(4096, 512 << 10),
             published: AtomicU64::new(0),
             publish_failures: AtomicU64::new(0),
+            rollup: AtomicBool::new(rollup),
+            checkpointing: AtomicBool::new(false),
         })
     }
 
