@@ -305,6 +305,49 @@ async fn a_user_denied_the_jetstream_api_degrades_to_memory_loudly() {
 }
 
 #[tokio::test]
+async fn jetstream_that_starts_working_is_taken_up_without_a_restart() {
+    let denied = "authorization { users: [{user: app, password: secret, permissions: {publish: {allow: [\">\"], deny: [\"$JS.API.>\"]}}}] }\n";
+    let mut nats = NatsServer::with_jetstream(denied);
+    let _orders = RustService::start(
+        &format!("nats://app:secret@127.0.0.1:{}", nats.port),
+        "orders",
+        "1.0.0",
+        &[("get", "orders.get")],
+        0,
+    )
+    .await
+    .unwrap();
+    let ds = jetstream_ds(&format!("nats://app:secret@127.0.0.1:{}", nats.port)).json(json!({
+        "sampleIntervalSec": 1, "retentionMinutes": 5, "historyStore": "jetstream", "timeoutMs": 500
+    }));
+    let p = PluginProcess::start().await.unwrap();
+    let (status, message) = p.health(&ds).await.unwrap();
+    assert_eq!(status, 2, "{message}");
+    assert!(message.contains("tried again every 5 s"), "{message}");
+    // The operator grants the JetStream API (a configuration reload, no restart of anything).
+    let store = nats.dir().join("jetstream");
+    nats.reload(&format!(
+        "jetstream {{ store_dir: \"{}\" }}\nauthorization {{ users: [{{user: app, password: secret}}] }}\n",
+        store.display()
+    ));
+    let last = std::sync::Mutex::new(String::new());
+    let taken_up = eventually(Duration::from_secs(40), || {
+        let (p, ds, last) = (&p, &ds, &last);
+        async move {
+            let (status, message) = p.health(ds).await.unwrap();
+            let ok = status == 1 && message.contains("History: JetStream stream NATSMICRO_HISTORY");
+            *last.lock().unwrap() = message;
+            ok
+        }
+    })
+    .await;
+    assert!(taken_up, "{}\n{}", last.lock().unwrap(), p.stderr_text());
+    rounds_pass(&[&p], 2.0).await;
+    let got = points(&p, &ds, now_ms() - 60_000, now_ms()).await;
+    assert!(got.values().next().is_some_and(|v| v.len() >= 2), "{got:?}");
+}
+
+#[tokio::test]
 async fn a_settings_save_that_keeps_the_target_keeps_the_memory_history() {
     let nats = NatsServer::start();
     let _orders = orders(&nats).await;

@@ -127,8 +127,14 @@ impl Connections {
                 last_failure: Arc::new(Mutex::new(None)),
             });
             let retired = slot.cell.get().is_some_and(|c| c.retired());
-            if retired {
-                tracing::info!(org_id = key.source.org_id, uid = %key.source.uid, "data source used again after its idle stop; reconnecting");
+            match slot.cell.get() {
+                Some(c) if c.store_available_again() => {
+                    tracing::info!(org_id = key.source.org_id, uid = %key.source.uid, "JetStream history store available again; reconnecting to use it")
+                }
+                _ if retired => {
+                    tracing::info!(org_id = key.source.org_id, uid = %key.source.uid, "data source used again after its idle stop; reconnecting")
+                }
+                _ => {}
             }
             // Only newer settings replace a connection: a long-running stream that still holds an
             // older settings version uses the current connection instead of switching back.

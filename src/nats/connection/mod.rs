@@ -24,6 +24,12 @@ mod cache;
 /// two request timeouts).
 const STORE_PATIENCE: Duration = Duration::from_secs(10);
 
+/// How often an unavailable JetStream store is looked at again: twice the sampling period,
+/// within 5 s to 60 s.
+pub fn store_recheck_every(period: Duration) -> Duration {
+    (period * 2).clamp(Duration::from_secs(5), Duration::from_secs(60))
+}
+
 pub use cache::{Connections, SourceId, SourceKey};
 
 /// Why a connection could not be made; messages are for users and hold no secrets.
@@ -102,6 +108,28 @@ impl ConnectionEvents {
     }
 }
 
+/// While the JetStream store is unavailable: open it again every [`store_recheck_every`], and
+/// say so (`back`) once it works; the connection is then replaced on its next use.
+async fn recheck_store(
+    client: async_nats::Client,
+    settings: Arc<Settings>,
+    errors: Arc<ServerErrors>,
+    period: Duration,
+    back: Arc<AtomicBool>,
+) {
+    loop {
+        tokio::time::sleep(store_recheck_every(period)).await;
+        match SharedHistory::open(&client, &settings, &errors, period).await {
+            Ok(store) => {
+                tracing::info!(stream = %store.stream, "JetStream history store available again; the data source takes it up on its next use");
+                back.store(true, Ordering::Relaxed);
+                return;
+            }
+            Err(e) => tracing::debug!(error = %e, "JetStream history store still unavailable"),
+        }
+    }
+}
+
 fn is_auth_error(text: &str) -> bool {
     let lower = text.to_ascii_lowercase();
     ["authorization", "authentication", "expired", "revoked"]
@@ -120,10 +148,17 @@ pub struct Connection {
     opened: Instant,
     /// Last use, in ms since `opened`.
     used_ms: AtomicU64,
+    /// The JetStream store asked for was unavailable and now works (the connection is replaced
+    /// on its next use, so that the store is taken up), and the task that looks for it.
+    store_back: Arc<AtomicBool>,
+    recheck: Option<tokio::task::AbortHandle>,
 }
 
 impl Drop for Connection {
     fn drop(&mut self) {
+        if let Some(task) = &self.recheck {
+            task.abort();
+        }
         metrics::global().connection_opened(-1);
         self.events.set_connected(false);
     }
@@ -179,6 +214,20 @@ impl Connection {
                 }
             }
         }
+        let store_back = Arc::new(AtomicBool::new(false));
+        let recheck = match (&degraded, settings.sample_interval) {
+            (Some(_), Some(period)) => Some(
+                tokio::spawn(recheck_store(
+                    client.clone(),
+                    Arc::clone(&settings),
+                    Arc::clone(&events.server_errors),
+                    period,
+                    Arc::clone(&store_back),
+                ))
+                .abort_handle(),
+            ),
+            _ => None,
+        };
         let sampler = settings.sample_interval.map(|period| {
             Sampler::start(
                 Arc::clone(&discovery),
@@ -204,6 +253,8 @@ impl Connection {
             sampler,
             opened: Instant::now(),
             used_ms: AtomicU64::new(0),
+            store_back,
+            recheck,
         };
         conn.touch();
         Ok(Arc::new(conn))
@@ -250,9 +301,15 @@ impl Connection {
             .saturating_sub(Duration::from_millis(self.used_ms.load(Ordering::Relaxed)))
     }
 
-    /// Whether this connection's sampler stopped for idleness (the connection should be replaced).
+    /// Whether this connection should be replaced on its next use: its sampler stopped for
+    /// idleness, or the JetStream store it could not open works now.
     pub fn retired(&self) -> bool {
-        self.sampler.as_ref().is_some_and(Sampler::stopped)
+        self.sampler.as_ref().is_some_and(Sampler::stopped) || self.store_available_again()
+    }
+
+    /// The JetStream store that was unavailable when this connection opened works now.
+    pub fn store_available_again(&self) -> bool {
+        self.store_back.load(Ordering::Relaxed)
     }
 
     /// Server identity for health messages: (name, version).
