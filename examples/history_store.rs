@@ -373,6 +373,9 @@ async fn part_jetstream(md: &mut String, n: usize) -> Result<()> {
 /// 3. Takeover after SIGKILL and PING rounds with two replicas, at a 1 s period.
 async fn part_takeover(md: &mut String) -> Result<()> {
     let nats = NatsServer::with_jetstream("");
+    // Something to discover: with nothing answering, each round would wait out its timeout.
+    let _services = PythonService::start(&nats.url(), "takeover", "1.0.0", 10, &[])?;
+    tokio::time::sleep(Duration::from_secs(2)).await;
     let one_s = |store: &str| {
         DataSource::new(&nats.url()).json(
             json!({"sampleIntervalSec": 1, "retentionMinutes": 5, "historyStore": store, "historyStream": "TAKEOVER"}),

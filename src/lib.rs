@@ -16,7 +16,8 @@
 //!   validation with per-refId errors.
 //! - [`model::history`]: samples per instance and endpoint under retention and a hard memory
 //!   bound; event detection (appeared, disappeared, restarted, version changed); the compact
-//!   messages (`wire`) a shared history stores one round in.
+//!   messages (`wire`) a shared history stores one round in, and the checkpoints
+//!   (`checkpoint`) that hold a whole history.
 //! - [`model::key`]: the `(service, id)` key of an instance, looked up by borrowed strings.
 //! - [`model::rate`]: the one rule for rates of STATS counters over an interval.
 //! - [`model::shapes`]: rounds and replies to instant frames (`numeric-long`, `table`).
@@ -45,7 +46,8 @@
 //! - [`nats::request`]: one request/reply to a service endpoint, service-error headers as errors.
 //! - [`nats::sampler`]: the background task that samples PING and STATS into the history.
 //! - [`nats::shared_history`]: the JetStream history store: its stream, the sampling lease that
-//!   lets one process sample for all, publishing rounds, and reading the stream into the history.
+//!   lets one process sample for all, publishing rounds and checkpoints, and reading the stream
+//!   (the newest checkpoint, then the rounds after it) into the history.
 //!
 //! [`grafana`] — the plugin protocol; thin.
 //! - [`grafana::serve`]: go-plugin handshake, gRPC server, parent watch.

@@ -7,7 +7,8 @@ use super::*;
 use crate::model::settings::DEFAULT_HISTORY_BUDGET_BYTES as DEFAULT_BUDGET_BYTES;
 use crate::model::state::State;
 
-fn ping(service: &str, id: &str, version: &str, rtt: Option<f64>) -> PingSample {
+/// A ping sample (no RTT: the instance did not answer); the checkpoint tests use it too.
+pub(super) fn ping(service: &str, id: &str, version: &str, rtt: Option<f64>) -> PingSample {
     PingSample {
         service: service.into(),
         id: id.into(),

@@ -1,9 +1,10 @@
 //! The JetStream history store: the stream (created if missing, compared when it exists), the key of the NATS target in its subjects, publishing one round per verb, and the stream's state for the health check.
 //!
-//! Subjects are `<historyStream>.<target key>.<kind>` (`ping`, `stats`, `probes`): data sources
-//! that watch the same fleet (same servers, account and `srvPrefix`) share one history, and any
-//! other target has subjects of its own. Which process samples is decided by [`lease`]; every
-//! process reads the stream into its own in-memory history with [`follow`].
+//! Subjects are `<historyStream>.<target key>.<kind>` (`ping`, `stats`, `probes`, and
+//! `checkpoint`): data sources that watch the same fleet (same servers, account and `srvPrefix`)
+//! share one history, and any other target has subjects of its own. Which process samples is
+//! decided by [`lease`]; every process reads the stream into its own in-memory history with
+//! [`follow`], starting from the newest [`checkpoint`].
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;

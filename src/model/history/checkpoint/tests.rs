@@ -4,21 +4,12 @@
 #![cfg(test)]
 
 use super::*;
+use crate::model::history::tests::ping;
 use crate::model::history::{EndpointSample, StatsSample};
 use crate::model::probe::ProbeResult;
 
 const T0: i64 = 1_700_000_000_000;
 const PERIOD: i64 = 15_000;
-
-fn ping(service: &str, id: &str, version: &str, rtt: Option<f64>) -> PingSample {
-    PingSample {
-        service: service.into(),
-        id: id.into(),
-        version: version.into(),
-        rtt_ms: rtt,
-        state: if rtt.is_some() { State::Up } else { State::Unresponsive },
-    }
-}
 
 fn stats(service: &str, id: &str, started: i64, requests: u64) -> StatsSample {
     StatsSample {
