@@ -282,6 +282,25 @@ impl PluginProcess {
             .collect()
     }
 
+    /// [`PluginProcess::query`], and how long the plugin took to answer: from sending the
+    /// request until its gRPC answer arrived (decoding the frames here comes after).
+    pub async fn query_timed(
+        &self,
+        ds: &DataSource,
+        queries: &[Value],
+    ) -> Result<(Duration, BTreeMap<String, Response>)> {
+        let req = last_hour_request(ds, "Admin", queries);
+        let t0 = std::time::Instant::now();
+        let resp = self.data().query_data(req).await?.into_inner();
+        let answered = t0.elapsed();
+        let decoded = resp
+            .responses
+            .into_iter()
+            .map(|(k, v)| Ok((k, Response::decode(v)?)))
+            .collect::<Result<_>>()?;
+        Ok((answered, decoded))
+    }
+
     /// Run queries over an explicit time range (Unix ms) and resolution, as a dashboard sends them.
     /// QueryData with a time range, as Grafana's alert evaluation sends it (`FromAlert: true`): the
     /// frames themselves, never a Live seed (dashboard `timeseries` queries stream instead; see tests/stream.rs).
