@@ -51,14 +51,7 @@ impl Discovery {
         let mut state = Collect::new(verb, scope.clone(), expected);
         let mut deadline = t0 + policy.timeout;
         let stop = loop {
-            // What already arrived is taken without a timer; only an empty queue waits.
-            let ready = arrivals.try_recv();
-            let next = match ready {
-                Ok(a) => Ok(Some(a)),
-                Err(mpsc::error::TryRecvError::Disconnected) => Ok(None),
-                Err(mpsc::error::TryRecvError::Empty) => tokio::time::timeout_at(deadline, arrivals.recv()).await,
-            };
-            let arrival = match next {
+            let arrival = match tokio::time::timeout_at(deadline, arrivals.recv()).await {
                 Ok(Some(a)) => a,
                 Ok(None) => break StopReason::Timeout,
                 Err(_) if state.replies.is_empty() || Instant::now() >= t0 + policy.timeout => {
