@@ -1,4 +1,4 @@
-//! Discovery of a 10 000-instance fleet, several plugin binaries side by side: each binary's `ping` instant query over gRPC, taken in turns so that every binary sees the same machine, against raw scatter-gather (a client that knows N, in its own process) before and after.
+//! Discovery of a 10 000-instance fleet, several plugin binaries side by side: each binary's `ping` instant query over gRPC, taken in turns so that every binary sees the same machine, against raw scatter-gather (a client that knows N, in its own process) taking turns with them.
 //!
 //! `cargo run --release --example fleet_discovery` measures the plugin just built;
 //! `FLEET_BINS=/tmp/old/gpx_natsmicro,target/release/gpx_natsmicro` compares builds (build the
@@ -12,8 +12,8 @@ mod support;
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, Result};
-use futures::StreamExt;
 use serde_json::json;
+use support::raw::{self, RawScatter};
 use support::{DataSource, NatsServer, PluginProcess, RustService};
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -25,49 +25,17 @@ fn env_num(key: &str, default: usize) -> usize {
     std::env::var(key).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
 }
 
-/// One raw round: the time until the `n`-th reply.
-async fn raw_scatter(c: &async_nats::Client, n: usize) -> Result<f64> {
-    let t0 = Instant::now();
-    let inbox = c.new_inbox();
-    let mut sub = c.subscribe(inbox.clone()).await?;
-    c.publish_with_reply("$SRV.PING", inbox, "".into()).await?;
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    for got in 0..n {
-        if !matches!(tokio::time::timeout_at(deadline, sub.next()).await, Ok(Some(_))) {
-            return Err(anyhow!("raw scatter: {got} of {n} replies"));
-        }
-    }
-    Ok(t0.elapsed().as_secs_f64() * 1e3)
-}
-
-/// The median of 7 raw rounds, in a process of its own (the fleet runs in this one).
-async fn raw(url: &str, n: usize) -> Result<f64> {
-    let out = tokio::process::Command::new(std::env::current_exe()?)
-        .args(["--raw-scatter", url, &n.to_string()])
-        .output()
-        .await?;
-    Ok(String::from_utf8(out.stdout)?.trim().parse()?)
-}
-
 #[tokio::main]
 async fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    if args.first().map(String::as_str) == Some("--raw-scatter") {
-        let (url, n) = (&args[1], args[2].parse::<usize>()?);
-        let c = support::connect(url).await?;
-        let mut v = Vec::new();
-        for _ in 0..7 {
-            v.push(raw_scatter(&c, n).await?);
-            tokio::time::sleep(Duration::from_millis(300)).await;
-        }
-        println!("{}", median(v));
-        return Ok(());
+    if args.first().map(String::as_str) == Some(raw::RAW_SCATTER_ARG) {
+        return raw::serve(&args[1..]).await;
     }
     let n = env_num("FLEET_N", 10_000);
     let nats = NatsServer::start();
     let per_conn = 200;
     let services = RustService::fleet(&nats.url(), n, per_conn).await?;
-    let raw_before = raw(&nats.url(), n).await?;
+    let mut baseline = RawScatter::start(&nats.url(), n).await?;
     let bins: Vec<String> = match std::env::var("FLEET_BINS") {
         Ok(v) if !v.is_empty() => v.split(',').map(str::to_string).collect(),
         _ => vec![support::plugin_bin().display().to_string()],
@@ -81,8 +49,16 @@ async fn main() -> Result<()> {
     let ds = DataSource::new(&nats.url()).json(json!({"sampleIntervalSec": 0}));
     let query = [json!({"refId": "A", "queryType": "ping", "format": "instant"})];
     let mut walls = vec![Vec::new(); bins.len()];
+    let mut raws = Vec::new();
     // The first query of each binary learns the fleet; it is not counted.
     for round in 0..=env_num("FLEET_QUERIES", 15) {
+        // Raw and plugin rounds take turns, equally spaced, so that both see the same machine.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let raw_ms = baseline.round().await?;
+        println!("raw scatter-gather: {raw_ms:.1} ms");
+        if round > 0 {
+            raws.push(raw_ms);
+        }
         for (k, plugin) in plugins.iter().enumerate() {
             // Apart by more than the window in which a finished round is shared.
             tokio::time::sleep(Duration::from_millis(300)).await;
@@ -106,12 +82,17 @@ async fn main() -> Result<()> {
             }
         }
     }
-    let raw_after = raw(&nats.url(), n).await?;
-    let raw_ms = (raw_before + raw_after) / 2.0;
-    println!("raw scatter-gather: {raw_before:.1} ms before, {raw_after:.1} ms after (medians of 7)");
+    let raw_ms = median(raws.clone());
+    println!("raw scatter-gather: median {raw_ms:.1} ms");
     for (k, w) in walls.into_iter().enumerate() {
+        let pairs: Vec<f64> = w.iter().zip(&raws).map(|(p, r)| p / r).collect();
         let m = median(w);
-        println!("{}: median {m:.1} ms, {:.2}× raw", bins[k], m / raw_ms);
+        println!(
+            "{}: median {m:.1} ms, {:.2}× raw (median of the turns' own ratios {:.2}×)",
+            bins[k],
+            m / raw_ms,
+            median(pairs)
+        );
     }
     drop(services);
     Ok(())

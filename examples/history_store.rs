@@ -21,7 +21,11 @@ use natsmicro::model::history::{
 };
 use natsmicro::model::state::State;
 use serde_json::{json, Value};
+use support::raw::{self, RawScatter};
 use support::{DataSource, NatsServer, PluginProcess, PythonService, RustService};
+
+/// Counted turns of raw and plugin discovery rounds over the fleet.
+const FLEET_TURNS: usize = 15;
 
 fn env_num(key: &str, default: usize) -> usize {
     std::env::var(key).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
@@ -184,36 +188,6 @@ async fn count_pings(url: &str, secs: u64) -> Result<usize> {
         n += 1;
     }
     Ok(n)
-}
-
-/// Raw scatter-gather that knows `n`: the time (ms) of the n-th PING reply.
-async fn raw_scatter(c: &async_nats::Client, n: usize) -> Result<f64> {
-    let t0 = Instant::now();
-    let inbox = c.new_inbox();
-    let mut sub = c.subscribe(inbox.clone()).await?;
-    c.publish_with_reply("$SRV.PING", inbox, "".into()).await?;
-    let mut got = 0;
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    while got < n {
-        match tokio::time::timeout_at(deadline, sub.next()).await {
-            Ok(Some(_)) => got += 1,
-            _ => return Err(anyhow!("raw scatter: {got} of {n} replies")),
-        }
-    }
-    Ok(t0.elapsed().as_secs_f64() * 1e3)
-}
-
-/// `history_store --raw-scatter <url> <n> <runs>`: the raw scatter-gather baseline in a process
-/// of its own (the fleet's services run in the parent, which would slow a client beside them).
-async fn raw_child(args: &[String]) -> Result<()> {
-    let (url, n, runs) = (&args[0], args[1].parse::<usize>()?, args[2].parse::<usize>()?);
-    let c = support::connect(url).await?;
-    let mut v = Vec::new();
-    for _ in 0..runs {
-        v.push(raw_scatter(&c, n).await?);
-    }
-    println!("{}", median(v));
-    Ok(())
 }
 
 /// 1. Bytes per sample in memory (10 000 instances), and the same hour as history messages.
@@ -430,17 +404,16 @@ async fn part_fleet(md: &mut String) -> Result<()> {
     let big = NatsServer::with_jetstream("");
     let per_conn = 200;
     let services = RustService::fleet(&big.url(), fleet_n, per_conn).await?;
-    let out = tokio::process::Command::new(std::env::current_exe()?)
-        .args(["--raw-scatter", &big.url(), &fleet_n.to_string(), "5"])
-        .output()
-        .await?;
-    let raw_ms: f64 = String::from_utf8(out.stdout)?.trim().parse()?;
+    let mut baseline = RawScatter::start(&big.url(), fleet_n).await?;
     let probe = PluginProcess::start().await?;
     let probe_ds = DataSource::new(&big.url()).json(json!({"sampleIntervalSec": 0}));
-    let (mut plugin_runs, mut decoded_runs) = (Vec::new(), Vec::new());
+    let (mut raw_runs, mut plugin_runs, mut decoded_runs) = (Vec::new(), Vec::new(), Vec::new());
     let mut seen = 0;
-    for _ in 0..6 {
-        // Apart by more than the window in which a finished round is shared with a new query.
+    // Raw and plugin rounds take turns, equally spaced (by more than the window in which a
+    // finished round is shared with a new query), so that both see the same machine.
+    for _ in 0..=FLEET_TURNS {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        raw_runs.push(baseline.round().await?);
         tokio::time::sleep(Duration::from_millis(300)).await;
         let t0 = Instant::now();
         let (answered, r) = probe
@@ -453,10 +426,12 @@ async fn part_fleet(md: &mut String) -> Result<()> {
         decoded_runs.push(t0.elapsed().as_secs_f64() * 1e3);
         seen = r["A"].frames.first().map_or(0, |f| f.rows());
     }
+    // The first turn learns the fleet; it is not counted.
+    raw_runs.remove(0);
     plugin_runs.remove(0);
     decoded_runs.remove(0);
-    let (plugin_ms, decoded_ms) = (median(plugin_runs), median(decoded_runs));
-    drop(probe);
+    let (raw_ms, plugin_ms, decoded_ms) = (median(raw_runs), median(plugin_runs), median(decoded_runs));
+    drop((probe, baseline));
     let fleet_rounds = env_num("HISTORY_BENCH_FLEET_ROUNDS", 60);
     let cpu_secs = env_num("HISTORY_BENCH_CPU_SECS", 60) as u64;
     let cold_runs = env_num("HISTORY_BENCH_COLD_RUNS", 3);
@@ -500,7 +475,7 @@ async fn part_fleet(md: &mut String) -> Result<()> {
     );
     let _ = writeln!(
         md,
-        "- Discovery (`ping` instant over gRPC, {seen} instances answered): {plugin_ms:.1} ms until the gRPC answer arrived, against raw scatter-gather {raw_ms:.1} ms (a client that knows N, in its own process): **{:.2}×** (medians of 5). With this benchmark's own decoding of the 10 000-row Arrow frame into JSON values (a test-side cost, not the plugin's): {decoded_ms:.1} ms, {:.2}×.",
+        "- Discovery (`ping` instant over gRPC, {seen} instances answered): {plugin_ms:.1} ms until the gRPC answer arrived, against raw scatter-gather {raw_ms:.1} ms (a client that knows N, in its own process, taking turns with the plugin): **{:.2}×** (medians of {FLEET_TURNS}). With this benchmark's own decoding of the 10 000-row Arrow frame into JSON values (a test-side cost, not the plugin's): {decoded_ms:.1} ms, {:.2}×.",
         plugin_ms / raw_ms,
         decoded_ms / raw_ms
     );
@@ -528,8 +503,8 @@ async fn part_fleet(md: &mut String) -> Result<()> {
 #[tokio::main]
 async fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    if args.first().map(String::as_str) == Some("--raw-scatter") {
-        return raw_child(&args[1..]).await;
+    if args.first().map(String::as_str) == Some(raw::RAW_SCATTER_ARG) {
+        return raw::serve(&args[1..]).await;
     }
     let mut md = String::new();
     let n = env_num("HISTORY_BENCH_INSTANCES", 1000);

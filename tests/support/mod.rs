@@ -12,6 +12,7 @@ pub mod jwt;
 pub mod nats;
 pub mod pki;
 pub mod plugin;
+pub mod raw;
 pub mod services;
 
 // Each test binary uses a different part of the support code.
