@@ -1,6 +1,7 @@
 //! Discovery of a 10 000-instance fleet, several plugin binaries side by side: each binary's `ping` instant query over gRPC, taken in turns so that every binary sees the same machine, against raw scatter-gather (a client that knows N, in its own process) taking turns with them.
 //!
-//! `cargo run --release --example fleet_discovery` measures the plugin just built;
+//! `cargo build --release && cargo run --release --example fleet_discovery` measures the plugin
+//! just built (`target/release/gpx_natsmicro`, or `NATSMICRO_PLUGIN_BIN`);
 //! `FLEET_BINS=/tmp/old/gpx_natsmicro,target/release/gpx_natsmicro` compares builds (build the
 //! old one from an earlier commit first). Knobs: `FLEET_N` (10000), `FLEET_QUERIES` (15 per
 //! binary). Prints one line per query and the medians with their ratio to raw: a query's time
