@@ -1,4 +1,4 @@
-//! The JetStream store's recovery paths, part of `tests/jetstream.rs` (its helpers come from there): a fresh process starts from the newest checkpoint and answers like the sampler (a broken checkpoint is skipped and counted), and a store that starts working is taken up without a restart.
+//! The JetStream store's recovery paths, part of `tests/jetstream.rs` (its helpers come from there): a fresh process starts from the newest checkpoint and answers like the sampler (a broken checkpoint is skipped and counted), a stream that stops allowing rollups keeps older checkpoints (and the health check says so), and a store that starts working is taken up without a restart.
 
 use super::*;
 
@@ -125,4 +125,89 @@ async fn jetstream_that_starts_working_is_taken_up_without_a_restart() {
     rounds_pass(&[&p], 2.0).await;
     let got = points(&p, &ds, now_ms() - 60_000, now_ms()).await;
     assert!(got.values().next().is_some_and(|v| v.len() >= 2), "{got:?}");
+}
+
+/// How many messages the checkpoint subject of the history stream holds.
+async fn checkpoint_messages(js: &async_nats::jetstream::Context) -> u64 {
+    let stream = js.get_stream("NATSMICRO_HISTORY").await.unwrap();
+    let mut subjects = stream
+        .info_with_subjects("NATSMICRO_HISTORY.*.checkpoint")
+        .await
+        .unwrap();
+    match subjects.next().await {
+        Some(Ok((_, held))) => held as u64,
+        _ => 0,
+    }
+}
+
+#[tokio::test]
+async fn a_stream_that_stops_allowing_rollups_keeps_older_checkpoints_and_the_health_check_says_so() {
+    let nats = NatsServer::with_jetstream("");
+    let _orders = orders(&nats).await;
+    let ds = DataSource::new(&nats.url()).json(json!({
+        "sampleIntervalSec": 1, "retentionMinutes": 5, "historyStore": "jetstream", "historyFillRounds": 40
+    }));
+    let sampler = PluginProcess::start().await.unwrap();
+    let (status, message) = sampler.health(&ds).await.unwrap();
+    assert_eq!(status, 1, "{message}");
+    assert!(!message.contains("rollups"), "{message}");
+    assert!(
+        sampler.sampling_rounds_reach(40.0).await,
+        "the fill rounds did not finish"
+    );
+    let rolled = eventually(Duration::from_secs(60), || async {
+        checkpoints(&sampler, "written").await >= 2.0
+    })
+    .await;
+    let js = async_nats::jetstream::new(connect(&nats.url()).await.unwrap());
+    assert!(rolled, "{}", sampler.metrics_text().await.unwrap());
+    assert_eq!(checkpoint_messages(&js).await, 1);
+
+    // An operator edits the stream: rollups are no longer allowed. The next checkpoint is
+    // refused with its rollup header, written without it, and the older one stays.
+    let mut config = js
+        .get_stream("NATSMICRO_HISTORY")
+        .await
+        .unwrap()
+        .info()
+        .await
+        .unwrap()
+        .config
+        .clone();
+    config.allow_rollup = false;
+    js.update_stream(&config).await.unwrap();
+    let written = checkpoints(&sampler, "written").await;
+    let kept = eventually(Duration::from_secs(60), || async {
+        checkpoints(&sampler, "written").await > written
+    })
+    .await;
+    assert!(
+        kept,
+        "{}\n{}",
+        sampler.metrics_text().await.unwrap(),
+        sampler.stderr_text()
+    );
+    assert_eq!(checkpoints(&sampler, "write_failed").await, 0.0);
+    assert!(checkpoint_messages(&js).await >= 2);
+    assert!(
+        sampler.stderr_text().contains("does not allow rollups"),
+        "{}",
+        sampler.stderr_text()
+    );
+
+    // A process that opens the stream now is told how it differs, and still starts from the
+    // newest checkpoint.
+    let fresh = PluginProcess::start().await.unwrap();
+    let (status, message) = fresh.health(&ds).await.unwrap();
+    assert_eq!(status, 1, "{message}");
+    assert!(message.contains("does not allow rollups (AllowRollup)"), "{message}");
+    let (from, to) = (now_ms() - 120_000, now_ms() - 2_000);
+    let restored = points(&fresh, &ds, from, to).await;
+    assert_eq!(checkpoints(&fresh, "restored").await, 1.0, "{}", fresh.stderr_text());
+    let sampled = points(&sampler, &ds, from, to).await;
+    assert!(restored.values().all(|v| v.len() >= 30), "{restored:?}");
+    assert!(
+        same_points(&restored, &sampled),
+        "restored {restored:?}\nsampler {sampled:?}"
+    );
 }

@@ -10,6 +10,7 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use async_nats::jetstream::consumer::{pull, DeliverPolicy};
+use async_nats::jetstream::publish::PublishAck;
 use async_nats::HeaderMap;
 use bytes::Bytes;
 use futures::StreamExt;
@@ -26,6 +27,16 @@ fn parse(headers: Option<&HeaderMap>) -> Option<(u64, u64, u64)> {
     (count > 0 && index < count && parts.next().is_none()).then_some((index, count, first))
 }
 
+/// The headers of chunk `index` of `count`; the first chunk may roll older checkpoints up.
+fn chunk_headers(index: usize, count: usize, first: u64, rollup: bool) -> HeaderMap {
+    let mut headers = HeaderMap::new();
+    headers.insert(HEADER, format!("{index} {count} {first}").as_str());
+    if rollup {
+        headers.insert(async_nats::header::NATS_ROLLUP, "sub");
+    }
+    headers
+}
+
 impl SharedHistory {
     fn checkpoint_subject(&self) -> String {
         format!("{}.checkpoint", self.subject)
@@ -38,33 +49,19 @@ impl SharedHistory {
         let count = chunks.len();
         let mut first = 0u64;
         for (i, chunk) in chunks.into_iter().enumerate() {
-            let mut headers = HeaderMap::new();
-            headers.insert(HEADER, format!("{i} {count} {first}").as_str());
             let rollup = i == 0 && self.rollup.load(Ordering::Relaxed);
-            if rollup {
-                headers.insert(async_nats::header::NATS_ROLLUP, "sub");
-            }
             let payload = Bytes::copy_from_slice(chunk);
-            let sent = match self
-                .js
-                .publish_with_headers(subject.clone(), headers.clone(), payload.clone())
+            let ack = match self
+                .send(&subject, chunk_headers(i, count, first, rollup), payload.clone())
                 .await
             {
-                Ok(ack) => ack.await.map_err(|e| e.to_string()),
-                Err(e) => Err(e.to_string()),
-            };
-            let ack = match sent {
                 // A stream created elsewhere may not allow rollups: older checkpoints then stay
                 // until MaxAge removes them.
                 Err(e) if rollup && e.to_ascii_lowercase().contains("rollup") => {
                     self.rollup.store(false, Ordering::Relaxed);
                     tracing::info!(stream = %self.stream, "the history stream does not allow rollups: older checkpoints stay until MaxAge");
-                    let mut plain = HeaderMap::new();
-                    plain.insert(HEADER, format!("{i} {count} {first}").as_str());
-                    match self.js.publish_with_headers(subject.clone(), plain, payload).await {
-                        Ok(ack) => ack.await.map_err(|e| e.to_string())?,
-                        Err(e) => return Err(e.to_string()),
-                    }
+                    self.send(&subject, chunk_headers(i, count, first, false), payload)
+                        .await?
                 }
                 other => other?,
             };
@@ -73,6 +70,18 @@ impl SharedHistory {
             }
         }
         Ok(())
+    }
+
+    /// Publish one chunk and wait for the stream's acknowledgement.
+    async fn send(&self, subject: &str, headers: HeaderMap, payload: Bytes) -> Result<PublishAck, String> {
+        match self
+            .js
+            .publish_with_headers(subject.to_string(), headers, payload)
+            .await
+        {
+            Ok(ack) => ack.await.map_err(|e| e.to_string()),
+            Err(e) => Err(e.to_string()),
+        }
     }
 
     /// The newest complete checkpoint's body, `None` when there is none (or one is being

@@ -312,5 +312,10 @@ fn differences(want: &stream::Config, have: &stream::Config) -> Vec<String> {
             want.subjects.join(", ")
         ));
     }
+    if want.allow_rollup && !have.allow_rollup {
+        out.push(
+            "it does not allow rollups (AllowRollup), so older checkpoints stay until MaxAge removes them".to_string(),
+        );
+    }
     out
 }
