@@ -1,4 +1,4 @@
-//! Five-state liveness end to end: real nats-server with permissions, Rust, Python and JS micro services, and hand-driven responders; each state (up, slow, unresponsive, gone, denied, malformed) is produced for real and read back over gRPC as instant, table and time series frames, and the targeted pings are bounded and counted.
+//! Five-state liveness end to end: real nats-server with permissions, Rust, Python and JS micro services, and hand-driven responders; each state (up, slow, unresponsive, gone, denied, malformed) is produced for real and read back over gRPC as instant, table and time series frames, the targeted pings are bounded and counted, and a broadcast reply after its targeted ping is no duplicate.
 
 mod support;
 
@@ -221,4 +221,46 @@ async fn targeted_pings_are_bounded_per_round_and_the_rest_is_said() {
         Some(32.0),
         "{m}"
     );
+}
+
+#[tokio::test]
+async fn a_broadcast_reply_that_comes_after_the_targeted_ping_answered_is_not_a_duplicate() {
+    let nats = NatsServer::start();
+    let _fast = Scripted::start(&nats.url(), "orders", &["f1"]).await.unwrap();
+    let late = Scripted::start(&nats.url(), "orders", &["l1"]).await.unwrap();
+    let p = PluginProcess::start().await.unwrap();
+    let ds = DataSource::new(&nats.url()).json(json!({"timeoutMs": 500, "sampleIntervalSec": 0}));
+    let table = json!({"refId": "T", "queryType": "ping", "format": "table"});
+    let ask = || async {
+        // Apart by more than the window in which a finished round is shared.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let r = p.query(&ds, std::slice::from_ref(&table)).await.unwrap();
+        let f = r["T"].frame();
+        (table_states(f), f.meta["custom"].clone())
+    };
+    let known = eventually(Duration::from_secs(20), || async {
+        let (states, _) = ask().await;
+        states.len() == 2 && states.values().all(|s| s == "up")
+    })
+    .await;
+    assert!(known, "both instances up first");
+
+    // l1 hangs for a round: it is told unresponsive and no longer expected.
+    late.set(Script::Silent);
+    let (states, custom) = ask().await;
+    assert_eq!(states["orders/l1"], "unresponsive", "{custom}");
+
+    // Now l1 answers its targeted ping at once and the broadcast 50 ms later: the round ends
+    // complete on f1, asks l1, and l1's broadcast reply comes while the round still listens.
+    late.set(Script::LateToAll(50));
+    let (states, custom) = ask().await;
+    assert_eq!(custom["stop"], "complete", "{custom}");
+    assert_eq!(custom["targetedPings"], 1, "{custom}");
+    assert_eq!(states["orders/l1"], "up", "{custom}");
+
+    // That reply was l1's first broadcast reply of the round, not a duplicate: the next answer
+    // (which tells what earlier rounds skipped late) has no invalid replies.
+    let (states, custom) = ask().await;
+    assert!(states.values().all(|s| s == "up"), "{states:?}");
+    assert_eq!(custom["invalidReplies"], 0, "{custom}");
 }

@@ -283,6 +283,9 @@ pub enum Script {
     Answer,
     /// A valid ping reply after this many milliseconds.
     Delay(u64),
+    /// A valid ping reply at once when addressed by id (a targeted ping), after this many
+    /// milliseconds otherwise.
+    LateToAll(u64),
     /// Nothing (subscribed, but hung).
     Silent,
     /// A reply that is not a valid PING reply.
@@ -308,6 +311,7 @@ impl Scripted {
                 format!("$SRV.PING.{name}"),
                 format!("$SRV.PING.{name}.{id}"),
             ] {
+                let by_id = subject.ends_with(&format!(".{id}"));
                 let mut sub = client.subscribe(subject).await?;
                 let (client, script, name, id) =
                     (client.clone(), Arc::clone(&script), name.to_string(), id.to_string());
@@ -318,14 +322,18 @@ impl Scripted {
                         let body = match now {
                             Script::Silent => continue,
                             Script::Garbage => format!(r#"{{"type":"io.nats.micro.v1.pong","name":"{name}"}}"#),
-                            Script::Answer | Script::Delay(_) => format!(
+                            Script::Answer | Script::Delay(_) | Script::LateToAll(_) => format!(
                                 r#"{{"type":"io.nats.micro.v1.ping_response","name":"{name}","id":"{id}","version":"1.0.0","metadata":{{}}}}"#
                             ),
                         };
                         let client = client.clone();
                         tokio::spawn(async move {
-                            if let Script::Delay(ms) = now {
-                                tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
+                            match now {
+                                Script::Delay(ms) => tokio::time::sleep(std::time::Duration::from_millis(ms)).await,
+                                Script::LateToAll(ms) if !by_id => {
+                                    tokio::time::sleep(std::time::Duration::from_millis(ms)).await
+                                }
+                                _ => {}
                             }
                             let _ = client.publish(reply, body.into()).await;
                         });

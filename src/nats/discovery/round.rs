@@ -110,7 +110,7 @@ impl Discovery {
                 if !asked.answered.is_empty() {
                     self.registry.record(&asked.answered, policy.retention);
                     for r in &asked.answered {
-                        state.seen.insert(&r.reply.name, &r.reply.id);
+                        state.answered_targeted(&r.reply.name, &r.reply.id);
                     }
                     replies.extend(asked.answered);
                     replies = sorted(replies);
@@ -312,6 +312,9 @@ struct Collect {
     waiting: usize,
     /// Who answered, made like `expected`: one fingerprint per reply serves both.
     seen: Prints,
+    /// Who answered this round's targeted ping: a broadcast reply of theirs that comes after it
+    /// is their first reply to the round, not a duplicate.
+    excused: Vec<u64>,
     replies: Vec<Reply>,
     invalid: u64,
     oversized: u64,
@@ -327,6 +330,7 @@ impl Collect {
             verb,
             scope,
             seen: expected.empty_like(waiting),
+            excused: Vec::new(),
             replies: Vec::with_capacity(waiting),
             expected,
             waiting,
@@ -344,7 +348,12 @@ impl Collect {
             Ok(reply) if self.scope.contains(&reply.name, &reply.id) => {
                 let print = self.seen.print(&reply.name, &reply.id);
                 if !self.seen.insert_print(print) {
-                    self.invalid += 1;
+                    match self.excused.iter().position(|p| *p == print) {
+                        Some(k) => {
+                            self.excused.swap_remove(k);
+                        }
+                        None => self.invalid += 1,
+                    }
                     return;
                 }
                 if self.expected.contains_print(print) {
@@ -365,6 +374,14 @@ impl Collect {
                 *self.limited.entry(Limit::Name).or_insert(0) += 1;
             }
             Ok(_) | Err(_) => self.invalid += 1,
+        }
+    }
+
+    /// An instance silent in the broadcast answered its targeted ping: it has answered.
+    fn answered_targeted(&mut self, name: &str, id: &str) {
+        let print = self.seen.print(name, id);
+        if self.seen.insert_print(print) {
+            self.excused.push(print);
         }
     }
 
