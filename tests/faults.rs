@@ -172,6 +172,12 @@ async fn creds_against_an_operator_work_and_an_expiring_user_jwt_is_reported_the
         .json(json!({"authType": "creds", "sampleIntervalSec": 1, "timeoutMs": 500}))
         .secure("credentials", &short_creds);
     assert_eq!(up_ids(&p, &short).await, Ok(want.clone()));
+    // nats-server counts a JWT's expiry in whole seconds: in the second it expires in, a
+    // reconnect may still be let in (and is closed at once). From the second after, every
+    // connect is refused, and that is the state this test is about.
+    while chrono::Utc::now().timestamp() <= expires + 1 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     assert!(
         eventually(Duration::from_secs(30), || async {
             let (status, message) = p.health(&short).await.unwrap();
