@@ -2,6 +2,16 @@
 
 use super::*;
 
+/// The checkpoint subject of the history stream, and how many messages it holds.
+async fn checkpoint_messages(js: &async_nats::jetstream::Context) -> (String, usize) {
+    let stream = js.get_stream("NATSMICRO_HISTORY").await.unwrap();
+    let mut subjects = stream
+        .info_with_subjects("NATSMICRO_HISTORY.*.checkpoint")
+        .await
+        .unwrap();
+    subjects.next().await.unwrap().unwrap()
+}
+
 /// Points of two answers are the same samples (the history keeps RTTs at 10 µs).
 fn same_points(a: &BTreeMap<String, Vec<(i64, Option<f64>)>>, b: &BTreeMap<String, Vec<(i64, Option<f64>)>>) -> bool {
     a.len() == b.len()
@@ -43,14 +53,8 @@ async fn a_fresh_process_starts_from_the_newest_checkpoint_and_answers_like_the_
     );
     // A new checkpoint rolls the older ones up: the subject holds the newest only.
     let js = async_nats::jetstream::new(connect(&nats.url()).await.unwrap());
-    let stream = js.get_stream("NATSMICRO_HISTORY").await.unwrap();
-    let mut subjects = stream
-        .info_with_subjects("NATSMICRO_HISTORY.*.checkpoint")
-        .await
-        .unwrap();
-    let (subject, held) = subjects.next().await.unwrap().unwrap();
+    let (subject, held) = checkpoint_messages(&js).await;
     assert_eq!(held, 1, "{subject} holds {held} messages");
-    drop(subjects);
 
     let (from, to) = (now_ms() - 120_000, now_ms() - 200);
     let fresh = PluginProcess::start().await.unwrap();
@@ -127,19 +131,6 @@ async fn jetstream_that_starts_working_is_taken_up_without_a_restart() {
     assert!(got.values().next().is_some_and(|v| v.len() >= 2), "{got:?}");
 }
 
-/// How many messages the checkpoint subject of the history stream holds.
-async fn checkpoint_messages(js: &async_nats::jetstream::Context) -> u64 {
-    let stream = js.get_stream("NATSMICRO_HISTORY").await.unwrap();
-    let mut subjects = stream
-        .info_with_subjects("NATSMICRO_HISTORY.*.checkpoint")
-        .await
-        .unwrap();
-    match subjects.next().await {
-        Some(Ok((_, held))) => held as u64,
-        _ => 0,
-    }
-}
-
 #[tokio::test]
 async fn a_stream_that_stops_allowing_rollups_keeps_older_checkpoints_and_the_health_check_says_so() {
     let nats = NatsServer::with_jetstream("");
@@ -161,7 +152,7 @@ async fn a_stream_that_stops_allowing_rollups_keeps_older_checkpoints_and_the_he
     .await;
     let js = async_nats::jetstream::new(connect(&nats.url()).await.unwrap());
     assert!(rolled, "{}", sampler.metrics_text().await.unwrap());
-    assert_eq!(checkpoint_messages(&js).await, 1);
+    assert_eq!(checkpoint_messages(&js).await.1, 1);
 
     // An operator edits the stream: rollups are no longer allowed. The next checkpoint is
     // refused with its rollup header, written without it, and the older one stays.
@@ -188,7 +179,7 @@ async fn a_stream_that_stops_allowing_rollups_keeps_older_checkpoints_and_the_he
         sampler.stderr_text()
     );
     assert_eq!(checkpoints(&sampler, "write_failed").await, 0.0);
-    assert!(checkpoint_messages(&js).await >= 2);
+    assert!(checkpoint_messages(&js).await.1 >= 2);
     assert!(
         sampler.stderr_text().contains("does not allow rollups"),
         "{}",
