@@ -150,17 +150,8 @@ async fn execute_inner(q: &Query, conn: &Connection) -> Result<Vec<Frame>, Query
         }
         QueryType::Stats => vec![shapes::stats(q, &*d.discover(Verb::Stats, q.scope.clone()).await?)],
         QueryType::Request => {
-            if !conn.settings.request_allowed(&q.subject) {
-                let allowed = if conn.settings.request_subjects.is_empty() {
-                    "none: add patterns to requestSubjects in the data source settings to allow request queries"
-                        .to_string()
-                } else {
-                    conn.settings.request_subjects.join(", ")
-                };
-                return Err(QueryErrorKind::BadQuery(format!(
-                    "subject '{}' is not allowed by this data source (allowed: {allowed})",
-                    q.subject
-                )));
+            if let Some(why) = conn.settings.request_refusal(&q.subject) {
+                return Err(QueryErrorKind::BadQuery(why));
             }
             let reply = request::request(
                 &conn.client,

@@ -115,6 +115,9 @@ pub async fn check(connections: &Connections, key: &SourceKey, settings: Result<
     };
     let (text, details, ok) = history(&conn).await;
     report.message = format!("{}. {text}", report.message);
+    for warning in conn.settings.request_subject_warnings() {
+        report.message = format!("{}. {warning}", report.message);
+    }
     report.ok &= ok;
     if let Value::Object(map) = &mut report.details {
         map.insert("history".to_string(), details);

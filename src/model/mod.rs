@@ -15,6 +15,7 @@ pub mod leaves;
 pub mod live;
 pub mod micro;
 pub mod observed;
+pub mod outbound;
 pub mod probe;
 pub mod query;
 pub mod rate;

@@ -12,7 +12,7 @@ use tokio::time::Instant;
 use crate::metrics;
 use crate::model::probe::{judge, ProbeFailure, ProbeReply, ProbeResult};
 use crate::model::settings::Probe;
-use crate::nats::request::{header_pairs, service_error};
+use crate::nats::request::{header_map, header_pairs, service_error};
 use crate::nats::server_errors::ServerErrors;
 
 /// Run every probe in `probes` once, concurrently.
@@ -38,11 +38,7 @@ async fn send(client: &async_nats::Client, errors: &ServerErrors, probe: &Probe)
         .payload(Bytes::from(probe.payload.clone().into_bytes()))
         .timeout(Some(probe.timeout));
     if !probe.headers.is_empty() {
-        let mut map = async_nats::HeaderMap::new();
-        for (k, v) in &probe.headers {
-            map.append(k.as_str(), v.as_str());
-        }
-        req = req.headers(map);
+        req = req.headers(header_map(&probe.headers).map_err(ProbeFailure::Other)?);
     }
     let t0 = Instant::now();
     let request = client.send_request(probe.subject.clone(), req);

@@ -27,6 +27,19 @@ pub fn header_pairs(msg: &async_nats::Message) -> Vec<(String, String)> {
     pairs
 }
 
+/// A request's headers, built without the client's panicking conversions (names and values
+/// were checked where they entered; this is the second line of defence).
+pub fn header_map(headers: &[(String, String)]) -> Result<async_nats::HeaderMap, String> {
+    use std::str::FromStr;
+    let mut map = async_nats::HeaderMap::new();
+    for (k, v) in headers {
+        let name = async_nats::HeaderName::from_str(k).map_err(|e| format!("header name: {e}"))?;
+        let value = async_nats::HeaderValue::from_str(v).map_err(|e| format!("header {k}: {e}"))?;
+        map.append(name, value);
+    }
+    Ok(map)
+}
+
 /// The ADR-32 service error a reply carries, as (text, code); header names in any case.
 pub fn service_error(pairs: &[(String, String)]) -> Option<(String, String)> {
     let find = |name: &str| {
@@ -66,11 +79,10 @@ pub async fn request(
     }
     let mut req = async_nats::Request::new().payload(payload).timeout(Some(timeout));
     if !headers.is_empty() {
-        let mut map = async_nats::HeaderMap::new();
-        for (k, v) in headers {
-            map.append(k.as_str(), v.as_str());
-        }
-        req = req.headers(map);
+        req = req.headers(header_map(headers).map_err(|message| RequestError::Other {
+            subject: subject.to_string(),
+            message,
+        })?);
     }
     let t0 = Instant::now();
     let msg = client.send_request(subject.to_string(), req).await.map_err(|e| {

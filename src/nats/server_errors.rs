@@ -16,6 +16,17 @@ pub struct ServerErrors {
     arrived: Notify,
 }
 
+/// The subject of a refused publish, as the server names it: `Permissions Violation for
+/// Publish to "<subject>"` (whole subjects only: `$SRV.PING.a.10` is not `$SRV.PING.a.1`).
+fn refused_publish(error: &str) -> Option<&str> {
+    const SAID: &str = "permissions violation for publish to ";
+    let at = error.to_ascii_lowercase().find(SAID)? + SAID.len();
+    let rest = error.get(at..)?.trim_start();
+    let rest = rest.strip_prefix('"').unwrap_or(rest);
+    let end = rest.find(['"', ' ']).unwrap_or(rest.len());
+    rest.get(..end)
+}
+
 impl ServerErrors {
     /// Remember one error the server sent and wake whoever waits for one.
     pub fn push(&self, text: String) {
@@ -41,7 +52,7 @@ impl ServerErrors {
         g.iter()
             .rev()
             .take_while(|(at, _)| *at >= since)
-            .any(|(_, e)| e.to_ascii_lowercase().contains("permissions violation for publish") && e.contains(subject))
+            .any(|(_, e)| refused_publish(e) == Some(subject))
     }
 
     /// Resolves when the next error arrives.
@@ -61,6 +72,10 @@ mod tests {
         e.push("permissions violation for publish to \"$SRV.PING.a.1\"".into());
         assert!(e.denied_since("$SRV.PING.a.1", before));
         assert!(!e.denied_since("$SRV.PING.a.2", before));
+        assert!(!e.denied_since("$SRV.PING.a", before), "whole subjects only");
+        e.push("Permissions Violation for Publish to \"$SRV.PING.a.10\"".into());
+        assert!(e.denied_since("$SRV.PING.a.10", before));
+        assert!(!e.denied_since("$SRV.PING.a.100", before));
         tokio::time::sleep(std::time::Duration::from_millis(2)).await;
         assert!(!e.denied_since("$SRV.PING.a.1", Instant::now()));
         assert!(e.latest_since(before).is_some());

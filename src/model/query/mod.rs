@@ -7,6 +7,7 @@ use serde_json::Value;
 
 use crate::model::leaves;
 use crate::model::micro::{valid_name, Scope};
+use crate::model::outbound;
 use crate::model::settings::{json_kind, valid_subject};
 
 /// `queryType`.
@@ -524,19 +525,25 @@ impl Query {
 fn parse_headers(v: Option<&Value>) -> Result<Vec<(String, String)>, String> {
     let pair = |k: &str, v: &Value| -> Result<(String, String), String> {
         let value = match v {
-            Value::String(s) => s.clone(),
+            Value::String(s) => outbound::header_value(s).to_string(),
             Value::Null => String::new(),
             other => other.to_string(),
         };
         let key = k.trim();
-        if key.is_empty() || key.contains(':') || key.chars().any(|c| c.is_whitespace() || c.is_control()) {
-            return bad(format!("header name '{key}' is not valid"));
-        }
-        if value.contains(['\r', '\n']) {
-            return bad(format!("header {key} has a line break in its value"));
-        }
+        outbound::check_header(key, &value)?;
         Ok((key.to_string(), value))
     };
+    let count = match v {
+        Some(Value::Object(map)) => map.len(),
+        Some(Value::Array(items)) => items.len(),
+        _ => 0,
+    };
+    if count > outbound::MAX_HEADERS {
+        return bad(format!(
+            "{count} headers: a request may carry at most {}",
+            outbound::MAX_HEADERS
+        ));
+    }
     match v {
         None | Some(Value::Null) => Ok(Vec::new()),
         Some(Value::Object(map)) => {

@@ -9,6 +9,9 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+use crate::model::outbound;
+pub use crate::model::outbound::subject_matches;
+
 mod history;
 mod probes;
 mod urls;
@@ -370,8 +373,13 @@ impl Settings {
             ));
         }
 
-        let probes = parse_probes(json.get("probes"), &request_subjects, Duration::from_millis(timeout_ms))?;
         let history = parse_history(&json)?;
+        let reserved = outbound::reserved_patterns(&history.stream, &srv_prefix, &inbox_prefix);
+        let probes = parse_probes(
+            json.get("probes"),
+            (&request_subjects, &reserved),
+            Duration::from_millis(timeout_ms),
+        )?;
 
         Ok(Settings {
             servers,
@@ -404,24 +412,60 @@ impl Settings {
 
     /// Whether `subject` may be used by a `request` query.
     pub fn request_allowed(&self, subject: &str) -> bool {
-        self.request_subjects
+        self.request_refusal(subject).is_none()
+    }
+
+    /// Why a request to `subject` is refused: it is reserved (see [`outbound`]), or no
+    /// `requestSubjects` pattern allows it; `None` when it may be sent.
+    pub fn request_refusal(&self, subject: &str) -> Option<String> {
+        let reserved = self.reserved_subjects();
+        if let Some(pattern) = outbound::reserved_by(subject, &reserved) {
+            return Some(format!(
+                "subject '{subject}' is reserved ({pattern}): the history stream, its lease bucket, $JS, $KV, $SYS, $SRV and inbox subjects are never reachable by a request query or probe, whatever requestSubjects allows"
+            ));
+        }
+        if self
+            .request_subjects
             .iter()
             .any(|pattern| subject_matches(pattern, subject))
-    }
-}
-
-/// NATS subject matching with `*` (one token) and `>` (one or more trailing tokens).
-pub fn subject_matches(pattern: &str, subject: &str) -> bool {
-    let mut p = pattern.split('.');
-    let mut s = subject.split('.');
-    loop {
-        match (p.next(), s.next()) {
-            (Some(">"), Some(_)) => return true,
-            (Some("*"), Some(_)) => {}
-            (Some(a), Some(b)) if a == b => {}
-            (None, None) => return true,
-            _ => return false,
+        {
+            return None;
         }
+        let allowed = if self.request_subjects.is_empty() {
+            "none: add patterns to requestSubjects in the data source settings to allow request queries".to_string()
+        } else {
+            self.request_subjects.join(", ")
+        };
+        Some(format!(
+            "subject '{subject}' is not allowed by this data source (allowed: {allowed})"
+        ))
+    }
+
+    /// The subjects no request or probe of this data source may reach.
+    pub fn reserved_subjects(&self) -> Vec<String> {
+        outbound::reserved_patterns(&self.history.stream, &self.srv_prefix, &self.inbox_prefix)
+    }
+
+    /// Advice for the health check: the `requestSubjects` patterns that also cover reserved
+    /// subjects (requests there are refused all the same).
+    pub fn request_subject_warnings(&self) -> Vec<String> {
+        let reserved = self.reserved_subjects();
+        self.request_subjects
+            .iter()
+            .filter_map(|pattern| {
+                let covered: Vec<&str> = reserved
+                    .iter()
+                    .filter(|r| outbound::overlaps(pattern, r))
+                    .map(String::as_str)
+                    .collect();
+                (!covered.is_empty()).then(|| {
+                    format!(
+                        "requestSubjects pattern {pattern} also covers {}: requests and probes there are always refused (the plugin's own and the server's subjects)",
+                        covered.join(", ")
+                    )
+                })
+            })
+            .collect()
     }
 }
 

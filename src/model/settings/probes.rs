@@ -7,6 +7,7 @@ use serde_json::Value;
 
 use super::{err, json_kind, subject_matches, valid_subject, SettingsError, TIMEOUT_MS_RANGE};
 use crate::model::micro::valid_name;
+use crate::model::outbound;
 
 /// Probes one data source may define.
 pub const MAX_PROBES: usize = 50;
@@ -39,10 +40,11 @@ pub struct Probe {
     pub expect: Expect,
 }
 
-/// Parse `jsonData.probes`; every subject must be allowed by `request_subjects`.
+/// Parse `jsonData.probes`; every subject must be allowed by `request_subjects` and not be
+/// `reserved`; every header must be one NATS accepts.
 pub fn parse_probes(
     value: Option<&Value>,
-    request_subjects: &[String],
+    (request_subjects, reserved): (&[String], &[String]),
     default_timeout: Duration,
 ) -> Result<Vec<Probe>, SettingsError> {
     let items = match value {
@@ -92,6 +94,11 @@ pub fn parse_probes(
                 "probe '{name}': subject '{subject}' is not a valid NATS subject to send to (dot-separated tokens, no wildcards)"
             ));
         }
+        if let Some(pattern) = outbound::reserved_by(&subject, reserved) {
+            return err(format!(
+                "probe '{name}': subject '{subject}' is reserved ({pattern}): probes never reach the history stream, its lease bucket, $JS, $KV, $SYS, $SRV or inbox subjects"
+            ));
+        }
         if !request_subjects.iter().any(|p| subject_matches(p, &subject)) {
             return err(format!(
                 "probe '{name}': subject '{subject}' is not allowed by requestSubjects; add it (or a pattern such as {}.>) to requestSubjects",
@@ -111,7 +118,10 @@ pub fn parse_probes(
             Some(Value::Object(h)) => h
                 .iter()
                 .map(|(k, v)| match v {
-                    Value::String(s) => Ok((k.clone(), s.clone())),
+                    Value::String(s) => match outbound::check_header(k, outbound::header_value(s)) {
+                        Ok(()) => Ok((k.clone(), outbound::header_value(s).to_string())),
+                        Err(why) => err(format!("probe '{name}': {why}")),
+                    },
                     other => err(format!(
                         "probe '{name}': header {k} must be text, not {}",
                         json_kind(other)
@@ -208,7 +218,14 @@ mod tests {
     use serde_json::json;
 
     fn parse(v: Value) -> Result<Vec<Probe>, SettingsError> {
-        parse_probes(Some(&v), &["orders.>".to_string()], Duration::from_millis(2000))
+        parse_probes(
+            Some(&v),
+            (
+                &["orders.>".to_string()],
+                &crate::model::outbound::reserved_patterns("H", "$SRV", "_INBOX"),
+            ),
+            Duration::from_millis(2000),
+        )
     }
 
     #[test]

@@ -1,0 +1,173 @@
+//! What a Viewer can type and a peer on the NATS account can publish, tried against real nats-servers and the plugin driven over gRPC: requests never reach the plugin's own or the server's subjects (no purge of the history), headers NATS does not accept fail only their refId, and a probe header from a YAML block value neither fails the settings nor stops the sampler.
+
+mod support;
+
+use std::time::Duration;
+
+use futures::StreamExt;
+use serde_json::{json, Value};
+use support::*;
+
+fn alive(p: &mut PluginProcess) -> bool {
+    matches!(p.child.try_wait(), Ok(None))
+}
+
+/// Messages in the history stream now.
+async fn stream_messages(nats: &NatsServer) -> u64 {
+    let js = async_nats::jetstream::new(connect(&nats.url()).await.unwrap());
+    let mut s = js.get_stream("NATSMICRO_HISTORY").await.unwrap();
+    s.info().await.unwrap().state.messages
+}
+
+/// The first subject the plugin publishes a ping round on.
+async fn history_ping_subject(nats: &NatsServer) -> String {
+    let client = connect(&nats.url()).await.unwrap();
+    let mut sub = client.subscribe("NATSMICRO_HISTORY.*.ping").await.unwrap();
+    let m = tokio::time::timeout(Duration::from_secs(20), sub.next())
+        .await
+        .expect("a ping round is published")
+        .unwrap();
+    m.subject.to_string()
+}
+
+#[tokio::test]
+async fn a_request_query_never_reaches_the_history_stream_or_any_own_subject() {
+    let nats = NatsServer::with_jetstream("");
+    let _orders = RustService::start(&nats.url(), "orders", "1.0.0", &[("get", "orders.get")], 0)
+        .await
+        .unwrap();
+    let ds = DataSource::new(&nats.url()).json(json!({
+        "sampleIntervalSec": 1, "retentionMinutes": 5, "historyStore": "jetstream", "requestSubjects": [">"]
+    }));
+    let mut p = PluginProcess::start().await.unwrap();
+    let (status, message) = p.health(&ds).await.unwrap();
+    assert_eq!(status, 1, "{message}");
+    assert!(
+        message.contains("requestSubjects pattern > also covers $JS.>"),
+        "the health check names the reserved subjects a pattern covers: {message}"
+    );
+    let subject = history_ping_subject(&nats).await;
+    assert!(p.sampling_rounds_reach(3.0).await);
+    let before = stream_messages(&nats).await;
+    assert!(before >= 3, "{before}");
+
+    let attacks = [
+        (subject.as_str(), json!({"Nats-Rollup": "all"})),
+        (subject.as_str(), json!({})),
+        ("$JS.API.STREAM.PURGE.NATSMICRO_HISTORY", json!({})),
+        ("$JS.API.STREAM.DELETE.NATSMICRO_HISTORY", json!({})),
+        ("$KV.NATSMICRO_HISTORY_LEASE.x", json!({})),
+        ("$SYS.REQ.SERVER.PING", json!({})),
+        ("$SRV.PING", json!({})),
+        ("_INBOX.x", json!({})),
+    ];
+    let queries: Vec<Value> = attacks
+        .iter()
+        .enumerate()
+        .map(|(i, (s, h))| {
+            json!({"refId": format!("R{i}"), "queryType": "request", "subject": s, "payload": "x", "headers": h})
+        })
+        .collect();
+    let r = p.query(&ds, &queries).await.unwrap();
+    for (i, (s, _)) in attacks.iter().enumerate() {
+        let a = &r[&format!("R{i}")];
+        // (`$…` subjects are refused earlier still, as unresolved template variables.)
+        assert!(
+            a.error.contains("is reserved") || (s.starts_with('$') && a.error.contains("template variable")),
+            "a request to {s} must be refused: {:?} {:?}",
+            a.error,
+            a.frames.first().map(|f| f.rows())
+        );
+    }
+    // A header of the server's own is refused on any subject.
+    let r = p
+        .query(
+            &ds,
+            &[json!({"refId": "A", "queryType": "request", "subject": "orders.get", "headers": {"Nats-Rollup": "all"}})],
+        )
+        .await
+        .unwrap();
+    assert!(r["A"].error.contains("reserved"), "{}", r["A"].error);
+
+    let after = stream_messages(&nats).await;
+    assert!(after >= before, "the stream lost messages: {before} → {after}");
+    let rounds = p.sampling_rounds().await;
+    assert!(p.sampling_rounds_reach(rounds + 2.0).await);
+    assert!(stream_messages(&nats).await > after, "the history goes on");
+    assert!(alive(&mut p));
+}
+
+#[tokio::test]
+async fn a_header_nats_does_not_accept_fails_its_refid_only() {
+    let env = TestEnv::orders().await;
+    let ds = env.ds(json!({"requestSubjects": ["orders.>"]}));
+    let mut p = PluginProcess::start().await.unwrap();
+    let request = |ref_id: &str, headers: Value| json!({"refId": ref_id, "queryType": "request", "subject": "orders.get", "payload": "{}", "headers": headers});
+    let r = p
+        .query(
+            &ds,
+            &[
+                request("A", json!({"é": "1"})),
+                request("B", json!({"X A": "1"})),
+                request("C", json!({"X-Ok": "a\r\nb"})),
+                request("D", json!([{"key": "X:Y", "value": "1"}])),
+                request("E", json!({"X-Trace": "fine\n"})),
+                json!({"refId": "P", "queryType": "ping", "format": "table"}),
+            ],
+        )
+        .await
+        .unwrap();
+    assert!(r["A"].error.contains("U+00E9"), "{}", r["A"].error);
+    assert!(r["B"].error.contains("header name 'X A'"), "{}", r["B"].error);
+    assert!(r["C"].error.contains("line break"), "{}", r["C"].error);
+    assert!(r["D"].error.contains("header name"), "{}", r["D"].error);
+    assert!(
+        r["E"].error.is_empty(),
+        "a trailing line break is dropped: {}",
+        r["E"].error
+    );
+    assert!(r["P"].error.is_empty(), "{}", r["P"].error);
+    assert_eq!(r["P"].frame().strings("service"), vec!["orders"]);
+    assert!(alive(&mut p));
+}
+
+#[tokio::test]
+async fn a_probe_header_from_a_yaml_block_keeps_the_sampler_and_a_broken_one_is_named_by_health() {
+    let env = TestEnv::orders().await;
+    let probe = |value: &str| {
+        json!({
+            "sampleIntervalSec": 1, "requestSubjects": ["orders.>"],
+            "probes": [{"name": "get", "subject": "orders.get", "headers": {"Authorization": value}}]
+        })
+    };
+    let mut p = PluginProcess::start().await.unwrap();
+    // What `value: |` in provisioning YAML gives: a trailing newline.
+    let ds = env.ds(probe("Bearer abc\n"));
+    let (status, message) = p.health(&ds).await.unwrap();
+    assert_eq!(status, 1, "{message}");
+    assert!(p.sampling_rounds_reach(4.0).await, "the sampler goes on");
+    let now = chrono::Utc::now().timestamp_millis();
+    let r = p
+        .query_window(
+            &ds,
+            &[json!({"refId": "A", "queryType": "ping", "format": "timeseries", "metric": "up"})],
+            (now - 60_000, now),
+            1_000_000,
+            1000,
+        )
+        .await
+        .unwrap();
+    let points: usize = r["A"].frames.iter().map(|f| f.rows()).sum();
+    assert!(points >= 4, "ping history goes on: {points} points");
+    assert!(alive(&mut p));
+
+    let broken = env.ds(probe("a\nb"));
+    let (status, message) = p.health(&broken).await.unwrap();
+    assert_eq!(status, 2, "{message}");
+    assert!(
+        message.contains("probe 'get'") && message.contains("Authorization") && message.contains("line break"),
+        "{message}"
+    );
+    assert!(!message.contains("Bearer"), "the value is never shown: {message}");
+    assert!(alive(&mut p));
+}
