@@ -126,7 +126,8 @@ impl Metrics {
 
     /// A message of the shared (JetStream) history was `published`, not (`publish_failed`), or
     /// read: `ingested`, `rejected` (not a valid history message), `out_of_order` (older than
-    /// what was read before), `partial` (a round with chunks missing).
+    /// what was read before), `partial` (a round with chunks missing), `unsealed` (without the
+    /// data source's seal), `future` and `expired` (dated outside the window a round may have).
     pub fn history_message(&self, outcome: &'static str) {
         bump(&self.history_messages, outcome, 1);
     }

@@ -91,14 +91,27 @@ async fn history(conn: &Connection) -> (String, Value, bool) {
         }
         Err(e) => format!("History: JetStream stream {} (state unknown: {e}), {who}", store.stream),
     };
+    let rejected = store.rejected();
+    if !rejected.is_empty() {
+        let reasons: Vec<String> = crate::nats::shared_history::REJECTIONS
+            .iter()
+            .filter_map(|(reason, words)| rejected.get(reason).map(|n| format!("{n} {words}")))
+            .collect();
+        text.push_str(&format!(
+            ". Messages of the stream not taken: {} (anyone who may publish on the stream's subjects can write there: see the README's \"Securing the shared history\")",
+            reasons.join(", ")
+        ));
+    }
     if !store.differs.is_empty() {
         text.push_str(&format!(
             ". The existing stream differs from these settings and is used as it is: {}",
             store.differs.join("; ")
         ));
     }
-    let details =
-        json!({"store": "jetstream", "stream": store.stream, "sampler": matches!(sampler.holder(), Holder::Me)});
+    let details = json!({
+        "store": "jetstream", "stream": store.stream, "sampler": matches!(sampler.holder(), Holder::Me),
+        "rejected": rejected,
+    });
     (text, details, true)
 }
 

@@ -27,17 +27,36 @@ fn parse(headers: Option<&HeaderMap>) -> Option<(u64, u64, u64)> {
     (count > 0 && index < count && parts.next().is_none()).then_some((index, count, first))
 }
 
-/// The headers of chunk `index` of `count`; the first chunk may roll older checkpoints up.
-fn chunk_headers(index: usize, count: usize, first: u64, rollup: bool) -> HeaderMap {
-    let mut headers = HeaderMap::new();
-    headers.insert(HEADER, format!("{index} {count} {first}").as_str());
-    if rollup {
-        headers.insert(async_nats::header::NATS_ROLLUP, "sub");
-    }
-    headers
-}
-
 impl SharedHistory {
+    /// The headers of chunk `index` of `count`, sealed; the first chunk may roll older
+    /// checkpoints up.
+    fn chunk_headers(
+        &self,
+        subject: &str,
+        (index, count, first): (usize, usize, u64),
+        rollup: bool,
+        payload: &[u8],
+    ) -> HeaderMap {
+        let place = format!("{index} {count} {first}");
+        let mut headers = self.sealed_headers(subject, place.as_bytes(), payload);
+        headers.insert(HEADER, place.as_str());
+        if rollup {
+            headers.insert(async_nats::header::NATS_ROLLUP, "sub");
+        }
+        headers
+    }
+
+    /// Whether a checkpoint chunk carries this identity's seal.
+    fn chunk_sealed(&self, subject: &str, m: &async_nats::Message) -> bool {
+        let place = m
+            .headers
+            .as_ref()
+            .and_then(|h| h.get(HEADER))
+            .map(|v| v.as_str().to_string())
+            .unwrap_or_default();
+        self.is_sealed(subject, place.as_bytes(), &m.payload, m.headers.as_ref())
+    }
+
     fn checkpoint_subject(&self) -> String {
         format!("{}.checkpoint", self.subject)
     }
@@ -52,7 +71,11 @@ impl SharedHistory {
             let rollup = i == 0 && self.rollup.load(Ordering::Relaxed);
             let payload = Bytes::copy_from_slice(chunk);
             let ack = match self
-                .send(&subject, chunk_headers(i, count, first, rollup), payload.clone())
+                .send(
+                    &subject,
+                    self.chunk_headers(&subject, (i, count, first), rollup, chunk),
+                    payload.clone(),
+                )
                 .await
             {
                 // A stream created elsewhere may not allow rollups: older checkpoints then stay
@@ -60,8 +83,12 @@ impl SharedHistory {
                 Err(e) if rollup && e.to_ascii_lowercase().contains("rollup") => {
                     self.rollup.store(false, Ordering::Relaxed);
                     tracing::info!(stream = %self.stream, "the history stream does not allow rollups: older checkpoints stay until MaxAge");
-                    self.send(&subject, chunk_headers(i, count, first, false), payload)
-                        .await?
+                    self.send(
+                        &subject,
+                        self.chunk_headers(&subject, (i, count, first), false, chunk),
+                        payload,
+                    )
+                    .await?
                 }
                 other => other?,
             };
@@ -107,6 +134,10 @@ impl SharedHistory {
             Ok(Some(Err(e))) => return Err(e.to_string()),
             Ok(None) | Err(_) => return Err("no answer for the newest checkpoint".to_string()),
         };
+        if !self.chunk_sealed(&subject, &message) {
+            self.reject("unsealed");
+            return Err("the newest checkpoint is not sealed with this data source's credentials".to_string());
+        }
         let Some((index, count, first)) = parse(message.headers.as_ref()) else {
             return Err("the newest checkpoint message has no valid Natsmicro-Checkpoint header".to_string());
         };
@@ -129,6 +160,10 @@ impl SharedHistory {
                 Ok(Some(Err(e))) => return Err(e.to_string()),
                 Ok(None) | Err(_) => return Err("a checkpoint chunk did not come".to_string()),
             };
+            if !self.chunk_sealed(&subject, &m) {
+                self.reject("unsealed");
+                return Err("a checkpoint chunk is not sealed with this data source's credentials".to_string());
+            }
             let (i, n, f) = parse(m.headers.as_ref()).ok_or("a checkpoint chunk has no valid header")?;
             let first_here = if i == 0 {
                 m.info().map(|info| info.stream_sequence).unwrap_or(0)

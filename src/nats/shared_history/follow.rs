@@ -73,12 +73,18 @@ impl Progress {
     /// Put one round into the history, unless it is not newer than the latest round of its
     /// kind. While a backlog is read, only its newest ping round teaches the connection's
     /// registry who to expect (`caught_up` then teaches it).
-    fn ingest(&mut self, history: &Mutex<History>, round: Round<Bytes>) {
+    fn ingest(&mut self, (history, shared): (&Mutex<History>, &SharedHistory), round: Round<Bytes>) {
+        let retention_ms = lock(history).retention_ms();
+        match dated(round.t, chrono::Utc::now().timestamp_millis(), retention_ms) {
+            Dated::Future => return shared.reject("future"),
+            Dated::Expired => return shared.reject("expired"),
+            Dated::Within => {}
+        }
         if self.latest.get(&round.kind).is_some_and(|t| *t >= round.t) {
-            metrics::global().history_message("out_of_order");
-            return;
+            return shared.reject("out_of_order");
         }
         self.latest.insert(round.kind, round.t);
+        shared.read_round(round.kind, round.t);
         self.rounds_since_checkpoint += 1;
         if round.partial {
             metrics::global().history_message("partial");
@@ -89,7 +95,7 @@ impl Progress {
             m.history_message("ingested");
         }
         for _ in 0..rejected {
-            m.history_message("rejected");
+            shared.reject("rejected");
         }
         lock(history).ingest_records(round.t, &records);
         drop(records);
@@ -106,6 +112,30 @@ impl Progress {
         {
             registry.learn(t, &samples);
         }
+    }
+}
+
+/// How far ahead of this host's clock a round may be dated: the clock skew between Grafana
+/// replicas the shared history tolerates. A round dated later is rejected (else one forged
+/// round from the future would stop every later one as out of order).
+pub const MAX_CLOCK_SKEW_MS: i64 = 60_000;
+
+/// Where a round's time stands against this host's clock.
+#[derive(Debug, PartialEq, Eq)]
+enum Dated {
+    Within,
+    Future,
+    Expired,
+}
+
+/// A round counts when it is dated within [now − retention − skew, now + skew].
+fn dated(t: i64, now: i64, retention_ms: i64) -> Dated {
+    if t > now.saturating_add(MAX_CLOCK_SKEW_MS) {
+        Dated::Future
+    } else if t < now.saturating_sub(retention_ms).saturating_sub(MAX_CLOCK_SKEW_MS) {
+        Dated::Expired
+    } else {
+        Dated::Within
     }
 }
 
@@ -298,15 +328,24 @@ async fn read(
         if !progress.load.done {
             progress.load.read(message.message.payload.len());
         }
-        match progress.assembler.push(message.message.payload) {
-            Ok(rounds) => {
-                for round in rounds {
-                    progress.ingest(history, round);
+        if !shared.is_sealed(
+            &subject,
+            b"",
+            &message.message.payload,
+            message.message.headers.as_ref(),
+        ) {
+            shared.reject("unsealed");
+        } else {
+            match progress.assembler.push(message.message.payload) {
+                Ok(rounds) => {
+                    for round in rounds {
+                        progress.ingest((history, shared), round);
+                    }
                 }
-            }
-            Err(e) => {
-                metrics::global().history_message("rejected");
-                tracing::debug!(error = %e, subject = %subject, "history message skipped");
+                Err(e) => {
+                    shared.reject("rejected");
+                    tracing::debug!(error = %e, subject = %subject, "history message skipped");
+                }
             }
         }
         if !progress.load.done {

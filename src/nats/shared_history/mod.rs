@@ -6,15 +6,18 @@
 //! decided by [`lease`]; every process reads the stream into its own in-memory history with
 //! [`follow`], starting from the newest [`checkpoint`].
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Arc;
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_nats::jetstream::{self, stream};
+use async_nats::HeaderMap;
 use tokio::time::Instant;
 
-use crate::model::history::wire::{self, Records};
-use crate::model::settings::Settings;
+use crate::metrics;
+use crate::model::history::wire::{self, Kind, Records};
+use crate::model::settings::{SealKey, Settings};
 use crate::nats::server_errors::ServerErrors;
 
 pub mod checkpoint;
@@ -22,6 +25,10 @@ pub mod follow;
 pub mod lease;
 
 pub use lease::{Holder, Lease};
+
+/// The header that carries a message's seal (HMAC-SHA256 of its subject and payload with a key
+/// derived from the data source's credentials).
+pub const SEAL_HEADER: &str = "Natsmicro-Seal";
 
 /// Why the JetStream store cannot be used; each message says what to do.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -53,6 +60,13 @@ pub struct SharedHistory {
     rollup: AtomicBool,
     /// A checkpoint is being published.
     pub checkpointing: AtomicBool,
+    /// Seals what this process publishes and checks what it reads (`None`: no credentials).
+    seal: Option<SealKey>,
+    /// The newest round time read per kind (ping, stats, probes): a holder whose clock is
+    /// behind dates its rounds just after it, so that readers keep them in order.
+    latest: [AtomicI64; 3],
+    /// Messages read but not taken, by reason (see [`REJECTIONS`]).
+    rejected: Mutex<BTreeMap<&'static str, u64>>,
 }
 
 impl std::fmt::Debug for SharedHistory {
@@ -73,24 +87,32 @@ pub struct StreamState {
     pub last: Option<chrono::DateTime<chrono::Utc>>,
 }
 
-/// The account the server puts this connection in (`$SYS.REQ.USER.INFO`), else the credentials'
-/// identity (auth kind and user name: never a secret).
-async fn account_identity(client: &async_nats::Client, settings: &Settings, timeout: Duration) -> String {
+/// The NATS identity the history is shared by: the account and user the server puts this
+/// connection in (`$SYS.REQ.USER.INFO`, when the user may ask), and the one-way fingerprint of
+/// the credentials (never a secret). Data sources share a history only when all three agree.
+async fn nats_identity(client: &async_nats::Client, settings: &Settings, timeout: Duration) -> String {
     let asked = tokio::time::timeout(timeout, client.request("$SYS.REQ.USER.INFO", bytes::Bytes::new())).await;
+    let (mut account, mut user) = (String::new(), String::new());
     if let Ok(Ok(reply)) = asked {
-        let account = serde_json::from_slice::<serde_json::Value>(&reply.payload)
-            .ok()
-            .and_then(|v| v.pointer("/data/account").and_then(|a| a.as_str()).map(str::to_string));
-        if let Some(a) = account.filter(|a| !a.is_empty()) {
-            return a;
+        if let Ok(v) = serde_json::from_slice::<serde_json::Value>(&reply.payload) {
+            let text = |p: &str| v.pointer(p).and_then(|a| a.as_str()).unwrap_or_default().to_string();
+            (account, user) = (text("/data/account"), text("/data/user"));
         }
     }
-    format!(
-        "{}:{}",
-        settings.auth.kind(),
-        settings.auth.user_name().unwrap_or_default()
-    )
+    format!("{account}/{user}/{}", settings.identity().fingerprint)
 }
+
+/// Why a message of the stream was not taken, for the health check and the metrics.
+/// `unsealed`: without this identity's seal; `future`, `expired`: dated outside
+/// [now − retention, now + skew]; `out_of_order`: not newer than the round before it;
+/// `rejected`: not a valid history message.
+pub const REJECTIONS: [(&str, &str); 5] = [
+    ("unsealed", "not sealed with this data source's credentials"),
+    ("future", "dated in the future"),
+    ("expired", "older than the retention"),
+    ("out_of_order", "not newer than the round before"),
+    ("rejected", "not valid history messages"),
+];
 
 /// A failure that a moment may cure: no answer in time, or JetStream saying it is busy.
 fn transient(detail: &str) -> bool {
@@ -129,8 +151,8 @@ impl SharedHistory {
                 None => Unavailable::Failed(detail),
             }
         };
-        let account = account_identity(client, settings, settings.timeout).await;
-        let key = settings.target_key(&account);
+        let identity = nats_identity(client, settings, settings.timeout).await;
+        let key = settings.target_key(&identity);
         let js = jetstream::ContextBuilder::new()
             .timeout(settings.timeout)
             .build(client.clone());
@@ -206,6 +228,9 @@ impl SharedHistory {
             publish_failures: AtomicU64::new(0),
             rollup: AtomicBool::new(rollup),
             checkpointing: AtomicBool::new(false),
+            seal: settings.identity().seal,
+            latest: Default::default(),
+            rejected: Mutex::new(BTreeMap::new()),
         })
     }
 
@@ -233,12 +258,29 @@ impl SharedHistory {
         }
     }
 
-    /// Publish one round; waits for the stream's acknowledgements.
+    /// Publish one round; waits for the stream's acknowledgements. A round is dated after the
+    /// newest one read of its kind (see [`SharedHistory::latest`]).
     pub async fn publish(&self, t: i64, records: &Records) {
-        let subject = format!("{}.{}", self.subject, records.kind().token());
+        let kind = records.kind();
+        let newest = self.latest[kind_index(kind)].load(Ordering::Acquire);
+        let t = if newest != 0 && t <= newest {
+            tracing::debug!(
+                behind_ms = newest - t,
+                "this host's clock is behind the history; round dated after the newest one"
+            );
+            newest.saturating_add(1)
+        } else {
+            t
+        };
+        let subject = format!("{}.{}", self.subject, kind.token());
         let mut acks = Vec::new();
         for message in wire::encode(t, records, self.chunk_bytes) {
-            match self.js.publish(subject.clone(), message.into()).await {
+            let headers = self.sealed_headers(&subject, b"", &message);
+            match self
+                .js
+                .publish_with_headers(subject.clone(), headers, message.into())
+                .await
+            {
                 Ok(ack) => acks.push(ack),
                 Err(e) => {
                     self.publish_failures.fetch_add(1, Ordering::Relaxed);
@@ -260,6 +302,46 @@ impl SharedHistory {
         }
     }
 
+    /// Headers carrying the seal of a message on `subject` (with `extra`, a header value that
+    /// matters, and its payload); empty without credentials.
+    pub(super) fn sealed_headers(&self, subject: &str, extra: &[u8], payload: &[u8]) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        if let Some(key) = &self.seal {
+            headers.insert(SEAL_HEADER, key.seal(&[subject.as_bytes(), extra, payload]).as_str());
+        }
+        headers
+    }
+
+    /// Whether a message read from the stream carries this identity's seal (always true without
+    /// credentials: there is nothing to prove with).
+    pub(super) fn is_sealed(&self, subject: &str, extra: &[u8], payload: &[u8], headers: Option<&HeaderMap>) -> bool {
+        let Some(key) = &self.seal else { return true };
+        headers
+            .and_then(|h| h.get(SEAL_HEADER))
+            .is_some_and(|v| key.verify(&[subject.as_bytes(), extra, payload], v.as_str()))
+    }
+
+    /// Count a message read but not taken.
+    pub(super) fn reject(&self, reason: &'static str) {
+        metrics::global().history_message(reason);
+        *self
+            .rejected
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(reason)
+            .or_default() += 1;
+    }
+
+    /// Messages read but not taken, by reason.
+    pub fn rejected(&self) -> BTreeMap<&'static str, u64> {
+        self.rejected.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// The newest round of `kind` that was read was dated `t`.
+    pub(super) fn read_round(&self, kind: Kind, t: i64) {
+        self.latest[kind_index(kind)].fetch_max(t, Ordering::AcqRel);
+    }
+
     /// The stream, for [`follow`].
     pub async fn stream(&self) -> Result<stream::Stream, String> {
         self.js.get_stream(&self.stream).await.map_err(|e| e.to_string())
@@ -277,6 +359,14 @@ impl SharedHistory {
             first: some(st.first_timestamp),
             last: some(st.last_timestamp),
         })
+    }
+}
+
+fn kind_index(kind: Kind) -> usize {
+    match kind {
+        Kind::Ping => 0,
+        Kind::Stats => 1,
+        Kind::Probes => 2,
     }
 }
 

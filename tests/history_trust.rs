@@ -1,0 +1,233 @@
+//! The shared JetStream history against peers on the same NATS account, with real nats-servers and plugin processes driven over gRPC: a round dated a year ahead is rejected (the history goes on), rounds and checkpoints without the data source's seal are not taken, and a user with fewer rights never reads the history another user sampled.
+
+mod support;
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use futures::StreamExt;
+use natsmicro::model::history::wire::{encode, Records};
+use natsmicro::model::history::PingSample;
+use natsmicro::model::state::State;
+use serde_json::{json, Value};
+use support::*;
+
+fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+/// Ping points per instance id over the last `secs` seconds (the fresh "now" point included).
+async fn recent_points(p: &PluginProcess, ds: &DataSource, secs: i64) -> std::collections::BTreeMap<String, usize> {
+    let now = now_ms();
+    let r = p
+        .query_window(
+            ds,
+            &[json!({"refId": "A", "queryType": "ping", "format": "timeseries", "metric": "up"})],
+            (now - secs * 1000, now),
+            1_000_000,
+            1000,
+        )
+        .await
+        .unwrap();
+    let a = &r["A"];
+    assert!(a.error.is_empty(), "{}", a.error);
+    a.frames
+        .iter()
+        .filter(|f| !f.numeric_fields().is_empty())
+        .map(|f| {
+            let labels = f.numeric_fields()[0].labels.clone().unwrap_or(Value::Null);
+            (labels["id"].as_str().unwrap_or_default().to_string(), f.rows())
+        })
+        .collect()
+}
+
+/// The history subject prefix `<stream>.<target key>` the plugin writes to.
+async fn target_prefix(client: &async_nats::Client) -> String {
+    let js = async_nats::jetstream::new(client.clone());
+    let found = eventually(Duration::from_secs(20), || async {
+        let Ok(stream) = js.get_stream("NATSMICRO_HISTORY").await else {
+            return false;
+        };
+        let Ok(mut subjects) = stream.info_with_subjects("NATSMICRO_HISTORY.*.ping").await else {
+            return false;
+        };
+        matches!(subjects.next().await, Some(Ok(_)))
+    })
+    .await;
+    assert!(found, "no ping round was stored");
+    let stream = js.get_stream("NATSMICRO_HISTORY").await.unwrap();
+    let mut subjects = stream.info_with_subjects("NATSMICRO_HISTORY.*.ping").await.unwrap();
+    let subject = subjects.next().await.unwrap().unwrap().0;
+    subject.rsplit_once('.').unwrap().0.to_string()
+}
+
+/// A ping round of one made-up instance, as the plugin's wire format writes it.
+fn forged_round(t: i64, id: &str) -> Vec<u8> {
+    let samples = vec![PingSample {
+        service: "ghost".to_string(),
+        id: id.to_string(),
+        version: "6.6.6".to_string(),
+        rtt_ms: Some(1.0),
+        state: State::Up,
+    }];
+    encode(t, &Records::Ping(samples), 1 << 20).remove(0)
+}
+
+async fn publish(client: &async_nats::Client, subject: String, payload: Vec<u8>) {
+    let js = async_nats::jetstream::new(client.clone());
+    js.publish(subject, payload.into()).await.unwrap().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_round_dated_a_year_ahead_is_rejected_and_the_history_goes_on() {
+    let nats = NatsServer::with_jetstream("");
+    let _orders = RustService::start(&nats.url(), "orders", "1.0.0", &[("get", "orders.get")], 0)
+        .await
+        .unwrap();
+    let ds = DataSource::new(&nats.url())
+        .json(json!({"sampleIntervalSec": 1, "retentionMinutes": 5, "historyStore": "jetstream"}));
+    let p = PluginProcess::start().await.unwrap();
+    assert_eq!(p.health(&ds).await.unwrap().0, 1);
+    let peer = connect(&nats.url()).await.unwrap();
+    let prefix = target_prefix(&peer).await;
+    assert!(p.sampling_rounds_reach(2.0).await);
+    let year = 365 * 24 * 3_600_000;
+    publish(&peer, format!("{prefix}.ping"), forged_round(now_ms() + year, "future")).await;
+    let forged_at = now_ms();
+    tokio::time::sleep(Duration::from_secs(6)).await;
+
+    let fresh = PluginProcess::start().await.unwrap();
+    for q in [&p, &fresh] {
+        let points = recent_points(q, &ds, (now_ms() - forged_at) / 1000).await;
+        assert!(!points.contains_key("future"), "{points:?}");
+        let orders: usize = points.values().sum();
+        assert!(orders >= 4, "new points after the forged round: {points:?}");
+    }
+    let (_, message) = p.health(&ds).await.unwrap();
+    assert!(message.contains("1 dated in the future"), "{message}");
+}
+
+const TWO_USERS: &str = r#"
+accounts {
+  APP {
+    jetstream: enabled
+    users = [
+      {user: full, password: full-secret}
+      {user: limited, password: limited-secret, permissions: {publish: {deny: ["$SRV.>"]}}}
+      {user: peer, password: peer-secret}
+    ]
+  }
+}
+"#;
+
+fn user_ds(nats: &NatsServer, user: &str) -> DataSource {
+    DataSource::new(&nats.url())
+        .json(json!({
+            "authType": "userpass", "username": user,
+            "sampleIntervalSec": 1, "retentionMinutes": 5, "historyStore": "jetstream"
+        }))
+        .secure("password", &format!("{user}-secret"))
+}
+
+fn user_url(nats: &NatsServer, user: &str) -> String {
+    nats.url().replace("nats://", &format!("nats://{user}:{user}-secret@"))
+}
+
+#[tokio::test]
+async fn a_peer_that_can_publish_cannot_inject_rounds_or_checkpoints() {
+    let nats = NatsServer::with_jetstream(TWO_USERS);
+    let _orders = RustService::start(&user_url(&nats, "full"), "orders", "1.0.0", &[("get", "orders.get")], 0)
+        .await
+        .unwrap();
+    let ds = user_ds(&nats, "full");
+    let p = PluginProcess::start().await.unwrap();
+    let (status, message) = p.health(&ds).await.unwrap();
+    assert_eq!(status, 1, "{message}");
+    let peer = connect(&user_url(&nats, "peer")).await.unwrap();
+    let prefix = target_prefix(&peer).await;
+    assert!(p.sampling_rounds_reach(2.0).await);
+    // A round a second ahead (within the clock skew allowed), of an instance that does not exist.
+    publish(&peer, format!("{prefix}.ping"), forged_round(now_ms() + 1000, "ghost1")).await;
+    // A whole forged history: a checkpoint that claims to stand at the end of the stream.
+    let mut headers = async_nats::HeaderMap::new();
+    headers.insert("Natsmicro-Checkpoint", "0 1 0");
+    let js = async_nats::jetstream::new(peer.clone());
+    js.publish_with_headers(
+        format!("{prefix}.checkpoint"),
+        headers,
+        b"not a history".to_vec().into(),
+    )
+    .await
+    .unwrap()
+    .await
+    .unwrap();
+    let rounds = p.sampling_rounds().await;
+    assert!(p.sampling_rounds_reach(rounds + 3.0).await);
+
+    let fresh = PluginProcess::start().await.unwrap();
+    for q in [&p, &fresh] {
+        let points = recent_points(q, &ds, 60).await;
+        let ids: BTreeSet<&String> = points.keys().collect();
+        assert_eq!(ids.len(), 1, "only the real instance: {points:?}");
+        assert!(!points.contains_key("ghost1"), "{points:?}");
+    }
+    let (_, message) = p.health(&ds).await.unwrap();
+    assert!(
+        message.contains("not sealed with this data source's credentials"),
+        "{message}"
+    );
+    let (_, message) = fresh.health(&ds).await.unwrap();
+    assert!(message.contains("not sealed"), "{message}");
+}
+
+#[tokio::test]
+async fn a_user_with_fewer_rights_never_reads_the_history_another_user_sampled() {
+    let nats = NatsServer::with_jetstream(TWO_USERS);
+    let mut services = Vec::new();
+    for name in ["orders", "billing", "audit"] {
+        for _ in 0..2 {
+            services.push(
+                RustService::start(
+                    &user_url(&nats, "full"),
+                    name,
+                    "1.0.0",
+                    &[("get", &format!("{name}.get"))],
+                    0,
+                )
+                .await
+                .unwrap(),
+            );
+        }
+    }
+    let full = user_ds(&nats, "full").in_org(1, 7);
+    let limited = user_ds(&nats, "limited").in_org(2, 8);
+    let p = PluginProcess::start().await.unwrap();
+    let (status, message) = p.health(&full).await.unwrap();
+    assert_eq!(status, 1, "{message}");
+    assert!(message.contains("6 instances"), "{message}");
+    assert!(p.sampling_rounds_reach(3.0).await);
+    let (status, message) = p.health(&limited).await.unwrap();
+    assert_eq!(status, 2, "discovery is refused to the limited user: {message}");
+    tokio::time::sleep(Duration::from_secs(3)).await;
+
+    let seen = recent_points(&p, &limited, 120).await;
+    assert!(
+        seen.is_empty(),
+        "the limited data source reads none of full's history: {seen:?}"
+    );
+    let r = p
+        .query(
+            &limited,
+            &[json!({"refId": "A", "queryType": "ping", "format": "table"})],
+        )
+        .await
+        .unwrap();
+    let rows = r["A"].frames.first().map_or(0, |f| f.rows());
+    assert_eq!(
+        rows,
+        0,
+        "nor its registry: {:?}",
+        r["A"].frames.first().map(|f| f.strings("id"))
+    );
+    assert_eq!(recent_points(&p, &full, 120).await.len(), 6);
+}
