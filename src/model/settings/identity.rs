@@ -141,7 +141,6 @@ impl Settings {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
     use crate::model::settings::{RawSettings, Settings};
     use std::collections::HashMap;
 
