@@ -3,7 +3,7 @@
 //! # Layout
 //!
 //! Three layers, one folder each, and a leaf. Dependencies point one way only:
-//! `grafana → nats → model`, `grafana → model`, and every layer → `metrics`.
+//! `grafana → nats → model`, `grafana → model`, and every layer → `metrics` and `faults`.
 //! `tests/layout.rs` checks that no `use` goes against these arrows and that there is no
 //! import circle between modules.
 //!
@@ -61,12 +61,15 @@
 //!
 //! [`metrics`] — the plugin's own Prometheus metrics; a leaf every layer reports into.
 //!
+//! [`faults`] — fault points for tests (a panic on demand, debug builds only); a leaf.
+//!
 //! # One query, gRPC to NATS and back
 //!
 //! [`grafana::plugin`] (`QueryData`: parse each query with [`model::query`], find the
 //! connection) → [`grafana::execute`] → [`nats::discovery`] (one round) →
 //! [`model::shapes`] (the round as a frame) → [`model::frames`] (Arrow bytes for Grafana).
 
+pub mod faults;
 pub mod grafana;
 pub mod metrics;
 pub mod model;

@@ -42,6 +42,7 @@ pub struct Metrics {
     sampling_rounds: AtomicU64,
     history_messages: Mutex<BTreeMap<&'static str, u64>>,
     history_checkpoints: Mutex<BTreeMap<&'static str, u64>>,
+    panics: Mutex<BTreeMap<&'static str, u64>>,
 }
 
 static GLOBAL: OnceLock<Metrics> = OnceLock::new();
@@ -130,6 +131,12 @@ impl Metrics {
     /// data source's seal), `future` and `expired` (dated outside the window a round may have).
     pub fn history_message(&self, outcome: &'static str) {
         bump(&self.history_messages, outcome, 1);
+    }
+
+    /// A panic was caught `at` (`query`, `sampler`, `history_reader`, `lease`) and contained:
+    /// the query answered an internal error, the task started again.
+    pub fn panicked(&self, at: &'static str) {
+        bump(&self.panics, at, 1);
     }
 
     /// A checkpoint of the JetStream history store: `written`, `write_failed`, `restored`,
@@ -223,6 +230,14 @@ impl Metrics {
         let _ = writeln!(out, "# TYPE natsmicro_history_checkpoints_total counter");
         for (outcome, n) in lock(&self.history_checkpoints).iter() {
             let _ = writeln!(out, "natsmicro_history_checkpoints_total{{outcome=\"{outcome}\"}} {n}");
+        }
+        let _ = writeln!(
+            out,
+            "# HELP natsmicro_panics_total Panics caught and contained (a query's internal error, a task started again), by where."
+        );
+        let _ = writeln!(out, "# TYPE natsmicro_panics_total counter");
+        for (at, n) in lock(&self.panics).iter() {
+            let _ = writeln!(out, "natsmicro_panics_total{{at=\"{at}\"}} {n}");
         }
         let _ = writeln!(
             out,

@@ -231,3 +231,75 @@ async fn a_user_with_fewer_rights_never_reads_the_history_another_user_sampled()
     );
     assert_eq!(recent_points(&p, &full, 120).await.len(), 6);
 }
+
+#[tokio::test]
+async fn with_the_readmes_server_config_another_user_cannot_touch_the_history() {
+    let text = std::fs::read_to_string(repo().join("docs/nats/shared-history.conf")).unwrap();
+    let readme = std::fs::read_to_string(repo().join("README.md")).unwrap();
+    assert!(
+        readme.contains(&text),
+        "README's \"Securing the shared history\" shows this file as it is"
+    );
+    let conf = text
+        .replace("$GRAFANA_NATS_PASSWORD", "\"grafana-secret\"")
+        .replace("$APP_NATS_PASSWORD", "\"app-secret\"");
+    let nats = NatsServer::with_jetstream(&conf);
+    let app_url = nats.url().replace("nats://", "nats://app:app-secret@");
+    let _orders = RustService::start(&app_url, "orders", "1.0.0", &[("get", "orders.get")], 0)
+        .await
+        .unwrap();
+    let ds = DataSource::new(&nats.url())
+        .json(json!({
+            "authType": "userpass", "username": "grafana", "inboxPrefix": "_INBOX_grafana",
+            "sampleIntervalSec": 1, "retentionMinutes": 5, "historyStore": "jetstream"
+        }))
+        .secure("password", "grafana-secret");
+    let p = PluginProcess::start().await.unwrap();
+    let (status, message) = p.health(&ds).await.unwrap();
+    assert_eq!(status, 1, "{message}");
+    assert!(
+        message.contains("History: JetStream stream NATSMICRO_HISTORY"),
+        "{message}"
+    );
+    assert!(p.sampling_rounds_reach(3.0).await);
+
+    let app = connect(&app_url).await.unwrap();
+    let js = async_nats::jetstream::ContextBuilder::new()
+        .timeout(Duration::from_millis(1500))
+        .build(app.clone());
+    let mut snoop = app.subscribe("NATSMICRO_HISTORY.>").await.unwrap();
+    assert!(
+        js.get_stream("NATSMICRO_HISTORY").await.is_err(),
+        "the stream is out of sight"
+    );
+    let mut rollup = async_nats::HeaderMap::new();
+    rollup.insert("Nats-Rollup", "all");
+    let published = match js
+        .publish_with_headers("NATSMICRO_HISTORY.x.ping", rollup, "x".into())
+        .await
+    {
+        Ok(ack) => ack.await.is_ok(),
+        Err(_) => false,
+    };
+    assert!(!published, "a rollup onto the history is refused");
+    for api in [
+        "$JS.API.STREAM.PURGE.NATSMICRO_HISTORY",
+        "$JS.API.STREAM.DELETE.NATSMICRO_HISTORY",
+        "$JS.API.STREAM.MSG.DELETE.NATSMICRO_HISTORY",
+        "$JS.API.STREAM.UPDATE.KV_NATSMICRO_HISTORY_LEASE",
+        "$KV.NATSMICRO_HISTORY_LEASE.anything",
+    ] {
+        let asked = tokio::time::timeout(Duration::from_millis(1500), app.request(api, "{}".into())).await;
+        assert!(!matches!(asked, Ok(Ok(_))), "{api} answered");
+    }
+    let rounds = p.sampling_rounds().await;
+    assert!(p.sampling_rounds_reach(rounds + 3.0).await);
+    let seen = tokio::time::timeout(Duration::from_millis(500), snoop.next()).await;
+    assert!(!matches!(seen, Ok(Some(_))), "the app user reads no round");
+
+    let points = recent_points(&p, &ds, 120).await;
+    assert!(points.values().sum::<usize>() >= 6, "{points:?}");
+    let (status, message) = p.health(&ds).await.unwrap();
+    assert_eq!(status, 1, "{message}");
+    assert!(!message.contains("not taken"), "{message}");
+}

@@ -4,11 +4,12 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 /// Layers (top folders of `src/`) and the layers each may use besides itself.
-const MAY_USE: [(&str, &[&str]); 4] = [
-    ("grafana", &["nats", "model", "metrics"]),
-    ("nats", &["model", "metrics"]),
-    ("model", &["metrics"]),
+const MAY_USE: [(&str, &[&str]); 5] = [
+    ("grafana", &["nats", "model", "metrics", "faults"]),
+    ("nats", &["model", "metrics", "faults"]),
+    ("model", &["metrics", "faults"]),
     ("metrics", &[]),
+    ("faults", &[]),
 ];
 const MAX_LINES: usize = 600;
 

@@ -114,6 +114,7 @@ impl From<BadQuery> for QueryError {
 
 /// Run `q` on `conn` and build its frames; an error carries the query's refId.
 pub async fn execute(q: &Query, conn: &Connection) -> Result<Vec<Frame>, QueryError> {
+    crate::faults::point("query", &q.ref_id);
     execute_inner(q, conn).await.map_err(|kind| {
         // Failing fast while down: say why it is down when the connection knows.
         let kind = match kind {

@@ -4,6 +4,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use futures::future::join_all;
+use futures::FutureExt;
 use grafana_plugin_sdk::pluginv2::{
     self, check_health_response::HealthStatus, diagnostics_server::Diagnostics, publish_stream_response,
     resource_server::Resource, stream_server::Stream, subscribe_stream_response,
@@ -173,47 +174,62 @@ impl Data for Plugin {
             let conn = conn.clone();
             let settings_page = settings_page.as_deref();
             async move {
-                let t0 = Instant::now();
-                let (kind, result) = match (seed, query) {
-                    // A live query answers its history with the channel that continues it; while
-                    // NATS is unreachable the stream still runs (and says so), as it does through
-                    // an outage.
-                    (Some(Seed::Live(live)), query) => {
-                        let kind = live.spec.query_type.name().to_string();
-                        let result = match (conn, query) {
-                            (_, Err(e)) => Err(e),
-                            (Some(Ok(c)), Ok(q)) => {
-                                Ok(live.frame(&ref_id, execute::execute(&q, &c).await.map_err(|e| e.kind.to_string())))
-                            }
-                            (Some(Err(SourceError::Connect(e))), _) => Ok(live.frame(&ref_id, Err(e.to_string()))),
-                            (Some(Err(e)), _) => Err(QueryError::new(&ref_id, e)),
-                            (None, _) => Err(QueryError::new(&ref_id, SourceError::Missing)),
-                        };
-                        (kind, result.map(|frame| vec![frame]))
-                    }
-                    (_, Err(e)) => ("unknown".to_string(), Err(e)),
-                    (seed, Ok(q)) => {
-                        let kind = q.query_type.name().to_string();
-                        let mut result = match conn {
-                            Some(Ok(c)) => execute::execute(&q, &c).await,
-                            Some(Err(e)) => Err(QueryError::new(&ref_id, e)),
-                            None => Err(QueryError::new(&ref_id, SourceError::Missing)),
-                        };
-                        if let (Some(Seed::NotStreamed(notice)), Ok(frames)) = (seed, result.as_mut()) {
-                            stream::add_notice(frames, &notice);
+                let answer = std::panic::AssertUnwindSafe(async {
+                    let t0 = Instant::now();
+                    let (kind, result) = match (seed, query) {
+                        // A live query answers its history with the channel that continues it; while
+                        // NATS is unreachable the stream still runs (and says so), as it does through
+                        // an outage.
+                        (Some(Seed::Live(live)), query) => {
+                            let kind = live.spec.query_type.name().to_string();
+                            let result = match (conn, query) {
+                                (_, Err(e)) => Err(e),
+                                (Some(Ok(c)), Ok(q)) => {
+                                    Ok(live.frame(&ref_id, execute::execute(&q, &c).await.map_err(|e| e.kind.to_string())))
+                                }
+                                (Some(Err(SourceError::Connect(e))), _) => Ok(live.frame(&ref_id, Err(e.to_string()))),
+                                (Some(Err(e)), _) => Err(QueryError::new(&ref_id, e)),
+                                (None, _) => Err(QueryError::new(&ref_id, SourceError::Missing)),
+                            };
+                            (kind, result.map(|frame| vec![frame]))
                         }
-                        (kind, result)
+                        (_, Err(e)) => ("unknown".to_string(), Err(e)),
+                        (seed, Ok(q)) => {
+                            let kind = q.query_type.name().to_string();
+                            let mut result = match conn {
+                                Some(Ok(c)) => execute::execute(&q, &c).await,
+                                Some(Err(e)) => Err(QueryError::new(&ref_id, e)),
+                                None => Err(QueryError::new(&ref_id, SourceError::Missing)),
+                            };
+                            if let (Some(Seed::NotStreamed(notice)), Ok(frames)) = (seed, result.as_mut()) {
+                                stream::add_notice(frames, &notice);
+                            }
+                            (kind, result)
+                        }
+                    };
+                    let kind = kind.as_str();
+                    let outcome = result.as_ref().map_or_else(|e| e.kind.outcome(), |_| "ok");
+                    metrics::global().query(kind, outcome);
+                    match &result {
+                        Ok(frames) => tracing::debug!(ref_id = %ref_id, query_type = kind, frames = frames.len(),
+                            elapsed_ms = t0.elapsed().as_secs_f64() * 1e3, "query answered"),
+                        Err(e) => tracing::info!(ref_id = %ref_id, query_type = kind, error = %e.kind, "query failed"),
                     }
-                };
-                let kind = kind.as_str();
-                let outcome = result.as_ref().map_or_else(|e| e.kind.outcome(), |_| "ok");
-                metrics::global().query(kind, outcome);
-                match &result {
-                    Ok(frames) => tracing::debug!(ref_id = %ref_id, query_type = kind, frames = frames.len(),
-                        elapsed_ms = t0.elapsed().as_secs_f64() * 1e3, "query answered"),
-                    Err(e) => tracing::info!(ref_id = %ref_id, query_type = kind, error = %e.kind, "query failed"),
-                }
-                (ref_id, data_response(result, settings_page))
+                    data_response(result, settings_page)
+                })
+                .catch_unwind()
+                .await;
+                let response = answer.unwrap_or_else(|_| {
+                    metrics::global().panicked("query");
+                    tracing::error!(ref_id = %ref_id, "a panic while answering this query was contained; it answers an internal error");
+                    protocol::DataResponse {
+                        error: "internal error of the plugin while answering this query (the plugin goes on; please report it with the plugin's log)".to_string(),
+                        status: 500,
+                        error_source: protocol::ErrorSource::Plugin.name().to_string(),
+                        ..Default::default()
+                    }
+                });
+                (ref_id, response)
             }
         });
         let responses: HashMap<String, protocol::DataResponse> = join_all(runs).await.into_iter().collect();

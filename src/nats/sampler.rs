@@ -14,6 +14,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use chrono::Utc;
+use futures::FutureExt;
+use std::panic::AssertUnwindSafe;
 use tokio::sync::watch;
 use tokio::task::AbortHandle;
 use tokio::time::{Instant, MissedTickBehavior};
@@ -141,7 +143,7 @@ impl Sampler {
             loaded,
         });
         let running = RunningGuard::new();
-        let mut tasks = vec![tokio::spawn(run(
+        let mut tasks = vec![tokio::spawn(supervise(
             Arc::clone(&discovery),
             Arc::clone(&shared),
             config.clone(),
@@ -157,19 +159,39 @@ impl Sampler {
                     tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
                     loop {
                         tick.tick().await;
-                        lease.tick().await;
+                        if AssertUnwindSafe(lease.tick()).catch_unwind().await.is_err() {
+                            contained("lease");
+                        }
                     }
                 })
                 .abort_handle(),
             );
+            let (store, discovery, history, retention, budget) = (
+                Arc::clone(store),
+                Arc::clone(&discovery),
+                Arc::clone(&shared.history),
+                config.retention,
+                config.budget,
+            );
             tasks.push(
-                tokio::spawn(follow::run(
-                    Arc::clone(store),
-                    Arc::clone(&discovery),
-                    Arc::clone(&shared.history),
-                    config.retention,
-                    loaded_tx,
-                ))
+                tokio::spawn(async move {
+                    loop {
+                        let reading = follow::run(
+                            Arc::clone(&store),
+                            Arc::clone(&discovery),
+                            Arc::clone(&history),
+                            retention,
+                            loaded_tx.clone(),
+                        );
+                        if AssertUnwindSafe(reading).catch_unwind().await.is_err() {
+                            contained("history_reader");
+                            // Read again from the start, into an empty history.
+                            let empty = History::new(retention_ms, budget);
+                            *lock(&history) = empty;
+                            tokio::time::sleep(Duration::from_secs(1)).await;
+                        }
+                    }
+                })
                 .abort_handle(),
             );
         }
@@ -258,13 +280,42 @@ impl Sampler {
     }
 }
 
-async fn run(
+/// A panic caught in a task of the sampler: logged and counted; the task starts again.
+fn contained(at: &'static str) {
+    metrics::global().panicked(at);
+    tracing::error!(
+        task = at,
+        "a panic in the history sampler was contained; the task starts again"
+    );
+}
+
+/// Run the sampler, starting it again after a panic (one period later; with the JetStream store
+/// it first gives the lease up, so that another process samples meanwhile).
+async fn supervise(
     discovery: Arc<Discovery>,
     shared: Arc<Shared>,
     config: SamplerConfig,
     on_idle: Option<OnIdle>,
     _running: RunningGuard,
 ) {
+    loop {
+        let rounds = run(Arc::clone(&discovery), Arc::clone(&shared), config.clone());
+        if AssertUnwindSafe(rounds).catch_unwind().await.is_ok() {
+            break;
+        }
+        contained("sampler");
+        if let Some(store) = &config.shared {
+            store.lease.step_down(config.period * 3).await;
+        }
+        tokio::time::sleep(config.period).await;
+    }
+    if let Some(f) = on_idle {
+        f();
+    }
+}
+
+/// Sample until the data source goes unused (returns then).
+async fn run(discovery: Arc<Discovery>, shared: Arc<Shared>, config: SamplerConfig) {
     let mut tick = tokio::time::interval(config.period);
     tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
     let mut fill = config.fill_rounds;
@@ -282,9 +333,6 @@ async fn run(
                 idle_s = idle.as_secs(),
                 "history sampler stopped: the data source was not used for longer than max(retention, 1 h)"
             );
-            if let Some(f) = on_idle {
-                f();
-            }
             return;
         }
         match &config.shared {
@@ -312,6 +360,7 @@ async fn run(
         if let Some(end) = last_end {
             tokio::time::sleep_until(end + discovery.policy().share_window).await;
         }
+        crate::faults::point("sampler", "");
         match discovery.discover(Verb::Ping, Scope::all()).await {
             Ok(round) => {
                 let records = Records::Ping(history::ping_samples(&round));

@@ -31,6 +31,8 @@ struct State {
     held: Option<(u64, Instant)>,
     /// The revision last seen held by another process, and since when (our clock).
     seen: Option<(u64, Instant, String)>,
+    /// This process does not take the lease before then (it gave it up: it could not sample).
+    standing_down: Option<Instant>,
 }
 
 /// One target's lease.
@@ -115,6 +117,12 @@ impl Lease {
             }
             return;
         }
+        if lock(&self.state)
+            .standing_down
+            .is_some_and(|until| Instant::now() < until)
+        {
+            return;
+        }
         let entry = match self.kv.entry(&self.key).await {
             Ok(e) => e,
             Err(e) => {
@@ -153,6 +161,13 @@ impl Lease {
                 }
             }
         }
+    }
+
+    /// Give the lease up because this process cannot sample (its sampler failed): another
+    /// process takes it at once, and this one does not take it back for `pause`.
+    pub async fn step_down(&self, pause: Duration) {
+        lock(&self.state).standing_down = Some(Instant::now() + pause);
+        self.release().await;
     }
 
     /// Give the lease up (this process stops sampling the target): the next process takes it
