@@ -18,6 +18,7 @@ use crate::grafana::protocol::{self, Data};
 use crate::grafana::resources;
 use crate::grafana::stream::{self, Seed, Streams};
 use crate::metrics;
+use crate::model::budget::MAX_ENCODED_BYTES;
 use crate::model::frames::Frame;
 use crate::model::query::{Query, Window};
 use crate::model::settings::{RawSettings, Settings, SettingsError};
@@ -114,10 +115,22 @@ fn window(q: &pluginv2::DataQuery) -> Option<Window> {
 /// One query's answer. An error the user fixes in the settings names the settings page, when known.
 fn data_response(result: Result<Vec<Frame>, QueryError>, settings_page: Option<&str>) -> protocol::DataResponse {
     let encoded = result.and_then(|frames| {
-        frames
+        let encoded = frames
             .iter()
             .map(|f| f.to_arrow().map_err(|e| QueryError::new(&f.ref_id, e)))
-            .collect::<Result<Vec<_>, _>>()
+            .collect::<Result<Vec<_>, _>>()?;
+        let bytes: usize = encoded.iter().map(Vec::len).sum();
+        match (bytes > MAX_ENCODED_BYTES, frames.first()) {
+            (true, Some(f)) => Err(QueryError::new(
+                &f.ref_id,
+                QueryErrorKind::BadQuery(format!(
+                    "the answer would be {} MiB, over the {} MiB one query may return: narrow the query (service, instance, endpoint, a shorter time range or fewer data points)",
+                    bytes >> 20,
+                    MAX_ENCODED_BYTES >> 20
+                )),
+            )),
+            _ => Ok(encoded),
+        }
     });
     match encoded {
         Ok(frames) => protocol::DataResponse {

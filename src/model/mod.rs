@@ -5,6 +5,7 @@
 //! [`crate::grafana`].
 
 pub mod aggregate;
+pub mod budget;
 pub mod channel;
 pub mod contract;
 pub mod custom_data;

@@ -9,9 +9,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use arrow_array::StringArray;
 use serde_json::{json, Value};
 
+use crate::model::budget::{Budget, NARROW_BY_FILTERS};
 use crate::model::frames::{Field, FieldConfig, Frame, FrameMeta, Notice, Severity, Values, NUMERIC_LONG, TABLE};
 use crate::model::micro::{Endpoint, ServiceReply};
-use crate::model::observed::RequestReply;
 use crate::model::observed::{Round, StopReason};
 use crate::model::query::{Format, Query};
 use crate::model::state::{state_config, State, MAX_TARGETED_PINGS};
@@ -197,6 +197,8 @@ pub fn ping(q: &Query, round: &Round) -> Frame {
         }))
         .collect();
     rows.sort_by(|a, b| (a.service, a.id).cmp(&(b.service, b.id)));
+    let mut budget = Budget::new(7);
+    rows.retain(|r| budget.admit(r.service.len() + r.id.len() + r.version.len()));
     fn strings<'a>(rows: &[Row<'a>], f: fn(&Row<'a>) -> &'a str) -> Values {
         Values::Utf8(StringArray::from_iter_values(rows.iter().map(f)))
     }
@@ -229,6 +231,7 @@ pub fn ping(q: &Query, round: &Round) -> Frame {
             frame = frame.with_meta(round_meta(NUMERIC_LONG, round)).with_field(value);
         }
     }
+    budget.note(&mut frame, NARROW_BY_FILTERS);
     frame
 }
 
@@ -293,9 +296,22 @@ fn metadata_json(m: &crate::model::micro::Metadata) -> String {
     Value::Object(object).to_string()
 }
 
-/// `info`: one row per instance and endpoint (an instance without endpoints gets one row).
+/// `info`: one row per instance and endpoint (an instance without endpoints gets one row). An
+/// instance's description and metadata are on its first row only (they would otherwise be
+/// copied onto every endpoint row); rows stop at the answer budget.
 pub fn info(q: &Query, round: &Round) -> Frame {
+    // Reserved `_nats.` metadata (ADR-33: the client library and version that made the service)
+    // as columns of their own, one per key seen (at most 8).
+    let reserved: BTreeSet<&str> = round
+        .replies
+        .iter()
+        .flat_map(|r| r.reply.metadata.iter().map(|(k, _)| k.as_str()))
+        .filter(|k| k.starts_with("_nats."))
+        .take(8)
+        .collect();
     let mut cols: [Vec<String>; 9] = Default::default();
+    let mut instances: Vec<&ServiceReply> = Vec::new();
+    let mut budget = Budget::new(cols.len() + reserved.len());
     for r in &round.replies {
         let i = &r.reply;
         let endpoints: Vec<_> = i
@@ -306,27 +322,35 @@ pub fn info(q: &Query, round: &Round) -> Frame {
         if endpoints.is_empty() && q.endpoint.is_some() {
             continue;
         }
-        let mut push = |ep: Option<&crate::model::micro::Endpoint>| {
+        let rows: Vec<Option<&Endpoint>> = if endpoints.is_empty() {
+            vec![None]
+        } else {
+            endpoints.into_iter().map(Some).collect()
+        };
+        for (n, ep) in rows.into_iter().enumerate() {
+            let first = n == 0;
             let row = [
                 i.name.clone(),
                 i.id.clone(),
                 i.version.clone(),
-                i.description.clone(),
-                metadata_json(&i.metadata),
+                if first { i.description.clone() } else { String::new() },
+                if first {
+                    metadata_json(&i.metadata)
+                } else {
+                    String::new()
+                },
                 ep.map(|e| e.name.clone()).unwrap_or_default(),
                 ep.map(|e| e.subject.clone()).unwrap_or_default(),
                 ep.map(|e| e.queue_group.clone()).unwrap_or_default(),
                 ep.map(|e| metadata_json(&e.metadata)).unwrap_or_default(),
             ];
+            if !budget.admit(row.iter().map(String::len).sum()) {
+                continue;
+            }
             for (c, v) in cols.iter_mut().zip(row) {
                 c.push(v);
             }
-        };
-        if endpoints.is_empty() {
-            push(None);
-        }
-        for e in endpoints {
-            push(Some(e));
+            instances.push(i);
         }
     }
     let names = [
@@ -344,17 +368,9 @@ pub fn info(q: &Query, round: &Round) -> Frame {
     for (name, col) in names.into_iter().zip(cols) {
         frame = frame.with_field(Field::new(name, Values::String(col)));
     }
-    // Reserved `_nats.` metadata (ADR-33: the client library and version that made the service)
-    // as columns of their own, one per key seen (at most 8).
-    let reserved: BTreeSet<&str> = round
-        .replies
-        .iter()
-        .flat_map(|r| r.reply.metadata.iter().map(|(k, _)| k.as_str()))
-        .filter(|k| k.starts_with("_nats."))
-        .take(8)
-        .collect();
     for key in reserved {
-        let values = rows_of(q, round)
+        let values = instances
+            .iter()
             .map(|i| {
                 crate::model::micro::meta(&i.metadata, key)
                     .unwrap_or_default()
@@ -363,25 +379,8 @@ pub fn info(q: &Query, round: &Round) -> Frame {
             .collect();
         frame = frame.with_field(Field::new(key, Values::String(values)));
     }
+    budget.note(&mut frame, NARROW_BY_FILTERS);
     frame
-}
-
-/// The instance of each row of the info table, row by row.
-fn rows_of<'a>(q: &'a Query, round: &'a Round) -> impl Iterator<Item = &'a ServiceReply> {
-    round.replies.iter().flat_map(move |r| {
-        let n = r
-            .reply
-            .endpoints
-            .iter()
-            .filter(|e| q.endpoint.as_deref().is_none_or(|want| want == e.name))
-            .count();
-        let rows = match (n, q.endpoint.is_some()) {
-            (0, true) => 0,
-            (0, false) => 1,
-            (n, _) => n,
-        };
-        std::iter::repeat_n(&r.reply, rows)
-    })
 }
 
 /// `stats`: one row per instance and endpoint.
@@ -397,7 +396,26 @@ pub fn stats(q: &Query, round: &Round) -> Frame {
     let mut last_error = Vec::new();
     let mut started = Vec::new();
     let mut data = Vec::new();
+    let table = q.format == Format::Table;
+    let mut budget = Budget::new(if table { 14 } else { 5 });
     for (i, e) in endpoints(q, round) {
+        let data_text = if table {
+            e.data.as_ref().map(Value::to_string)
+        } else {
+            None
+        };
+        let text = [&i.name, &i.id, &i.version, &e.name]
+            .iter()
+            .map(|s| s.len())
+            .sum::<usize>()
+            + if table {
+                e.subject.len() + e.queue_group.len() + e.last_error.len() + data_text.as_ref().map_or(0, String::len)
+            } else {
+                0
+            };
+        if !budget.admit(text) {
+            continue;
+        }
         for (c, v) in dims.iter_mut().zip([&i.name, &i.id, &i.version, &e.name]) {
             c.push(v.clone());
         }
@@ -414,7 +432,7 @@ pub fn stats(q: &Query, round: &Round) -> Frame {
         avg.push(e.average_processing_time / 1e6);
         last_error.push(e.last_error.clone());
         started.push(i.started.map(nanos));
-        data.push(e.data.as_ref().map(Value::to_string));
+        data.push(data_text);
     }
     let count = |name: &str, v: Vec<f64>| Field::new(name, Values::Float64(v)).with_config(FieldConfig::unit("short"));
     let millis = |name: &str, v: Vec<f64>| Field::new(name, Values::Float64(v)).with_config(FieldConfig::unit("ms"));
@@ -423,7 +441,7 @@ pub fn stats(q: &Query, round: &Round) -> Frame {
     for (name, col) in ["service", "id", "version", "endpoint"].into_iter().zip(dims) {
         frame = frame.with_field(Field::new(name, Values::String(col)));
     }
-    if q.format == Format::Table {
+    let mut frame = if table {
         frame
             .with_meta(round_meta(TABLE, round))
             .with_field(Field::new("subject", Values::String(subject)))
@@ -445,73 +463,13 @@ pub fn stats(q: &Query, round: &Round) -> Frame {
             _ => count("requests", requests),
         };
         frame.with_meta(round_meta(NUMERIC_LONG, round)).with_field(value)
-    }
-}
-
-/// `request`: a JSON object reply becomes one row with a column per key, an array of objects one row
-/// per element; anything else one `reply` column. Numbers become numbers, booleans booleans,
-/// nested values their JSON text.
-pub fn request(q: &Query, reply: &RequestReply) -> Frame {
-    let meta = FrameMeta {
-        executed_query_string: Some(q.subject.clone()),
-        custom: Some(json!({
-            "rttMs": ms(reply.rtt),
-            "bytes": reply.payload.len(),
-            "headers": reply.headers.iter().map(|(k, v)| json!([k, v])).collect::<Vec<_>>(),
-        })),
-        ..FrameMeta::typed(TABLE)
     };
-    let frame = Frame::new("request", &q.ref_id).with_meta(meta);
-    let rows: Option<Vec<serde_json::Map<String, Value>>> = match serde_json::from_slice::<Value>(&reply.payload) {
-        Ok(Value::Object(o)) => Some(vec![o]),
-        Ok(Value::Array(items)) if !items.is_empty() && items.iter().all(Value::is_object) => Some(
-            items
-                .into_iter()
-                .filter_map(|v| match v {
-                    Value::Object(o) => Some(o),
-                    _ => None,
-                })
-                .collect(),
-        ),
-        _ => None,
-    };
-    let Some(rows) = rows else {
-        let text = String::from_utf8_lossy(&reply.payload).into_owned();
-        return frame.with_field(Field::new("reply", Values::String(vec![text])));
-    };
-    let mut columns: Vec<String> = Vec::new();
-    let mut seen = BTreeSet::new();
-    for row in &rows {
-        for k in row.keys() {
-            if seen.insert(k.clone()) {
-                columns.push(k.clone());
-            }
-        }
-    }
-    let mut frame = frame;
-    for name in columns {
-        let cells: Vec<Option<&Value>> = rows.iter().map(|r| r.get(&name).filter(|v| !v.is_null())).collect();
-        let values = if cells.iter().all(|c| c.is_none_or(Value::is_number)) {
-            Values::NullableFloat64(cells.iter().map(|c| c.and_then(Value::as_f64)).collect())
-        } else if cells.iter().all(|c| c.is_none_or(Value::is_boolean)) {
-            Values::NullableBool(cells.iter().map(|c| c.and_then(Value::as_bool)).collect())
-        } else {
-            Values::NullableString(
-                cells
-                    .iter()
-                    .map(|c| {
-                        c.map(|v| match v {
-                            Value::String(s) => s.clone(),
-                            other => other.to_string(),
-                        })
-                    })
-                    .collect(),
-            )
-        };
-        frame = frame.with_field(Field::new(name, values));
-    }
+    budget.note(&mut frame, NARROW_BY_FILTERS);
     frame
 }
+
+mod request;
+pub use request::request;
 
 #[cfg(test)]
 pub(crate) mod tests;

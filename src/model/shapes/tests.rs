@@ -9,6 +9,7 @@ use chrono::Utc;
 
 use super::*;
 use crate::model::micro::{parse_reply, Scope, Verb};
+use crate::model::observed::RequestReply;
 use crate::model::observed::{KnownInstance, Reply as RoundReply};
 use crate::model::state::Silence;
 
