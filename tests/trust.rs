@@ -172,3 +172,60 @@ async fn a_probe_header_from_a_yaml_block_keeps_the_sampler_and_a_broken_one_is_
     assert!(!message.contains("Bearer"), "the value is never shown: {message}");
     assert!(alive(&mut p));
 }
+
+#[tokio::test]
+async fn extreme_times_and_sizes_from_grafana_saturate_and_fail_no_query() {
+    let env = TestEnv::orders().await;
+    let ds = env.ds(json!({"sampleIntervalSec": 1, "requestSubjects": ["orders.>"],
+        "probes": [{"name": "get", "subject": "orders.get"}]}));
+    let mut p = PluginProcess::start().await.unwrap();
+    assert_eq!(p.health(&ds).await.unwrap().0, 1);
+    assert!(p.sampling_rounds_reach(2.0).await);
+    let queries = [
+        json!({"refId": "P", "queryType": "ping", "format": "timeseries"}),
+        json!({"refId": "S", "queryType": "stats", "format": "timeseries", "metric": "request_rate"}),
+        json!({"refId": "E", "queryType": "events"}),
+        json!({"refId": "L", "queryType": "slo", "format": "timeseries"}),
+        json!({"refId": "I", "queryType": "slo", "format": "instant"}),
+        json!({"refId": "R", "queryType": "probe", "format": "timeseries"}),
+        json!({"refId": "V", "queryType": "services", "format": "timeseries"}),
+    ];
+    for (window, points, interval) in [
+        ((i64::MIN, i64::MAX), i64::MAX, i64::MAX),
+        ((i64::MAX, i64::MIN), i64::MIN, i64::MIN),
+        ((-1, 0), -1, -1),
+        ((0, i64::MAX), 1, 0),
+    ] {
+        let r = p.query_window(&ds, &queries, window, points, interval).await;
+        let r = r.unwrap_or_else(|e| panic!("the call failed for {window:?} {points} {interval}: {e}"));
+        for q in &queries {
+            let id = q["refId"].as_str().unwrap();
+            assert!(r[id].error.is_empty(), "{id} {window:?}: {}", r[id].error);
+        }
+        assert!(alive(&mut p));
+    }
+}
+
+#[tokio::test]
+async fn settings_errors_never_echo_a_value_that_may_be_a_pasted_secret() {
+    let env = TestEnv::orders().await;
+    let p = PluginProcess::start().await.unwrap();
+    let pasted = "s3cr3t token/with+chars=";
+    for (key, value) in [
+        ("historyStore", json!(pasted)),
+        ("historyStream", json!(pasted)),
+        ("srvPrefix", json!(pasted)),
+        ("inboxPrefix", json!(pasted)),
+        ("requestSubjects", json!([pasted])),
+    ] {
+        let ds = env.ds(json!({ key: value }));
+        let (status, message) = p.health(&ds).await.unwrap();
+        assert_eq!(status, 2, "{key}: {message}");
+        assert!(message.contains(key), "{key}: {message}");
+        assert!(!message.contains("s3cr3t"), "{key} echoed: {message}");
+        assert!(message.contains("not shown"), "{key}: {message}");
+    }
+    // A value that looks like what the key wants is still quoted, to help fix a typo.
+    let (_, message) = p.health(&env.ds(json!({"historyStore": "jetsteam"}))).await.unwrap();
+    assert!(message.contains("'jetsteam'"), "{message}");
+}

@@ -104,12 +104,9 @@ impl Plugin {
 
 /// The time range and resolution of one DataQuery (`None` without a time range).
 fn window(q: &pluginv2::DataQuery) -> Option<Window> {
-    q.time_range.as_ref().map(|r| Window {
-        from_ms: r.from_epoch_ms,
-        to_ms: r.to_epoch_ms,
-        max_points: q.max_data_points,
-        interval_ms: q.interval_ms,
-    })
+    q.time_range
+        .as_ref()
+        .map(|r| Window::from_grafana(r.from_epoch_ms, r.to_epoch_ms, q.max_data_points, q.interval_ms))
 }
 
 /// One query's answer. An error the user fixes in the settings names the settings page, when known.

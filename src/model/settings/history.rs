@@ -69,7 +69,8 @@ pub(super) fn parse_history(json: &serde_json::Map<String, Value>) -> Result<His
         Some("jetstream") => StoreKind::JetStream,
         Some(other) => {
             return err(format!(
-                "historyStore is '{other}': use memory (in the plugin process) or jetstream (a JetStream stream, shared by every Grafana replica)"
+                "historyStore is {}: use memory (in the plugin process) or jetstream (a JetStream stream, shared by every Grafana replica)",
+                super::shown_value(other)
             ))
         }
     };
@@ -83,7 +84,8 @@ pub(super) fn parse_history(json: &serde_json::Map<String, Value>) -> Result<His
             .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
     if !name_ok {
         return err(format!(
-            "historyStream is '{stream}': use up to {MAX_STREAM_NAME} letters, digits, '_' or '-' (it also names the lease bucket <stream>_LEASE)"
+            "historyStream is {}: use up to {MAX_STREAM_NAME} letters, digits, '_' or '-' (it also names the lease bucket <stream>_LEASE)",
+            super::shown_value(&stream)
         ));
     }
     let max_bytes = get_u64(json, "historyMaxBytes")?.unwrap_or(DEFAULT_HISTORY_MAX_BYTES);

@@ -438,7 +438,8 @@ fn check_literal_subject(value: &str, key: &str) -> Result<(), SettingsError> {
         Ok(())
     } else {
         err(format!(
-            "{key} '{value}' is not a valid NATS subject prefix (dot-separated tokens, no spaces, no * or >)"
+            "{key} {} is not a valid NATS subject prefix (dot-separated tokens, no spaces, no * or >)",
+            shown_value(value)
         ))
     }
 }
@@ -515,6 +516,17 @@ fn shown_number(v: &Value) -> String {
             format!("'{s}'")
         }
         other => json_kind(other).to_string(),
+    }
+}
+
+/// A rejected name, subject or pattern is quoted when it looks like one (at most 64 letters,
+/// digits and `. _ - $ * >`); anything else may be a secret pasted into the wrong field and is
+/// described by its length only.
+pub(crate) fn shown_value(s: &str) -> String {
+    if s.len() <= 64 && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-$*>".contains(&b)) {
+        format!("'{s}'")
+    } else {
+        format!("(a value of {} characters, not shown)", s.chars().count())
     }
 }
 

@@ -2,7 +2,7 @@
 
 use serde_json::Value;
 
-use super::{err, json_kind, valid_subject, Settings, SettingsError};
+use super::{err, json_kind, shown_value, valid_subject, Settings, SettingsError};
 use crate::model::outbound::{self, subject_matches};
 
 impl Settings {
@@ -95,7 +95,8 @@ pub(super) fn parse_request_subjects(value: Option<&Value>) -> Result<Vec<String
         }
         if !valid_subject(s, true) {
             return err(format!(
-                "requestSubjects entry '{s}' is not a valid subject pattern (tokens separated by dots; * matches one token, > the rest)"
+                "requestSubjects entry {} is not a valid subject pattern (tokens separated by dots; * matches one token, > the rest)",
+                shown_value(s)
             ));
         }
         out.push(s.to_string());

@@ -84,9 +84,9 @@ impl Raw {
 /// The bucket length, when downsampling applies.
 fn step(w: &Window, period_ms: Option<i64>) -> Option<i64> {
     let period = period_ms?;
-    let span = (w.to_ms - w.from_ms).max(0);
+    let span = w.to_ms.saturating_sub(w.from_ms).max(0);
     let by_points = if w.max_points > 0 {
-        (span + w.max_points - 1) / w.max_points
+        span.saturating_add(w.max_points - 1) / w.max_points
     } else {
         0
     };

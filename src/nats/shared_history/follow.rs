@@ -89,7 +89,22 @@ impl Progress {
         if round.partial {
             metrics::global().history_message("partial");
         }
-        let (records, rejected) = round.decode();
+        let (mut records, rejected) = round.decode();
+        // Probe results carry times of their own: each is held to the same window as rounds.
+        if let Records::Probes(results) = &mut records {
+            let now = chrono::Utc::now().timestamp_millis();
+            results.retain(|r| match dated(r.t_ms, now, retention_ms) {
+                Dated::Within => true,
+                Dated::Future => {
+                    shared.reject("future");
+                    false
+                }
+                Dated::Expired => {
+                    shared.reject("expired");
+                    false
+                }
+            });
+        }
         let m = metrics::global();
         for _ in 0..round.messages() - rejected {
             m.history_message("ingested");
