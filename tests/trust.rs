@@ -5,6 +5,7 @@ mod support;
 use std::time::Duration;
 
 use futures::StreamExt;
+use grafana_plugin_sdk::pluginv2;
 use serde_json::{json, Value};
 use support::*;
 
@@ -228,4 +229,75 @@ async fn settings_errors_never_echo_a_value_that_may_be_a_pasted_secret() {
     // A value that looks like what the key wants is still quoted, to help fix a typo.
     let (_, message) = p.health(&env.ds(json!({"historyStore": "jetsteam"}))).await.unwrap();
     assert!(message.contains("'jetsteam'"), "{message}");
+}
+
+#[tokio::test]
+async fn live_streams_per_data_source_are_capped() {
+    let env = TestEnv::orders().await;
+    let ds = env.ds(json!({}));
+    let p = PluginProcess::start().await.unwrap();
+    let mut streams = Vec::new();
+    for i in 0..100 {
+        streams.push(p.run_stream(&ds, &format!("v1/ping/timeseries/rtt/svc{i}/=/=")).await);
+    }
+    let refused = p
+        .stream()
+        .run_stream(pluginv2::RunStreamRequest {
+            plugin_context: Some(ds.context("Viewer")),
+            path: "v1/ping/timeseries/rtt/svc100/=/=".into(),
+            data: Default::default(),
+        })
+        .await;
+    let e = refused.expect_err("the 101st stream of one data source is refused");
+    assert!(e.message().contains("at most 100"), "{}", e.message());
+    // Another data source is not held back by this one's streams.
+    let other = env.ds(json!({}));
+    let mut s = p.run_stream(&other, "v1/ping/timeseries/rtt/orders/=/=").await;
+    let packet = tokio::time::timeout(Duration::from_secs(20), s.message()).await;
+    assert!(matches!(packet, Ok(Ok(Some(_)))), "{packet:?}");
+}
+
+#[tokio::test]
+async fn testing_a_probe_needs_an_editor_and_on_demand_runs_are_rate_limited() {
+    let env = TestEnv::orders().await;
+    let ds = env.ds(json!({"requestSubjects": ["orders.>"], "probes": [{"name": "get", "subject": "orders.get"}]}));
+    let p = PluginProcess::start().await.unwrap();
+    let as_viewer = p
+        .resource()
+        .call_resource(pluginv2::CallResourceRequest {
+            plugin_context: Some(ds.context("Viewer")),
+            path: "probes/get/test".into(),
+            method: "POST".into(),
+            url: String::new(),
+            headers: Default::default(),
+            body: Default::default(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .next()
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(as_viewer.code, 403);
+    let (status, body) = p.resource_call(&ds, "POST", "probes/get/test").await.unwrap();
+    assert_eq!(status, 200, "{body}");
+    let mut statuses = Vec::new();
+    for _ in 0..25 {
+        statuses.push(p.resource_call(&ds, "POST", "probes/get/test").await.unwrap().0);
+    }
+    assert!(statuses.contains(&429), "{statuses:?}");
+    // The same limit holds for instant probe queries; the history query still answers.
+    let r = p
+        .query(
+            &ds,
+            &[
+                json!({"refId": "A", "queryType": "probe", "format": "instant"}),
+                json!({"refId": "B", "queryType": "ping", "format": "table"}),
+            ],
+        )
+        .await
+        .unwrap();
+    assert!(r["A"].error.contains("on demand"), "{}", r["A"].error);
+    assert!(r["B"].error.is_empty(), "{}", r["B"].error);
 }

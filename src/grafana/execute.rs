@@ -166,6 +166,9 @@ async fn execute_inner(q: &Query, conn: &Connection) -> Result<Vec<Frame>, Query
         }
         QueryType::Probe => {
             let probes = probes_of(q, conn)?;
+            if !conn.probe_runs.allow() {
+                return Err(QueryErrorKind::BadQuery(probe::refused_message()));
+            }
             let results = probe::run_all(&conn.client, conn.discovery.server_errors(), &probes).await;
             vec![model::probe::frame(q, &results)]
         }
@@ -223,7 +226,8 @@ async fn execute_history(q: &Query, conn: &Connection) -> Result<Vec<Frame>, Que
     let probe_results = match q.query_type {
         QueryType::Probe => {
             let probes = probes_of(q, conn)?;
-            if fresh_needed {
+            // A fresh point only while on-demand runs are allowed; the history answers anyway.
+            if fresh_needed && conn.probe_runs.allow() {
                 Some(probe::run_all(&conn.client, conn.discovery.server_errors(), &probes).await)
             } else {
                 None

@@ -316,7 +316,14 @@ impl Resource for Plugin {
     ) -> Result<Response<Self::CallResourceStream>, Status> {
         let req = request.into_inner();
         let answer = match self.connection(req.plugin_context.as_ref()).await {
-            Ok(conn) => resources::handle(&conn, &req.method, &req.path).await,
+            Ok(conn) => {
+                let role = req
+                    .plugin_context
+                    .as_ref()
+                    .and_then(|c| c.user.as_ref())
+                    .map_or("", |u| u.role.as_str());
+                resources::handle(&conn, role, &req.method, &req.path).await
+            }
             Err(e @ (SourceError::Settings(_) | SourceError::Missing)) => resources::Answer {
                 status: 400,
                 body: serde_json::json!({"error": e.to_string()}),

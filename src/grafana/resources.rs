@@ -28,12 +28,22 @@ fn error(status: u16, message: impl Into<String>) -> Answer {
 pub const ROUTES: &str =
     "services, services/<name>/instances, services/<name>/endpoints, probes, probes/<name>/test (POST)";
 
-/// Answer `method path` (path without leading slash or query string).
-pub async fn handle(conn: &Connection, method: &str, path: &str) -> Answer {
+/// Answer `method path` (path without leading slash or query string) for a user of `role`
+/// (Grafana's org role: `Viewer`, `Editor`, `Admin`, `None`).
+pub async fn handle(conn: &Connection, role: &str, method: &str, path: &str) -> Answer {
     let path = path.split('?').next().unwrap_or("").trim_matches('/');
     if let ["probes", name, "test"] = path.split('/').collect::<Vec<_>>().as_slice() {
         if !method.eq_ignore_ascii_case("POST") {
             return error(405, "a probe test runs the probe once: use POST");
+        }
+        if !(role.eq_ignore_ascii_case("Editor") || role.eq_ignore_ascii_case("Admin")) {
+            return error(
+                403,
+                "testing a probe sends its request to the service: it needs the Editor or Admin role",
+            );
+        }
+        if !conn.probe_runs.allow() {
+            return error(429, probe::refused_message());
         }
         return test_probe(conn, name).await.unwrap_or_else(|a| a);
     }

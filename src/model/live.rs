@@ -209,6 +209,9 @@ pub fn wide(spec: &StreamSpec, ref_id: &str, times: Vec<i64>, columns: Vec<(Seri
     frame
 }
 
+/// Most series one live stream shows (the rest are left out, with a notice).
+pub const MAX_LIVE_SERIES: usize = 10_000;
+
 /// Series a running stream has shown, with when each was last heard; turns rounds into packets.
 #[derive(Debug, Default)]
 pub struct Tracker {
@@ -226,22 +229,36 @@ impl Tracker {
         retention: std::time::Duration,
         outage: Option<String>,
     ) -> Frame {
-        for k in values.keys() {
-            self.seen.insert(k.clone(), at);
-        }
         let horizon = at - chrono::Duration::from_std(retention).unwrap_or(chrono::Duration::MAX);
         self.seen.retain(|_, last| *last >= horizon);
+        let mut left_out = 0usize;
+        for k in values.keys() {
+            if let Some(last) = self.seen.get_mut(k) {
+                *last = at;
+            } else if self.seen.len() < MAX_LIVE_SERIES {
+                self.seen.insert(k.clone(), at);
+            } else {
+                left_out += 1;
+            }
+        }
         let columns = self
             .seen
             .keys()
             .map(|k| (k.clone(), vec![values.get(k).copied().unwrap_or_else(|| missing(spec))]))
             .collect();
         let mut frame = wide(spec, "", vec![nanos(at)], columns);
-        if let (Some(text), Some(meta)) = (outage, frame.meta.as_mut()) {
-            meta.notices.push(Notice {
-                severity: Severity::Warning,
-                text,
-            });
+        let cut = (left_out > 0).then(|| {
+            format!(
+                "{left_out} series are not streamed: one live stream shows at most {MAX_LIVE_SERIES}. Narrow the query with service, instance or endpoint"
+            )
+        });
+        if let Some(meta) = frame.meta.as_mut() {
+            for text in outage.into_iter().chain(cut) {
+                meta.notices.push(Notice {
+                    severity: Severity::Warning,
+                    text,
+                });
+            }
         }
         frame
     }
@@ -419,6 +436,36 @@ mod tests {
         let much_later = at + chrono::Duration::seconds(120);
         let p3 = t.packet(&s, much_later, &BTreeMap::new(), Duration::from_secs(60), None);
         assert_eq!(p3.fields.len(), 1);
+    }
+
+    #[test]
+    fn a_stream_shows_at_most_its_series_cap_and_says_how_many_it_left_out() {
+        let s = spec(QueryType::Ping, "rtt");
+        let at = Utc::now();
+        let values: BTreeMap<SeriesKey, Option<f64>> = (0..MAX_LIVE_SERIES + 3)
+            .map(|i| (key("orders", &format!("i{i:06}")), Some(1.0)))
+            .collect();
+        let mut t = Tracker::default();
+        let p = t.packet(&s, at, &values, Duration::from_secs(60), None);
+        assert_eq!(p.fields.len(), MAX_LIVE_SERIES + 1);
+        let notes: Vec<_> = p
+            .meta
+            .iter()
+            .flat_map(|m| m.notices.iter().map(|n| n.text.clone()))
+            .collect();
+        assert!(
+            notes.iter().any(|n| n.starts_with("3 series are not streamed")),
+            "{notes:?}"
+        );
+        // Series heard before keep their place; the cap holds round after round.
+        let p = t.packet(
+            &s,
+            at + chrono::Duration::seconds(1),
+            &values,
+            Duration::from_secs(60),
+            None,
+        );
+        assert_eq!(p.fields.len(), MAX_LIVE_SERIES + 1);
     }
 
     #[test]

@@ -30,6 +30,41 @@ pub async fn run(client: &async_nats::Client, errors: &ServerErrors, probe: &Pro
     result
 }
 
+/// Most on-demand probe runs (the settings page's test button, instant `probe` queries) of one
+/// data source within [`ON_DEMAND_WINDOW`]: each run sends the probes' requests to services.
+pub const ON_DEMAND_RUNS: usize = 20;
+pub const ON_DEMAND_WINDOW: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// The on-demand probe runs of one data source, within the window.
+#[derive(Debug, Default)]
+pub struct OnDemand {
+    runs: std::sync::Mutex<std::collections::VecDeque<Instant>>,
+}
+
+impl OnDemand {
+    /// Whether one more on-demand run may go now (counted when it may).
+    pub fn allow(&self) -> bool {
+        let mut runs = self.runs.lock().unwrap_or_else(|p| p.into_inner());
+        let now = Instant::now();
+        while runs.front().is_some_and(|t| now.duration_since(*t) > ON_DEMAND_WINDOW) {
+            runs.pop_front();
+        }
+        if runs.len() >= ON_DEMAND_RUNS {
+            return false;
+        }
+        runs.push_back(now);
+        true
+    }
+}
+
+/// Why an on-demand run was refused, for users.
+pub fn refused_message() -> String {
+    format!(
+        "the probes of this data source already ran {ON_DEMAND_RUNS} times on demand in the last {} s (each run sends their requests): wait a moment, or read their history (format timeseries)",
+        ON_DEMAND_WINDOW.as_secs()
+    )
+}
+
 async fn send(client: &async_nats::Client, errors: &ServerErrors, probe: &Probe) -> Result<ProbeReply, ProbeFailure> {
     if client.connection_state() != async_nats::connection::State::Connected {
         return Err(ProbeFailure::NotConnected);

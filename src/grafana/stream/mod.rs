@@ -82,6 +82,8 @@ pub enum StreamError {
     Path(#[from] ChannelError),
     #[error("{0}")]
     Frame(#[from] FrameError),
+    #[error("this data source already runs {0} live streams (at most {0}): close dashboards, or turn streaming off for some queries (\"live\": false)")]
+    TooMany(usize),
 }
 
 /// The data source a stream reads: its settings version and connection cache.

@@ -7,6 +7,10 @@ pub(super) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
+/// Most live streams (channels) one data source runs at once: every channel is a discovery round
+/// each sampling period, and its path is whatever a dashboard (or a crafted request) names.
+pub const MAX_PRODUCERS_PER_SOURCE: usize = 100;
+
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub(super) struct ProducerKey {
     source: SourceKey,
@@ -71,6 +75,13 @@ impl Streams {
                 rx: Some(e.tx.subscribe()),
                 wake: Arc::clone(&e.wake),
             });
+        }
+        let running = producers
+            .keys()
+            .filter(|k| k.source.source == key.source.source)
+            .count();
+        if running >= MAX_PRODUCERS_PER_SOURCE {
+            return Err(StreamError::TooMany(MAX_PRODUCERS_PER_SOURCE));
         }
         let (tx, rx) = broadcast::channel(BUFFER);
         let wake = Arc::new(Notify::new());

@@ -145,6 +145,8 @@ pub struct Connection {
     pub events: Arc<ConnectionEvents>,
     /// The history sampler; `None` when `sampleIntervalSec` is 0.
     pub sampler: Option<Sampler>,
+    /// Probe runs asked for by users (test button, instant queries), rate-limited.
+    pub probe_runs: crate::nats::probe::OnDemand,
     opened: Instant,
     /// Last use, in ms since `opened`.
     used_ms: AtomicU64,
@@ -251,6 +253,7 @@ impl Connection {
             discovery,
             events,
             sampler,
+            probe_runs: Default::default(),
             opened: Instant::now(),
             used_ms: AtomicU64::new(0),
             store_back,
