@@ -303,3 +303,68 @@ async fn with_the_readmes_server_config_another_user_cannot_touch_the_history() 
     assert_eq!(status, 1, "{message}");
     assert!(!message.contains("not taken"), "{message}");
 }
+
+#[tokio::test]
+async fn a_round_whose_later_chunks_never_came_marks_no_one_down() {
+    let nats = NatsServer::with_jetstream("");
+    let mut services = Vec::new();
+    for _ in 0..2 {
+        services.push(
+            RustService::start(&nats.url(), "orders", "1.0.0", &[("get", "orders.get")], 0)
+                .await
+                .unwrap(),
+        );
+    }
+    let ds = DataSource::new(&nats.url())
+        .json(json!({"sampleIntervalSec": 1, "retentionMinutes": 5, "historyStore": "jetstream"}));
+    let p = PluginProcess::start().await.unwrap();
+    assert_eq!(p.health(&ds).await.unwrap().0, 1);
+    let peer = connect(&nats.url()).await.unwrap();
+    let prefix = target_prefix(&peer).await;
+    assert!(p.sampling_rounds_reach(3.0).await);
+    let r = p
+        .query(&ds, &[json!({"refId": "A", "queryType": "ping", "format": "table"})])
+        .await
+        .unwrap();
+    let ids = r["A"].frame().strings("id");
+    assert_eq!(ids.len(), 2);
+    // A round of both instances in two chunks, of which only the first is ever stored (its
+    // sampler died half-way).
+    let samples: Vec<PingSample> = ids
+        .iter()
+        .map(|id| PingSample {
+            service: "orders".to_string(),
+            id: id.clone(),
+            version: "1.0.0".to_string(),
+            rtt_ms: Some(1.0),
+            state: State::Up,
+        })
+        .collect();
+    let chunks = encode(now_ms(), &Records::Ping(samples), 8);
+    assert_eq!(chunks.len(), 2);
+    publish(&peer, format!("{prefix}.ping"), chunks[0].clone()).await;
+    let rounds = p.sampling_rounds().await;
+    assert!(p.sampling_rounds_reach(rounds + 3.0).await);
+
+    let fresh = PluginProcess::start().await.unwrap();
+    for q in [&p, &fresh] {
+        let now = now_ms();
+        let r = q
+            .query_window(
+                &ds,
+                &[json!({"refId": "E", "queryType": "events"})],
+                (now - 120_000, now),
+                1000,
+                1000,
+            )
+            .await
+            .unwrap();
+        let e = &r["E"];
+        assert!(e.error.is_empty(), "{}", e.error);
+        let texts: Vec<String> = e.frames.iter().flat_map(|f| f.strings("text")).collect();
+        assert!(
+            !texts.iter().any(|t| t.contains("stopped answering")),
+            "nobody went down: {texts:?}"
+        );
+    }
+}

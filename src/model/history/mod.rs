@@ -306,6 +306,12 @@ impl History {
     /// replaced (it is then marked replaced); a known instance answering again is *appeared*;
     /// one that answered the previous round and not this one is *disappeared*.
     pub fn ingest_ping<S: AsRef<str>>(&mut self, t: i64, samples: &[PingSample<S>]) {
+        self.ingest_ping_round(t, samples, true);
+    }
+
+    /// [`History::ingest_ping`]; a round that is not `complete` (chunks of it never came) says
+    /// nothing of the instances it does not mention: they are unknown for it, not down.
+    pub fn ingest_ping_round<S: AsRef<str>>(&mut self, t: i64, samples: &[PingSample<S>], complete: bool) {
         let seq = self.next_seq();
         let baseline = self.ping_rounds == 0;
         self.ping_rounds += 1;
@@ -360,7 +366,7 @@ impl History {
         // Instances the round did not mention at all (forgotten by discovery) are down too: up,
         // and without a sample of this round. Looked for only when some up instance was missing.
         let mut silent: Vec<(String, String)> = Vec::new();
-        if up_before > up_and_mentioned {
+        if complete && up_before > up_and_mentioned {
             silent = self
                 .instances
                 .iter()

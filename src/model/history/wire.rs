@@ -110,8 +110,14 @@ impl<S> Records<S> {
 impl super::History {
     /// Record one round of any kind taken at `t` (probe results carry their own times).
     pub fn ingest_records<S: AsRef<str>>(&mut self, t: i64, records: &Records<S>) {
+        self.ingest_round(t, records, true);
+    }
+
+    /// [`History::ingest_records`] of a round that may be incomplete (chunks missing): the
+    /// instances of its missing chunks are unknown for it, not down.
+    pub fn ingest_round<S: AsRef<str>>(&mut self, t: i64, records: &Records<S>, complete: bool) {
         match records {
-            Records::Ping(samples) => self.ingest_ping(t, samples),
+            Records::Ping(samples) => self.ingest_ping_round(t, samples, complete),
             Records::Stats(samples) => self.ingest_stats(t, samples),
             Records::Probes(results) => self.ingest_probes(results),
         }

@@ -112,7 +112,7 @@ impl Progress {
         for _ in 0..rejected {
             shared.reject("rejected");
         }
-        lock(history).ingest_records(round.t, &records);
+        lock(history).ingest_round(round.t, &records, !round.partial && rejected == 0);
         drop(records);
         if round.kind == Kind::Ping {
             self.unlearned = Some(round);
@@ -169,6 +169,8 @@ pub async fn run(
 ) {
     let start = chrono::Utc::now() - chrono::Duration::from_std(retention).unwrap_or(chrono::Duration::hours(1));
     let mut progress = Progress::default();
+    // Unfinished rounds count in the history's budget: never more than it is held for them.
+    progress.assembler = Assembler::with_limit(lock(&history).budget());
     let mut from = match restore(&shared, &history, discovery.registry(), &mut progress).await {
         Some(sequence) => From::Sequence(sequence + 1),
         None => From::Time(start),

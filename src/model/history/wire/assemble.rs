@@ -39,11 +39,26 @@ impl<B: AsRef<[u8]>> Round<B> {
 #[derive(Debug)]
 pub struct Assembler<B> {
     pending: Vec<(Header, Vec<Option<B>>)>,
+    /// Bytes held in unfinished rounds, and the most they may hold together.
+    held: usize,
+    max_held: usize,
 }
 
 impl<B> Default for Assembler<B> {
     fn default() -> Self {
-        Self { pending: Vec::new() }
+        Self::with_limit(usize::MAX)
+    }
+}
+
+impl<B> Assembler<B> {
+    /// An assembler that holds at most `max_held` bytes of unfinished rounds (counted in the
+    /// reader's memory budget): a round that would need more is given out as partial.
+    pub fn with_limit(max_held: usize) -> Self {
+        Self {
+            pending: Vec::new(),
+            held: 0,
+            max_held,
+        }
     }
 }
 
@@ -62,13 +77,15 @@ impl<B: AsRef<[u8]>> Assembler<B> {
     /// or why its header was rejected (its records are read when its round is decoded).
     pub fn push(&mut self, message: B) -> Result<Vec<Round<B>>, WireError> {
         let h = header(message.as_ref())?;
+        let size = message.as_ref().len();
         let mut out = Vec::new();
-        if let Some(i) = self
-            .pending
-            .iter()
-            .position(|(p, _)| p.kind == h.kind && (p.t != h.t || p.count != h.count))
-        {
+        if let Some(i) = self.pending.iter().position(|(p, _)| {
+            p.kind == h.kind && (p.t != h.t || p.count != h.count || self.held.saturating_add(size) > self.max_held)
+        }) {
             let (p, chunks) = self.pending.swap_remove(i);
+            self.held = self
+                .held
+                .saturating_sub(chunks.iter().flatten().map(|c| c.as_ref().len()).sum());
             out.push(round(p, chunks));
         }
         if h.count == 1 {
@@ -87,12 +104,21 @@ impl<B: AsRef<[u8]>> Assembler<B> {
         let chunks = &mut self.pending[i].1;
         if let Some(slot @ None) = chunks.get_mut(index) {
             *slot = Some(message);
+            self.held = self.held.saturating_add(size);
         }
         if chunks.iter().all(Option::is_some) {
             let (p, chunks) = self.pending.swap_remove(i);
+            self.held = self
+                .held
+                .saturating_sub(chunks.iter().flatten().map(|c| c.as_ref().len()).sum());
             out.push(round(p, chunks));
         }
         Ok(out)
+    }
+
+    /// Bytes held in unfinished rounds.
+    pub fn held_bytes(&self) -> usize {
+        self.held
     }
 
     /// Messages held in unfinished rounds.

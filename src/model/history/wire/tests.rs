@@ -216,3 +216,18 @@ fn string_numbers_are_per_message_and_checked() {
     bad.extend_from_slice(&[0x07, 0x03, 0x03, 0x00, 0, 0, 0, 0]);
     assert_eq!(decode(&bad), Err(WireError("unknown string number")));
 }
+
+#[test]
+fn unfinished_rounds_hold_at_most_their_limit_and_are_given_out_as_partial() {
+    let pings = Records::Ping((0..500).map(ping).collect());
+    let messages = encode(1000, &pings, 1024);
+    assert!(messages.len() > 8);
+    let limit = messages[0].len() * 3;
+    let mut a = Assembler::with_limit(limit);
+    let mut out = Vec::new();
+    for m in &messages[..6] {
+        out.extend(a.push(m).unwrap());
+        assert!(a.held_bytes() <= limit, "{} > {limit}", a.held_bytes());
+    }
+    assert!(!out.is_empty() && out.iter().all(|r| r.partial), "given out as partial");
+}
