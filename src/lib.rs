@@ -2,7 +2,7 @@
 //!
 //! # Layout
 //!
-//! Three layers, one folder each, and a leaf. Dependencies point one way only:
+//! Three layers, one folder each, and two leaves. Dependencies point one way only:
 //! `grafana → nats → model`, `grafana → model`, and every layer → `metrics` and `faults`.
 //! `tests/layout.rs` checks that no `use` goes against these arrows and that there is no
 //! import circle between modules.
@@ -11,6 +11,10 @@
 //! - [`model::micro`]: the ADR-32 wire model: verbs, subjects, scopes, tolerant parsing of
 //!   every implementation's replies, field bounds.
 //! - [`model::observed`]: what the NATS side hands over: a discovery round, a request's reply.
+//! - [`model::outbound`]: what a request or probe may send: subjects that are never reachable
+//!   (the plugin's own and the server's), NATS subject matching, the header rules NATS accepts.
+//! - [`model::budget`]: the answer budget (rows, cells, text bytes per refId) applied while a
+//!   table is built, and the notice when it cuts.
 //! - [`model::settings`]: parse and validate the data source settings of SPEC; secrets never printable.
 //! - [`model::query`]: the stored query model and its tables (types, formats, metrics),
 //!   validation with per-refId errors.
