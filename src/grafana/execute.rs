@@ -283,7 +283,8 @@ async fn execute_history(q: &Query, conn: &Connection) -> Result<Vec<Frame>, Que
         (QueryType::Slo, Format::Timeseries) => window.from_ms.saturating_sub(timeseries::slo::ROLLING_MS),
         _ => window.from_ms,
     };
-    let view = sampler.map(|s| s.with_history(|h| h.view(view_from, |service, id| q.scope.contains(service, id))));
+    let copy = sampler.map(|s| s.with_history(|h| h.subset(view_from, |service, id| q.scope.contains(service, id))));
+    let view = copy.map(|h| h.view(view_from, |_, _| true));
     let mut frames = build(view.as_ref());
     for text in store_notices {
         crate::grafana::stream::add_notice(

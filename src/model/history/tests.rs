@@ -273,3 +273,20 @@ fn an_instance_left_out_is_down_even_when_another_is_in_the_round_twice() {
     assert!(!view.instance("orders", "b").unwrap().up);
     assert_eq!(kinds(&h), [(EventKind::Disappeared, "b".to_string())]);
 }
+
+#[test]
+fn a_view_of_a_subset_is_the_view_of_the_whole() {
+    let mut h = History::new(3_600_000, DEFAULT_BUDGET_BYTES);
+    for i in 0..50i64 {
+        h.ingest_ping(
+            i * 1000,
+            &[ping("orders", "a", "1", Some(i as f64)), ping("billing", "b", "1", (i % 3 != 0).then_some(2.0))],
+        );
+        h.ingest_stats(i * 1000, &[stats("a", 0, i as u64 * 10)]);
+    }
+    let keep = |service: &str, _: &str| service == "orders";
+    let direct = h.view(20_000, keep);
+    let via_copy = h.subset(20_000, keep).view(20_000, |_, _| true);
+    assert_eq!(format!("{direct:?}"), format!("{via_copy:?}"));
+    assert_eq!(via_copy.samples(), h.samples(), "counts stay the whole history's");
+}

@@ -1,4 +1,4 @@
-//! What a query reads: a [`History::view`] copies the instances and window it asks for, with the packed series unpacked into points with their times; pure.
+//! What a query reads: [`History::subset`] copies (under the history's lock) what a window needs as it is stored, and [`History::view`] unpacks it into points with their times (outside the lock); pure.
 
 use std::collections::{BTreeMap, VecDeque};
 
@@ -52,6 +52,26 @@ impl History {
             .collect();
         History {
             instances,
+            events: self.events.iter().filter(|e| e.t >= from_ms).cloned().collect(),
+            ledger: self.ledger.clone(),
+            whole_samples: Some(self.samples()),
+            probes: self.probes_from(from_ms),
+            ..*self
+        }
+    }
+
+    /// What a query from `from_ms` on needs, copied as it is stored (packed, nothing decoded):
+    /// the instances `keep` accepts, the events, probe results and ledger. This is the only
+    /// work done under the history's lock; [`History::view`] of the copy then decodes the
+    /// window outside it. Counts stay the whole history's.
+    pub fn subset(&self, from_ms: i64, keep: impl Fn(&str, &str) -> bool) -> History {
+        History {
+            instances: self
+                .instances
+                .iter()
+                .filter(|(_, i)| keep(&i.service, &i.id))
+                .map(|(k, i)| (k.clone(), i.clone()))
+                .collect(),
             events: self.events.iter().filter(|e| e.t >= from_ms).cloned().collect(),
             ledger: self.ledger.clone(),
             whole_samples: Some(self.samples()),
