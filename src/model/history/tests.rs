@@ -280,7 +280,10 @@ fn a_view_of_a_subset_is_the_view_of_the_whole() {
     for i in 0..50i64 {
         h.ingest_ping(
             i * 1000,
-            &[ping("orders", "a", "1", Some(i as f64)), ping("billing", "b", "1", (i % 3 != 0).then_some(2.0))],
+            &[
+                ping("orders", "a", "1", Some(i as f64)),
+                ping("billing", "b", "1", (i % 3 != 0).then_some(2.0)),
+            ],
         );
         h.ingest_stats(i * 1000, &[stats("a", 0, i as u64 * 10)]);
     }

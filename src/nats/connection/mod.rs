@@ -328,9 +328,10 @@ impl Connection {
 }
 
 /// Whether a settings save from `old` to `new` keeps the NATS target and the store (same
-/// servers, `srvPrefix` and user, both in memory): the new connection then keeps the history.
+/// servers, `srvPrefix`, user and credentials, both in memory): the new connection then keeps
+/// the history. Another user or other credentials start a fresh history.
 pub fn same_target(old: &Settings, new: &Settings) -> bool {
-    let who = |s: &Settings| format!("{}:{}", s.auth.kind(), s.auth.user_name().unwrap_or_default());
+    let who = |s: &Settings| s.identity().fingerprint;
     old.history.store == StoreKind::Memory
         && new.history.store == StoreKind::Memory
         && old.target_key(&who(old)) == new.target_key(&who(new))

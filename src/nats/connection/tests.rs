@@ -27,3 +27,21 @@ fn the_first_attempt_of_a_connect_or_reconnect_does_not_wait() {
     let ms: Vec<u128> = (1..=9).map(|a| reconnect_delay(a).as_millis()).collect();
     assert_eq!(ms, [0, 50, 100, 200, 400, 800, 1000, 1000, 1000]);
 }
+
+#[test]
+fn a_settings_save_keeps_the_memory_history_only_for_the_same_credentials() {
+    let parse = |token: &str, timeout: u32| {
+        let secure = std::collections::HashMap::from([("token".to_string(), token.to_string())]);
+        Settings::parse(crate::model::settings::RawSettings {
+            url: "nats://127.0.0.1:4222",
+            json_data: format!(r#"{{"authType":"token","timeoutMs":{timeout}}}"#).as_bytes(),
+            secure: &secure,
+        })
+        .unwrap()
+    };
+    assert!(same_target(&parse("one", 1000), &parse("one", 2000)));
+    assert!(
+        !same_target(&parse("one", 1000), &parse("two", 1000)),
+        "another token is another user"
+    );
+}
