@@ -368,3 +368,83 @@ async fn a_round_whose_later_chunks_never_came_marks_no_one_down() {
         );
     }
 }
+
+fn users_config(deny_ping: bool) -> String {
+    let deny = if deny_ping {
+        r#", permissions: {publish: {deny: ["$SRV.PING", "$SRV.PING.>"]}}"#
+    } else {
+        ""
+    };
+    format!(
+        "accounts {{ APP {{ jetstream: enabled\n users = [ {{user: grafana, password: grafana-secret{deny}}}, {{user: svc, password: svc-secret}} ] }} }}\n"
+    )
+}
+
+#[tokio::test]
+async fn a_holder_that_nats_refuses_to_ping_gives_the_lease_up_and_sampling_resumes_when_allowed() {
+    let mut nats = NatsServer::with_jetstream(&users_config(false));
+    let _orders = RustService::start(&user_url(&nats, "svc"), "orders", "1.0.0", &[("get", "orders.get")], 0)
+        .await
+        .unwrap();
+    let ds = user_ds(&nats, "grafana");
+    let p = PluginProcess::start().await.unwrap();
+    let (status, message) = p.health(&ds).await.unwrap();
+    assert_eq!(status, 1, "{message}");
+    assert!(p.sampling_rounds_reach(2.0).await);
+    let other = PluginProcess::start().await.unwrap();
+    let (_, message) = other.health(&ds).await.unwrap();
+    assert!(message.contains("sampled by another plugin process"), "{message}");
+
+    let reloaded = |deny: bool| {
+        format!(
+            "jetstream {{ store_dir: \"{}\" }}\n{}",
+            nats.dir().join("jetstream").display(),
+            users_config(deny)
+        )
+    };
+    let denying = reloaded(true);
+    let allowing = reloaded(false);
+    nats.reload(&denying);
+    // Discovery is refused, so Save & test fails on that; the sampler gives its lease up.
+    let said = "this process cannot sample: it gives the sampling lease up";
+    let gave_up = eventually(Duration::from_secs(20), || async { p.stderr_text().contains(said) }).await;
+    assert!(gave_up, "{}", p.stderr_text());
+    let (status, message) = p.health(&ds).await.unwrap();
+    assert_eq!(status, 2, "{message}");
+    // No round of every instance down was stored meanwhile (the last point of the answer is the
+    // query's own fresh round, which is refused too, and says so).
+    let r = other
+        .query(
+            &ds,
+            &[json!({"refId": "A", "queryType": "ping", "format": "timeseries", "metric": "up", "live": false})],
+        )
+        .await
+        .unwrap();
+    let stored: Vec<Option<f64>> = r["A"]
+        .frames
+        .iter()
+        .flat_map(|f| {
+            let mut v = f.numeric_fields()[0]
+                .values
+                .iter()
+                .map(Value::as_f64)
+                .collect::<Vec<_>>();
+            v.pop();
+            v
+        })
+        .collect();
+    assert!(!stored.is_empty());
+    assert!(
+        !stored.contains(&Some(0.0)),
+        "no stored round says the instance is down: {stored:?}"
+    );
+
+    nats.reload(&allowing);
+    let resumed = eventually(Duration::from_secs(30), || async {
+        let a = p.sampling_rounds().await + other.sampling_rounds().await;
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        p.sampling_rounds().await + other.sampling_rounds().await >= a + 1.0
+    })
+    .await;
+    assert!(resumed, "sampling resumes once NATS allows it again");
+}

@@ -67,10 +67,17 @@ async fn history(conn: &Connection) -> (String, Value, bool) {
             true,
         );
     };
-    let who = match sampler.holder() {
-        Holder::Me => "sampled by this plugin process".to_string(),
-        Holder::Other(other) => format!("sampled by another plugin process ({other})"),
-        Holder::Unknown => "no sampler has taken the lease yet".to_string(),
+    let who = match (sampler.holder(), store.lease.standing_down()) {
+        (Holder::Me, _) => "sampled by this plugin process".to_string(),
+        (holder, Some(why)) => format!(
+            "this plugin process gave the sampling lease up because {why} ({})",
+            match holder {
+                Holder::Other(other) => format!("sampled by {other}"),
+                _ => "nobody samples now".to_string(),
+            }
+        ),
+        (Holder::Other(other), None) => format!("sampled by another plugin process ({other})"),
+        (Holder::Unknown, None) => "no sampler has taken the lease yet".to_string(),
     };
     let mut text = match store.state().await {
         Ok(st) => {

@@ -305,7 +305,7 @@ async fn supervise(
         }
         contained("sampler");
         if let Some(store) = &config.shared {
-            store.lease.step_down(config.period * 3).await;
+            step_down(store, &config, "its sampler panicked".to_string()).await;
         }
         tokio::time::sleep(config.period).await;
     }
@@ -361,10 +361,31 @@ async fn run(discovery: Arc<Discovery>, shared: Arc<Shared>, config: SamplerConf
             tokio::time::sleep_until(end + discovery.policy().share_window).await;
         }
         crate::faults::point("sampler", "");
+        let asked = Instant::now();
         match discovery.discover(Verb::Ping, Scope::all()).await {
             Ok(round) => {
+                let denied = round.replies.is_empty() && discovery.server_errors().denied_since(&round.subject, asked);
+                if let Some(store) = config.shared.as_ref().filter(|_| denied) {
+                    step_down(
+                        store,
+                        &config,
+                        format!("NATS refuses this process's publish to {}", round.subject),
+                    )
+                    .await;
+                    continue;
+                }
                 let records = Records::Ping(history::ping_samples(&round));
-                keep(&shared, &config, round.started.timestamp_millis(), records).await;
+                if !keep(&shared, &config, round.started.timestamp_millis(), records).await {
+                    if let Some(store) = &config.shared {
+                        step_down(
+                            store,
+                            &config,
+                            "the history stream refuses this process's rounds".to_string(),
+                        )
+                        .await;
+                        continue;
+                    }
+                }
             }
             Err(e) => {
                 tracing::debug!(error = %e, "sampler ping round failed; no sample taken");
@@ -390,15 +411,24 @@ async fn run(discovery: Arc<Discovery>, shared: Arc<Shared>, config: SamplerConf
 }
 
 /// Put one round into the store: the local history (memory store) or the stream (JetStream
-/// store; every process, this one included, reads it back from there).
-async fn keep(shared: &Shared, config: &SamplerConfig, t: i64, records: Records) {
+/// store; every process, this one included, reads it back from there). False when the stream
+/// did not store it.
+async fn keep(shared: &Shared, config: &SamplerConfig, t: i64, records: Records) -> bool {
     if let Some(store) = &config.shared {
-        store.publish(t, &records).await;
-        return;
+        return store.publish(t, &records).await;
     }
     let mut h = lock(&shared.history);
     h.ingest_records(t, &records);
     tracing::trace!(bytes = h.bytes(), samples = h.samples(), "history sampled");
+    true
+}
+
+/// This process holds the lease but cannot sample: give the lease up for three periods, so that
+/// a process that can samples meanwhile (every replica would otherwise read a frozen history or
+/// every instance down).
+async fn step_down(store: &SharedHistory, config: &SamplerConfig, why: String) {
+    tracing::warn!(reason = %why, "this process cannot sample: it gives the sampling lease up");
+    store.lease.step_down(config.period * 3, why).await;
 }
 
 /// The time now as Unix ms.

@@ -31,8 +31,9 @@ struct State {
     held: Option<(u64, Instant)>,
     /// The revision last seen held by another process, and since when (our clock).
     seen: Option<(u64, Instant, String)>,
-    /// This process does not take the lease before then (it gave it up: it could not sample).
-    standing_down: Option<Instant>,
+    /// This process does not take the lease before then (it gave it up: it could not sample),
+    /// and why.
+    standing_down: Option<(Instant, String)>,
 }
 
 /// One target's lease.
@@ -117,10 +118,7 @@ impl Lease {
             }
             return;
         }
-        if lock(&self.state)
-            .standing_down
-            .is_some_and(|until| Instant::now() < until)
-        {
+        if self.standing_down().is_some() {
             return;
         }
         let entry = match self.kv.entry(&self.key).await {
@@ -163,11 +161,20 @@ impl Lease {
         }
     }
 
-    /// Give the lease up because this process cannot sample (its sampler failed): another
-    /// process takes it at once, and this one does not take it back for `pause`.
-    pub async fn step_down(&self, pause: Duration) {
-        lock(&self.state).standing_down = Some(Instant::now() + pause);
+    /// Give the lease up because this process cannot sample (`why`): another process takes it
+    /// at once, and this one does not take it back for `pause`.
+    pub async fn step_down(&self, pause: Duration, why: String) {
+        lock(&self.state).standing_down = Some((Instant::now() + pause, why));
         self.release().await;
+    }
+
+    /// Why this process gave the lease up, while it stands down.
+    pub fn standing_down(&self) -> Option<String> {
+        let s = lock(&self.state);
+        s.standing_down
+            .as_ref()
+            .filter(|(until, _)| Instant::now() < *until)
+            .map(|(_, why)| why.clone())
     }
 
     /// Give the lease up (this process stops sampling the target): the next process takes it

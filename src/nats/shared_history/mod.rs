@@ -260,7 +260,7 @@ impl SharedHistory {
 
     /// Publish one round; waits for the stream's acknowledgements. A round is dated after the
     /// newest one read of its kind (see [`SharedHistory::latest`]).
-    pub async fn publish(&self, t: i64, records: &Records) {
+    pub async fn publish(&self, t: i64, records: &Records) -> bool {
         let kind = records.kind();
         let newest = self.latest[kind_index(kind)].load(Ordering::Acquire);
         let t = if newest != 0 && t <= newest {
@@ -285,21 +285,24 @@ impl SharedHistory {
                 Err(e) => {
                     self.publish_failures.fetch_add(1, Ordering::Relaxed);
                     tracing::warn!(error = %e, subject = %subject, "history round not published");
-                    return;
+                    return false;
                 }
             }
         }
+        let mut stored = true;
         for ack in acks {
             match ack.await {
                 Ok(_) => {
                     self.published.fetch_add(1, Ordering::Relaxed);
                 }
                 Err(e) => {
+                    stored = false;
                     self.publish_failures.fetch_add(1, Ordering::Relaxed);
                     tracing::warn!(error = %e, subject = %subject, "history round not stored");
                 }
             }
         }
+        stored
     }
 
     /// Headers carrying the seal of a message on `subject` (with `extra`, a header value that
