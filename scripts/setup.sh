@@ -141,6 +141,11 @@ if ! command -v file >/dev/null 2>&1; then
     apt_install file
 fi
 
+# --- a C++ compiler: libFuzzer (fuzz/, checked by scripts/test.sh) builds from C++ ---------
+if ! command -v c++ >/dev/null 2>&1; then
+    apt_install g++
+fi
+
 # --- libfaketime: a plugin process whose clock is behind (tests/history_trust.rs) --------
 if [ ! -e /usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1 ] && [ "$(uname -m)" = x86_64 ]; then
     apt_install libfaketime

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite: installs what it needs, then
 #   backend:  format check, clippy, unit and integration tests (real nats-server, real micro
-#             services, the plugin driven over gRPC as Grafana drives it);
+#             services, the plugin driven over gRPC as Grafana drives it); the fuzz targets compile;
 #   frontend: prettier, eslint (@grafana/eslint-config), tsc --noEmit, no import circles (madge),
 #             the provisioned dashboards regenerated from frontend/dashboards/ without a diff, vitest;
 #   package:  both plugins built into dist/ and checked the way Grafana reads them;
@@ -70,6 +70,9 @@ step "cargo clippy"
 cargo clippy --all-targets --locked -- -D warnings
 step "cargo test"
 cargo_tests
+
+step "fuzz targets compile (cargo check of fuzz/; running them: scripts/fuzz.sh)"
+cargo check --locked --manifest-path fuzz/Cargo.toml --bins --target-dir target/fuzz-check
 
 step "frontend: prettier, eslint, tsc, import circles, dashboards as code"
 (cd frontend && npx prettier --check . && npm run --silent lint && npm run --silent typecheck && npm run --silent circles \

@@ -47,6 +47,21 @@ fn query(json: &str) -> Query {
     Query::parse("A", &kind, json.as_bytes()).expect("a fixed query")
 }
 
+/// The queries every input is answered for, parsed once.
+fn queries() -> &'static [Query; 5] {
+    static QUERIES: std::sync::OnceLock<[Query; 5]> = std::sync::OnceLock::new();
+    QUERIES.get_or_init(|| {
+        [
+            r#"{"queryType":"request","subject":"a.b"}"#,
+            r#"{"queryType":"info"}"#,
+            r#"{"queryType":"stats","format":"table"}"#,
+            r#"{"queryType":"stats","format":"instant","metric":"error_ratio"}"#,
+            r#"{"queryType":"ping","format":"table"}"#,
+        ]
+        .map(query)
+    })
+}
+
 fn bounded(frame: &natsmicro::model::frames::Frame) {
     assert!(frame.rows() <= MAX_ROWS);
     assert!(frame.rows() * frame.fields.len() <= MAX_CELLS);
@@ -59,14 +74,15 @@ fuzz_target!(|data: &[u8]| {
         headers: Vec::new(),
         rtt: Duration::from_millis(1),
     };
-    let f = shapes::request(&query(r#"{"queryType":"request","subject":"a.b"}"#), &reply);
+    let [request, info_q, stats_table, stats_instant, ping_q] = queries();
+    let f = shapes::request(request, &reply);
     assert!(f.fields.len() <= MAX_REQUEST_COLUMNS + 1);
     bounded(&f);
     let info = round(Verb::Info, data);
-    bounded(&shapes::info(&query(r#"{"queryType":"info"}"#), &info));
+    bounded(&shapes::info(info_q, &info));
     let stats = round(Verb::Stats, data);
-    bounded(&shapes::stats(&query(r#"{"queryType":"stats","format":"table"}"#), &stats));
-    bounded(&shapes::stats(&query(r#"{"queryType":"stats","format":"instant","metric":"error_ratio"}"#), &stats));
+    bounded(&shapes::stats(stats_table, &stats));
+    bounded(&shapes::stats(stats_instant, &stats));
     let ping = round(Verb::Ping, data);
-    bounded(&shapes::ping(&query(r#"{"queryType":"ping","format":"table"}"#), &ping));
+    bounded(&shapes::ping(ping_q, &ping));
 });
