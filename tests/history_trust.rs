@@ -2,6 +2,9 @@
 
 mod support;
 
+#[path = "history_trust/checkpoints.rs"]
+mod checkpoints;
+
 use std::collections::BTreeSet;
 use std::time::Duration;
 

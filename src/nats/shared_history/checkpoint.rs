@@ -113,7 +113,8 @@ impl SharedHistory {
 
     /// The newest complete checkpoint's body, `None` when there is none (or one is being
     /// written), or an error; never more than `max_bytes` is held.
-    pub async fn load_checkpoint(&self, max_bytes: usize, wait: Duration) -> Result<Option<Vec<u8>>, String> {
+    /// With the body, the stream sequence of its first chunk (the checkpoint must stand before it).
+    pub async fn load_checkpoint(&self, max_bytes: usize, wait: Duration) -> Result<Option<(Vec<u8>, u64)>, String> {
         let stream = self.stream().await?;
         let subject = self.checkpoint_subject();
         let consumer = |deliver_policy| pull::OrderedConfig {
@@ -145,7 +146,8 @@ impl SharedHistory {
             return Ok(None);
         }
         if count == 1 {
-            return Ok((message.payload.len() <= max_bytes).then(|| message.payload.to_vec()));
+            let at = message.info().map(|i| i.stream_sequence).unwrap_or(0);
+            return Ok((message.payload.len() <= max_bytes).then(|| (message.payload.to_vec(), at)));
         }
         drop(messages);
         let chunks = stream
@@ -178,7 +180,7 @@ impl SharedHistory {
             }
             body.extend_from_slice(&m.payload);
         }
-        Ok(Some(body))
+        Ok(Some((body, first)))
     }
 }
 

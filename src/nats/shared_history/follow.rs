@@ -200,8 +200,8 @@ async fn restore(
     };
     // A checkpoint is the packed store as it is: never larger than twice the budget it fits.
     let limit = budget.saturating_mul(2).saturating_add(1 << 20);
-    let body = match shared.load_checkpoint(limit, Duration::from_secs(5)).await {
-        Ok(Some(body)) => body,
+    let (body, written_at) = match shared.load_checkpoint(limit, Duration::from_secs(5)).await {
+        Ok(Some(found)) => found,
         Ok(None) => return None,
         Err(e) => {
             metrics::global().history_checkpoint("read_failed");
@@ -209,7 +209,25 @@ async fn restore(
             return None;
         }
     };
+    let now = chrono::Utc::now().timestamp_millis();
     let (restored, mark) = match History::restore(&body, retention_ms, budget) {
+        // A checkpoint stands where its writer had read the stream: before its own first chunk,
+        // and no round in it is dated in the future.
+        Ok((_, mark))
+            if mark.sequence >= written_at
+                || mark
+                    .latest
+                    .iter()
+                    .any(|(_, t)| dated(*t, now, i64::MAX) == Dated::Future) =>
+        {
+            metrics::global().history_checkpoint("rejected");
+            tracing::warn!(
+                sequence = mark.sequence,
+                written_at,
+                "history checkpoint does not fit the stream; reading the window from the stream"
+            );
+            return None;
+        }
         Ok((h, mark)) if mark.retention_ms >= retention_ms => (h, mark),
         Ok((_, mark)) => {
             metrics::global().history_checkpoint("unusable");
