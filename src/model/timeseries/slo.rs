@@ -40,6 +40,14 @@ impl Totals {
         self.expected += u64::from(at.up + at.down);
     }
 
+    /// Take back a round [`Totals::add`] counted.
+    fn remove(&mut self, at: &At<'_>, min_instances: u32) {
+        self.rounds -= 1;
+        self.rounds_up -= u32::from(at.up >= min_instances);
+        self.answered -= u64::from(at.up);
+        self.expected -= u64::from(at.up + at.down);
+    }
+
     /// The metric over these rounds; `None` without any round.
     fn value(&self, metric: &str, objective: f64) -> Option<f64> {
         if self.rounds == 0 {
@@ -106,20 +114,19 @@ pub fn timeseries(q: &Query, w: &Window, src: &Source<'_>, fresh: &[PingSample])
         .into_iter()
         .map(|(service, at)| {
             let rounds: Vec<(i64, &At<'_>)> = at.iter().map(|(t, a)| (*t, a)).collect();
+            // A sliding window: each round enters once and leaves once (linear in the rounds).
             let mut raw = Vec::new();
             let mut first = 0;
-            for (i, (t, _)) in rounds.iter().enumerate() {
-                while rounds[first].0 <= t - ROLLING_MS {
+            let mut totals = Totals::default();
+            for (t, a) in &rounds {
+                totals.add(a, q.min_instances);
+                while rounds[first].0 <= t.saturating_sub(ROLLING_MS) {
+                    totals.remove(rounds[first].1, q.min_instances);
                     first += 1;
                 }
-                if !w.contains(*t) {
-                    continue;
+                if w.contains(*t) {
+                    raw.push(Raw::value(*t, totals.value(q.metric, q.objective)));
                 }
-                let mut totals = Totals::default();
-                for (_, a) in &rounds[first..=i] {
-                    totals.add(a, q.min_instances);
-                }
-                raw.push(Raw::value(*t, totals.value(q.metric, q.objective)));
             }
             Series {
                 labels: labels(&[("service", service)]),
