@@ -61,6 +61,11 @@ fn event_code(k: EventKind) -> u8 {
     }
 }
 
+/// Most items reserved ahead from a count the checkpoint states: a count is bounded by the bytes
+/// left, but an item in memory is larger than its least encoding (up to 12×), so memory grows
+/// with what is actually decoded, not with what a count claims.
+const PREALLOCATE: usize = 4096;
+
 fn put_packed<'r, C: Codec>(b: &mut Body<'r>, series: &'r Packed<C>) {
     let blocks: Vec<RawBlock<&[u8]>> = series.raw_blocks().collect();
     b.varint(blocks.len() as u64);
@@ -75,7 +80,7 @@ fn put_packed<'r, C: Codec>(b: &mut Body<'r>, series: &'r Packed<C>) {
 
 fn read_packed<C: Codec>(r: &mut Reader<'_>) -> Result<Packed<C>, WireError> {
     let n = r.count(4, usize::MAX)?;
-    let mut raw = Vec::with_capacity(n);
+    let mut raw = Vec::with_capacity(n.min(PREALLOCATE));
     for _ in 0..n {
         let first_seq = r.varint()?;
         let last_seq = first_seq
@@ -261,7 +266,7 @@ impl History {
         for _ in 0..probes {
             let name = r.string()?.to_string();
             let n = r.count(8, usize::MAX)?;
-            let mut points = VecDeque::with_capacity(n);
+            let mut points = VecDeque::with_capacity(n.min(PREALLOCATE));
             for _ in 0..n {
                 let t = unzigzag(r.varint()?);
                 let latency = r.f32()?;
@@ -331,7 +336,7 @@ fn read_instance(r: &mut Reader<'_>) -> Result<InstanceHistory, WireError> {
     for _ in 0..series {
         let (endpoint, path) = (r.string()?.to_string(), r.string()?.to_string());
         let n = r.count(10, usize::MAX)?;
-        let mut points = VecDeque::with_capacity(n);
+        let mut points = VecDeque::with_capacity(n.min(PREALLOCATE));
         for _ in 0..n {
             let t = unzigzag(r.varint()?);
             let value = r.f64()?;
