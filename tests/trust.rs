@@ -301,3 +301,43 @@ async fn testing_a_probe_needs_an_editor_and_on_demand_runs_are_rate_limited() {
     assert!(r["A"].error.contains("on demand"), "{}", r["A"].error);
     assert!(r["B"].error.is_empty(), "{}", r["B"].error);
 }
+
+#[tokio::test]
+async fn a_refused_publish_marks_only_its_own_subject_denied() {
+    let nats = NatsServer::with_config(
+        r#"accounts { APP { users = [
+            {user: grafana, password: g, permissions: {publish: {deny: ["guard.a.10"]}}}
+            {user: svc, password: s}
+        ] } }"#,
+    );
+    // A service on guard.a.1 that answers after 300 ms: the refusal of guard.a.10 comes first.
+    let svc = connect(&nats.url().replace("nats://", "nats://svc:s@")).await.unwrap();
+    let mut sub = svc.subscribe("guard.a.1").await.unwrap();
+    server_round_trip(&svc).await;
+    let replier = svc.clone();
+    let _task = tokio::spawn(async move {
+        while let Some(m) = sub.next().await {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            if let Some(reply) = m.reply {
+                let _ = replier.publish(reply, "{\"ok\":true}".into()).await;
+            }
+        }
+    });
+    let ds = DataSource::new(&nats.url())
+        .json(json!({
+            "authType": "userpass", "username": "grafana", "sampleIntervalSec": 0,
+            "requestSubjects": ["guard.>"],
+            "probes": [{"name": "one", "subject": "guard.a.1"}, {"name": "ten", "subject": "guard.a.10"}]
+        }))
+        .secure("password", "g");
+    let p = PluginProcess::start().await.unwrap();
+    let r = p
+        .query(&ds, &[json!({"refId": "A", "queryType": "probe", "format": "table"})])
+        .await
+        .unwrap();
+    let f = r["A"].frame();
+    let states: std::collections::BTreeMap<String, String> =
+        f.strings("probe").into_iter().zip(f.strings("state")).collect();
+    assert_eq!(states["ten"], "denied", "{states:?}");
+    assert_eq!(states["one"], "up", "{states:?}");
+}
