@@ -15,10 +15,6 @@ fn notices(frame: &DecodedFrame) -> String {
         .join(" | ")
 }
 
-fn alive(p: &mut PluginProcess) -> bool {
-    matches!(p.child.try_wait(), Ok(None))
-}
-
 fn rss_kib(p: &PluginProcess) -> u64 {
     proc_status_kib(&p.child.id().to_string(), "VmHWM")
 }
@@ -51,7 +47,7 @@ async fn a_request_reply_of_thousands_of_keys_becomes_a_bounded_table() {
         .await
         .unwrap();
     let ds = DataSource::new(&nats.url()).json(json!({"sampleIntervalSec": 0, "requestSubjects": ["wide.>"]}));
-    let mut p = PluginProcess::start().await.unwrap();
+    let p = PluginProcess::start().await.unwrap();
     let r = p
         .query(
             &ds,
@@ -73,7 +69,7 @@ async fn a_request_reply_of_thousands_of_keys_becomes_a_bounded_table() {
     );
     assert!(text.contains("cut at"), "{text}");
     assert!(rss_kib(&p) < 256 << 10, "peak RSS {} KiB", rss_kib(&p));
-    assert!(alive(&mut p));
+    assert!(p.serving().await);
 }
 
 #[tokio::test]
@@ -86,7 +82,7 @@ async fn stats_and_info_of_sixty_instances_with_a_thousand_endpoints_are_cut_bef
         .await
         .unwrap();
     let ds = DataSource::new(&nats.url()).json(json!({"sampleIntervalSec": 0, "timeoutMs": 5000}));
-    let mut p = PluginProcess::start().await.unwrap();
+    let p = PluginProcess::start().await.unwrap();
     let r = p
         .query(
             &ds,
@@ -128,7 +124,7 @@ async fn stats_and_info_of_sixty_instances_with_a_thousand_endpoints_are_cut_bef
         .count();
     assert_eq!(described, 1, "the description is on one row of the instance");
     assert!(rss_kib(&p) < 512 << 10, "peak RSS {} KiB", rss_kib(&p));
-    assert!(alive(&mut p));
+    assert!(p.serving().await);
     // Narrowed to one endpoint, every instance fits.
     let r = p
         .query(

@@ -19,31 +19,6 @@ fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
 }
 
-/// Ping points per instance id over the last `secs` seconds (the fresh "now" point included).
-async fn recent_points(p: &PluginProcess, ds: &DataSource, secs: i64) -> std::collections::BTreeMap<String, usize> {
-    let now = now_ms();
-    let r = p
-        .query_window(
-            ds,
-            &[json!({"refId": "A", "queryType": "ping", "format": "timeseries", "metric": "up"})],
-            (now - secs * 1000, now),
-            1_000_000,
-            1000,
-        )
-        .await
-        .unwrap();
-    let a = &r["A"];
-    assert!(a.error.is_empty(), "{}", a.error);
-    a.frames
-        .iter()
-        .filter(|f| !f.numeric_fields().is_empty())
-        .map(|f| {
-            let labels = f.numeric_fields()[0].labels.clone().unwrap_or(Value::Null);
-            (labels["id"].as_str().unwrap_or_default().to_string(), f.rows())
-        })
-        .collect()
-}
-
 /// The history subject prefix `<stream>.<target key>` the plugin writes to.
 async fn target_prefix(client: &async_nats::Client) -> String {
     let js = async_nats::jetstream::new(client.clone());
@@ -83,15 +58,10 @@ async fn publish(client: &async_nats::Client, subject: String, payload: Vec<u8>)
 
 #[tokio::test]
 async fn a_round_dated_a_year_ahead_is_rejected_and_the_history_goes_on() {
-    let nats = NatsServer::with_jetstream("");
-    let _orders = RustService::start(&nats.url(), "orders", "1.0.0", &[("get", "orders.get")], 0)
-        .await
-        .unwrap();
-    let ds = DataSource::new(&nats.url())
-        .json(json!({"sampleIntervalSec": 1, "retentionMinutes": 5, "historyStore": "jetstream"}));
-    let p = PluginProcess::start().await.unwrap();
+    let env = TestEnv::jetstream_orders().await;
+    let (ds, p) = (env.jetstream_ds(), &env.plugin);
     assert_eq!(p.health(&ds).await.unwrap().0, 1);
-    let peer = connect(&nats.url()).await.unwrap();
+    let peer = connect(&env.nats.url()).await.unwrap();
     let prefix = target_prefix(&peer).await;
     assert!(p.sampling_rounds_reach(2.0).await);
     let year = 365 * 24 * 3_600_000;
@@ -100,8 +70,8 @@ async fn a_round_dated_a_year_ahead_is_rejected_and_the_history_goes_on() {
     tokio::time::sleep(Duration::from_secs(6)).await;
 
     let fresh = PluginProcess::start().await.unwrap();
-    for q in [&p, &fresh] {
-        let points = recent_points(q, &ds, (now_ms() - forged_at) / 1000).await;
+    for q in [p, &fresh] {
+        let points = q.ping_points(&ds, (now_ms() - forged_at) / 1000).await;
         assert!(!points.contains_key("future"), "{points:?}");
         let orders: usize = points.values().sum();
         assert!(orders >= 4, "new points after the forged round: {points:?}");
@@ -169,7 +139,7 @@ async fn a_peer_that_can_publish_cannot_inject_rounds_or_checkpoints() {
 
     let fresh = PluginProcess::start().await.unwrap();
     for q in [&p, &fresh] {
-        let points = recent_points(q, &ds, 60).await;
+        let points = q.ping_points(&ds, 60).await;
         let ids: BTreeSet<&String> = points.keys().collect();
         assert_eq!(ids.len(), 1, "only the real instance: {points:?}");
         assert!(!points.contains_key("ghost1"), "{points:?}");
@@ -213,7 +183,7 @@ async fn a_user_with_fewer_rights_never_reads_the_history_another_user_sampled()
     assert_eq!(status, 2, "discovery is refused to the limited user: {message}");
     tokio::time::sleep(Duration::from_secs(3)).await;
 
-    let seen = recent_points(&p, &limited, 120).await;
+    let seen = &p.ping_points(&limited, 120).await;
     assert!(
         seen.is_empty(),
         "the limited data source reads none of full's history: {seen:?}"
@@ -232,7 +202,7 @@ async fn a_user_with_fewer_rights_never_reads_the_history_another_user_sampled()
         "nor its registry: {:?}",
         r["A"].frames.first().map(|f| f.strings("id"))
     );
-    assert_eq!(recent_points(&p, &full, 120).await.len(), 6);
+    assert_eq!(p.ping_points(&full, 120).await.len(), 6);
 }
 
 #[tokio::test]
@@ -300,7 +270,7 @@ async fn with_the_readmes_server_config_another_user_cannot_touch_the_history() 
     let seen = tokio::time::timeout(Duration::from_millis(500), snoop.next()).await;
     assert!(!matches!(seen, Ok(Some(_))), "the app user reads no round");
 
-    let points = recent_points(&p, &ds, 120).await;
+    let points = &p.ping_points(&ds, 120).await;
     assert!(points.values().sum::<usize>() >= 6, "{points:?}");
     let (status, message) = p.health(&ds).await.unwrap();
     assert_eq!(status, 1, "{message}");
@@ -309,20 +279,16 @@ async fn with_the_readmes_server_config_another_user_cannot_touch_the_history() 
 
 #[tokio::test]
 async fn a_round_whose_later_chunks_never_came_marks_no_one_down() {
-    let nats = NatsServer::with_jetstream("");
-    let mut services = Vec::new();
-    for _ in 0..2 {
-        services.push(
-            RustService::start(&nats.url(), "orders", "1.0.0", &[("get", "orders.get")], 0)
-                .await
-                .unwrap(),
-        );
-    }
-    let ds = DataSource::new(&nats.url())
-        .json(json!({"sampleIntervalSec": 1, "retentionMinutes": 5, "historyStore": "jetstream"}));
-    let p = PluginProcess::start().await.unwrap();
+    let env = TestEnv::builder()
+        .jetstream()
+        .rust("orders", "1.0.0", &[("get", "orders.get")])
+        .rust("orders", "1.0.0", &[("get", "orders.get")])
+        .start()
+        .await
+        .unwrap();
+    let (ds, p) = (env.jetstream_ds(), &env.plugin);
     assert_eq!(p.health(&ds).await.unwrap().0, 1);
-    let peer = connect(&nats.url()).await.unwrap();
+    let peer = connect(&env.nats.url()).await.unwrap();
     let prefix = target_prefix(&peer).await;
     assert!(p.sampling_rounds_reach(3.0).await);
     let r = p
@@ -350,7 +316,7 @@ async fn a_round_whose_later_chunks_never_came_marks_no_one_down() {
     assert!(p.sampling_rounds_reach(rounds + 3.0).await);
 
     let fresh = PluginProcess::start().await.unwrap();
-    for q in [&p, &fresh] {
+    for q in [p, &fresh] {
         let now = now_ms();
         let r = q
             .query_window(
@@ -509,7 +475,7 @@ async fn a_handover_to_a_host_whose_clock_is_behind_keeps_the_history_going() {
     );
     assert!(behind.sampling_rounds_reach(6.0).await);
     assert_eq!(messages(&reader, "out_of_order").await, 0.0);
-    let points = recent_points(&reader, &ds, 120).await;
+    let points = &reader.ping_points(&ds, 120).await;
     assert!(
         points.values().sum::<usize>() >= 9,
         "3 rounds before, 6 after: {points:?}"

@@ -7,10 +7,6 @@ use std::time::Duration;
 use serde_json::json;
 use support::*;
 
-fn alive(p: &mut PluginProcess) -> bool {
-    matches!(p.child.try_wait(), Ok(None))
-}
-
 async fn panics(p: &PluginProcess, at: &str) -> f64 {
     let text = p.metrics_text().await.unwrap();
     metric(&text, &format!("natsmicro_panics_total{{at=\"{at}\"}}")).unwrap_or(0.0)
@@ -18,11 +14,13 @@ async fn panics(p: &PluginProcess, at: &str) -> f64 {
 
 #[tokio::test]
 async fn a_panic_while_answering_one_refid_answers_only_that_refid_with_an_internal_error() {
-    let env = TestEnv::orders().await;
-    let ds = env.ds(json!({}));
-    let mut p = PluginProcess::start_with_env(&[("NATSMICRO_PANIC_AT", "query:B")])
+    let env = TestEnv::builder()
+        .rust("orders", "1.0.0", &[("get", "orders.get")])
+        .plugin_env("NATSMICRO_PANIC_AT", "query:B")
+        .start()
         .await
         .unwrap();
+    let (ds, p) = (env.ds(json!({})), &env.plugin);
     let ping = |ref_id: &str| json!({"refId": ref_id, "queryType": "ping", "format": "table"});
     for _ in 0..2 {
         let r = p.query(&ds, &[ping("A"), ping("B"), ping("C")]).await.unwrap();
@@ -33,7 +31,7 @@ async fn a_panic_while_answering_one_refid_answers_only_that_refid_with_an_inter
         }
     }
     assert_eq!(panics(&p, "query").await, 2.0);
-    assert!(alive(&mut p));
+    assert!(p.serving().await);
     // Another data source of the same process is untouched.
     let other = env.ds(json!({"timeoutMs": 1500}));
     let r = p.query(&other, &[ping("A")]).await.unwrap();
@@ -42,44 +40,34 @@ async fn a_panic_while_answering_one_refid_answers_only_that_refid_with_an_inter
 
 #[tokio::test]
 async fn a_sampler_that_panicked_starts_again_and_the_history_goes_on() {
-    let env = TestEnv::orders().await;
-    let ds = env.ds(json!({"sampleIntervalSec": 1}));
-    let mut p = PluginProcess::start_with_env(&[("NATSMICRO_PANIC_AT", "sampler@2")])
+    let env = TestEnv::builder()
+        .rust("orders", "1.0.0", &[("get", "orders.get")])
+        .plugin_env("NATSMICRO_PANIC_AT", "sampler@2")
+        .start()
         .await
         .unwrap();
+    let (ds, p) = (env.ds(json!({"sampleIntervalSec": 1})), &env.plugin);
     assert_eq!(p.health(&ds).await.unwrap().0, 1);
     assert!(
         p.sampling_rounds_reach(3.0).await,
         "the sampler goes on after its panics"
     );
     assert_eq!(panics(&p, "sampler").await, 2.0);
-    let now = chrono::Utc::now().timestamp_millis();
-    let r = p
-        .query_window(
-            &ds,
-            &[json!({"refId": "A", "queryType": "ping", "format": "timeseries", "metric": "up"})],
-            (now - 60_000, now),
-            1_000_000,
-            1000,
-        )
-        .await
-        .unwrap();
-    let points: usize = r["A"].frames.iter().map(|f| f.rows()).sum();
+    let points: usize = p.ping_points(&ds, 60).await.values().sum();
     assert!(points >= 3, "{points}");
-    assert!(alive(&mut p));
+    assert!(p.serving().await);
 }
 
 #[tokio::test]
 async fn a_holder_whose_sampler_panics_gives_up_the_lease_and_another_process_samples() {
-    let nats = NatsServer::with_jetstream("");
-    let _orders = RustService::start(&nats.url(), "orders", "1.0.0", &[("get", "orders.get")], 0)
+    let env = TestEnv::builder()
+        .jetstream()
+        .rust("orders", "1.0.0", &[("get", "orders.get")])
+        .plugin_env("NATSMICRO_PANIC_AT", "sampler")
+        .start()
         .await
         .unwrap();
-    let ds = DataSource::new(&nats.url())
-        .json(json!({"sampleIntervalSec": 1, "retentionMinutes": 5, "historyStore": "jetstream"}));
-    let broken = PluginProcess::start_with_env(&[("NATSMICRO_PANIC_AT", "sampler")])
-        .await
-        .unwrap();
+    let (ds, broken) = (env.jetstream_ds(), &env.plugin);
     let (status, message) = broken.health(&ds).await.unwrap();
     assert_eq!(status, 1, "{message}");
     assert!(
@@ -93,18 +81,7 @@ async fn a_holder_whose_sampler_panics_gives_up_the_lease_and_another_process_sa
     let (_, message) = healthy.health(&ds).await.unwrap();
     assert!(message.contains("sampled by this plugin process"), "{message}");
     tokio::time::sleep(Duration::from_secs(1)).await;
-    let now = chrono::Utc::now().timestamp_millis();
-    let r = broken
-        .query_window(
-            &ds,
-            &[json!({"refId": "A", "queryType": "ping", "format": "timeseries", "metric": "up"})],
-            (now - 60_000, now),
-            1_000_000,
-            1000,
-        )
-        .await
-        .unwrap();
-    let points: usize = r["A"].frames.iter().map(|f| f.rows()).sum();
+    let points: usize = broken.ping_points(&ds, 60).await.values().sum();
     assert!(
         points >= 3,
         "both processes read the history the other one samples: {points}"

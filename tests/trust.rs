@@ -9,10 +9,6 @@ use grafana_plugin_sdk::pluginv2;
 use serde_json::{json, Value};
 use support::*;
 
-fn alive(p: &mut PluginProcess) -> bool {
-    matches!(p.child.try_wait(), Ok(None))
-}
-
 /// Messages in the history stream now.
 async fn stream_messages(nats: &NatsServer) -> u64 {
     let js = async_nats::jetstream::new(connect(&nats.url()).await.unwrap());
@@ -40,7 +36,7 @@ async fn a_request_query_never_reaches_the_history_stream_or_any_own_subject() {
     let ds = DataSource::new(&nats.url()).json(json!({
         "sampleIntervalSec": 1, "retentionMinutes": 5, "historyStore": "jetstream", "requestSubjects": [">"]
     }));
-    let mut p = PluginProcess::start().await.unwrap();
+    let p = PluginProcess::start().await.unwrap();
     let (status, message) = p.health(&ds).await.unwrap();
     assert_eq!(status, 1, "{message}");
     let subject = history_ping_subject(&nats).await;
@@ -96,14 +92,14 @@ async fn a_request_query_never_reaches_the_history_stream_or_any_own_subject() {
         message.contains("requestSubjects pattern > also covers $JS.>"),
         "the health check names the reserved subjects a pattern covers: {message}"
     );
-    assert!(alive(&mut p));
+    assert!(p.serving().await);
 }
 
 #[tokio::test]
 async fn a_header_nats_does_not_accept_fails_its_refid_only() {
     let env = TestEnv::orders().await;
     let ds = env.ds(json!({"requestSubjects": ["orders.>"]}));
-    let mut p = PluginProcess::start().await.unwrap();
+    let p = &env.plugin;
     let request = |ref_id: &str, headers: Value| json!({"refId": ref_id, "queryType": "request", "subject": "orders.get", "payload": "{}", "headers": headers});
     let r = p
         .query(
@@ -130,7 +126,7 @@ async fn a_header_nats_does_not_accept_fails_its_refid_only() {
     );
     assert!(r["P"].error.is_empty(), "{}", r["P"].error);
     assert_eq!(r["P"].frame().strings("service"), vec!["orders"]);
-    assert!(alive(&mut p));
+    assert!(p.serving().await);
 }
 
 #[tokio::test]
@@ -142,26 +138,15 @@ async fn a_probe_header_from_a_yaml_block_keeps_the_sampler_and_a_broken_one_is_
             "probes": [{"name": "get", "subject": "orders.get", "headers": {"Authorization": value}}]
         })
     };
-    let mut p = PluginProcess::start().await.unwrap();
+    let p = &env.plugin;
     // What `value: |` in provisioning YAML gives: a trailing newline.
     let ds = env.ds(probe("Bearer abc\n"));
     let (status, message) = p.health(&ds).await.unwrap();
     assert_eq!(status, 1, "{message}");
     assert!(p.sampling_rounds_reach(4.0).await, "the sampler goes on");
-    let now = chrono::Utc::now().timestamp_millis();
-    let r = p
-        .query_window(
-            &ds,
-            &[json!({"refId": "A", "queryType": "ping", "format": "timeseries", "metric": "up"})],
-            (now - 60_000, now),
-            1_000_000,
-            1000,
-        )
-        .await
-        .unwrap();
-    let points: usize = r["A"].frames.iter().map(|f| f.rows()).sum();
+    let points: usize = p.ping_points(&ds, 60).await.values().sum();
     assert!(points >= 4, "ping history goes on: {points} points");
-    assert!(alive(&mut p));
+    assert!(p.serving().await);
 
     let broken = env.ds(probe("a\nb"));
     let (status, message) = p.health(&broken).await.unwrap();
@@ -171,7 +156,7 @@ async fn a_probe_header_from_a_yaml_block_keeps_the_sampler_and_a_broken_one_is_
         "{message}"
     );
     assert!(!message.contains("Bearer"), "the value is never shown: {message}");
-    assert!(alive(&mut p));
+    assert!(p.serving().await);
 }
 
 #[tokio::test]
@@ -179,7 +164,7 @@ async fn extreme_times_and_sizes_from_grafana_saturate_and_fail_no_query() {
     let env = TestEnv::orders().await;
     let ds = env.ds(json!({"sampleIntervalSec": 1, "requestSubjects": ["orders.>"],
         "probes": [{"name": "get", "subject": "orders.get"}]}));
-    let mut p = PluginProcess::start().await.unwrap();
+    let p = &env.plugin;
     assert_eq!(p.health(&ds).await.unwrap().0, 1);
     assert!(p.sampling_rounds_reach(2.0).await);
     let queries = [
@@ -203,14 +188,14 @@ async fn extreme_times_and_sizes_from_grafana_saturate_and_fail_no_query() {
             let id = q["refId"].as_str().unwrap();
             assert!(r[id].error.is_empty(), "{id} {window:?}: {}", r[id].error);
         }
-        assert!(alive(&mut p));
+        assert!(p.serving().await);
     }
 }
 
 #[tokio::test]
 async fn settings_errors_never_echo_a_value_that_may_be_a_pasted_secret() {
     let env = TestEnv::orders().await;
-    let p = PluginProcess::start().await.unwrap();
+    let p = &env.plugin;
     let pasted = "s3cr3t token/with+chars=";
     for (key, value) in [
         ("historyStore", json!(pasted)),
@@ -235,7 +220,7 @@ async fn settings_errors_never_echo_a_value_that_may_be_a_pasted_secret() {
 async fn live_streams_per_data_source_are_capped() {
     let env = TestEnv::orders().await;
     let ds = env.ds(json!({}));
-    let p = PluginProcess::start().await.unwrap();
+    let p = &env.plugin;
     let mut streams = Vec::new();
     for i in 0..100 {
         streams.push(p.run_stream(&ds, &format!("v1/ping/timeseries/rtt/svc{i}/=/=")).await);
@@ -261,7 +246,7 @@ async fn live_streams_per_data_source_are_capped() {
 async fn testing_a_probe_needs_an_editor_and_on_demand_runs_are_rate_limited() {
     let env = TestEnv::orders().await;
     let ds = env.ds(json!({"requestSubjects": ["orders.>"], "probes": [{"name": "get", "subject": "orders.get"}]}));
-    let p = PluginProcess::start().await.unwrap();
+    let p = &env.plugin;
     let as_viewer = p
         .resource()
         .call_resource(pluginv2::CallResourceRequest {

@@ -7,15 +7,10 @@ use natsmicro::model::history::History;
 
 #[tokio::test]
 async fn a_checkpoint_that_claims_to_stand_past_the_end_of_the_stream_is_not_restored() {
-    let nats = NatsServer::with_jetstream("");
-    let _orders = RustService::start(&nats.url(), "orders", "1.0.0", &[("get", "orders.get")], 0)
-        .await
-        .unwrap();
-    let ds = DataSource::new(&nats.url())
-        .json(json!({"sampleIntervalSec": 1, "retentionMinutes": 5, "historyStore": "jetstream"}));
-    let p = PluginProcess::start().await.unwrap();
+    let env = TestEnv::jetstream_orders().await;
+    let (ds, p) = (env.jetstream_ds(), &env.plugin);
     assert_eq!(p.health(&ds).await.unwrap().0, 1);
-    let peer = connect(&nats.url()).await.unwrap();
+    let peer = connect(&env.nats.url()).await.unwrap();
     let prefix = target_prefix(&peer).await;
     assert!(p.sampling_rounds_reach(3.0).await);
     // A whole history of one made-up instance, standing at a sequence far past the stream's end.
@@ -46,7 +41,7 @@ async fn a_checkpoint_that_claims_to_stand_past_the_end_of_the_stream_is_not_res
         .unwrap();
 
     let fresh = PluginProcess::start().await.unwrap();
-    let before = recent_points(&fresh, &ds, 120).await;
+    let before = &fresh.ping_points(&ds, 120).await;
     assert!(!before.contains_key("forged"), "{before:?}");
     assert!(
         before.values().sum::<usize>() >= 3,
@@ -55,7 +50,7 @@ async fn a_checkpoint_that_claims_to_stand_past_the_end_of_the_stream_is_not_res
     let rounds = p.sampling_rounds().await;
     assert!(p.sampling_rounds_reach(rounds + 2.0).await);
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let after = recent_points(&fresh, &ds, 120).await;
+    let after = &fresh.ping_points(&ds, 120).await;
     assert!(
         after.values().sum::<usize>() >= before.values().sum::<usize>() + 2,
         "new rounds are read: {before:?} → {after:?}"

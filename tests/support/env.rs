@@ -33,6 +33,7 @@ struct PythonSpec {
 #[derive(Default)]
 pub struct EnvBuilder {
     nats_config: Option<String>,
+    jetstream: bool,
     rust: Vec<RustSpec>,
     python: Vec<PythonSpec>,
     plugin_env: Vec<(String, String)>,
@@ -50,6 +51,21 @@ impl TestEnv {
             .start()
             .await
             .expect("nats-server, an orders instance and the plugin")
+    }
+
+    /// [`TestEnv::orders`] on a server with JetStream.
+    pub async fn jetstream_orders() -> TestEnv {
+        Self::builder()
+            .jetstream()
+            .rust("orders", "1.0.0", &[("get", "orders.get")])
+            .start()
+            .await
+            .expect("nats-server with JetStream, an orders instance and the plugin")
+    }
+
+    /// A data source sampling every second into the JetStream store (5 minutes kept).
+    pub fn jetstream_ds(&self) -> DataSource {
+        self.ds(serde_json::json!({"sampleIntervalSec": 1, "retentionMinutes": 5, "historyStore": "jetstream"}))
     }
 
     /// A data source on this env's server with `json` as its jsonData.
@@ -93,15 +109,22 @@ impl EnvBuilder {
     }
 
     /// An environment variable of the plugin process.
+    /// A server with JetStream (a temporary store directory).
+    pub fn jetstream(mut self) -> Self {
+        self.jetstream = true;
+        self
+    }
+
     pub fn plugin_env(mut self, key: &str, value: &str) -> Self {
         self.plugin_env.push((key.to_string(), value.to_string()));
         self
     }
 
     pub async fn start(self) -> Result<TestEnv> {
-        let nats = match &self.nats_config {
-            Some(c) => NatsServer::with_config(c),
-            None => NatsServer::start(),
+        let nats = match (&self.nats_config, self.jetstream) {
+            (c, true) => NatsServer::with_jetstream(c.as_deref().unwrap_or_default()),
+            (Some(c), false) => NatsServer::with_config(c),
+            (None, false) => NatsServer::start(),
         };
         let mut rust = Vec::new();
         for s in &self.rust {

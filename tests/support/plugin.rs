@@ -339,6 +339,34 @@ impl PluginProcess {
         .await
     }
 
+    /// The points of the `ping` `up` time series over the last `secs` seconds, per instance id
+    /// (the fresh "now" point included); panics when the query fails.
+    pub async fn ping_points(&self, ds: &DataSource, secs: i64) -> BTreeMap<String, usize> {
+        let now = chrono::Utc::now().timestamp_millis();
+        let query = json!({"refId": "A", "queryType": "ping", "format": "timeseries", "metric": "up", "live": false});
+        let r = self
+            .query_window(ds, &[query], (now - secs * 1000, now), 1_000_000, 1000)
+            .await
+            .expect("a ping time series");
+        let a = &r["A"];
+        assert!(a.error.is_empty(), "{}", a.error);
+        a.frames
+            .iter()
+            .filter(|f| !f.numeric_fields().is_empty())
+            .map(|f| {
+                let labels = f.numeric_fields()[0].labels.clone().unwrap_or(Value::Null);
+                (labels["id"].as_str().unwrap_or_default().to_string(), f.rows())
+            })
+            .collect()
+    }
+
+    /// Whether the process still serves gRPC (it neither crashed nor hangs).
+    pub async fn serving(&self) -> bool {
+        tokio::time::timeout(Duration::from_secs(10), self.metrics_text())
+            .await
+            .is_ok_and(|r| r.is_ok())
+    }
+
     /// Sampling rounds this process has completed so far.
     pub async fn sampling_rounds(&self) -> f64 {
         let text = self.metrics_text().await.unwrap_or_default();
