@@ -190,10 +190,40 @@ async fn count_pings(url: &str, secs: u64) -> Result<usize> {
     Ok(n)
 }
 
+/// What the shared history's trust checks cost on the same messages, µs per sample: sealing
+/// them (the sampler, with credentials) and checking the seals (every reader).
+fn checks(messages: &[Vec<u8>], samples: usize) -> Result<(f64, f64)> {
+    use natsmicro::model::settings::{RawSettings, Settings};
+    let secure = std::collections::HashMap::from([("token".to_string(), "bench-token".to_string())]);
+    let settings = Settings::parse(RawSettings {
+        url: "nats://127.0.0.1:4222",
+        json_data: br#"{"authType":"token"}"#,
+        secure: &secure,
+    })
+    .map_err(|e| anyhow!("{e}"))?;
+    let key = settings.identity().seal.ok_or_else(|| anyhow!("no seal key"))?;
+    let subject = b"NATSMICRO_HISTORY.0123456789abcdef.ping";
+    let t0 = Instant::now();
+    let seals: Vec<String> = messages.iter().map(|m| key.seal(&[subject, b"", m])).collect();
+    let seal = t0.elapsed();
+    let t0 = Instant::now();
+    let ok = messages
+        .iter()
+        .zip(&seals)
+        .all(|(m, s)| key.verify(&[subject, b"", m], s));
+    let verify = t0.elapsed();
+    if !ok {
+        return Err(anyhow!("a seal did not verify"));
+    }
+    let us = |d: Duration| d.as_secs_f64() * 1e6 / samples as f64;
+    Ok((us(seal), us(verify)))
+}
+
 /// 1. Bytes per sample in memory (10 000 instances), and the same hour as history messages.
 fn part_memory(md: &mut String) -> Result<()> {
     let (h, ingest_ms, messages) = memory_hour(10_000);
     let (decode_us, replay_us) = replay(&messages, h.samples())?;
+    let (seal_us, verify_us) = checks(&messages, h.samples())?;
     let (messages_n, message_bytes) = (messages.len(), messages.iter().map(Vec::len).sum::<usize>());
     drop(messages);
     let (mut pings, mut endpoints) = (0usize, 0usize);
@@ -248,9 +278,10 @@ fn part_memory(md: &mut String) -> Result<()> {
     );
     let _ = writeln!(
         md,
-        "\nSamples: {pings} ping, {endpoints} endpoint (RTT about 1 ms ± 0.3 ms, about 10 requests a second per endpoint). Ingest: {ingest_ms:.1} ms per round of 10 000 instances (ping and stats alike, in this process).\n\nThe same hour as history messages (what a fresh JetStream-store process reads): {} messages, {:.1} B per sample; decoding them {decode_us:.3} µs per sample, ingesting the decoded rounds {replay_us:.3} µs per sample (in this process, no NATS).\n",
+        "\nSamples: {pings} ping, {endpoints} endpoint (RTT about 1 ms ± 0.3 ms, about 10 requests a second per endpoint). Ingest: {ingest_ms:.1} ms per round of 10 000 instances (ping and stats alike, in this process).\n\nThe same hour as history messages (what a fresh JetStream-store process reads): {} messages, {:.1} B per sample; decoding them {decode_us:.3} µs per sample, ingesting the decoded rounds {replay_us:.3} µs per sample (in this process, no NATS). The shared history's seal (HMAC-SHA256, with credentials): sealing {seal_us:.3} µs per sample (the sampler), checking {verify_us:.3} µs per sample (every reader) = **{:.1} % of reading** (decode and ingest).\n",
         messages_n,
-        message_bytes as f64 / (pings + endpoints) as f64
+        message_bytes as f64 / (pings + endpoints) as f64,
+        verify_us * 100.0 / (decode_us + replay_us)
     );
     drop(h);
 
@@ -258,18 +289,26 @@ fn part_memory(md: &mut String) -> Result<()> {
 }
 
 /// 2. JetStream: disk bytes, cold and warm window reads against the memory store.
+/// The token of the JetStream part's server: with credentials, every round is sealed and every
+/// reader checks the seals, as in a deployment that follows the README.
+const TOKEN: &str = "bench-token";
+
 async fn part_jetstream(md: &mut String, n: usize) -> Result<()> {
-    let nats = NatsServer::with_jetstream("");
-    let _fleet = PythonService::start(&nats.url(), "fleet", "1.0.0", n, &[])?;
+    let nats = NatsServer::with_jetstream(&format!("authorization {{ token: \"{TOKEN}\" }}"));
+    let with_token = nats.url().replace("nats://", &format!("nats://{TOKEN}@"));
+    let _fleet = PythonService::start(&with_token, "fleet", "1.0.0", n, &[])?;
     tokio::time::sleep(Duration::from_secs(3)).await;
-    let fill = json!({"historyFillRounds": 240, "historyBudgetBytes": 256u64 << 20});
+    let fill = json!({"historyFillRounds": 240, "historyBudgetBytes": 256u64 << 20, "authType": "token"});
     let mem = PluginProcess::start().await?;
-    let mem_ds = DataSource::new(&nats.url()).json(json!({
-        "sampleIntervalSec": 15, "retentionMinutes": 60, "historyFillRounds": 240, "historyBudgetBytes": 256u64 << 20
-    }));
+    let mem_ds = DataSource::new(&nats.url())
+        .json(json!({
+            "sampleIntervalSec": 15, "retentionMinutes": 60, "historyFillRounds": 240, "historyBudgetBytes": 256u64 << 20,
+            "authType": "token"
+        }))
+        .secure("token", TOKEN);
     mem.health(&mem_ds).await?;
     let holder = PluginProcess::start().await?;
-    let js_ds = jetstream(&nats, fill);
+    let js_ds = jetstream(&nats, fill).secure("token", TOKEN);
     holder.health(&js_ds).await?;
     let limit = Duration::from_secs(600);
     if !(wait_rounds(&mem, 240.0, limit).await && wait_rounds(&holder, 240.0, limit).await) {
@@ -283,12 +322,16 @@ async fn part_jetstream(md: &mut String, n: usize) -> Result<()> {
         mem_runs.push(ms);
         mem_points = points;
     }
-    let js = async_nats::jetstream::new(support::connect(&nats.url()).await?);
+    let js = async_nats::jetstream::new(
+        async_nats::ConnectOptions::with_token(TOKEN.to_string())
+            .connect(nats.url())
+            .await?,
+    );
     let mut stream = js.get_stream("NATSMICRO_HISTORY").await?;
     let state = stream.info().await?.state.clone();
     let samples = 240.0 * 2.0 * n as f64;
     let disk = dir_bytes(&nats.dir().join("jetstream"));
-    let reader_ds = jetstream(&nats, json!({}));
+    let reader_ds = jetstream(&nats, json!({"authType": "token"})).secure("token", TOKEN);
     let (mut colds, mut cold_points) = (Vec::new(), 0);
     for _ in 1..env_num("HISTORY_BENCH_COLD_RUNS", 3) {
         let fresh = PluginProcess::start().await?;
@@ -310,7 +353,7 @@ async fn part_jetstream(md: &mut String, n: usize) -> Result<()> {
     let (mem_ms, warm) = (median(mem_runs), median(warm_runs));
     let _ = writeln!(
         md,
-        "### JetStream store: {n} Python instances, 240 rounds (60 min at 15 s, time compressed)\n"
+        "### JetStream store: {n} Python instances, 240 rounds (60 min at 15 s, time compressed), token credentials (sealed rounds)\n"
     );
     let _ = writeln!(
         md,
