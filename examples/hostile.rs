@@ -2,7 +2,8 @@
 //!
 //! Each row runs in a fresh plugin process (peak RSS, `VmHWM`, only grows): idle is its RSS after
 //! one normal answer of the same query, peak its high-water mark after `HOSTILE_QUERIES` queries
-//! (10) with the hostile peers answering. Knob: `BENCH_WRITE=0` leaves BENCHMARKS.md alone.
+//! (10) with the hostile peers answering. Knobs: `HOSTILE_ONLY` runs the cases whose name holds
+//! it (and never writes BENCHMARKS.md), `BENCH_WRITE=0` leaves BENCHMARKS.md alone.
 
 #[path = "../tests/support/mod.rs"]
 mod support;
@@ -27,9 +28,16 @@ fn mib(kib: u64) -> f64 {
 /// A PING reply of a made-up instance, with 1 KiB of metadata.
 fn ping_reply(round: usize, i: usize) -> Vec<u8> {
     json!({"type": "io.nats.micro.v1.ping_response", "name": format!("swarm{}", i % 50),
-           "id": format!("r{round}i{i}"), "version": "1.0.0", "metadata": {"pad": "p".repeat(1024)}})
+           "id": format!("r{round}i{i}"), "version": "1.0.0", "metadata": {"pad": "p".repeat(pad())}})
     .to_string()
     .into_bytes()
+}
+
+fn pad() -> usize {
+    std::env::var("HOSTILE_PAD")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1024)
 }
 
 /// Rounds answered so far by the ping flood (each round a new set of ids: events galore).
@@ -113,7 +121,7 @@ async fn peak_over_idle(
     let p = PluginProcess::start().await?;
     let pid = p.child.id().to_string();
     let ds = DataSource::new(&nats.url()).json(json!({
-        "sampleIntervalSec": if case.sampling { 1 } else { 0 }, "timeoutMs": 1500, "requestSubjects": ["big.>"],
+        "sampleIntervalSec": if case.sampling && std::env::var("HOSTILE_NO_SAMPLER").is_err() { 1 } else { 0 }, "timeoutMs": 1500, "requestSubjects": ["big.>"],
         "probes": [{"name": "big", "subject": "big.get", "timeoutMs": 1500}],
     }));
     // One normal answer first (a well-behaved service on big.get): the process as it is in use.
@@ -164,12 +172,19 @@ async fn main() -> Result<()> {
     let q = |v: Value| v;
     let cases = vec![
         Case {
-            name: "ping (table, instant, timeseries)",
+            name: "ping (table, instant)",
             queries: vec![
                 q(json!({"refId": "A", "queryType": "ping", "format": "table"})),
                 q(json!({"refId": "B", "queryType": "ping", "format": "instant", "aggregate": "avg"})),
-                q(json!({"refId": "C", "queryType": "ping", "format": "timeseries", "live": false})),
             ],
+            peers: vec![("$SRV.PING", 10_000, ping_flood)],
+            sampling: true,
+        },
+        Case {
+            name: "ping (timeseries)",
+            queries: vec![q(
+                json!({"refId": "C", "queryType": "ping", "format": "timeseries", "live": false}),
+            )],
             peers: vec![("$SRV.PING", 10_000, ping_flood)],
             sampling: true,
         },
@@ -228,8 +243,9 @@ async fn main() -> Result<()> {
             sampling: true,
         },
     ];
+    let only = std::env::var("HOSTILE_ONLY").unwrap_or_default();
     let mut rows = Vec::new();
-    for case in &cases {
+    for case in cases.iter().filter(|c| c.name.contains(&only)) {
         let (b_idle, b_peak, ..) = peak_over_idle(&nats, case, false, queries).await?;
         let (idle, peak, answered, asked, secs) = peak_over_idle(&nats, case, true, queries).await?;
         println!(
@@ -286,7 +302,7 @@ async fn main() -> Result<()> {
             r.secs
         );
     }
-    if std::env::var("BENCH_WRITE").as_deref() != Ok("0") {
+    if only.is_empty() && std::env::var("BENCH_WRITE").as_deref() != Ok("0") {
         support::write_bench_section(START, END, "Hostile peers, every query type", &md)?;
     }
     print!("{md}");

@@ -66,7 +66,7 @@ impl Codec for PingValue {
         let rtt = match r.bits(1)? {
             0 => NO_RTT,
             _ => {
-                let v = u32::try_from(i64::from(st.last_rtt) + r.signed()?).ok()?;
+                let v = u32::try_from(i64::from(st.last_rtt).checked_add(r.signed()?)?).ok()?;
                 st.last_rtt = v;
                 v
             }
@@ -115,7 +115,7 @@ impl Codec for EndpointValue {
             processing_ns: 0,
             segment: 0,
         });
-        let segment = u32::try_from(i64::from(p.segment) + r.signed()?).ok()?;
+        let segment = u32::try_from(i64::from(p.segment).checked_add(r.signed()?)?).ok()?;
         Some(Self {
             segment,
             requests: r.counter(p.requests, &mut st.requests)?,

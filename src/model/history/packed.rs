@@ -422,7 +422,9 @@ impl<C: Codec> Packed<C> {
         // expired points stay (readers skip rounds the ledger no longer holds), and the cost of
         // re-coding is spread over many rounds.
         let due = |b: &Block| {
-            b.first_seq <= floor_seq && (floor_seq - b.first_seq + 1) * 8 >= (b.last_seq - b.first_seq + 1).max(8)
+            b.first_seq <= floor_seq
+                && (floor_seq - b.first_seq).saturating_add(1).saturating_mul(8)
+                    >= b.last_seq.saturating_sub(b.first_seq).saturating_add(1).max(8)
         };
         if let Some(front) = self.blocks.front_mut().filter(|b| due(b)) {
             let mut points = Vec::with_capacity(usize::from(front.n));

@@ -218,6 +218,10 @@ struct Points {
     points: Vec<(i64, Option<f64>)>,
 }
 
+/// Most series of one time-series answer (one frame each), and most points of them all.
+pub const MAX_SERIES: usize = 5_000;
+pub const MAX_POINTS: usize = 2_000_000;
+
 fn frames(
     q: &Query,
     src: &Source<'_>,
@@ -228,7 +232,15 @@ fn frames(
     extra_notices: Vec<Notice>,
 ) -> Vec<Frame> {
     let step = step(w, src.period_ms);
-    let series = combine(q, series, step, agg);
+    let mut series = combine(q, series, step, agg);
+    let (mut points, before) = (0usize, series.len());
+    let mut cut = false;
+    series.retain(|s| {
+        points = points.saturating_add(s.points.len());
+        cut |= points > MAX_POINTS;
+        !cut
+    });
+    series.truncate(MAX_SERIES);
     let config = if q.aggregate == Aggregate::Count {
         FieldConfig::unit("short")
     } else {
@@ -236,6 +248,15 @@ fn frames(
     };
     let mut notices = history_notices(src, w);
     notices.extend(extra_notices);
+    if series.len() < before {
+        notices.push(Notice {
+            severity: Severity::Warning,
+            text: format!(
+                "{} of {before} series shown: one query returns at most {MAX_SERIES} series and {MAX_POINTS} points. Narrow the query with service, instance or endpoint, or use an aggregate",
+                series.len()
+            ),
+        });
+    }
     let custom = Some(json!({
         "series": series.len(),
         "stepMs": step,

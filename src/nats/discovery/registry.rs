@@ -33,7 +33,7 @@ struct Entry {
 }
 
 /// Hard bound on remembered instances (a hostile fleet cannot grow memory without limit).
-const REGISTRY_LIMIT: usize = 100_000;
+const REGISTRY_LIMIT: usize = 20_000;
 
 /// What a reply tells of its instance: it is alive, seen then, at this version.
 fn seen(k: &mut KnownInstance, r: &Reply) {

@@ -345,7 +345,13 @@ impl Collect {
     fn take(&mut self, payload: &[u8], at: Duration) {
         self.bytes += payload.len() as u64;
         match parse_reply(self.verb, payload) {
-            Ok(reply) if self.scope.contains(&reply.name, &reply.id) => {
+            Ok(mut reply) if self.scope.contains(&reply.name, &reply.id) => {
+                // Metadata is shown by `info` only: a PING or STATS round of thousands of
+                // instances does not keep up to 4 KiB of it per instance and endpoint.
+                if self.verb != Verb::Info {
+                    reply.metadata = Default::default();
+                    reply.endpoints.iter_mut().for_each(|e| e.metadata = Default::default());
+                }
                 let print = self.seen.print(&reply.name, &reply.id);
                 if !self.seen.insert_print(print) {
                     match self.excused.iter().position(|p| *p == print) {

@@ -257,3 +257,15 @@ fn a_checkpoint_is_due_after_an_eighth_of_the_rounds_held() {
     assert!(!due(59, 480));
     assert!(due(60, 480));
 }
+
+#[test]
+fn a_checkpoint_whose_deltas_overflow_is_rejected_not_a_panic() {
+    // Found by the `history` fuzz target: an RTT or segment delta near i64::MAX.
+    let body = include_bytes!("../../../../tests/fixtures/fuzz/history-checkpoint-overflow.bin");
+    if let Ok((h, _)) = History::restore(body, 3_600_000, 1 << 20) {
+        let _ = h.unpacked();
+    }
+    for m in body.split(|b| *b == 0xfe) {
+        let _ = crate::model::history::wire::decode(m);
+    }
+}
