@@ -283,7 +283,11 @@ async fn execute_history(q: &Query, conn: &Connection) -> Result<Vec<Frame>, Que
         (QueryType::Slo, Format::Timeseries) => window.from_ms.saturating_sub(timeseries::slo::ROLLING_MS),
         _ => window.from_ms,
     };
-    let copy = sampler.map(|s| s.with_history(|h| h.subset(view_from, |service, id| q.scope.contains(service, id))));
+    // A series per instance (no aggregate): only the instances a frame can show are copied.
+    let limit = (matches!(q.query_type, QueryType::Ping | QueryType::Stats) && q.aggregate == Aggregate::None)
+        .then_some(timeseries::MAX_SERIES);
+    let copy =
+        sampler.map(|s| s.with_history(|h| h.subset(view_from, |service, id| q.scope.contains(service, id), limit)));
     let view = copy.map(|h| h.view(view_from, |_, _| true));
     let mut frames = build(view.as_ref());
     for text in store_notices {

@@ -152,6 +152,8 @@ pub struct History {
     dropped_samples: u64,
     /// In a [`History::view`]: the samples of the whole history.
     whole_samples: Option<usize>,
+    /// In a [`History::subset`] with a limit: instances of the scope left out.
+    left_out: usize,
     /// Probe results by probe name.
     probes: ProbeSeries,
 }
@@ -172,6 +174,7 @@ impl History {
             truncated_through: None,
             dropped_samples: 0,
             whole_samples: None,
+            left_out: 0,
             probes: ProbeSeries::new(),
         }
     }
@@ -199,6 +202,11 @@ impl History {
 
     pub fn retention_ms(&self) -> i64 {
         self.retention_ms
+    }
+
+    /// Instances of the query's scope a limited [`History::subset`] left out.
+    pub fn left_out(&self) -> usize {
+        self.left_out
     }
 
     /// Samples dropped to stay under the budget (not counting retention).

@@ -61,17 +61,33 @@ impl History {
     }
 
     /// What a query from `from_ms` on needs, copied as it is stored (packed, nothing decoded):
-    /// the instances `keep` accepts, the events, probe results and ledger. This is the only
+    /// the instances `keep` accepts (at most `limit` of them, the first in (service, id) order:
+    /// [`History::left_out`] counts the others), the events, probe results and ledger. This is the only
     /// work done under the history's lock; [`History::view`] of the copy then decodes the
     /// window outside it. Counts stay the whole history's.
-    pub fn subset(&self, from_ms: i64, keep: impl Fn(&str, &str) -> bool) -> History {
+    pub fn subset(&self, from_ms: i64, keep: impl Fn(&str, &str) -> bool, limit: Option<usize>) -> History {
+        let mut kept: Vec<&(String, String)> = self
+            .instances
+            .iter()
+            .filter(|(_, i)| keep(&i.service, &i.id))
+            .map(|(k, _)| k)
+            .collect();
+        // With a limit, the first instances in (service, id) order: what the frames would show.
+        let left_out = match limit {
+            Some(n) if kept.len() > n => {
+                kept.sort_unstable();
+                let out = kept.len() - n;
+                kept.truncate(n);
+                out
+            }
+            _ => 0,
+        };
         History {
-            instances: self
-                .instances
-                .iter()
-                .filter(|(_, i)| keep(&i.service, &i.id))
-                .map(|(k, i)| (k.clone(), i.clone()))
+            instances: kept
+                .into_iter()
+                .filter_map(|k| self.instances.get(k).map(|i| (k.clone(), i.clone())))
                 .collect(),
+            left_out,
             events: self.events.iter().filter(|e| e.t >= from_ms).cloned().collect(),
             ledger: self.ledger.clone(),
             whole_samples: Some(self.samples()),

@@ -233,7 +233,7 @@ fn frames(
 ) -> Vec<Frame> {
     let step = step(w, src.period_ms);
     let mut series = combine(q, series, step, agg);
-    let (mut points, before) = (0usize, series.len());
+    let (mut points, before) = (0usize, series.len() + src.history.map_or(0, History::left_out));
     let mut cut = false;
     series.retain(|s| {
         points = points.saturating_add(s.points.len());
