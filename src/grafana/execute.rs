@@ -285,7 +285,10 @@ async fn execute_history(q: &Query, conn: &Connection) -> Result<Vec<Frame>, Que
     };
     // A series per instance (no aggregate): only the instances a frame can show are copied.
     let limit = (matches!(q.query_type, QueryType::Ping | QueryType::Stats) && q.aggregate == Aggregate::None)
-        .then_some(timeseries::MAX_SERIES);
+        .then_some(history::Limit {
+            series: timeseries::MAX_SERIES,
+            per_endpoint: q.query_type == QueryType::Stats,
+        });
     let copy =
         sampler.map(|s| s.with_history(|h| h.subset(view_from, |service, id| q.scope.contains(service, id), limit)));
     let view = copy.map(|h| h.view(view_from, |_, _| true));

@@ -2,6 +2,7 @@
 
 use std::collections::BTreeSet;
 
+use crate::model::budget::{Budget, NARROW_BY_FILTERS};
 use crate::model::frames::{Field, FieldConfig, Frame, Notice, Severity, Values, NUMERIC_LONG, TABLE};
 use crate::model::leaves::{self, LeafValue, MAX_DATA_LEAVES, MAX_TABLE_LEAVES};
 use crate::model::micro::Endpoint;
@@ -37,7 +38,11 @@ pub fn stats(q: &Query, round: &Round) -> Frame {
     let mut dims: [Vec<String>; 4] = Default::default();
     let mut values = Vec::new();
     let mut over = BTreeSet::new();
+    let mut budget = Budget::new(5);
     for (i, e) in endpoints(q, round) {
+        if !budget.admit(i.name.len() + i.id.len() + i.version.len() + e.name.len()) {
+            continue;
+        }
         for (c, v) in dims.iter_mut().zip([&i.name, &i.id, &i.version, &e.name]) {
             c.push(v.clone());
         }
@@ -56,9 +61,11 @@ pub fn stats(q: &Query, round: &Round) -> Frame {
     for (name, col) in ["service", "id", "version", "endpoint"].into_iter().zip(dims) {
         frame = frame.with_field(Field::new(name, Values::String(col)));
     }
-    frame.with_field(
+    let mut frame = frame.with_field(
         Field::new(q.metric_name(), Values::NullableFloat64(values)).with_config(FieldConfig::unit("short")),
-    )
+    );
+    budget.note(&mut frame, NARROW_BY_FILTERS);
+    frame
 }
 
 /// Every leaf of every endpoint's `data` (under the query's path, when it names one): one row per
@@ -69,6 +76,7 @@ fn table(q: &Query, round: &Round) -> Frame {
     let (mut value, mut text, mut counter) = (Vec::new(), Vec::new(), Vec::new());
     let mut cut = BTreeSet::new();
     let under = q.data_path.as_deref();
+    let mut budget = Budget::new(8);
     for (i, e) in endpoints(q, round) {
         let Some(data) = &e.data else { continue };
         let (all, was_cut) = leaves::leaves(data, MAX_TABLE_LEAVES);
@@ -77,6 +85,14 @@ fn table(q: &Query, round: &Round) -> Frame {
         }
         for leaf in all {
             if under.is_some_and(|p| leaf.path != p && !leaf.path.starts_with(&format!("{p}."))) {
+                continue;
+            }
+            let text_len = match &leaf.value {
+                LeafValue::Text(t) => t.len(),
+                LeafValue::Number(_) => 0,
+            };
+            let dims_len = i.name.len() + i.id.len() + i.version.len() + e.name.len() + leaf.path.len();
+            if !budget.admit(dims_len + text_len) {
                 continue;
             }
             for (c, v) in cols.iter_mut().zip([&i.name, &i.id, &i.version, &e.name, &leaf.path]) {
@@ -111,13 +127,15 @@ fn table(q: &Query, round: &Round) -> Frame {
     for (name, col) in ["service", "id", "version", "endpoint", "path"].into_iter().zip(cols) {
         frame = frame.with_field(Field::new(name, Values::String(col)));
     }
-    frame
+    let mut frame = frame
         .with_field(Field::new("value", Values::NullableFloat64(value)))
         .with_field(Field::new("text", Values::NullableString(text)))
         .with_field(Field::new(
             "counter",
             Values::NullableBool(counter.into_iter().map(Some).collect()),
-        ))
+        ));
+    budget.note(&mut frame, NARROW_BY_FILTERS);
+    frame
 }
 
 #[cfg(test)]

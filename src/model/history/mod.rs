@@ -30,6 +30,7 @@ pub mod packed;
 mod probes;
 mod samples;
 mod view;
+pub use view::Limit;
 pub mod wire;
 
 pub use data::{DataPoint, DataSeries, DATA_POINT_BYTES, MAX_DATA_LEAVES};

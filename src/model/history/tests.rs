@@ -292,7 +292,11 @@ fn a_view_of_a_subset_is_the_view_of_the_whole() {
     let via_copy = h.subset(20_000, keep, None).view(20_000, |_, _| true);
     assert_eq!(format!("{direct:?}"), format!("{via_copy:?}"));
     assert_eq!(via_copy.samples(), h.samples(), "counts stay the whole history's");
-    let limited = h.subset(20_000, |_, _| true, Some(1));
+    let one = Limit {
+        series: 1,
+        per_endpoint: false,
+    };
+    let limited = h.subset(20_000, |_, _| true, Some(one));
     assert_eq!(limited.instances().count(), 1);
     assert_eq!(limited.left_out(), 1);
     assert_eq!(

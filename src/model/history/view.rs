@@ -5,6 +5,14 @@ use std::collections::{BTreeMap, VecDeque};
 use super::packed::{self, Packed};
 use super::{EndpointPoint, History, InstanceHistory, PingPoint};
 
+/// How much of the history a query copies at most: `series` series, one per instance, or one per
+/// endpoint of each instance (`per_endpoint`, for `stats`).
+#[derive(Clone, Copy, Debug)]
+pub struct Limit {
+    pub series: usize,
+    pub per_endpoint: bool,
+}
+
 impl History {
     /// A copy of what a query from `from_ms` on reads: the instances `keep` accepts, with their
     /// points from `from_ms` on plus the one just before (the start of the first interval), and
@@ -65,7 +73,7 @@ impl History {
     /// [`History::left_out`] counts the others), the events, probe results and ledger. This is the only
     /// work done under the history's lock; [`History::view`] of the copy then decodes the
     /// window outside it. Counts stay the whole history's.
-    pub fn subset(&self, from_ms: i64, keep: impl Fn(&str, &str) -> bool, limit: Option<usize>) -> History {
+    pub fn subset(&self, from_ms: i64, keep: impl Fn(&str, &str) -> bool, limit: Option<Limit>) -> History {
         let mut kept: Vec<&(String, String)> = self
             .instances
             .iter()
@@ -73,15 +81,21 @@ impl History {
             .map(|(k, _)| k)
             .collect();
         // With a limit, the first instances in (service, id) order: what the frames would show.
-        let left_out = match limit {
-            Some(n) if kept.len() > n => {
-                kept.sort_unstable();
-                let out = kept.len() - n;
-                kept.truncate(n);
-                out
-            }
-            _ => 0,
-        };
+        let mut left_out = 0;
+        if let Some(limit) = limit {
+            kept.sort_unstable();
+            let mut series = 0usize;
+            let fits = kept
+                .iter()
+                .take_while(|k| {
+                    let endpoints = self.instances.get(**k).map_or(0, |i| i.packed_endpoints.len());
+                    series += if limit.per_endpoint { endpoints.max(1) } else { 1 };
+                    series <= limit.series
+                })
+                .count();
+            left_out = kept.len() - fits;
+            kept.truncate(fits);
+        }
         History {
             instances: kept
                 .into_iter()
