@@ -3,7 +3,8 @@
 //! Each row runs in a fresh plugin process (peak RSS, `VmHWM`, only grows): idle is its RSS after
 //! one normal answer of the same query, peak its high-water mark after `HOSTILE_QUERIES` queries
 //! (10) with the hostile peers answering. Knobs: `HOSTILE_ONLY` runs the cases whose name holds
-//! it (and never writes BENCHMARKS.md), `BENCH_WRITE=0` leaves BENCHMARKS.md alone.
+//! it (and never writes BENCHMARKS.md), `HOSTILE_REFIDS` keeps only those refIds of each case
+//! (likewise), `BENCH_WRITE=0` leaves BENCHMARKS.md alone.
 
 #[path = "../tests/support/mod.rs"]
 mod support;
@@ -170,7 +171,7 @@ async fn main() -> Result<()> {
         fleet.push(RustService::start(&nats.url(), "orders", "1.0.0", &[("get", "orders.get")], 0).await?);
     }
     let q = |v: Value| v;
-    let cases = vec![
+    let cases: Vec<Case> = vec![
         Case {
             name: "ping (table, instant)",
             queries: vec![
@@ -245,7 +246,15 @@ async fn main() -> Result<()> {
     ];
     let only = std::env::var("HOSTILE_ONLY").unwrap_or_default();
     let mut rows = Vec::new();
-    for case in cases.iter().filter(|c| c.name.contains(&only)) {
+    // `HOSTILE_REFIDS` (e.g. "A,C") keeps only those queries of each case (to see which costs).
+    let refids = std::env::var("HOSTILE_REFIDS").unwrap_or_default();
+    let mut cases = cases;
+    if !refids.is_empty() {
+        for c in &mut cases {
+            c.queries.retain(|q| refids.split(',').any(|r| q["refId"] == r));
+        }
+    }
+    for case in cases.iter().filter(|c| c.name.contains(&only) && !c.queries.is_empty()) {
         let (b_idle, b_peak, ..) = peak_over_idle(&nats, case, false, queries).await?;
         let (idle, peak, answered, asked, secs) = peak_over_idle(&nats, case, true, queries).await?;
         println!(
@@ -302,7 +311,7 @@ async fn main() -> Result<()> {
             r.secs
         );
     }
-    if only.is_empty() && std::env::var("BENCH_WRITE").as_deref() != Ok("0") {
+    if only.is_empty() && refids.is_empty() && std::env::var("BENCH_WRITE").as_deref() != Ok("0") {
         support::write_bench_section(START, END, "Hostile peers, every query type", &md)?;
     }
     print!("{md}");

@@ -323,6 +323,41 @@ pub struct ServiceReply {
 }
 
 impl ServiceReply {
+    /// About how many bytes of memory this parsed reply holds (structs, strings, maps, custom
+    /// data): what a round's byte budget counts besides the payloads, since a reply of many
+    /// small endpoints takes several times its size once parsed.
+    pub fn heap_bytes(&self) -> usize {
+        fn map(m: &Metadata) -> usize {
+            m.iter().map(|(k, v)| 64 + k.len() + v.len()).sum()
+        }
+        fn value(v: &Value) -> usize {
+            64 + match v {
+                Value::String(s) => s.len(),
+                Value::Array(a) => a.iter().map(value).sum(),
+                Value::Object(o) => o.iter().map(|(k, v)| k.len() + value(v)).sum(),
+                _ => 0,
+            }
+        }
+        let endpoints: usize = self
+            .endpoints
+            .iter()
+            .map(|e| {
+                192 + e.name.len()
+                    + e.subject.len()
+                    + e.queue_group.len()
+                    + e.last_error.len()
+                    + map(&e.metadata)
+                    + e.data.as_ref().map_or(0, value)
+            })
+            .sum();
+        256 + self.name.len()
+            + self.id.len()
+            + self.version.len()
+            + self.description.len()
+            + map(&self.metadata)
+            + endpoints
+    }
+
     /// Apply [`limits`] to every field; `Err` when name or id is too long.
     fn bound(&mut self) -> Result<(), InvalidReply> {
         if self.name.len() > limits::NAME || self.id.len() > limits::NAME {

@@ -78,6 +78,10 @@ impl Discovery {
             if state.replies.len() >= policy.max_replies {
                 break StopReason::Capped;
             }
+            // Parsed replies can take several times their payload: what they hold counts too.
+            if state.held > policy.max_round_bytes as u64 {
+                break StopReason::Budget;
+            }
             if scope.is_single() && !state.replies.is_empty() {
                 break StopReason::Single;
             }
@@ -319,6 +323,9 @@ struct Collect {
     invalid: u64,
     oversized: u64,
     bytes: u64,
+    /// Memory the kept replies hold ([`crate::model::micro::ServiceReply::heap_bytes`]): counted
+    /// in the round budget.
+    held: u64,
     limited: BTreeMap<Limit, u64>,
     last_reply: Option<Duration>,
 }
@@ -337,6 +344,7 @@ impl Collect {
             invalid: 0,
             oversized: 0,
             bytes: 0,
+            held: 0,
             limited: BTreeMap::new(),
             last_reply: None,
         }
@@ -369,6 +377,7 @@ impl Collect {
                 for l in &reply.limited {
                     *self.limited.entry(*l).or_insert(0) += 1;
                 }
+                self.held += reply.heap_bytes() as u64;
                 self.replies.push(Reply {
                     reply,
                     rtt: at,
