@@ -219,8 +219,8 @@ struct Points {
 }
 
 /// Most series of one time-series answer (one frame each), and most points of them all.
-pub const MAX_SERIES: usize = 5_000;
-pub const MAX_POINTS: usize = 2_000_000;
+pub const MAX_SERIES: usize = 20_000;
+pub const MAX_POINTS: usize = 4_000_000;
 
 fn frames(
     q: &Query,
