@@ -25,14 +25,16 @@ pub fn point(point: &str, key: &str) {
             }
             let mut hits = HITS.lock().unwrap_or_else(|p| p.into_inner());
             let n = match hits.iter_mut().find(|(e, _)| e == entry) {
-                Some((_, n)) => n,
+                Some((_, n)) => {
+                    *n += 1;
+                    *n
+                }
                 None => {
-                    hits.push((entry.to_string(), 0));
-                    &mut hits.last_mut().expect("just pushed").1
+                    hits.push((entry.to_string(), 1));
+                    1
                 }
             };
-            *n += 1;
-            if times.is_none_or(|t| *n <= t) {
+            if times.is_none_or(|t| n <= t) {
                 drop(hits);
                 panic!("fault injected at {point} {key}");
             }
