@@ -288,11 +288,11 @@ fn part_memory(md: &mut String) -> Result<()> {
     Ok(())
 }
 
-/// 2. JetStream: disk bytes, cold and warm window reads against the memory store.
 /// The token of the JetStream part's server: with credentials, every round is sealed and every
 /// reader checks the seals, as in a deployment that follows the README.
 const TOKEN: &str = "bench-token";
 
+/// 2. JetStream: disk bytes, cold and warm window reads against the memory store.
 async fn part_jetstream(md: &mut String, n: usize) -> Result<()> {
     let nats = NatsServer::with_jetstream(&format!("authorization {{ token: \"{TOKEN}\" }}"));
     let with_token = nats.url().replace("nats://", &format!("nats://{TOKEN}@"));

@@ -30,7 +30,7 @@ async fn a_panic_while_answering_one_refid_answers_only_that_refid_with_an_inter
             assert_eq!(r[ok].frame().strings("service"), vec!["orders"]);
         }
     }
-    assert_eq!(panics(&p, "query").await, 2.0);
+    assert_eq!(panics(p, "query").await, 2.0);
     assert!(p.serving().await);
     // Another data source of the same process is untouched.
     let other = env.ds(json!({"timeoutMs": 1500}));
@@ -52,7 +52,7 @@ async fn a_sampler_that_panicked_starts_again_and_the_history_goes_on() {
         p.sampling_rounds_reach(3.0).await,
         "the sampler goes on after its panics"
     );
-    assert_eq!(panics(&p, "sampler").await, 2.0);
+    assert_eq!(panics(p, "sampler").await, 2.0);
     let points: usize = p.ping_points(&ds, 60).await.values().sum();
     assert!(points >= 3, "{points}");
     assert!(p.serving().await);
@@ -77,7 +77,7 @@ async fn a_holder_whose_sampler_panics_gives_up_the_lease_and_another_process_sa
     let healthy = PluginProcess::start().await.unwrap();
     assert_eq!(healthy.health(&ds).await.unwrap().0, 1);
     assert!(healthy.sampling_rounds_reach(3.0).await, "the other process took over");
-    assert!(panics(&broken, "sampler").await >= 1.0);
+    assert!(panics(broken, "sampler").await >= 1.0);
     let (_, message) = healthy.health(&ds).await.unwrap();
     assert!(message.contains("sampled by this plugin process"), "{message}");
     tokio::time::sleep(Duration::from_secs(1)).await;

@@ -168,9 +168,12 @@ pub async fn run(
     loaded: watch::Sender<bool>,
 ) {
     let start = chrono::Utc::now() - chrono::Duration::from_std(retention).unwrap_or(chrono::Duration::hours(1));
-    let mut progress = Progress::default();
     // Unfinished rounds count in the history's budget: never more than it is held for them.
-    progress.assembler = Assembler::with_limit(lock(&history).budget());
+    let budget = lock(&history).budget();
+    let mut progress = Progress {
+        assembler: Assembler::with_limit(budget),
+        ..Progress::default()
+    };
     let mut from = match restore(&shared, &history, discovery.registry(), &mut progress).await {
         Some(sequence) => From::Sequence(sequence + 1),
         None => From::Time(start),
