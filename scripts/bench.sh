@@ -4,7 +4,8 @@
 # BENCHMARKS.md between <!-- bench:backend:start --> and <!-- bench:backend:end -->, and the
 # frontend render benchmark (frontend/bench/render.mjs: the built panel in headless Chromium),
 # which rewrites the section between <!-- bench:frontend:start --> and <!-- bench:frontend:end -->.
-# Then examples/flood.rs (peak RSS under reply floods, its own section), examples/stops.rs
+# Then examples/flood.rs (peak RSS under reply floods, its own section), examples/hostile.rs (peak
+# RSS of every query type under hostile peers, section bench:hostile), examples/stops.rs
 # (how fast each discovery stop rule answers, its own section) and examples/history_store.rs
 # (memory and JetStream history stores, takeover, 10 000 instances: section bench:history). Knobs are environment
 # variables read by examples/bench/ (BENCH_RUNS, BENCH_RUNS_1000, ...). Longer runs have their
@@ -20,7 +21,7 @@ bash scripts/setup.sh --browser
 source scripts/env.sh
 
 echo "bench: cargo build --release"
-cargo build --release --locked --bin gpx_natsmicro --example bench --example flood --example stops --example history_store
+cargo build --release --locked --bin gpx_natsmicro --example bench --example flood --example stops --example history_store --example hostile
 
 lock="bench/node/package-lock.json"
 stamp="bench/node/node_modules/.natsmicro-lock"
@@ -35,6 +36,10 @@ NATSMICRO_PLUGIN_BIN="$REPO/target/release/gpx_natsmicro" "$REPO/target/release/
 
 echo "bench: reply floods (about 1.5 minutes)"
 NATSMICRO_PLUGIN_BIN="$REPO/target/release/gpx_natsmicro" "$REPO/target/release/examples/flood" >/dev/null
+
+echo "bench: hostile peers, every query type (about 2 minutes)"
+NATSMICRO_PLUGIN_BIN="$REPO/target/release/gpx_natsmicro" "$REPO/target/release/examples/hostile" >/dev/null \
+    || echo "bench: hostile peers: a query type is over its memory goal (BENCHMARKS.md, section bench:hostile)"
 
 echo "bench: stop rules (about 10 seconds)"
 NATSMICRO_PLUGIN_BIN="$REPO/target/release/gpx_natsmicro" "$REPO/target/release/examples/stops" >/dev/null
