@@ -105,8 +105,11 @@ export async function resource({ store, plugin }, { uid, path, method, url, head
       forwarded[k] = { values: [String(v)] };
     }
   }
+  // Reads come from any user (template variables: a Viewer); writes (the probe test button) from
+  // the settings page, which Grafana shows to Admins only.
+  const role = String(method ?? 'GET').toUpperCase() === 'GET' ? 'Viewer' : 'Admin';
   const r = await plugin.callResource({
-    pluginContext: store.pluginContext('Viewer'),
+    pluginContext: store.pluginContext(role),
     path,
     method,
     url,
