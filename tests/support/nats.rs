@@ -170,6 +170,12 @@ impl NatsServer {
                 bail!("nats-server on port {} exited: {status}", self.port);
             }
             if TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
+                // Two servers raced for one free port: the one that did not bind exits within
+                // milliseconds, while the connect above reached the other one. Look again.
+                std::thread::sleep(Duration::from_millis(50));
+                if let Some(status) = child.try_wait()? {
+                    bail!("nats-server on port {} exited: {status}", self.port);
+                }
                 self.child = Some(child);
                 return Ok(());
             }
