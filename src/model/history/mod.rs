@@ -188,7 +188,7 @@ impl History {
         let Some(latest) = self.ledger.back().copied() else {
             return;
         };
-        self.trim(latest - self.retention_ms - 1);
+        self.trim(latest.saturating_sub(self.retention_ms).saturating_sub(1));
         self.fit_budget();
     }
 
@@ -218,7 +218,7 @@ impl History {
     /// When samples inside the retention window (as of `now`) were dropped for memory, the time up
     /// to which they were dropped.
     pub fn truncated_through(&self, now: i64) -> Option<i64> {
-        self.truncated_through.filter(|t| *t >= now - self.retention_ms)
+        self.truncated_through.filter(|t| *t >= now.saturating_sub(self.retention_ms))
     }
 
     /// Time of the oldest round still held.
@@ -509,7 +509,7 @@ impl History {
     fn close_round(&mut self, t: i64) {
         self.ledger.push_back(t);
         self.bytes += LEDGER_ENTRY_BYTES;
-        self.trim(t - self.retention_ms - 1);
+        self.trim(t.saturating_sub(self.retention_ms).saturating_sub(1));
         self.fit_budget();
     }
 

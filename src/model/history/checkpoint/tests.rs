@@ -269,3 +269,12 @@ fn a_checkpoint_whose_deltas_overflow_is_rejected_not_a_panic() {
         let _ = crate::model::history::wire::decode(m);
     }
 }
+
+#[test]
+fn a_checkpoint_whose_rounds_are_dated_near_the_start_of_time_is_read_without_overflow() {
+    // Found by the `history` fuzz target: a round dated near i64::MIN, whose retention cutoff
+    // (its time less the retention) overflowed when the restored history was trimmed.
+    let body = include_bytes!("../../../../tests/fixtures/fuzz/history-checkpoint-ancient-round.bin");
+    let (h, _) = History::restore(body, 3_600_000, 1 << 20).expect("the checkpoint is well formed");
+    assert_eq!(h.unpacked().samples(), h.samples());
+}
