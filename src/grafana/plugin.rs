@@ -1,6 +1,7 @@
 //! Grafana-facing handlers: thin `pluginv2` service implementations that turn protocol messages into calls of the library and back.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use futures::future::join_all;
@@ -18,7 +19,7 @@ use crate::grafana::protocol::{self, Data};
 use crate::grafana::resources;
 use crate::grafana::stream::{self, Seed, Streams};
 use crate::metrics;
-use crate::model::budget::MAX_ENCODED_BYTES;
+use crate::model::budget::{MAX_CALL_ENCODED_BYTES, MAX_ENCODED_BYTES};
 use crate::model::frames::Frame;
 use crate::model::query::{Query, Window};
 use crate::model::settings::{RawSettings, Settings, SettingsError};
@@ -109,26 +110,45 @@ fn window(q: &pluginv2::DataQuery) -> Option<Window> {
         .map(|r| Window::from_grafana(r.from_epoch_ms, r.to_epoch_ms, q.max_data_points, q.interval_ms))
 }
 
-/// One query's answer. An error the user fixes in the settings names the settings page, when known.
-fn data_response(result: Result<Vec<Frame>, QueryError>, settings_page: Option<&str>) -> protocol::DataResponse {
-    let encoded = result.and_then(|frames| {
-        let encoded = frames
-            .iter()
-            .map(|f| f.to_arrow().map_err(|e| QueryError::new(&f.ref_id, e)))
-            .collect::<Result<Vec<_>, _>>()?;
-        let bytes: usize = encoded.iter().map(Vec::len).sum();
-        match (bytes > MAX_ENCODED_BYTES, frames.first()) {
-            (true, Some(f)) => Err(QueryError::new(
-                &f.ref_id,
-                QueryErrorKind::BadQuery(format!(
-                    "the answer would be {} MiB, over the {} MiB one query may return: narrow the query (service, instance, endpoint, a shorter time range or fewer data points)",
-                    bytes >> 20,
-                    MAX_ENCODED_BYTES >> 20
-                )),
+/// The frames of one refId as Arrow, each frame dropped once encoded. Encoding stops at the
+/// refId's net ([`MAX_ENCODED_BYTES`]), and what the refId adds to the whole call (`call`) stays
+/// within [`MAX_CALL_ENCODED_BYTES`]: past either, the refId answers an error.
+fn encode(frames: Vec<Frame>, call: &AtomicUsize) -> Result<Vec<Vec<u8>>, QueryError> {
+    let ref_id = frames.first().map(|f| f.ref_id.clone()).unwrap_or_default();
+    let too_large = |what: &str, mib: usize| {
+        QueryError::new(
+            &ref_id,
+            QueryErrorKind::BadQuery(format!(
+                "the answer passes {mib} MiB, the most {what}: narrow the query (service, instance, endpoint, a shorter time range or fewer data points)"
             )),
-            _ => Ok(encoded),
+        )
+    };
+    let (mut encoded, mut bytes) = (Vec::with_capacity(frames.len()), 0usize);
+    for f in frames {
+        let arrow = f.to_arrow().map_err(|e| QueryError::new(&f.ref_id, e))?;
+        bytes = bytes.saturating_add(arrow.len());
+        if bytes > MAX_ENCODED_BYTES {
+            return Err(too_large("one query may return", MAX_ENCODED_BYTES >> 20));
         }
-    });
+        encoded.push(arrow);
+    }
+    if call.fetch_add(bytes, Ordering::Relaxed).saturating_add(bytes) > MAX_CALL_ENCODED_BYTES {
+        call.fetch_sub(bytes, Ordering::Relaxed);
+        return Err(too_large(
+            "the queries of one request may return together (fewer queries per panel or rule)",
+            MAX_CALL_ENCODED_BYTES >> 20,
+        ));
+    }
+    Ok(encoded)
+}
+
+/// One query's answer. An error the user fixes in the settings names the settings page, when known.
+fn data_response(
+    result: Result<Vec<Frame>, QueryError>,
+    settings_page: Option<&str>,
+    call: &AtomicUsize,
+) -> protocol::DataResponse {
+    let encoded = result.and_then(|frames| encode(frames, call));
     match encoded {
         Ok(frames) => protocol::DataResponse {
             frames,
@@ -180,8 +200,10 @@ impl Data for Plugin {
         } else {
             None
         };
+        let call = AtomicUsize::new(0);
         let runs = parsed.into_iter().map(|(ref_id, seed, query)| {
             let conn = conn.clone();
+            let call = &call;
             let settings_page = settings_page.as_deref();
             async move {
                 let answer = std::panic::AssertUnwindSafe(async {
@@ -225,7 +247,7 @@ impl Data for Plugin {
                             elapsed_ms = t0.elapsed().as_secs_f64() * 1e3, "query answered"),
                         Err(e) => tracing::info!(ref_id = %ref_id, query_type = kind, error = %e.kind, "query failed"),
                     }
-                    data_response(result, settings_page)
+                    data_response(result, settings_page, call)
                 })
                 .catch_unwind()
                 .await;

@@ -18,8 +18,18 @@ pub const MAX_REQUEST_COLUMNS: usize = 64;
 /// Largest `request` reply that is read as JSON into columns; a larger one is shown as text, cut.
 pub const MAX_REQUEST_JSON_BYTES: usize = 1 << 20;
 /// Most bytes of all of one refId's encoded frames; beyond it the refId answers an error (a
-/// safety net behind the budgets above, which apply while building).
-pub const MAX_ENCODED_BYTES: usize = 64 << 20;
+/// safety net behind the budgets above, which apply while building and keep an answer under
+/// about 16 MiB).
+pub const MAX_ENCODED_BYTES: usize = 24 << 20;
+/// Most bytes of encoded frames of one QueryData call, all refIds together; a refId that would
+/// pass it answers an error. The gRPC answer is copied once more when it is sent, so this bounds
+/// what one call can make the process hold.
+pub const MAX_CALL_ENCODED_BYTES: usize = 32 << 20;
+/// Most series of one time-series answer (one frame each, about 2 KiB of Arrow apiece before its
+/// points).
+pub const MAX_SERIES: usize = 4_000;
+/// Most points of one time-series answer, all series together (16 bytes each in Arrow).
+pub const MAX_POINTS: usize = 500_000;
 
 /// Rows admitted into one frame so far, against the budget.
 #[derive(Debug)]

@@ -218,9 +218,7 @@ struct Points {
     points: Vec<(i64, Option<f64>)>,
 }
 
-/// Most series of one time-series answer (one frame each), and most points of them all.
-pub const MAX_SERIES: usize = 20_000;
-pub const MAX_POINTS: usize = 4_000_000;
+pub use super::budget::{MAX_POINTS, MAX_SERIES};
 
 fn frames(
     q: &Query,
@@ -273,14 +271,16 @@ fn frames(
     if series.is_empty() {
         return vec![Frame::new(q.metric, &q.ref_id).with_meta(meta(src, notices, custom))];
     }
-    let mut notices = Some(notices);
+    // Notices and the custom block ride on the first frame only: thousands of series repeat
+    // nothing but their labels.
+    let (mut notices, mut custom) = (Some(notices), custom);
     series
         .into_iter()
         .map(|s| {
             let times = s.points.iter().map(|(t, _)| t.saturating_mul(1_000_000)).collect();
             let values = s.points.iter().map(|(_, v)| *v).collect();
             Frame::new(q.metric, &q.ref_id)
-                .with_meta(meta(src, notices.take().unwrap_or_default(), custom.clone()))
+                .with_meta(meta(src, notices.take().unwrap_or_default(), custom.take()))
                 .with_field(Field::new("time", Values::Time(times)))
                 .with_field(
                     Field::new(q.metric_name(), Values::NullableFloat64(values))
