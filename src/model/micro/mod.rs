@@ -327,14 +327,33 @@ impl ServiceReply {
     /// data): what a round's byte budget counts besides the payloads, since a reply of many
     /// small endpoints takes several times its size once parsed.
     pub fn heap_bytes(&self) -> usize {
-        fn map(m: &Metadata) -> usize {
-            m.iter().map(|(k, v)| 64 + k.len() + v.len()).sum()
+        use std::mem::size_of;
+        /// What the allocator takes for `n` bytes: nothing for none, else at least 32 bytes in
+        /// steps of 16 (glibc's chunks).
+        fn chunk(n: usize) -> usize {
+            if n == 0 {
+                0
+            } else {
+                (n.saturating_add(8 + 15) & !15).max(32)
+            }
         }
+        fn text(s: &str) -> usize {
+            chunk(s.len())
+        }
+        fn map(m: &Metadata) -> usize {
+            chunk(m.len() * size_of::<(String, String)>()) + m.iter().map(|(k, v)| text(k) + text(v)).sum::<usize>()
+        }
+        /// A JSON object is a B-tree of nodes of 11 entries (about 630 bytes each, however few
+        /// entries it holds); an array a vector of values.
         fn value(v: &Value) -> usize {
-            64 + match v {
-                Value::String(s) => s.len(),
-                Value::Array(a) => a.iter().map(value).sum(),
-                Value::Object(o) => o.iter().map(|(k, v)| k.len() + value(v)).sum(),
+            const NODE: usize = 11 * (size_of::<String>() + size_of::<Value>()) + 16;
+            match v {
+                Value::String(s) => text(s),
+                Value::Array(a) => chunk(a.len() * size_of::<Value>()) + a.iter().map(value).sum::<usize>(),
+                Value::Object(o) if o.is_empty() => 0,
+                Value::Object(o) => {
+                    o.len().div_ceil(10) * chunk(NODE) + o.iter().map(|(k, v)| text(k) + value(v)).sum::<usize>()
+                }
                 _ => 0,
             }
         }
@@ -342,18 +361,20 @@ impl ServiceReply {
             .endpoints
             .iter()
             .map(|e| {
-                192 + e.name.len()
-                    + e.subject.len()
-                    + e.queue_group.len()
-                    + e.last_error.len()
+                text(&e.name)
+                    + text(&e.subject)
+                    + text(&e.queue_group)
+                    + text(&e.last_error)
                     + map(&e.metadata)
                     + e.data.as_ref().map_or(0, value)
             })
             .sum();
-        256 + self.name.len()
-            + self.id.len()
-            + self.version.len()
-            + self.description.len()
+        size_of::<Self>()
+            + chunk(self.endpoints.len() * size_of::<Endpoint>())
+            + text(&self.name)
+            + text(&self.id)
+            + text(&self.version)
+            + text(&self.description)
             + map(&self.metadata)
             + endpoints
     }
