@@ -289,9 +289,10 @@ async fn execute_history(q: &Query, conn: &Connection) -> Result<Vec<Frame>, Que
             series: timeseries::MAX_SERIES,
             per_endpoint: q.query_type == QueryType::Stats,
         });
-    let copy =
-        sampler.map(|s| s.with_history(|h| h.subset(view_from, |service, id| q.scope.contains(service, id), limit)));
-    let view = copy.map(|h| h.view(view_from, |_, _| true));
+    // `events` reads the events alone: no instance is copied for it.
+    let keep = |service: &str, id: &str| q.query_type != QueryType::Events && q.scope.contains(service, id);
+    let copy = sampler.map(|s| s.with_history(|h| h.subset(view_from, keep, limit)));
+    let view = copy.map(|h| h.into_view(view_from));
     let mut frames = build(view.as_ref());
     for text in store_notices {
         crate::grafana::stream::add_notice(

@@ -291,6 +291,8 @@ fn a_view_of_a_subset_is_the_view_of_the_whole() {
     let direct = h.view(20_000, keep);
     let via_copy = h.subset(20_000, keep, None).view(20_000, |_, _| true);
     assert_eq!(format!("{direct:?}"), format!("{via_copy:?}"));
+    let taken_apart = h.subset(20_000, keep, None).into_view(20_000);
+    assert_eq!(format!("{direct:?}"), format!("{taken_apart:?}"));
     assert_eq!(via_copy.samples(), h.samples(), "counts stay the whole history's");
     let one = Limit {
         series: 1,

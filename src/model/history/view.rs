@@ -1,6 +1,6 @@
 //! What a query reads: [`History::subset`] copies (under the history's lock) what a window needs as it is stored, and [`History::view`] unpacks it into points with their times (outside the lock); pure.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 
 use super::packed::{self, Packed};
 use super::{EndpointPoint, History, InstanceHistory, PingPoint};
@@ -20,44 +20,72 @@ impl History {
     /// under a lock and the frames built from the copy outside it. Counts (rounds, bytes, the
     /// oldest round, truncation) are the whole history's.
     pub fn view(&self, from_ms: i64, keep: impl Fn(&str, &str) -> bool) -> History {
-        // The first round at or after `from_ms`: series are unpacked from the point before it.
-        let from_seq = self.first_seq + self.ledger.partition_point(|t| *t < from_ms) as u64;
+        let from_seq = self.seq_at(from_ms);
         let instances = self
             .instances
             .iter()
             .filter(|(_, i)| keep(&i.service, &i.id))
-            .map(|(k, i)| {
-                let copy = InstanceHistory {
-                    pings: self.unpack(&i.packed_pings, from_seq, |t, v| PingPoint {
-                        t,
-                        rtt: v.rtt_ms(),
-                        state: v.state,
-                    }),
-                    endpoints: i
-                        .packed_endpoints
-                        .iter()
-                        .map(|(name, series)| {
-                            let points = self.unpack(series, from_seq, |t, v| EndpointPoint {
-                                t,
-                                requests: v.requests,
-                                errors: v.errors,
-                                processing_ns: v.processing_ns,
-                                segment: v.segment,
-                            });
-                            (name.clone(), points)
-                        })
-                        .collect(),
-                    packed_pings: Packed::default(),
-                    packed_endpoints: BTreeMap::new(),
-                    data: i.data_from(from_ms),
-                    service: i.service.clone(),
-                    id: i.id.clone(),
-                    version: i.version.clone(),
-                    ..*i
-                };
-                (k.clone(), copy)
-            })
+            .map(|(k, i)| (k.clone(), self.unpack_instance(i.clone(), from_seq, from_ms)))
             .collect();
+        self.view_with(instances, from_ms)
+    }
+
+    /// [`History::view`] of everything, taking this copy apart as it goes (a copy from
+    /// [`History::subset`]): each instance's packed series is freed once unpacked, so the copy
+    /// and its view are never both whole in memory.
+    pub fn into_view(mut self, from_ms: i64) -> History {
+        let from_seq = self.seq_at(from_ms);
+        let whole_samples = Some(self.samples());
+        let packed = std::mem::take(&mut self.instances);
+        let mut instances = HashMap::with_capacity(packed.len());
+        for (k, i) in packed {
+            instances.insert(k, self.unpack_instance(i, from_seq, from_ms));
+        }
+        self.events.retain(|e| e.t >= from_ms);
+        History {
+            instances,
+            whole_samples,
+            probes: self.probes_from(from_ms),
+            ..self
+        }
+    }
+
+    /// The first round at or after `from_ms`: series are unpacked from the point before it.
+    fn seq_at(&self, from_ms: i64) -> u64 {
+        self.first_seq + self.ledger.partition_point(|t| *t < from_ms) as u64
+    }
+
+    /// `i` with its points from round `from_seq` on unpacked, its packed series dropped.
+    fn unpack_instance(&self, i: InstanceHistory, from_seq: u64, from_ms: i64) -> InstanceHistory {
+        InstanceHistory {
+            pings: self.unpack(&i.packed_pings, from_seq, |t, v| PingPoint {
+                t,
+                rtt: v.rtt_ms(),
+                state: v.state,
+            }),
+            endpoints: i
+                .packed_endpoints
+                .iter()
+                .map(|(name, series)| {
+                    let points = self.unpack(series, from_seq, |t, v| EndpointPoint {
+                        t,
+                        requests: v.requests,
+                        errors: v.errors,
+                        processing_ns: v.processing_ns,
+                        segment: v.segment,
+                    });
+                    (name.clone(), points)
+                })
+                .collect(),
+            packed_pings: Packed::default(),
+            packed_endpoints: BTreeMap::new(),
+            data: i.data_from(from_ms),
+            ..i
+        }
+    }
+
+    /// A view holding `instances`, with this history's events, probes and counts.
+    fn view_with(&self, instances: HashMap<(String, String), InstanceHistory>, from_ms: i64) -> History {
         History {
             instances,
             events: self.events.iter().filter(|e| e.t >= from_ms).cloned().collect(),
@@ -96,11 +124,13 @@ impl History {
             left_out = kept.len() - fits;
             kept.truncate(fits);
         }
+        let mut instances = HashMap::with_capacity(kept.len());
+        instances.extend(
+            kept.into_iter()
+                .filter_map(|k| self.instances.get(k).map(|i| (k.clone(), i.clone()))),
+        );
         History {
-            instances: kept
-                .into_iter()
-                .filter_map(|k| self.instances.get(k).map(|i| (k.clone(), i.clone())))
-                .collect(),
+            instances,
             left_out,
             events: self.events.iter().filter(|e| e.t >= from_ms).cloned().collect(),
             ledger: self.ledger.clone(),
