@@ -218,7 +218,8 @@ impl History {
     /// When samples inside the retention window (as of `now`) were dropped for memory, the time up
     /// to which they were dropped.
     pub fn truncated_through(&self, now: i64) -> Option<i64> {
-        self.truncated_through.filter(|t| *t >= now.saturating_sub(self.retention_ms))
+        self.truncated_through
+            .filter(|t| *t >= now.saturating_sub(self.retention_ms))
     }
 
     /// Time of the oldest round still held.
