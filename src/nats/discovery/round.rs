@@ -132,6 +132,8 @@ impl Discovery {
                     let policy = &this.policy;
                     let mut deadline = (Instant::now() + policy.stall_after(elapsed)).min(t0 + policy.timeout);
                     let (invalid_before, oversized_before) = (state.invalid, state.oversized);
+                    // Late replies only teach who answered: their endpoints are not kept.
+                    state.slim = true;
                     let limited_before = state.limited.clone();
                     let mut cut_short = false;
                     while let Ok(Some(arrival)) = tokio::time::timeout_at(deadline, arrivals.recv()).await {
@@ -150,7 +152,7 @@ impl Discovery {
                             }
                             Arrival::NoResponders => break,
                         };
-                        if state.seen.len() >= policy.max_replies {
+                        if state.seen.len() >= policy.max_replies || state.held > policy.max_round_bytes as u64 {
                             cut_short = true;
                             break;
                         }
@@ -326,6 +328,9 @@ struct Collect {
     /// Memory the kept replies hold ([`crate::model::micro::ServiceReply::heap_bytes`]): counted
     /// in the round budget.
     held: u64,
+    /// Keep only who answered (name, id, version) of each reply: set for the late replies a
+    /// finished round still listens to, which only teach the registry newcomers.
+    slim: bool,
     limited: BTreeMap<Limit, u64>,
     last_reply: Option<Duration>,
 }
@@ -345,6 +350,7 @@ impl Collect {
             oversized: 0,
             bytes: 0,
             held: 0,
+            slim: false,
             limited: BTreeMap::new(),
             last_reply: None,
         }
@@ -359,6 +365,11 @@ impl Collect {
                 if self.verb != Verb::Info {
                     reply.metadata = Default::default();
                     reply.endpoints.iter_mut().for_each(|e| e.metadata = Default::default());
+                }
+                if self.slim {
+                    reply.metadata = Default::default();
+                    reply.endpoints = Vec::new();
+                    reply.description = String::new();
                 }
                 let print = self.seen.print(&reply.name, &reply.id);
                 if !self.seen.insert_print(print) {
