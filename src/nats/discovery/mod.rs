@@ -24,6 +24,7 @@
 //! runs one round; `registry.rs` remembers the instances seen.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -128,6 +129,9 @@ pub struct Discovery {
     inflight: Mutex<HashMap<String, SharedRound>>,
     recent: Mutex<HashMap<String, (Instant, Arc<Round>)>>,
     late: Mutex<Late>,
+    /// Reply payloads received by this connection's rounds and not parsed yet, all rounds
+    /// together: bounded by `maxRoundBytes` (see `round::gate`).
+    unparsed: Arc<AtomicU64>,
 }
 
 /// What late replies (after a round had answered) skipped, added up over a window of
@@ -165,6 +169,7 @@ impl Discovery {
             inflight: Mutex::new(HashMap::new()),
             recent: Mutex::new(HashMap::new()),
             late: Mutex::new(Late::default()),
+            unparsed: Arc::default(),
         })
     }
 

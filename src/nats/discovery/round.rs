@@ -1,6 +1,7 @@
 //! One scatter-gather round: the request on its own inbox, the byte-counting gate that drains the subscription, and the stop rules applied to what arrives.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -39,7 +40,13 @@ impl Discovery {
             .map_err(|e| DiscoveryError::Subscribe(e.to_string()))?;
         let started = Utc::now();
         let t0 = Instant::now();
-        let mut arrivals = gate(sub, t0, policy.max_reply_bytes(), policy.max_round_bytes as u64);
+        let mut arrivals = gate(
+            sub,
+            t0,
+            policy.max_reply_bytes(),
+            policy.max_round_bytes as u64,
+            Arc::clone(&self.unparsed),
+        );
         self.client
             .publish_with_reply(subject.clone(), inbox, Bytes::new())
             .await
@@ -71,7 +78,7 @@ impl Discovery {
                     t0.elapsed()
                 }
                 Arrival::Reply(payload, at) => {
-                    state.take(&payload, at);
+                    state.take(&payload.payload, at);
                     at
                 }
             };
@@ -139,7 +146,7 @@ impl Discovery {
                     while let Ok(Some(arrival)) = tokio::time::timeout_at(deadline, arrivals.recv()).await {
                         let at = match arrival {
                             Arrival::Reply(payload, at) => {
-                                state.take(&payload, at);
+                                state.take(&payload.payload, at);
                                 at
                             }
                             Arrival::Oversized(_) => {
@@ -255,7 +262,7 @@ impl Discovery {
 /// What the [`gate`] of a round's subscription passes on.
 enum Arrival {
     /// A reply to parse, with its arrival time since the request.
-    Reply(Bytes, Duration),
+    Reply(Unparsed, Duration),
     /// The server's 503: nobody subscribes to the subject.
     NoResponders,
     /// A reply of this many bytes, larger than the per-reply limit: dropped unread.
@@ -268,12 +275,15 @@ enum Arrival {
 /// bytes, so that async-nats' per-subscription queue never holds a flood: replies over
 /// `max_reply` are dropped at once, and once `budget` bytes have come the subscription is
 /// dropped (unsubscribed). What is passed on is at most `budget` bytes of payload, however slowly
-/// the round parses it. The gate also ends (and unsubscribes) when the receiver is dropped.
+/// the round parses it; and all rounds of the connection together (`unparsed`) wait on at most
+/// `budget` bytes: a round that would pass it ends as if it had spent its own. The gate also
+/// ends (and unsubscribes) when the receiver is dropped.
 fn gate(
     mut sub: async_nats::Subscriber,
     t0: Instant,
     max_reply: usize,
     budget: u64,
+    unparsed: Arc<AtomicU64>,
 ) -> mpsc::UnboundedReceiver<Arrival> {
     let (tx, rx) = mpsc::unbounded_channel();
     tokio::spawn(async move {
@@ -298,7 +308,13 @@ fn gate(
                 if msg.payload.len() > max_reply {
                     Arrival::Oversized(len)
                 } else {
-                    Arrival::Reply(msg.payload, t0.elapsed())
+                    // Every round of the connection together waits on at most `budget` bytes.
+                    let (waiting, total) = Unparsed::new(msg.payload, &unparsed);
+                    if total > budget {
+                        let _ = tx.send(Arrival::Spent(len));
+                        break;
+                    }
+                    Arrival::Reply(waiting, t0.elapsed())
                 }
             };
             if tx.send(arrival).is_err() {
@@ -308,6 +324,29 @@ fn gate(
         drop(sub);
     });
     rx
+}
+
+/// A reply payload waiting to be parsed, counted in its connection's unparsed bytes until it
+/// is dropped (parsed, or left in a round's queue when the round ends).
+struct Unparsed {
+    payload: Bytes,
+    counter: Arc<AtomicU64>,
+}
+
+impl Unparsed {
+    /// The payload, counted; and the connection's unparsed bytes with it.
+    fn new(payload: Bytes, counter: &Arc<AtomicU64>) -> (Self, u64) {
+        let len = payload.len() as u64;
+        let total = counter.fetch_add(len, Ordering::Relaxed).saturating_add(len);
+        let counter = Arc::clone(counter);
+        (Self { payload, counter }, total)
+    }
+}
+
+impl Drop for Unparsed {
+    fn drop(&mut self) {
+        self.counter.fetch_sub(self.payload.len() as u64, Ordering::Relaxed);
+    }
 }
 
 /// Reply collection state of one round.
