@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use super::{endpoint_series, frames, Agg, Raw, Source};
+use super::{endpoint_series, frames, Agg, Extra, Raw, Source};
 use crate::model::custom_data::over_bound_notice;
 use crate::model::frames::{FieldConfig, Frame};
 use crate::model::history::{StatsSample, MAX_DATA_LEAVES};
@@ -81,5 +81,5 @@ pub fn timeseries(q: &Query, w: &Window, src: &Source<'_>, fresh: &[StatsSample]
         vec![over_bound_notice(&over)]
     };
     let config = FieldConfig::unit(if counter { "cps" } else { "short" });
-    frames(q, src, w, series, Agg::Ratio, config, notices)
+    frames(q, src, w, series, Agg::Ratio, config, Extra { notices, hidden: 0 })
 }

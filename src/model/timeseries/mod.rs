@@ -220,6 +220,14 @@ struct Points {
 
 pub use super::budget::{MAX_POINTS, MAX_SERIES};
 
+/// What a caller of [`frames`] adds: notices of its own, and series it did not pass on (beyond
+/// the bound, counted in the "N of M series shown" notice).
+#[derive(Default)]
+pub(crate) struct Extra {
+    pub notices: Vec<Notice>,
+    pub hidden: usize,
+}
+
 fn frames(
     q: &Query,
     src: &Source<'_>,
@@ -227,11 +235,15 @@ fn frames(
     series: Vec<Series>,
     agg: Agg,
     config: FieldConfig,
-    extra_notices: Vec<Notice>,
+    extra: Extra,
 ) -> Vec<Frame> {
+    let Extra {
+        notices: extra_notices,
+        hidden,
+    } = extra;
     let step = step(w, src.period_ms);
     let mut series = combine(q, series, step, agg);
-    let (mut points, before) = (0usize, series.len() + src.history.map_or(0, History::left_out));
+    let (mut points, before) = (0usize, series.len() + hidden + src.history.map_or(0, History::left_out));
     let mut cut = false;
     series.retain(|s| {
         points = points.saturating_add(s.points.len());
@@ -302,7 +314,7 @@ pub fn ping(q: &Query, w: &Window, src: &Source<'_>, fresh: &[PingSample]) -> Ve
         "state" => Raw::value(t, Some(f64::from(state.code()))),
         _ => Raw::value(t, rtt),
     };
-    let mut by: BTreeMap<(String, String), Vec<Raw>> = BTreeMap::new();
+    let mut by: BTreeMap<(&str, &str), Vec<Raw>> = BTreeMap::new();
     if let Some(h) = src.history {
         for i in h.instances().filter(|i| q.scope.contains(&i.service, &i.id)) {
             let raw: Vec<Raw> = i
@@ -312,28 +324,40 @@ pub fn ping(q: &Query, w: &Window, src: &Source<'_>, fresh: &[PingSample]) -> Ve
                 .map(|p| point(p.t, p.rtt().map(f64::from), p.state()))
                 .collect();
             if !raw.is_empty() {
-                by.insert((i.service.clone(), i.id.clone()), raw);
+                by.insert((&i.service, &i.id), raw);
             }
         }
     }
     if src.fresh {
         for s in fresh.iter().filter(|s| q.scope.contains(&s.service, &s.id)) {
-            by.entry((s.service.clone(), s.id.clone()))
+            by.entry((&s.service, &s.id))
                 .or_default()
                 .push(point(src.now_ms, s.rtt_ms, s.state));
         }
     }
+    // One series per instance: labels only for the series the answer can show.
+    let shown = if q.aggregate == Aggregate::None {
+        MAX_SERIES
+    } else {
+        usize::MAX
+    };
+    let hidden = by.len().saturating_sub(shown);
     let series = by
         .into_iter()
+        .take(shown)
         .map(|((service, id), raw)| Series {
-            labels: labels(&[("service", &service), ("id", &id)]),
+            labels: labels(&[("service", service), ("id", id)]),
             raw,
         })
         .collect();
+    let extra = Extra {
+        hidden,
+        ..Extra::default()
+    };
     match q.metric {
-        "up" => frames(q, src, w, series, Agg::Min, up_config(), Vec::new()),
-        "state" => frames(q, src, w, series, Agg::Max, state_config(), Vec::new()),
-        _ => frames(q, src, w, series, Agg::Ratio, FieldConfig::unit("ms"), Vec::new()),
+        "up" => frames(q, src, w, series, Agg::Min, up_config(), extra),
+        "state" => frames(q, src, w, series, Agg::Max, state_config(), extra),
+        _ => frames(q, src, w, series, Agg::Ratio, FieldConfig::unit("ms"), extra),
     }
 }
 
@@ -405,7 +429,7 @@ pub fn services(q: &Query, w: &Window, src: &Source<'_>, fresh: &[PingSample]) -
         })
         .collect();
     let agg = if q.metric == "instances" { Agg::Min } else { Agg::Max };
-    frames(q, src, w, series, agg, FieldConfig::unit("short"), Vec::new())
+    frames(q, src, w, series, agg, FieldConfig::unit("short"), Extra::default())
 }
 
 /// The raw point of one stats interval (the shared rate rule), or a null at a reset.
@@ -493,7 +517,7 @@ pub fn stats(q: &Query, w: &Window, src: &Source<'_>, fresh: &[StatsSample]) -> 
         "average_processing_time" => FieldConfig::unit("ms"),
         _ => FieldConfig::unit("reqps"),
     };
-    frames(q, src, w, series, Agg::Ratio, config, Vec::new())
+    frames(q, src, w, series, Agg::Ratio, config, Extra::default())
 }
 
 /// `events`: what the sampler observed within the window, as an annotation-ready table.

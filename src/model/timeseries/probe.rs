@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use super::{frames, labels, Agg, Raw, Series, Source};
+use super::{frames, labels, Agg, Extra, Raw, Series, Source};
 use crate::model::frames::Frame;
 use crate::model::probe::{metric_config, selected, ProbeResult};
 use crate::model::query::{Query, Window};
@@ -47,5 +47,5 @@ pub fn timeseries(q: &Query, w: &Window, src: &Source<'_>, fresh: &[ProbeResult]
         "state" => Agg::Max,
         _ => Agg::Ratio,
     };
-    frames(q, src, w, series, agg, metric_config(q.metric), Vec::new())
+    frames(q, src, w, series, agg, metric_config(q.metric), Extra::default())
 }

@@ -15,7 +15,7 @@
 
 use serde_json::json;
 
-use super::{frames, history_notices, labels, rounds_per_service, Agg, At, Raw, Series, Source};
+use super::{frames, history_notices, labels, rounds_per_service, Agg, At, Extra, Raw, Series, Source};
 use crate::model::frames::{Field, FieldConfig, Frame, FrameMeta, Values, NUMERIC_LONG};
 use crate::model::history::PingSample;
 use crate::model::query::{Query, Window};
@@ -135,7 +135,7 @@ pub fn timeseries(q: &Query, w: &Window, src: &Source<'_>, fresh: &[PingSample])
         })
         .filter(|s| !s.raw.is_empty())
         .collect();
-    frames(q, src, w, series, Agg::Ratio, config(q.metric), Vec::new())
+    frames(q, src, w, series, Agg::Ratio, config(q.metric), Extra::default())
 }
 
 #[cfg(test)]
