@@ -4,7 +4,26 @@ use std::collections::VecDeque;
 
 use super::*;
 
+/// Most instances one history remembers (the bound on known instances of a connection): beyond
+/// it, instances that are down are forgotten, those that answered longest ago first. A peer that
+/// answers with new ids every round cannot grow the history, or what every query of it copies,
+/// past this, nor push out the instances that answer.
+pub const MAX_INSTANCES: usize = 20_000;
+
 impl InstanceHistory {
+    /// Accounted bytes of this instance: what it costs besides its samples, and its samples.
+    fn accounted(&self) -> usize {
+        instance_overhead(&self.service, &self.id, &self.version)
+            + self
+                .packed_endpoints
+                .keys()
+                .map(|n| endpoint_overhead(n))
+                .sum::<usize>()
+            + self.data_overhead()
+            + self.packed_bytes()
+            + self.data_points() * DATA_POINT_BYTES
+    }
+
     /// Heap bytes of the packed ping and endpoint series.
     fn packed_bytes(&self) -> usize {
         self.packed_pings.bytes() + self.packed_endpoints.values().map(Packed::bytes).sum::<usize>()
@@ -69,19 +88,34 @@ impl History {
 
     /// The accounted bytes recomputed from scratch (tests compare it with [`History::bytes`]).
     pub fn recount(&self) -> usize {
-        let overhead: usize = self
-            .instances
-            .values()
-            .map(|i| {
-                instance_overhead(&i.service, &i.id, &i.version)
-                    + i.packed_endpoints.keys().map(|n| endpoint_overhead(n)).sum::<usize>()
-                    + i.data_overhead()
-            })
-            .sum();
-        overhead
-            + self.sample_bytes()
+        self.instances.values().map(InstanceHistory::accounted).sum::<usize>()
+            + self.probes.values().map(|p| p.len() * PROBE_POINT_BYTES).sum::<usize>()
             + self.events.iter().map(Event::bytes).sum::<usize>()
             + self.ledger.len() * LEDGER_ENTRY_BYTES
             + self.probes.keys().map(|n| probes::series_overhead(n)).sum::<usize>()
+    }
+}
+
+impl History {
+    /// Forget instances beyond [`MAX_INSTANCES`]: only instances that are down, those that
+    /// answered longest ago first (then those sampled longest ago).
+    pub(super) fn forget_beyond_bound(&mut self) {
+        let over = self.instances.len().saturating_sub(MAX_INSTANCES);
+        if over == 0 {
+            return;
+        }
+        let mut down: Vec<(u64, Option<u64>, &(String, String))> = self
+            .instances
+            .iter()
+            .filter(|(_, i)| !i.up)
+            .map(|(k, i)| (i.last_up_seq, i.packed_pings.last().map(|(seq, _)| seq), k))
+            .collect();
+        down.sort_unstable();
+        let forget: Vec<(String, String)> = down.into_iter().take(over).map(|(_, _, k)| k.clone()).collect();
+        for k in forget {
+            if let Some(i) = self.instances.remove(&k) {
+                self.bytes = self.bytes.saturating_sub(i.accounted());
+            }
+        }
     }
 }

@@ -30,6 +30,7 @@ pub mod packed;
 mod probes;
 mod samples;
 mod view;
+pub use accounting::MAX_INSTANCES;
 pub use view::Limit;
 pub mod wire;
 
@@ -113,6 +114,9 @@ pub struct InstanceHistory {
     replaced: bool,
     /// Has been in a ping round (an instance first seen by STATS is still new to PING).
     pinged: bool,
+    /// Sequence number of the latest round it answered (0 when unknown, as after a restore):
+    /// who is forgotten first beyond [`MAX_INSTANCES`].
+    last_up_seq: u64,
 }
 
 fn instance_overhead(service: &str, id: &str, version: &str) -> usize {
@@ -334,6 +338,9 @@ impl History {
                 inst.pinged = true;
                 let was_up = inst.up;
                 inst.up = s.rtt_ms.is_some();
+                if inst.up {
+                    inst.last_up_seq = seq;
+                }
                 let first = inst.packed_pings.last().is_none_or(|(last, _)| last != seq);
                 let delta = inst.packed_pings.push(seq, PingValue::new(s.rtt_ms, s.state.code()));
                 (
@@ -511,6 +518,7 @@ impl History {
         self.ledger.push_back(t);
         self.bytes += LEDGER_ENTRY_BYTES;
         self.trim(t.saturating_sub(self.retention_ms).saturating_sub(1));
+        self.forget_beyond_bound();
         self.fit_budget();
     }
 

@@ -307,3 +307,38 @@ fn a_view_of_a_subset_is_the_view_of_the_whole() {
         "the first in order"
     );
 }
+
+#[test]
+fn beyond_its_instance_bound_the_history_forgets_the_instances_down_longest_first() {
+    // A peer answering with a new set of ids every round, beside a fleet of three.
+    let mut h = History::new(3_600_000, usize::MAX);
+    let per_round = MAX_INSTANCES / 2 + 1;
+    for r in 0..3i64 {
+        let mut round: Vec<PingSample> = ["a", "b", "c"]
+            .iter()
+            .map(|id| ping("orders", id, "1", Some(1.0)))
+            .collect();
+        round.extend((0..per_round).map(|i| ping("swarm", &format!("r{r}i{i}"), "1", Some(1.0))));
+        h.ingest_ping(r * 1000, &round);
+        assert!(
+            h.instances().count() <= MAX_INSTANCES,
+            "round {r}: {}",
+            h.instances().count()
+        );
+        assert_eq!(h.bytes(), h.recount(), "round {r}: the forgotten are no longer counted");
+    }
+    let ids: Vec<&str> = h.instances().map(|i| i.id.as_str()).collect();
+    let of_round = |r: &str| ids.iter().filter(|id| id.starts_with(r)).count();
+    assert_eq!(ids.len(), MAX_INSTANCES);
+    assert!(
+        ["a", "b", "c"].iter().all(|id| ids.contains(id)),
+        "the fleet answers: kept"
+    );
+    assert_eq!(of_round("r2"), per_round, "up in the latest round: kept");
+    assert_eq!(
+        of_round("r1"),
+        MAX_INSTANCES - 3 - per_round,
+        "up one round ago: kept while room"
+    );
+    assert_eq!(of_round("r0"), 0, "up longest ago: forgotten first");
+}

@@ -32,8 +32,9 @@ struct Entry {
     print: u64,
 }
 
-/// Hard bound on remembered instances (a hostile fleet cannot grow memory without limit).
-const REGISTRY_LIMIT: usize = 20_000;
+/// Hard bound on remembered instances (a hostile fleet cannot grow memory without limit): the
+/// history's bound, so discovery expects no instance the history has forgotten.
+const REGISTRY_LIMIT: usize = crate::model::history::MAX_INSTANCES;
 
 /// What a reply tells of its instance: it is alive, seen then, at this version.
 fn seen(k: &mut KnownInstance, r: &Reply) {
