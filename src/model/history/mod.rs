@@ -35,6 +35,7 @@ pub use view::Limit;
 pub mod wire;
 
 pub use data::{DataPoint, DataSeries, DATA_POINT_BYTES, MAX_DATA_LEAVES};
+use events::Candidates;
 pub use events::{Event, EventKind};
 pub use probes::{ProbePoint, ProbeSeries, PROBE_POINT_BYTES};
 
@@ -251,24 +252,6 @@ impl History {
         self.events.iter()
     }
 
-    fn event(&mut self, t: i64, kind: EventKind, service: &str, id: &str, title: String, text: String) {
-        let e = Event {
-            t,
-            kind,
-            service: service.to_string(),
-            id: id.to_string(),
-            title,
-            text,
-        };
-        self.bytes += e.bytes();
-        self.events.push_back(e);
-        while self.events.len() > MAX_EVENTS {
-            if let Some(old) = self.events.pop_front() {
-                self.bytes -= old.bytes();
-            }
-        }
-    }
-
     /// Run `f` on the instance's history, created if new: one lookup and no allocation for a
     /// known instance.
     fn with_instance<R>(
@@ -331,6 +314,7 @@ impl History {
         self.ping_rounds += 1;
         // Instances that were up and are in this round (each counted once).
         let (up_before, mut up_and_mentioned) = (self.up, 0);
+        let mut candidates = Candidates::default();
         for s in samples {
             let (service, id, version) = (s.service.as_ref(), s.id.as_ref(), s.version.as_ref());
             let (new_version, created, was_up, first, delta) = self.with_instance((service, id, version), |inst| {
@@ -363,8 +347,11 @@ impl History {
             if baseline {
                 continue;
             }
+            if s.rtt_ms.is_none() && (created || was_up) {
+                candidates.add(service);
+            }
             match (created, was_up, s.rtt_ms.is_some()) {
-                (true, _, true) => self.appeared_new(t, service, id, version),
+                (true, _, true) => self.appeared_new(&mut candidates, t, service, id, version),
                 (false, false, true) => self.event(
                     t,
                     EventKind::Appeared,
@@ -402,57 +389,6 @@ impl History {
             }
         }
         self.close_round(t);
-    }
-
-    fn disappeared(&mut self, t: i64, service: &str, id: &str) {
-        self.event(
-            t,
-            EventKind::Disappeared,
-            service,
-            id,
-            format!("{service} {id} is down"),
-            format!("instance {id} of {service} stopped answering"),
-        );
-    }
-
-    fn appeared_new(&mut self, t: i64, service: &str, id: &str, version: &str) {
-        let replaced = self
-            .instances
-            .values_mut()
-            .filter(|i| i.service == service && i.id != id && !i.up && !i.replaced)
-            .max_by_key(|i| (i.packed_pings.last().map(|(seq, _)| seq), i.id.clone()));
-        match replaced {
-            Some(old) => {
-                old.replaced = true;
-                let (old_id, old_version) = (old.id.clone(), old.version.clone());
-                self.event(
-                    t,
-                    EventKind::Restarted,
-                    service,
-                    id,
-                    format!("{service} restarted"),
-                    format!("instance {id} replaced {old_id} of {service}"),
-                );
-                if !old_version.is_empty() && !version.is_empty() && old_version != version {
-                    self.event(
-                        t,
-                        EventKind::VersionChanged,
-                        service,
-                        id,
-                        format!("{service} version {old_version} → {version}"),
-                        format!("instance {id} ({version}) replaced {old_id} ({old_version}) of {service}"),
-                    );
-                }
-            }
-            None => self.event(
-                t,
-                EventKind::Appeared,
-                service,
-                id,
-                format!("{service} {id} appeared"),
-                format!("new instance {id} of {service} (version {version})"),
-            ),
-        }
     }
 
     /// Record a stats round taken at `t` (ms). A changed `started` of a known instance is a
