@@ -200,20 +200,24 @@ async fn main() -> Result<()> {
         },
         Case {
             name: "info",
-            queries: vec![q(json!({"refId": "A", "queryType": "info"}))],
-            peers: vec![("$SRV.INFO", 60, info_flood)],
+            // Scoped to the flood's service: the flood lands in the round (the worst case) rather
+            // than after the real instances have answered it.
+            queries: vec![q(json!({"refId": "A", "queryType": "info", "service": "wide"}))],
+            peers: vec![("$SRV.INFO", 60, info_flood), ("$SRV.INFO.wide", 60, info_flood)],
             sampling: false,
         },
         Case {
             name: "stats (table, data: leaves, timeseries)",
             queries: vec![
-                q(json!({"refId": "A", "queryType": "stats", "format": "table"})),
-                q(json!({"refId": "B", "queryType": "stats", "format": "instant", "metric": "data:queue.depth"})),
+                q(json!({"refId": "A", "queryType": "stats", "format": "table", "service": "wide"})),
                 q(
-                    json!({"refId": "C", "queryType": "stats", "format": "timeseries", "metric": "request_rate", "live": false}),
+                    json!({"refId": "B", "queryType": "stats", "format": "instant", "metric": "data:queue.depth", "service": "wide"}),
+                ),
+                q(
+                    json!({"refId": "C", "queryType": "stats", "format": "timeseries", "metric": "request_rate", "live": false, "service": "wide"}),
                 ),
             ],
-            peers: vec![("$SRV.STATS", 60, stats_flood)],
+            peers: vec![("$SRV.STATS", 60, stats_flood), ("$SRV.STATS.wide", 60, stats_flood)],
             sampling: true,
         },
         Case {
