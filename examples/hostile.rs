@@ -285,7 +285,8 @@ async fn main() -> Result<()> {
         "Command: `cargo run --release --example hostile` (also run by `bash scripts/bench.sh`). 3 real Rust \
          instances; for each query type a fresh plugin process answers {queries} calls of its queries while hostile \
          peers reply within every field bound (10 000 PING replies with 1 KiB of metadata each, a new set every \
-         round; 60 INFO or STATS replies of 1 000 endpoints with custom data; request and probe replies of 8 000 keys \
+         round; 60 INFO or STATS replies of 1 000 endpoints with custom data, to queries scoped to their service so \
+         that they land in the round; request and probe replies of 8 000 keys \
          or 1 MB of nested JSON), and the same calls without them (baseline, same run). Idle = RSS after one normal \
          answer; peak = `VmHWM`.\n"
     );
