@@ -21,7 +21,8 @@
 //! - [`model::history`]: samples per instance and endpoint under retention and a hard memory
 //!   bound; event detection (appeared, disappeared, restarted, version changed); the compact
 //!   messages (`wire`) a shared history stores one round in, and the checkpoints
-//!   (`checkpoint`) that hold a whole history.
+//!   (`checkpoint`) that hold a whole history; the `HistoryView` a query copies, packed, and
+//!   unpacks one instance at a time.
 //! - [`model::key`]: the `(service, id)` key of an instance, looked up by borrowed strings.
 //! - [`model::rate`]: the one rule for rates of STATS counters over an interval.
 //! - [`model::shapes`]: rounds and replies to instant frames (`numeric-long`, `table`).

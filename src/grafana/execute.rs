@@ -6,7 +6,7 @@ use bytes::Bytes;
 
 use crate::grafana::protocol::ErrorSource;
 use crate::model::frames::{Frame, FrameError, Notice, Severity};
-use crate::model::history::{self, History};
+use crate::model::history::{self, HistoryView};
 use crate::model::micro::Verb;
 use crate::model::query::{Aggregate, BadQuery, Format, Query, QueryType, Window, DATA_METRIC};
 use crate::model::settings::{Probe, SettingsError};
@@ -251,7 +251,7 @@ async fn execute_history(q: &Query, conn: &Connection) -> Result<Vec<Frame>, Que
         (None, _) => (Vec::new(), Vec::new()),
     };
     let fresh_notices = round.as_ref().map(|r| shapes::round_notices(r)).unwrap_or_default();
-    let build = |h: Option<&History>| {
+    let build = |h: Option<&HistoryView>| {
         let src = timeseries::Source {
             round_notices: &fresh_notices,
             history: h,
@@ -291,8 +291,8 @@ async fn execute_history(q: &Query, conn: &Connection) -> Result<Vec<Frame>, Que
         });
     // `events` reads the events alone: no instance is copied for it.
     let keep = |service: &str, id: &str| q.query_type != QueryType::Events && q.scope.contains(service, id);
-    let copy = sampler.map(|s| s.with_history(|h| h.subset(view_from, keep, limit)));
-    let view = copy.map(|h| h.into_view(view_from));
+    let reads = timeseries::reads(q);
+    let view = sampler.map(|s| s.with_history(|h| h.subset(view_from, keep, limit, reads)));
     let mut frames = build(view.as_ref());
     for text in store_notices {
         crate::grafana::stream::add_notice(

@@ -274,7 +274,7 @@ impl Sampler {
     }
 
     /// Read the history (the lock is held while `f` runs: only copy out of it, for example with
-    /// [`History::view`], and build anything from the copy).
+    /// [`History::subset`], and build anything from the copy).
     pub fn with_history<R>(&self, f: impl FnOnce(&History) -> R) -> R {
         f(&lock(&self.shared.history))
     }

@@ -66,9 +66,6 @@ impl History {
 
     /// Live samples (ping and endpoint points).
     pub fn samples(&self) -> usize {
-        if let Some(n) = self.whole_samples {
-            return n;
-        }
         self.instances
             .values()
             .map(|i| {

@@ -6,9 +6,10 @@
 //! Per instance (`service`, `id`) one [`InstanceHistory`] holds its ping samples and, per
 //! endpoint, its stats samples *packed* ([`packed`], [`codecs`]): each sample is stored with its
 //! round's sequence number and coded against the one before, so a steady ping series costs
-//! about two bytes per sample and an endpoint series a few. A [`History::view`] unpacks what a
-//! query reads into plain [`PingPoint`]s and [`EndpointPoint`]s with their times. Custom data
-//! leaves and probe results are kept unpacked.
+//! about two bytes per sample and an endpoint series a few. A query copies what it reads, still
+//! packed, into a [`HistoryView`] ([`History::subset`]), which unpacks one instance at a time
+//! into plain [`PingPoint`]s and [`EndpointPoint`]s with their times. Custom data leaves and
+//! probe results are kept unpacked.
 //!
 //! The bound is on *accounted bytes*: the heap of the packed series, the unpacked points, a
 //! fixed overhead per instance and endpoint (struct, map node, names), events, and one ledger
@@ -31,7 +32,7 @@ mod probes;
 mod samples;
 mod view;
 pub use accounting::MAX_INSTANCES;
-pub use view::Limit;
+pub use view::{HistoryView, InstanceView, Limit, Reads};
 pub mod wire;
 
 pub use data::{DataPoint, DataSeries, DATA_POINT_BYTES, MAX_DATA_LEAVES};
@@ -96,10 +97,6 @@ pub struct InstanceHistory {
     pub id: String,
     /// Latest version seen.
     pub version: String,
-    /// Ping samples with their times: filled in a [`History::view`] (the store keeps them packed).
-    pub pings: VecDeque<PingPoint>,
-    /// Stats samples per endpoint with their times: filled in a [`History::view`].
-    pub endpoints: BTreeMap<String, VecDeque<EndpointPoint>>,
     /// The store's ping samples, packed, by round sequence number.
     packed_pings: Packed<PingValue>,
     /// The store's stats samples per endpoint, packed.
@@ -156,10 +153,6 @@ pub struct History {
     /// Latest round time dropped to stay under the budget.
     truncated_through: Option<i64>,
     dropped_samples: u64,
-    /// In a [`History::view`]: the samples of the whole history.
-    whole_samples: Option<usize>,
-    /// In a [`History::subset`] with a limit: instances of the scope left out.
-    left_out: usize,
     /// Probe results by probe name.
     probes: ProbeSeries,
 }
@@ -179,8 +172,6 @@ impl History {
             up: 0,
             truncated_through: None,
             dropped_samples: 0,
-            whole_samples: None,
-            left_out: 0,
             probes: ProbeSeries::new(),
         }
     }
@@ -208,11 +199,6 @@ impl History {
 
     pub fn retention_ms(&self) -> i64 {
         self.retention_ms
-    }
-
-    /// Instances of the query's scope a limited [`History::subset`] left out.
-    pub fn left_out(&self) -> usize {
-        self.left_out
     }
 
     /// Samples dropped to stay under the budget (not counting retention).

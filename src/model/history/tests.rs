@@ -288,21 +288,39 @@ fn a_view_of_a_subset_is_the_view_of_the_whole() {
         h.ingest_stats(i * 1000, &[stats("a", 0, i as u64 * 10)]);
     }
     let keep = |service: &str, _: &str| service == "orders";
-    let direct = h.view(20_000, keep);
-    let via_copy = h.subset(20_000, keep, None).view(20_000, |_, _| true);
-    assert_eq!(format!("{direct:?}"), format!("{via_copy:?}"));
-    let taken_apart = h.subset(20_000, keep, None).into_view(20_000);
-    assert_eq!(format!("{direct:?}"), format!("{taken_apart:?}"));
-    assert_eq!(via_copy.samples(), h.samples(), "counts stay the whole history's");
+    let (all, part) = (h.view(20_000, |_, _| true), h.view(20_000, keep));
+    let of_orders = |v: &HistoryView| -> Vec<String> {
+        v.instances()
+            .filter(|i| i.service == "orders")
+            .map(|i| format!("{i:?}"))
+            .collect()
+    };
+    assert_eq!(part.instances().count(), 1);
+    assert_eq!(of_orders(&part), of_orders(&all));
+    assert_eq!(part.samples(), h.samples(), "counts stay the whole history's");
+    // Only what a query reads is copied.
+    let pings = Reads {
+        pings: true,
+        ..Reads::NONE
+    };
+    let pings_only = h.subset(20_000, keep, None, pings);
+    let (a, whole_a) = (
+        pings_only.instance("orders", "a").unwrap(),
+        all.instance("orders", "a").unwrap(),
+    );
+    assert_eq!(a.pings, whole_a.pings);
+    assert_eq!(a.pings.len(), 31, "from 20 s on, and the point before");
+    assert!(!whole_a.endpoints.is_empty());
+    assert!(a.endpoints.is_empty() && a.data.is_empty() && pings_only.events().count() == 0);
     let one = Limit {
         series: 1,
         per_endpoint: false,
     };
-    let limited = h.subset(20_000, |_, _| true, Some(one));
+    let limited = h.subset(20_000, |_, _| true, Some(one), Reads::ALL);
     assert_eq!(limited.instances().count(), 1);
     assert_eq!(limited.left_out(), 1);
     assert_eq!(
-        limited.instances().next().map(|i| i.service.as_str()),
+        limited.instances().next().map(|i| i.service),
         Some("billing"),
         "the first in order"
     );

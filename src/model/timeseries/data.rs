@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use super::{endpoint_series, frames, Agg, Extra, Raw, Source};
+use super::{endpoint_series, frames, Agg, Raw, Source};
 use crate::model::custom_data::over_bound_notice;
 use crate::model::frames::{FieldConfig, Frame};
 use crate::model::history::{StatsSample, MAX_DATA_LEAVES};
@@ -13,7 +13,7 @@ use crate::model::rate;
 /// (t_ms, value, segment) of one leaf.
 type Point = (i64, f64, i64);
 /// Per (service, id, endpoint): the raw points in the window, and the last point before the fresh one.
-type LeafSeries = BTreeMap<(String, String, String), (Vec<Raw>, Option<Point>)>;
+type LeafSeries<'a> = BTreeMap<(&'a str, &'a str, &'a str), (Vec<Raw>, Option<Point>)>;
 
 /// The time series of the query's data leaf.
 pub fn timeseries(q: &Query, w: &Window, src: &Source<'_>, fresh: &[StatsSample]) -> Vec<Frame> {
@@ -34,10 +34,10 @@ pub fn timeseries(q: &Query, w: &Window, src: &Source<'_>, fresh: &[StatsSample]
         }
     };
     let mut by = LeafSeries::new();
-    let mut segments: BTreeMap<(String, String), (Option<i64>, u32)> = BTreeMap::new();
+    let mut segments: BTreeMap<(&str, &str), (Option<i64>, u32)> = BTreeMap::new();
     if let Some(h) = src.history {
-        for i in h.instances().filter(|i| q.scope.contains(&i.service, &i.id)) {
-            segments.insert((i.service.clone(), i.id.clone()), (i.started, i.segment));
+        for i in h.instances().filter(|i| q.scope.contains(i.service, i.id)) {
+            segments.insert((i.service, i.id), (i.started, i.segment));
             for ((endpoint, _), points) in i.data.iter().filter(|((e, p), _)| p == path && wanted(e)) {
                 let mut raw = Vec::new();
                 let mut prev: Option<Point> = None;
@@ -48,7 +48,7 @@ pub fn timeseries(q: &Query, w: &Window, src: &Source<'_>, fresh: &[StatsSample]
                     }
                     prev = Some(cur);
                 }
-                by.insert((i.service.clone(), i.id.clone(), endpoint.clone()), (raw, prev));
+                by.insert((i.service, i.id, endpoint), (raw, prev));
             }
         }
     }
@@ -56,7 +56,7 @@ pub fn timeseries(q: &Query, w: &Window, src: &Source<'_>, fresh: &[StatsSample]
     if src.fresh {
         for s in fresh.iter().filter(|s| q.scope.contains(&s.service, &s.id)) {
             let (known, segment) = segments
-                .get(&(s.service.clone(), s.id.clone()))
+                .get(&(s.service.as_str(), s.id.as_str()))
                 .copied()
                 .unwrap_or((None, 0));
             let restarted = matches!((known, s.started), (Some(a), Some(b)) if a != b);
@@ -68,18 +68,19 @@ pub fn timeseries(q: &Query, w: &Window, src: &Source<'_>, fresh: &[StatsSample]
                     continue;
                 };
                 let cur = (src.now_ms, value, i64::from(segment + u32::from(restarted)));
-                let entry = by.entry((s.service.clone(), s.id.clone(), e.name.clone())).or_default();
+                let entry = by.entry((&s.service, &s.id, &e.name)).or_default();
                 let raw = point(entry.1, cur);
                 entry.0.push(raw);
             }
         }
     }
-    let series = endpoint_series(by);
+    let (series, mut extra) = endpoint_series(q, by);
     let notices = if over.is_empty() {
         Vec::new()
     } else {
         vec![over_bound_notice(&over)]
     };
     let config = FieldConfig::unit(if counter { "cps" } else { "short" });
-    frames(q, src, w, series, Agg::Ratio, config, Extra { notices, hidden: 0 })
+    extra.notices = notices;
+    frames(q, src, w, series, Agg::Ratio, config, extra)
 }

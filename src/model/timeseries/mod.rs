@@ -28,8 +28,8 @@ use serde_json::json;
 
 use crate::model::aggregate::{Group, Part};
 use crate::model::frames::{Field, FieldConfig, Frame, FrameMeta, Notice, Severity, Values, TABLE, TIMESERIES_MULTI};
-use crate::model::history::{EndpointPoint, History, PingSample, StatsSample};
-use crate::model::query::{Aggregate, Query, Window};
+use crate::model::history::{EndpointPoint, HistoryView, PingSample, Reads, StatsSample};
+use crate::model::query::{Aggregate, Query, QueryType, Window, DATA_METRIC};
 use crate::model::rate;
 use crate::model::shapes::{bytes_text, ratio_config, up_config};
 use crate::model::state::{state_config, State};
@@ -38,7 +38,7 @@ use crate::model::state::{state_config, State};
 #[derive(Clone, Copy, Debug)]
 pub struct Source<'a> {
     /// `None` when the sampler is off.
-    pub history: Option<&'a History>,
+    pub history: Option<&'a HistoryView>,
     /// Sampler period.
     pub period_ms: Option<i64>,
     /// Time of the fresh sample (Unix ms).
@@ -50,6 +50,23 @@ pub struct Source<'a> {
     pub fresh: bool,
     /// What the fresh round skipped or cut ([`crate::model::shapes::round_notices`]).
     pub round_notices: &'a [Notice],
+}
+
+/// What the builders of `q` read of the history: a query's copy holds nothing else.
+pub fn reads(q: &Query) -> Reads {
+    let only = |part: fn(&mut Reads)| {
+        let mut r = Reads::NONE;
+        part(&mut r);
+        r
+    };
+    match q.query_type {
+        QueryType::Ping | QueryType::Services | QueryType::Slo => only(|r| r.pings = true),
+        QueryType::Stats if q.metric == DATA_METRIC => only(|r| r.data = true),
+        QueryType::Stats => only(|r| r.endpoints = true),
+        QueryType::Events => only(|r| r.events = true),
+        QueryType::Probe => only(|r| r.probes = true),
+        QueryType::Info | QueryType::Request => Reads::NONE,
+    }
 }
 
 /// How the points of one bucket combine.
@@ -205,7 +222,7 @@ pub fn history_notices(src: &Source<'_>, w: &Window) -> Vec<Notice> {
 }
 
 /// Per (service, id, endpoint): raw points and the latest stored point before "now".
-type EndpointSeries = BTreeMap<(String, String, String), (Vec<Raw>, Option<EndpointPoint>)>;
+type EndpointSeries<'a> = BTreeMap<(&'a str, &'a str, &'a str), (Vec<Raw>, Option<EndpointPoint>)>;
 
 struct Series {
     labels: BTreeMap<String, String>,
@@ -243,7 +260,10 @@ fn frames(
     } = extra;
     let step = step(w, src.period_ms);
     let mut series = combine(q, series, step, agg);
-    let (mut points, before) = (0usize, series.len() + hidden + src.history.map_or(0, History::left_out));
+    let (mut points, before) = (
+        0usize,
+        series.len() + hidden + src.history.map_or(0, HistoryView::left_out),
+    );
     let mut cut = false;
     series.retain(|s| {
         points = points.saturating_add(s.points.len());
@@ -316,7 +336,7 @@ pub fn ping(q: &Query, w: &Window, src: &Source<'_>, fresh: &[PingSample]) -> Ve
     };
     let mut by: BTreeMap<(&str, &str), Vec<Raw>> = BTreeMap::new();
     if let Some(h) = src.history {
-        for i in h.instances().filter(|i| q.scope.contains(&i.service, &i.id)) {
+        for i in h.instances().filter(|i| q.scope.contains(i.service, i.id)) {
             let raw: Vec<Raw> = i
                 .pings
                 .iter()
@@ -324,7 +344,7 @@ pub fn ping(q: &Query, w: &Window, src: &Source<'_>, fresh: &[PingSample]) -> Ve
                 .map(|p| point(p.t, p.rtt().map(f64::from), p.state()))
                 .collect();
             if !raw.is_empty() {
-                by.insert((&i.service, &i.id), raw);
+                by.insert((i.service, i.id), raw);
             }
         }
     }
@@ -336,11 +356,7 @@ pub fn ping(q: &Query, w: &Window, src: &Source<'_>, fresh: &[PingSample]) -> Ve
         }
     }
     // One series per instance: labels only for the series the answer can show.
-    let shown = if q.aggregate == Aggregate::None {
-        MAX_SERIES
-    } else {
-        usize::MAX
-    };
+    let shown = shown(q);
     let hidden = by.len().saturating_sub(shown);
     let series = by
         .into_iter()
@@ -381,16 +397,16 @@ pub(crate) fn rounds_per_service<'a>(
     let mut by: BTreeMap<&str, BTreeMap<i64, At<'_>>> = BTreeMap::new();
     let in_scope = |service: &str| q.scope.service.as_deref().is_none_or(|s| s == service);
     if let Some(h) = src.history {
-        for i in h.instances().filter(|i| in_scope(&i.service)) {
+        for i in h.instances().filter(|i| in_scope(i.service)) {
             for p in i
                 .pings
                 .iter()
                 .filter(|p| p.t >= from_ms && p.t <= w.to_ms && p.t < src.now_ms)
             {
-                let at = by.entry(&i.service).or_default().entry(p.t).or_default();
+                let at = by.entry(i.service).or_default().entry(p.t).or_default();
                 if p.rtt().is_some() {
                     at.up += 1;
-                    at.versions.insert(&i.version);
+                    at.versions.insert(i.version);
                 } else {
                     at.down += 1;
                 }
@@ -451,15 +467,38 @@ fn interval(metric: &str, prev: &EndpointPoint, cur: &EndpointPoint) -> Raw {
     }
 }
 
-/// Series of the (service, id, endpoint) keys that have points, labelled by them.
-fn endpoint_series<T>(by: BTreeMap<(String, String, String), (Vec<Raw>, T)>) -> Vec<Series> {
-    by.into_iter()
-        .filter(|(_, (raw, _))| !raw.is_empty())
-        .map(|((service, id, endpoint), (raw, _))| Series {
-            labels: labels(&[("service", &service), ("id", &id), ("endpoint", &endpoint)]),
-            raw,
-        })
-        .collect()
+/// How many of `n` series a query can show: all of them when an aggregate combines them (the
+/// combined series are bounded later), else [`MAX_SERIES`].
+fn shown(q: &Query) -> usize {
+    if q.aggregate == Aggregate::None {
+        MAX_SERIES
+    } else {
+        usize::MAX
+    }
+}
+
+/// Series of the (service, id, endpoint) keys that have points, labelled by them: labels only
+/// for the series the answer can show; [`Extra`] counts the others.
+fn endpoint_series<T>(q: &Query, by: BTreeMap<(&str, &str, &str), (Vec<Raw>, T)>) -> (Vec<Series>, Extra) {
+    let with_points = by.into_iter().filter(|(_, (raw, _))| !raw.is_empty());
+    let (mut series, mut hidden) = (Vec::new(), 0usize);
+    for ((service, id, endpoint), (raw, _)) in with_points {
+        if series.len() < shown(q) {
+            series.push(Series {
+                labels: labels(&[("service", service), ("id", id), ("endpoint", endpoint)]),
+                raw,
+            });
+        } else {
+            hidden += 1;
+        }
+    }
+    (
+        series,
+        Extra {
+            hidden,
+            ..Extra::default()
+        },
+    )
 }
 
 /// `stats` as time series: one series per instance and endpoint.
@@ -467,10 +506,10 @@ pub fn stats(q: &Query, w: &Window, src: &Source<'_>, fresh: &[StatsSample]) -> 
     let metric = q.metric;
     let wanted = |e: &str| q.endpoint.as_deref().is_none_or(|x| x == e);
     let mut by = EndpointSeries::new();
-    let mut started: BTreeMap<(String, String), (Option<i64>, u32)> = BTreeMap::new();
+    let mut started: BTreeMap<(&str, &str), (Option<i64>, u32)> = BTreeMap::new();
     if let Some(h) = src.history {
-        for i in h.instances().filter(|i| q.scope.contains(&i.service, &i.id)) {
-            started.insert((i.service.clone(), i.id.clone()), (i.started, i.segment));
+        for i in h.instances().filter(|i| q.scope.contains(i.service, i.id)) {
+            started.insert((i.service, i.id), (i.started, i.segment));
             for (name, points) in i.endpoints.iter().filter(|(n, _)| wanted(n)) {
                 let mut raw = Vec::new();
                 let mut prev: Option<&EndpointPoint> = None;
@@ -483,14 +522,14 @@ pub fn stats(q: &Query, w: &Window, src: &Source<'_>, fresh: &[StatsSample]) -> 
                     }
                     prev = Some(p);
                 }
-                by.insert((i.service.clone(), i.id.clone(), name.clone()), (raw, prev.copied()));
+                by.insert((i.service, i.id, name), (raw, prev.copied()));
             }
         }
     }
     if src.fresh {
         for s in fresh.iter().filter(|s| q.scope.contains(&s.service, &s.id)) {
             let (known_started, segment) = started
-                .get(&(s.service.clone(), s.id.clone()))
+                .get(&(s.service.as_str(), s.id.as_str()))
                 .copied()
                 .unwrap_or((None, 0));
             let restarted = matches!((known_started, s.started), (Some(a), Some(b)) if a != b);
@@ -502,7 +541,7 @@ pub fn stats(q: &Query, w: &Window, src: &Source<'_>, fresh: &[StatsSample]) -> 
                     processing_ns: e.processing_ns,
                     segment: segment + u32::from(restarted),
                 };
-                let entry = by.entry((s.service.clone(), s.id.clone(), e.name.clone())).or_default();
+                let entry = by.entry((&s.service, &s.id, &e.name)).or_default();
                 let raw = match &entry.1 {
                     Some(prev) => interval(metric, prev, &cur),
                     None => Raw::null(cur.t),
@@ -511,13 +550,13 @@ pub fn stats(q: &Query, w: &Window, src: &Source<'_>, fresh: &[StatsSample]) -> 
             }
         }
     }
-    let series = endpoint_series(by);
+    let (series, extra) = endpoint_series(q, by);
     let config = match metric {
         "error_ratio" => ratio_config(),
         "average_processing_time" => FieldConfig::unit("ms"),
         _ => FieldConfig::unit("reqps"),
     };
-    frames(q, src, w, series, Agg::Ratio, config, Extra::default())
+    frames(q, src, w, series, Agg::Ratio, config, extra)
 }
 
 /// `events`: what the sampler observed within the window, as an annotation-ready table.

@@ -23,14 +23,14 @@ pub fn percentile(values: &mut [f64], p: f64) -> Option<f64> {
 pub fn rtt_p95(q: &Query, w: &Window, src: &Source<'_>, fresh: &[PingSample]) -> Frame {
     let mut by: BTreeMap<(String, String), (String, Vec<f64>)> = BTreeMap::new();
     if let Some(h) = src.history {
-        for i in h.instances().filter(|i| q.scope.contains(&i.service, &i.id)) {
+        for i in h.instances().filter(|i| q.scope.contains(i.service, i.id)) {
             let rtts: Vec<f64> = i
                 .pings
                 .iter()
                 .filter(|p| w.contains(p.t) && p.t < src.now_ms)
                 .filter_map(|p| p.rtt().map(f64::from))
                 .collect();
-            by.insert((i.service.clone(), i.id.clone()), (i.version.clone(), rtts));
+            by.insert((i.service.to_string(), i.id.to_string()), (i.version.to_string(), rtts));
         }
     }
     if src.fresh {

@@ -141,7 +141,7 @@ pub fn timeseries(q: &Query, w: &Window, src: &Source<'_>, fresh: &[PingSample])
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::history::History;
+    use crate::model::history::{History, HistoryView};
     use crate::model::state::State;
 
     fn query(json: &str) -> Query {
@@ -158,7 +158,7 @@ mod tests {
         }
     }
 
-    fn src(h: &History) -> Source<'_> {
+    fn src(h: &HistoryView) -> Source<'_> {
         Source {
             history: Some(h),
             period_ms: Some(60_000),

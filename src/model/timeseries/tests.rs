@@ -4,7 +4,7 @@
 #![cfg(test)]
 
 use super::*;
-use crate::model::history::EndpointSample;
+use crate::model::history::{EndpointSample, History, HistoryView};
 use crate::model::query::QueryType;
 use crate::model::state::State;
 
@@ -47,7 +47,7 @@ fn counters(id: &str, started: i64, requests: u64, errors: u64, proc_ms: u64) ->
     }
 }
 
-fn src(h: Option<&History>, now: i64) -> Source<'_> {
+fn src(h: Option<&HistoryView>, now: i64) -> Source<'_> {
     Source {
         history: h,
         period_ms: Some(1000),
@@ -290,7 +290,7 @@ fn frames_from_a_view_equal_frames_from_the_whole_history() {
             .sum();
         assert!(copied < h.samples(), "{json}: the view copied everything");
         assert_eq!(view.samples(), h.samples(), "{json}: counts are the whole history's");
-        let build = |h: &History| match q.query_type {
+        let build = |h: &HistoryView| match q.query_type {
             QueryType::Events => vec![events(&q, &w, &src(Some(h), 61_000))],
             QueryType::Services => services(&q, &w, &src(Some(h), 61_000), &[]),
             QueryType::Stats => stats(&q, &w, &src(Some(h), 61_000), &[]),
