@@ -441,3 +441,70 @@ impl Stream for Plugin {
         }))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::frames::{Field, Values};
+
+    /// A frame of `mib` MiB of Arrow (one float column).
+    fn frame(ref_id: &str, mib: usize) -> Frame {
+        Frame::new("big", ref_id).with_field(Field::new("v", Values::Float64(vec![1.5; (mib << 20) / 8])))
+    }
+
+    /// A frame that cannot be encoded (its columns differ in length).
+    fn broken(ref_id: &str) -> Frame {
+        Frame::new("broken", ref_id)
+            .with_field(Field::new("a", Values::Float64(vec![1.0])))
+            .with_field(Field::new("b", Values::Float64(vec![1.0, 2.0])))
+    }
+
+    #[test]
+    fn encoding_a_ref_id_stops_at_its_net_and_answers_an_error_on_it() {
+        let call = AtomicUsize::new(0);
+        assert!(matches!(
+            encode(vec![broken("A")], &call),
+            Err(QueryError {
+                kind: QueryErrorKind::Frame(_),
+                ..
+            })
+        ));
+        // Past the net, the frames after it are never encoded: the broken one is not reached.
+        let frames = vec![frame("A", 10), frame("A", 10), frame("A", 10), broken("A")];
+        let e = encode(frames, &call).unwrap_err();
+        assert_eq!(e.ref_id, "A");
+        assert!(
+            e.kind.to_string().contains(&format!("{} MiB", MAX_ENCODED_BYTES >> 20)),
+            "{e}"
+        );
+        assert_eq!(
+            call.load(Ordering::Relaxed),
+            0,
+            "a refId past its net adds nothing to the call"
+        );
+    }
+
+    #[test]
+    fn the_ref_ids_of_one_call_share_its_net() {
+        let call = AtomicUsize::new(0);
+        let a = encode(vec![frame("A", 20)], &call).unwrap();
+        let a_bytes: usize = a.iter().map(Vec::len).sum();
+        assert_eq!(call.load(Ordering::Relaxed), a_bytes);
+        let e = encode(vec![frame("B", 20)], &call).unwrap_err();
+        assert_eq!(e.ref_id, "B");
+        assert!(e.kind.to_string().contains("queries of one request"), "{e}");
+        assert_eq!(
+            call.load(Ordering::Relaxed),
+            a_bytes,
+            "the refId refused is not counted"
+        );
+        // What is left of the call's net still answers a smaller refId.
+        assert!(encode(vec![frame("C", 4)], &call).is_ok());
+        let r = data_response(Ok(vec![frame("D", 20)]), None, &call);
+        assert!(
+            r.frames.is_empty() && r.status == 400 && !r.error.is_empty(),
+            "{}",
+            r.error
+        );
+    }
+}

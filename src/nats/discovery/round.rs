@@ -401,14 +401,13 @@ impl Collect {
             Ok(mut reply) if self.scope.contains(&reply.name, &reply.id) => {
                 // Metadata is shown by `info` only: a PING or STATS round of thousands of
                 // instances does not keep up to 4 KiB of it per instance and endpoint.
-                if self.verb != Verb::Info {
-                    reply.metadata = Default::default();
-                    reply.endpoints.iter_mut().for_each(|e| e.metadata = Default::default());
-                }
                 if self.slim {
                     reply.metadata = Default::default();
                     reply.endpoints = Vec::new();
                     reply.description = String::new();
+                } else if self.verb != Verb::Info {
+                    reply.metadata = Default::default();
+                    reply.endpoints.iter_mut().for_each(|e| e.metadata = Default::default());
                 }
                 let print = self.seen.print(&reply.name, &reply.id);
                 if !self.seen.insert_print(print) {
@@ -467,4 +466,67 @@ fn ms(d: Duration) -> f64 {
 /// Field bounds applied, as metric labels.
 fn limit_labels(limited: &BTreeMap<Limit, u64>) -> Vec<(&'static str, u64)> {
     limited.iter().map(|(l, n)| (l.name(), *n)).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A STATS reply of `endpoints` endpoints with metadata, a description and custom data.
+    fn wide_stats(endpoints: usize) -> Vec<u8> {
+        let endpoints: Vec<serde_json::Value> = (0..endpoints)
+            .map(|e| {
+                serde_json::json!({"name": format!("e{e}"), "subject": format!("wide.{e}"), "num_requests": e,
+                    "num_errors": 0, "processing_time": 10, "average_processing_time": 1,
+                    "metadata": {"k": "v"}, "data": {"depth": e}})
+            })
+            .collect();
+        serde_json::json!({"type": "io.nats.micro.v1.stats_response", "name": "wide", "id": "w1",
+            "version": "1.2.3", "description": "d".repeat(4000), "metadata": {"k": "v".repeat(1000)},
+            "started": "2026-01-01T00:00:00Z", "endpoints": endpoints})
+        .to_string()
+        .into_bytes()
+    }
+
+    #[test]
+    fn a_slim_round_keeps_who_answered_and_nothing_else() {
+        let payload = wide_stats(1000);
+        let mut whole = Collect::new(Verb::Stats, Scope::all(), Prints::new());
+        whole.take(&payload, Duration::ZERO);
+        let mut slim = Collect::new(Verb::Stats, Scope::all(), Prints::new());
+        slim.slim = true;
+        slim.take(&payload, Duration::ZERO);
+        let r = &slim.replies[0].reply;
+        assert_eq!(
+            (r.name.as_str(), r.id.as_str(), r.version.as_str()),
+            ("wide", "w1", "1.2.3")
+        );
+        assert!(r.endpoints.is_empty() && r.metadata.is_empty() && r.description.is_empty());
+        assert_eq!(whole.replies[0].reply.endpoints.len(), 1000);
+        assert!(
+            slim.held * 100 < whole.held,
+            "slim {} vs whole {}",
+            slim.held,
+            whole.held
+        );
+        assert_eq!(
+            slim.bytes,
+            payload.len() as u64,
+            "the payload still counts in the round's bytes"
+        );
+    }
+
+    #[test]
+    fn unparsed_payloads_count_in_their_connection_until_dropped() {
+        let counter = Arc::new(AtomicU64::new(0));
+        let (a, total) = Unparsed::new(Bytes::from(vec![b'x'; 100]), &counter);
+        assert_eq!(total, 100);
+        let (b, total) = Unparsed::new(Bytes::from(vec![b'y'; 50]), &counter);
+        assert_eq!(total, 150, "every round of the connection adds to the same count");
+        drop(a);
+        assert_eq!(counter.load(Ordering::Relaxed), 50);
+        assert_eq!(&b.payload[..], &[b'y'; 50][..]);
+        drop(b);
+        assert_eq!(counter.load(Ordering::Relaxed), 0);
+    }
 }
