@@ -2,7 +2,8 @@
 
 use std::collections::BTreeMap;
 
-use super::{endpoint_series, frames, Agg, Raw, Source};
+use super::stats::endpoint_series;
+use super::{frames, Agg, Raw, Source};
 use crate::model::custom_data::over_bound_notice;
 use crate::model::frames::{FieldConfig, Frame};
 use crate::model::history::{StatsSample, MAX_DATA_LEAVES};

@@ -4,7 +4,7 @@
 #![cfg(test)]
 
 use super::*;
-use crate::model::history::{EndpointSample, History, HistoryView};
+use crate::model::history::{EndpointSample, History, HistoryView, StatsSample};
 use crate::model::query::QueryType;
 use crate::model::state::State;
 
