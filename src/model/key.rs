@@ -120,9 +120,13 @@ impl Prints {
     }
 }
 
+/// A map by fingerprint ([`Prints::print`]): the fingerprint, already a keyed hash, is used as
+/// its own hash. The values must hold their `(service, id)` to tell the rare collision.
+pub type ByPrint<V> = std::collections::HashMap<u64, V, BuildHasherDefault<AsIs>>;
+
 /// Hashes a fingerprint, already a keyed hash, as it is.
 #[derive(Default)]
-struct AsIs(u64);
+pub struct AsIs(u64);
 
 impl Hasher for AsIs {
     fn finish(&self) -> u64 {

@@ -1,10 +1,9 @@
 //! The instances one connection has seen: who a round should expect in a scope (for the early stop), who is down (known, silent, within retention), bounded in size.
 //!
 //! A round of 10 000 replies passes through here several times (expected, missing, record,
-//! retire), so every look-up is by borrowed strings and a key is allocated only for an instance
-//! seen for the first time.
+//! retire), so every look-up is by fingerprint, and an instance's names are stored once, in its
+//! entry (the map's key is the fingerprint).
 
-use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -12,14 +11,16 @@ use chrono::{DateTime, Utc};
 
 use super::lock;
 use crate::model::history::PingSample;
-use crate::model::key::{self, Prints};
+use crate::model::key::{ByPrint, Prints};
 use crate::model::micro::Scope;
 use crate::model::observed::{KnownInstance, Reply};
 
 /// Instances seen on one connection: the expected set of a round and the memory of who is down.
 #[derive(Debug, Default)]
 pub struct Registry {
-    known: Mutex<HashMap<(String, String), Entry>>,
+    /// By fingerprint; an instance whose fingerprint another holds (odds of about 10⁻¹¹ for
+    /// 10 000 instances, and replies cannot aim at one) is not remembered.
+    known: Mutex<ByPrint<Entry>>,
     /// The key of every fingerprint here: of the entries, of each round's expected set and of
     /// the set of who answered it (made with [`Registry::answered`]).
     prints: Prints,
@@ -87,12 +88,17 @@ impl Registry {
         let mut known = lock(&self.known);
         for r in replies {
             let (name, id) = (r.reply.name.as_str(), r.reply.id.as_str());
-            if let Some(e) = known.get_mut(key::of(&(name, id))) {
-                seen(&mut e.instance, r);
-            } else if known.len() < REGISTRY_LIMIT {
-                let mut e = self.entry(name, id, "", r.received);
-                seen(&mut e.instance, r);
-                known.insert((name.to_string(), id.to_string()), e);
+            let print = self.prints.print(name, id);
+            let room = known.len() < REGISTRY_LIMIT;
+            match known.get_mut(&print) {
+                Some(e) if e.is(name, id) => seen(&mut e.instance, r),
+                Some(_) => {}
+                None if room => {
+                    let mut e = self.entry(print, name, id, "", r.received);
+                    seen(&mut e.instance, r);
+                    known.insert(print, e);
+                }
+                None => {}
             }
         }
         let horizon = now - chrono::Duration::from_std(retention).unwrap_or(chrono::Duration::MAX);
@@ -117,7 +123,8 @@ impl Registry {
         for s in samples {
             let (service, id, version) = (s.service.as_ref(), s.id.as_ref(), s.version.as_ref());
             let room = known.len() < REGISTRY_LIMIT;
-            match (known.get_mut(key::of(&(service, id))), s.rtt_ms.is_some()) {
+            let print = self.prints.print(service, id);
+            match (known.get_mut(&print).filter(|e| e.is(service, id)), s.rtt_ms.is_some()) {
                 (Some(e), answered) => {
                     let k = &mut e.instance;
                     k.alive = answered;
@@ -129,8 +136,8 @@ impl Registry {
                     }
                 }
                 (None, true) if room => {
-                    let e = self.entry(service, id, version, t);
-                    known.insert((service.to_string(), id.to_string()), e);
+                    let e = self.entry(print, service, id, version, t);
+                    known.entry(print).or_insert(e);
                 }
                 _ => {}
             }
@@ -144,10 +151,10 @@ impl Registry {
         v
     }
 
-    /// A new entry: alive, seen at `t`.
-    fn entry(&self, name: &str, id: &str, version: &str, t: DateTime<Utc>) -> Entry {
+    /// A new entry of fingerprint `print`: alive, seen at `t`.
+    fn entry(&self, print: u64, name: &str, id: &str, version: &str, t: DateTime<Utc>) -> Entry {
         Entry {
-            print: self.prints.print(name, id),
+            print,
             instance: KnownInstance {
                 name: name.to_string(),
                 id: id.to_string(),
@@ -157,6 +164,12 @@ impl Registry {
                 silence: None,
             },
         }
+    }
+}
+
+impl Entry {
+    fn is(&self, name: &str, id: &str) -> bool {
+        self.instance.name == name && self.instance.id == id
     }
 }
 
