@@ -402,7 +402,7 @@ async fn run(discovery: Arc<Discovery>, shared: Arc<Shared>, config: SamplerConf
         if !config.probes.is_empty() {
             let results = probe::run_all(discovery.client(), discovery.server_errors(), &config.probes).await;
             let t = results.iter().map(|r| r.t_ms).min().unwrap_or_else(now_ms);
-            keep(&shared, &config, t, Records::Probes(results)).await;
+            keep(&shared, &config, t, Records::<&str>::Probes(results)).await;
         }
         last_end = Some(tokio::time::Instant::now());
         shared.rounds.fetch_add(1, Ordering::Relaxed);
@@ -413,7 +413,7 @@ async fn run(discovery: Arc<Discovery>, shared: Arc<Shared>, config: SamplerConf
 /// Put one round into the store: the local history (memory store) or the stream (JetStream
 /// store; every process, this one included, reads it back from there). False when the stream
 /// did not store it.
-async fn keep(shared: &Shared, config: &SamplerConfig, t: i64, records: Records) -> bool {
+async fn keep<S: AsRef<str> + Sync>(shared: &Shared, config: &SamplerConfig, t: i64, records: Records<S>) -> bool {
     if let Some(store) = &config.shared {
         return store.publish(t, &records).await;
     }

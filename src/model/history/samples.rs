@@ -39,21 +39,21 @@ pub struct StatsSample<S = String> {
 }
 
 /// A ping round as samples: every answer, then every known instance that did not answer.
-pub fn ping_samples(round: &Round) -> Vec<PingSample> {
+pub fn ping_samples(round: &Round) -> Vec<PingSample<&str>> {
     round
         .replies
         .iter()
         .map(|r| PingSample {
-            service: r.reply.name.clone(),
-            id: r.reply.id.clone(),
-            version: r.reply.version.clone(),
+            service: r.reply.name.as_str(),
+            id: r.reply.id.as_str(),
+            version: r.reply.version.as_str(),
             rtt_ms: Some(r.rtt.as_secs_f64() * 1e3),
             state: State::answered(r.rtt.as_secs_f64() * 1e3, round.slow_ms),
         })
         .chain(round.down.iter().map(|k| PingSample {
-            service: k.name.clone(),
-            id: k.id.clone(),
-            version: k.version.clone(),
+            service: k.name.as_str(),
+            id: k.id.as_str(),
+            version: k.version.as_str(),
             rtt_ms: None,
             state: State::silent(k.silence),
         }))

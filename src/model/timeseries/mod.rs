@@ -324,7 +324,7 @@ fn labels(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
 }
 
 /// `ping` as time series: one series per instance (`state`: the worst state of each step).
-pub fn ping(q: &Query, w: &Window, src: &Source<'_>, fresh: &[PingSample]) -> Vec<Frame> {
+pub fn ping<S: AsRef<str>>(q: &Query, w: &Window, src: &Source<'_>, fresh: &[PingSample<S>]) -> Vec<Frame> {
     let point = |t: i64, rtt: Option<f64>, state: State| match q.metric {
         "up" => Raw::value(t, Some(if rtt.is_some() { 1.0 } else { 0.0 })),
         "state" => Raw::value(t, Some(f64::from(state.code()))),
@@ -345,8 +345,11 @@ pub fn ping(q: &Query, w: &Window, src: &Source<'_>, fresh: &[PingSample]) -> Ve
         }
     }
     if src.fresh {
-        for s in fresh.iter().filter(|s| q.scope.contains(&s.service, &s.id)) {
-            by.entry((&s.service, &s.id))
+        for s in fresh
+            .iter()
+            .filter(|s| q.scope.contains(s.service.as_ref(), s.id.as_ref()))
+        {
+            by.entry((s.service.as_ref(), s.id.as_ref()))
                 .or_default()
                 .push(point(src.now_ms, s.rtt_ms, s.state));
         }
@@ -383,12 +386,12 @@ pub(crate) struct At<'a> {
 
 /// Per service in the query's scope, per sampling round from `from_ms` on (plus the fresh round at
 /// "now"): what [`At`] counts. `services` and `slo` read the same counts.
-pub(crate) fn rounds_per_service<'a>(
+pub(crate) fn rounds_per_service<'a, S: AsRef<str>>(
     q: &Query,
     from_ms: i64,
     w: &Window,
     src: &Source<'a>,
-    fresh: &'a [PingSample],
+    fresh: &'a [PingSample<S>],
 ) -> BTreeMap<&'a str, BTreeMap<i64, At<'a>>> {
     let mut by: BTreeMap<&str, BTreeMap<i64, At<'_>>> = BTreeMap::new();
     let in_scope = |service: &str| q.scope.service.as_deref().is_none_or(|s| s == service);
@@ -410,11 +413,11 @@ pub(crate) fn rounds_per_service<'a>(
         }
     }
     if src.fresh {
-        for s in fresh.iter().filter(|s| in_scope(&s.service)) {
-            let at = by.entry(&s.service).or_default().entry(src.now_ms).or_default();
+        for s in fresh.iter().filter(|s| in_scope(s.service.as_ref())) {
+            let at = by.entry(s.service.as_ref()).or_default().entry(src.now_ms).or_default();
             if s.rtt_ms.is_some() {
                 at.up += 1;
-                at.versions.insert(&s.version);
+                at.versions.insert(s.version.as_ref());
             } else {
                 at.down += 1;
             }
@@ -424,7 +427,7 @@ pub(crate) fn rounds_per_service<'a>(
 }
 
 /// `services` as time series: one series per service.
-pub fn services(q: &Query, w: &Window, src: &Source<'_>, fresh: &[PingSample]) -> Vec<Frame> {
+pub fn services<S: AsRef<str>>(q: &Query, w: &Window, src: &Source<'_>, fresh: &[PingSample<S>]) -> Vec<Frame> {
     let by = rounds_per_service(q, w.from_ms, w, src, fresh);
     let value = |a: &At<'_>| -> f64 {
         match q.metric {

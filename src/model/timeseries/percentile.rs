@@ -20,7 +20,7 @@ pub fn percentile(values: &mut [f64], p: f64) -> Option<f64> {
 }
 
 /// One row per instance with RTT samples in the window (and the fresh round's).
-pub fn rtt_p95(q: &Query, w: &Window, src: &Source<'_>, fresh: &[PingSample]) -> Frame {
+pub fn rtt_p95<S: AsRef<str>>(q: &Query, w: &Window, src: &Source<'_>, fresh: &[PingSample<S>]) -> Frame {
     let mut by: BTreeMap<(String, String), (String, Vec<f64>)> = BTreeMap::new();
     if let Some(h) = src.history {
         for i in h.instances().filter(|i| q.scope.contains(i.service, i.id)) {
@@ -34,10 +34,13 @@ pub fn rtt_p95(q: &Query, w: &Window, src: &Source<'_>, fresh: &[PingSample]) ->
         }
     }
     if src.fresh {
-        for s in fresh.iter().filter(|s| q.scope.contains(&s.service, &s.id)) {
+        for s in fresh
+            .iter()
+            .filter(|s| q.scope.contains(s.service.as_ref(), s.id.as_ref()))
+        {
             let entry = by
-                .entry((s.service.clone(), s.id.clone()))
-                .or_insert_with(|| (s.version.clone(), Vec::new()));
+                .entry((s.service.as_ref().to_string(), s.id.as_ref().to_string()))
+                .or_insert_with(|| (s.version.as_ref().to_string(), Vec::new()));
             entry.1.extend(s.rtt_ms);
         }
     }

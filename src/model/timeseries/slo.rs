@@ -77,7 +77,7 @@ fn config(metric: &str) -> FieldConfig {
 }
 
 /// `slo`, instant: one row per service over the query's time range.
-pub fn instant(q: &Query, w: &Window, src: &Source<'_>, fresh: &[PingSample]) -> Frame {
+pub fn instant<S: AsRef<str>>(q: &Query, w: &Window, src: &Source<'_>, fresh: &[PingSample<S>]) -> Frame {
     let by = rounds_per_service(q, w.from_ms, w, src, fresh);
     let mut services = Vec::new();
     let mut values = Vec::new();
@@ -108,7 +108,7 @@ pub fn instant(q: &Query, w: &Window, src: &Source<'_>, fresh: &[PingSample]) ->
 
 /// `slo` as time series: one series per service (label `service`), at each round the value over
 /// the [`ROLLING_MS`] before it.
-pub fn timeseries(q: &Query, w: &Window, src: &Source<'_>, fresh: &[PingSample]) -> Vec<Frame> {
+pub fn timeseries<S: AsRef<str>>(q: &Query, w: &Window, src: &Source<'_>, fresh: &[PingSample<S>]) -> Vec<Frame> {
     let by = rounds_per_service(q, w.from_ms.saturating_sub(ROLLING_MS), w, src, fresh);
     let series = by
         .into_iter()
@@ -143,6 +143,8 @@ mod tests {
     use super::*;
     use crate::model::history::{History, HistoryView};
     use crate::model::state::State;
+
+    const NO_PINGS: &[PingSample] = &[];
 
     fn query(json: &str) -> Query {
         Query::parse("A", "", json.as_bytes()).unwrap()
@@ -189,7 +191,7 @@ mod tests {
     fn instant_uptime_reachability_and_budget_over_the_range() {
         let h = history();
         let w = Window::last(20 * 60_000, 10 * 60_000);
-        let run = |json: &str| values(&instant(&query(json), &w, &src(&h.unpacked()), &[]))[0];
+        let run = |json: &str| values(&instant(&query(json), &w, &src(&h.unpacked()), NO_PINGS))[0];
         // One instance needed: only round 4 is down. Two needed: rounds 3 and 4.
         assert_eq!(run(r#"{"queryType":"slo"}"#), Some(0.9));
         assert_eq!(run(r#"{"queryType":"slo","minInstances":2}"#), Some(0.8));
@@ -198,7 +200,7 @@ mod tests {
         // Objective 0.95 allows 5 % down rounds; 10 % down spent the budget twice over.
         let budget = run(r#"{"queryType":"slo","metric":"budget_remaining","objective":0.95}"#).unwrap();
         assert!((budget - -1.0).abs() < 1e-9, "{budget}");
-        let f = instant(&query(r#"{"queryType":"slo"}"#), &w, &src(&h.unpacked()), &[]);
+        let f = instant(&query(r#"{"queryType":"slo"}"#), &w, &src(&h.unpacked()), NO_PINGS);
         assert_eq!(f.meta.as_ref().unwrap().kind, Some(NUMERIC_LONG));
         assert_eq!(f.fields[0].values, Values::String(vec!["orders".into()]));
         f.to_arrow().unwrap();
@@ -217,7 +219,7 @@ mod tests {
             &query(r#"{"queryType":"slo","format":"timeseries"}"#),
             &w,
             &src(&h.unpacked()),
-            &[],
+            NO_PINGS,
         );
         assert_eq!(f.len(), 1);
         assert_eq!(f[0].fields[1].labels, labels(&[("service", "orders")]));

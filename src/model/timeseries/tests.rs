@@ -8,6 +8,9 @@ use crate::model::history::{EndpointSample, History, HistoryView, StatsSample};
 use crate::model::query::QueryType;
 use crate::model::state::State;
 
+/// No fresh round.
+const NO_PINGS: &[PingSample] = &[];
+
 fn query(json: &str) -> Query {
     Query::parse("A", "", json.as_bytes()).unwrap()
 }
@@ -111,18 +114,18 @@ fn downsampling_keeps_outages_and_averages_rtt() {
         interval_ms: 5000,
     };
     let up = query(r#"{"queryType":"ping","format":"timeseries","metric":"up"}"#);
-    let f = &ping(&up, &w, &src(Some(&h.unpacked()), 20_000), &[])[0];
+    let f = &ping(&up, &w, &src(Some(&h.unpacked()), 20_000), NO_PINGS)[0];
     assert_eq!(times_ms(f), [0, 5000]);
     assert_eq!(values(f), [Some(0.0), Some(1.0)]);
     let rtt = query(r#"{"queryType":"ping","format":"timeseries"}"#);
-    let f = &ping(&rtt, &w, &src(Some(&h.unpacked()), 20_000), &[])[0];
+    let f = &ping(&rtt, &w, &src(Some(&h.unpacked()), 20_000), NO_PINGS)[0];
     // (0 + 1 + 2 + 4) / 4 and (5 + 6 + 7 + 8 + 9) / 5
     assert_eq!(values(f), [Some(7.0 / 4.0), Some(7.0)]);
     let svc = query(r#"{"queryType":"services","format":"timeseries","metric":"instances"}"#);
-    let f = &services(&svc, &w, &src(Some(&h.unpacked()), 20_000), &[])[0];
+    let f = &services(&svc, &w, &src(Some(&h.unpacked()), 20_000), NO_PINGS)[0];
     assert_eq!(values(f), [Some(0.0), Some(1.0)]);
     let down = query(r#"{"queryType":"services","format":"timeseries","metric":"down"}"#);
-    let f = &services(&down, &w, &src(Some(&h.unpacked()), 20_000), &[])[0];
+    let f = &services(&down, &w, &src(Some(&h.unpacked()), 20_000), NO_PINGS)[0];
     assert_eq!(values(f), [Some(1.0), Some(0.0)]);
 }
 
@@ -209,12 +212,12 @@ fn sampler_off_and_truncation_notices() {
     for i in 0..200 {
         h.ingest_ping(i * 1000, &[sample("a", Some(1.0))]);
     }
-    let frames = ping(&q, &window(0, 300_000), &src(Some(&h.unpacked()), 200_000), &[]);
+    let frames = ping(&q, &window(0, 300_000), &src(Some(&h.unpacked()), 200_000), NO_PINGS);
     let notices = &frames[0].meta.as_ref().unwrap().notices;
     assert!(notices[0].text.starts_with("history truncated: "), "{notices:?}");
     assert!(frames[1..].iter().all(|f| f.meta.as_ref().unwrap().notices.is_empty()));
     // No series at all: one typed frame without fields.
-    let none = ping(&q, &window(0, 10), &src(None, 3000), &[]);
+    let none = ping(&q, &window(0, 10), &src(None, 3000), NO_PINGS);
     assert_eq!(none.len(), 1);
     assert!(none[0].fields.is_empty());
 }
@@ -292,9 +295,9 @@ fn frames_from_a_view_equal_frames_from_the_whole_history() {
         assert_eq!(view.samples(), h.samples(), "{json}: counts are the whole history's");
         let build = |h: &HistoryView| match q.query_type {
             QueryType::Events => vec![events(&q, &w, &src(Some(h), 61_000))],
-            QueryType::Services => services(&q, &w, &src(Some(h), 61_000), &[]),
+            QueryType::Services => services(&q, &w, &src(Some(h), 61_000), NO_PINGS),
             QueryType::Stats => stats(&q, &w, &src(Some(h), 61_000), &[]),
-            _ => ping(&q, &w, &src(Some(h), 61_000), &[]),
+            _ => ping(&q, &w, &src(Some(h), 61_000), NO_PINGS),
         };
         let (whole, part) = (build(&h.unpacked()), build(&view));
         assert!(
@@ -338,7 +341,12 @@ fn aggregates_combine_a_service_point_by_point_rates_add_ratios_pool_restarts_le
     h.ingest_ping(1000, &[sample("a", Some(2.0)), sample("b", Some(4.0))]);
     h.ingest_ping(2000, &[sample("a", Some(3.0)), sample("b", None)]);
     let ping_of = |json: &str| {
-        let f = ping(&query(json), &window(0, 10_000), &src(Some(&h.unpacked()), 50_000), &[]);
+        let f = ping(
+            &query(json),
+            &window(0, 10_000),
+            &src(Some(&h.unpacked()), 50_000),
+            NO_PINGS,
+        );
         assert_eq!(f.len(), 1);
         assert_eq!(f[0].fields[1].labels, labels(&[("service", "orders")]));
         values(&f[0])

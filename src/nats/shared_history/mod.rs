@@ -260,7 +260,7 @@ impl SharedHistory {
 
     /// Publish one round; waits for the stream's acknowledgements. A round is dated after the
     /// newest one read of its kind (see [`SharedHistory::latest`]).
-    pub async fn publish(&self, t: i64, records: &Records) -> bool {
+    pub async fn publish<S: AsRef<str> + Sync>(&self, t: i64, records: &Records<S>) -> bool {
         let kind = records.kind();
         let newest = self.latest[kind_index(kind)].load(Ordering::Acquire);
         let t = if newest != 0 && t <= newest {
