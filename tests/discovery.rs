@@ -1,4 +1,4 @@
-//! Discovery rounds against a real nats-server with real micro services (Rust async-nats and Python nats.micro): the stop rules (no responders, one instance, every known instance, stall, cap), invalid replies counted, identical rounds shared.
+//! Discovery rounds against a real nats-server with real micro services (Rust async-nats and Python nats.micro): the stop rules (no responders, one instance, every known instance, stall, cap), invalid replies counted, identical rounds shared, the parsed replies of all rounds of a connection bounded together.
 
 mod support;
 
@@ -205,4 +205,79 @@ async fn identical_concurrent_queries_share_one_nats_request() {
     eprintln!("{before} request(s) before the panels");
     eprintln!("30 concurrent stats panels sent {requests} $SRV request(s)");
     assert_eq!(requests, 1, "{requests} NATS requests for 30 identical panels");
+}
+
+/// A STATS reply of instance `i` of `name` with 20 endpoints (about 2 KB).
+fn stats_reply(name: &'static str) -> impl Fn(usize) -> Vec<u8> + Send + Sync + 'static {
+    move |i| {
+        let endpoints: Vec<serde_json::Value> = (0..20)
+            .map(|e| {
+                json!({"name": format!("e{e}"), "subject": format!("{name}.{e}"), "num_requests": e, "num_errors": 0,
+                            "processing_time": 10, "average_processing_time": 1})
+            })
+            .collect();
+        json!({"type": "io.nats.micro.v1.stats_response", "name": name, "id": format!("{name}{i}"), "version": "1.0.0",
+               "started": "2026-01-01T00:00:00Z", "endpoints": endpoints})
+        .to_string()
+        .into_bytes()
+    }
+}
+
+#[tokio::test]
+async fn all_rounds_of_a_connection_together_hold_at_most_two_round_budgets_of_parsed_replies() {
+    let nats = NatsServer::start();
+    let mut floods = Vec::new();
+    for name in ["alpha", "beta", "gamma", "delta"] {
+        let subject = format!("$SRV.STATS.{name}");
+        floods.push(
+            Flood::start(&nats.url(), &subject, 300, stats_reply(name))
+                .await
+                .unwrap(),
+        );
+    }
+    let scope = |name: &str| Scope {
+        service: Some(name.into()),
+        id: None,
+    };
+    // What one round of any of them holds parsed, measured with the default budget.
+    let measure = Discovery::new(client(&nats).await, policy());
+    let one = measure.discover(Verb::Stats, scope("alpha")).await.unwrap();
+    assert_eq!(one.replies.len(), 300);
+    let held = one.held.bytes();
+    assert!(held > 0);
+    drop(one);
+    // A round budget one round fits in with room to spare: two rounds fit in the connection's
+    // two budgets, three do not.
+    let budget = held * 5 / 4;
+    let d = Discovery::new(
+        client(&nats).await,
+        Policy {
+            max_round_bytes: usize::try_from(budget).unwrap(),
+            ..policy()
+        },
+    );
+    assert_eq!(d.policy().max_connection_held(), 2 * budget);
+    let a = d.discover(Verb::Stats, scope("alpha")).await.unwrap();
+    let b = d.discover(Verb::Stats, scope("beta")).await.unwrap();
+    for r in [&a, &b] {
+        assert_ne!(r.stop, StopReason::Budget);
+        assert_eq!(r.replies.len(), 300);
+    }
+    // While both are in use, gamma's round stops at the connection's bound, as if at its own.
+    let c = d.discover(Verb::Stats, scope("gamma")).await.unwrap();
+    assert_eq!(c.stop, StopReason::Budget);
+    assert!(c.replies.len() < 300, "{}", c.replies.len());
+    let together = a.held.bytes() + b.held.bytes() + c.held.bytes();
+    assert!(
+        together <= 2 * budget + held / 100,
+        "the rounds hold {together} against {}",
+        2 * budget
+    );
+    // Once alpha's round and the cut one are let go, a third round is whole again (delta's:
+    // gamma's next round would stop at the instances its cut round made known).
+    drop((a, c));
+    let d3 = d.discover(Verb::Stats, scope("delta")).await.unwrap();
+    assert_ne!(d3.stop, StopReason::Budget);
+    assert_eq!(d3.replies.len(), 300);
+    drop(b);
 }

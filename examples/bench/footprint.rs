@@ -119,6 +119,7 @@ pub(crate) fn store_and_frames(f: &mut Footprint) -> Result<()> {
         slow_ms: 1000.0,
         targeted: 0,
         unasked: 0,
+        held: Default::default(),
     };
     let q = Query::parse("A", "stats", br#"{"queryType":"stats","format":"table"}"#).map_err(|e| anyhow!("{e}"))?;
     let t_all = Instant::now();

@@ -38,6 +38,7 @@ fn round(verb: Verb, data: &[u8]) -> Round {
         slow_ms: 1000.0,
         targeted: 0,
         unasked: 0,
+        held: Default::default(),
     }
 }
 

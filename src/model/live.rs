@@ -373,6 +373,7 @@ mod tests {
             slow_ms: 1000.0,
             targeted: 0,
             unasked: 0,
+            held: Default::default(),
         }
     }
 

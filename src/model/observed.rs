@@ -3,6 +3,8 @@
 //! Pure data: produced by [`crate::nats`], read by the frame builders; no I/O.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -10,6 +12,43 @@ use chrono::{DateTime, Utc};
 
 use crate::model::micro::{Limit, Scope, ServiceReply, Verb};
 use crate::model::state::Silence;
+
+/// What a round's parsed replies hold, counted in a total its connection shares with its other
+/// rounds until the round is dropped: all rounds of a connection together stay within a bound.
+/// A clone is not counted (only the round the connection made is).
+#[derive(Debug, Default)]
+pub struct Held {
+    bytes: u64,
+    counter: Option<Arc<AtomicU64>>,
+}
+
+impl Held {
+    /// `bytes` already added to `counter`; taken back from it when this is dropped.
+    pub fn counted(bytes: u64, counter: Arc<AtomicU64>) -> Self {
+        Self {
+            bytes,
+            counter: Some(counter),
+        }
+    }
+
+    pub fn bytes(&self) -> u64 {
+        self.bytes
+    }
+}
+
+impl Clone for Held {
+    fn clone(&self) -> Self {
+        Self::default()
+    }
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        if let Some(c) = &self.counter {
+            c.fetch_sub(self.bytes, Ordering::Relaxed);
+        }
+    }
+}
 
 /// Why a round stopped.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -89,6 +128,8 @@ pub struct Round {
     pub targeted: u64,
     /// Silent instances this round did not ask (over the bound of targeted pings per round).
     pub unasked: u64,
+    /// What the parsed replies hold, counted in the connection's total while the round lives.
+    pub held: Held,
 }
 
 impl Round {

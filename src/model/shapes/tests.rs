@@ -41,6 +41,7 @@ pub(crate) fn round(verb: Verb, bodies: &[&str], down: Vec<KnownInstance>) -> Ro
         slow_ms: 1000.0,
         targeted: 0,
         unasked: 0,
+        held: Default::default(),
     }
 }
 

@@ -101,6 +101,13 @@ impl Policy {
         (self.max_round_bytes / 64).max(64 * 1024)
     }
 
+    /// What the parsed replies of all rounds of a connection may hold together: two round
+    /// budgets, so that the sampler's round and a query's each hold a whole one, and any more
+    /// rounds at once share them.
+    pub fn max_connection_held(&self) -> u64 {
+        (self.max_round_bytes as u64).saturating_mul(2)
+    }
+
     fn stall_after(&self, last_reply: Duration) -> Duration {
         self.min_stall.max(last_reply.mul_f64(self.stall_factor))
     }
@@ -132,6 +139,9 @@ pub struct Discovery {
     /// Reply payloads received by this connection's rounds and not parsed yet, all rounds
     /// together: bounded by `maxRoundBytes` (see `round::gate`).
     unparsed: Arc<AtomicU64>,
+    /// What the parsed replies of this connection's rounds hold (while collected and while the
+    /// rounds live): bounded by [`Policy::max_connection_held`] (see `round::Collect`).
+    parsed: Arc<AtomicU64>,
 }
 
 /// What late replies (after a round had answered) skipped, added up over a window of
@@ -170,6 +180,7 @@ impl Discovery {
             recent: Mutex::new(HashMap::new()),
             late: Mutex::new(Late::default()),
             unparsed: Arc::default(),
+            parsed: Arc::default(),
         })
     }
 
@@ -228,6 +239,8 @@ impl Discovery {
                 metrics::global().discovery_coalesced();
                 existing.clone()
             } else {
+                // Rounds past the share window would still count in what this connection holds.
+                self.forget_expired();
                 let this = Arc::clone(self);
                 let key = subject.clone();
                 let task = tokio::spawn(async move {
@@ -256,15 +269,8 @@ impl Discovery {
     fn remember(&self, subject: &str, round: &Arc<Round>) {
         let window = self.policy.share_window;
         // Rounds let go of here may be the last references: they are freed off the answer's path.
-        let mut gone = Vec::new();
         let mut recent = lock(&self.recent);
-        recent.retain(|_, (at, r)| {
-            let keep = at.elapsed() < window;
-            if !keep {
-                gone.push(Arc::clone(r));
-            }
-            keep
-        });
+        let mut gone = expired(&mut recent, window);
         let budget = self.policy.max_round_bytes as u64;
         let mut total: u64 = recent.values().map(|(_, r)| r.bytes).sum::<u64>() + round.bytes;
         while total > budget && !recent.is_empty() {
@@ -286,4 +292,25 @@ impl Discovery {
             drop_later(gone);
         }
     }
+
+    /// Let go of the kept rounds past the share window (freed off the answer's path).
+    fn forget_expired(&self) {
+        let gone = expired(&mut lock(&self.recent), self.policy.share_window);
+        if !gone.is_empty() {
+            drop_later(gone);
+        }
+    }
+}
+
+/// Take the rounds of `recent` kept longer than `window` out of it.
+fn expired(recent: &mut HashMap<String, (Instant, Arc<Round>)>, window: Duration) -> Vec<Arc<Round>> {
+    let mut gone = Vec::new();
+    recent.retain(|_, (at, r)| {
+        let keep = at.elapsed() < window;
+        if !keep {
+            gone.push(Arc::clone(r));
+        }
+        keep
+    });
+    gone
 }

@@ -16,7 +16,7 @@ use super::{drop_later, lock, Discovery, DiscoveryError, Late, LATE_WINDOW};
 use crate::metrics;
 use crate::model::key::{self, Prints};
 use crate::model::micro::{parse_reply, InvalidReply, Limit, Scope, Verb};
-use crate::model::observed::{Reply, Round, StopReason};
+use crate::model::observed::{Held, Reply, Round, StopReason};
 use crate::model::state::Silence;
 
 impl Discovery {
@@ -55,7 +55,7 @@ impl Discovery {
                 message: e.to_string(),
             })?;
 
-        let mut state = Collect::new(verb, scope.clone(), expected);
+        let mut state = Collect::new(verb, scope.clone(), expected, Arc::clone(&self.parsed));
         let mut deadline = t0 + policy.timeout;
         let stop = loop {
             let arrival = match tokio::time::timeout_at(deadline, arrivals.recv()).await {
@@ -85,8 +85,9 @@ impl Discovery {
             if state.replies.len() >= policy.max_replies {
                 break StopReason::Capped;
             }
-            // Parsed replies can take several times their payload: what they hold counts too.
-            if state.held > policy.max_round_bytes as u64 {
+            // Parsed replies can take several times their payload: what they hold counts too, for
+            // this round and for all rounds of the connection together.
+            if state.held > policy.max_round_bytes as u64 || state.connection_held() > policy.max_connection_held() {
                 break StopReason::Budget;
             }
             if scope.is_single() && !state.replies.is_empty() {
@@ -103,6 +104,7 @@ impl Discovery {
 
         // The answer takes the replies; a late-reply listener keeps only the set of who answered.
         let mut replies = sorted(std::mem::take(&mut state.replies));
+        let held = state.hand_over();
         let mut down = self.registry.missing(&scope, &state.seen, policy.retention, Utc::now());
         let (mut targeted, mut unasked) = (0, 0);
         if verb == Verb::Ping && !down.is_empty() {
@@ -159,7 +161,10 @@ impl Discovery {
                             }
                             Arrival::NoResponders => break,
                         };
-                        if state.seen.len() >= policy.max_replies || state.held > policy.max_round_bytes as u64 {
+                        if state.seen.len() >= policy.max_replies
+                            || state.held > policy.max_round_bytes as u64
+                            || state.connection_held() > policy.max_connection_held()
+                        {
                             cut_short = true;
                             break;
                         }
@@ -255,6 +260,7 @@ impl Discovery {
             slow_ms: ms(policy.slow),
             targeted,
             unasked,
+            held,
         })
     }
 }
@@ -370,12 +376,16 @@ struct Collect {
     /// Keep only who answered (name, id, version) of each reply: set for the late replies a
     /// finished round still listens to, which only teach the registry newcomers.
     slim: bool,
+    /// The connection's total of parsed bytes held, and what of it this collection added and
+    /// still holds (taken back when it is dropped, unless handed over to the round).
+    connection: Arc<AtomicU64>,
+    counted: u64,
     limited: BTreeMap<Limit, u64>,
     last_reply: Option<Duration>,
 }
 
 impl Collect {
-    fn new(verb: Verb, scope: Scope, expected: Prints) -> Self {
+    fn new(verb: Verb, scope: Scope, expected: Prints, connection: Arc<AtomicU64>) -> Self {
         let waiting = expected.len();
         Self {
             verb,
@@ -390,6 +400,8 @@ impl Collect {
             bytes: 0,
             held: 0,
             slim: false,
+            connection,
+            counted: 0,
             limited: BTreeMap::new(),
             last_reply: None,
         }
@@ -426,7 +438,10 @@ impl Collect {
                 for l in &reply.limited {
                     *self.limited.entry(*l).or_insert(0) += 1;
                 }
-                self.held += reply.heap_bytes() as u64;
+                let bytes = reply.heap_bytes() as u64;
+                self.held += bytes;
+                self.counted += bytes;
+                self.connection.fetch_add(bytes, Ordering::Relaxed);
                 self.replies.push(Reply {
                     reply,
                     rtt: at,
@@ -441,6 +456,17 @@ impl Collect {
         }
     }
 
+    /// What the parsed replies of all rounds of the connection hold now.
+    fn connection_held(&self) -> u64 {
+        self.connection.load(Ordering::Relaxed)
+    }
+
+    /// The count of the replies taken so far, for the round that takes them: it is taken back
+    /// from the connection's total when that round is dropped.
+    fn hand_over(&mut self) -> Held {
+        Held::counted(std::mem::take(&mut self.counted), Arc::clone(&self.connection))
+    }
+
     /// An instance silent in the broadcast answered its targeted ping: it has answered.
     fn answered_targeted(&mut self, name: &str, id: &str) {
         let print = self.seen.print(name, id);
@@ -451,6 +477,12 @@ impl Collect {
 
     fn expected_complete(&self) -> bool {
         !self.expected.is_empty() && self.waiting == 0
+    }
+}
+
+impl Drop for Collect {
+    fn drop(&mut self) {
+        self.connection.fetch_sub(self.counted, Ordering::Relaxed);
     }
 }
 
@@ -491,9 +523,9 @@ mod tests {
     #[test]
     fn a_slim_round_keeps_who_answered_and_nothing_else() {
         let payload = wide_stats(1000);
-        let mut whole = Collect::new(Verb::Stats, Scope::all(), Prints::new());
+        let mut whole = Collect::new(Verb::Stats, Scope::all(), Prints::new(), Arc::default());
         whole.take(&payload, Duration::ZERO);
-        let mut slim = Collect::new(Verb::Stats, Scope::all(), Prints::new());
+        let mut slim = Collect::new(Verb::Stats, Scope::all(), Prints::new(), Arc::default());
         slim.slim = true;
         slim.take(&payload, Duration::ZERO);
         let r = &slim.replies[0].reply;
@@ -514,6 +546,40 @@ mod tests {
             payload.len() as u64,
             "the payload still counts in the round's bytes"
         );
+    }
+
+    #[test]
+    fn parsed_replies_count_in_their_connection_until_their_round_is_dropped() {
+        let connection = Arc::new(AtomicU64::new(0));
+        let mut a = Collect::new(Verb::Stats, Scope::all(), Prints::new(), Arc::clone(&connection));
+        a.take(&wide_stats(100), Duration::ZERO);
+        assert!(a.held > 0);
+        assert_eq!(connection.load(Ordering::Relaxed), a.held);
+        // A second round of the same connection adds to the same total.
+        let mut b = Collect::new(Verb::Stats, Scope::all(), Prints::new(), Arc::clone(&connection));
+        b.take(&wide_stats(10), Duration::ZERO);
+        assert_eq!(b.connection_held(), a.held + b.held);
+        // The round that takes a's replies holds their count; a late reply after it counts anew.
+        let round_held = a.hand_over();
+        assert_eq!(round_held.bytes(), a.held);
+        let late = wide_stats(1)
+            .into_iter()
+            .map(|c| if c == b'w' { b'v' } else { c })
+            .collect::<Vec<u8>>();
+        a.take(&late, Duration::ZERO);
+        let late_held = a.held - round_held.bytes();
+        assert!(late_held > 0);
+        assert_eq!(connection.load(Ordering::Relaxed), a.held + b.held);
+        drop(a);
+        assert_eq!(
+            connection.load(Ordering::Relaxed),
+            round_held.bytes() + b.held,
+            "the collection gives back only what it kept"
+        );
+        drop(round_held);
+        drop(b);
+        assert_eq!(connection.load(Ordering::Relaxed), 0);
+        assert_eq!(Held::default().bytes(), 0);
     }
 
     #[test]
