@@ -115,7 +115,19 @@ async fn revoked_credentials_fail_fast_with_a_clear_message_and_recover_when_res
         "health says the credentials are refused: {:?}",
         p.health(&ds).await.unwrap()
     );
-    // Queries fail at once with the same reason, never waiting for the timeout.
+    // Health asks with a fresh connection; the plugin's own connection learns the reason at its
+    // next reconnect attempt (at most a second later). From then on, queries fail at once with
+    // the same reason, never waiting for the timeout.
+    assert!(
+        eventually(Duration::from_secs(10), || async {
+            up_ids(&p, &ds)
+                .await
+                .is_err_and(|e| e.contains("refuses the credentials"))
+        })
+        .await,
+        "queries say the credentials are refused: {:?}",
+        up_ids(&p, &ds).await
+    );
     let t0 = Instant::now();
     let err = up_ids(&p, &ds).await.unwrap_err();
     assert!(err.contains("refuses the credentials"), "{err}");
