@@ -233,14 +233,14 @@ impl Discovery {
                 return Ok(Arc::clone(round));
             }
         }
+        // Rounds past the share window would still count in what this connection's rounds hold.
+        self.forget_expired();
         let shared = {
             let mut inflight = lock(&self.inflight);
             if let Some(existing) = inflight.get(&subject) {
                 metrics::global().discovery_coalesced();
                 existing.clone()
             } else {
-                // Rounds past the share window would still count in what this connection holds.
-                self.forget_expired();
                 let this = Arc::clone(self);
                 let key = subject.clone();
                 let task = tokio::spawn(async move {
@@ -293,12 +293,12 @@ impl Discovery {
         }
     }
 
-    /// Let go of the kept rounds past the share window (freed off the answer's path).
+    /// Let go of the kept rounds past the share window, now: before a new round starts, so that
+    /// what they hold no longer counts against it (freeing them takes a few milliseconds of a
+    /// round that goes out on the network anyway).
     fn forget_expired(&self) {
         let gone = expired(&mut lock(&self.recent), self.policy.share_window);
-        if !gone.is_empty() {
-            drop_later(gone);
-        }
+        drop(gone);
     }
 }
 
