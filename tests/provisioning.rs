@@ -1,4 +1,4 @@
-//! The files users provision — data source YAML, the example dashboard and the alert rule examples (instant and time-series forms) — run unchanged against the real plugin, real nats-server and real services.
+//! The files users provision — data source YAML, the example dashboard, the alert rule examples (instant and time-series forms) and the recording rules into Prometheus — run unchanged against the real plugin, real nats-server and real services.
 
 mod support;
 
@@ -396,4 +396,165 @@ async fn dashboard_queries_answer_with_their_declared_shapes() {
         }
     }
     assert!(n >= 24, "{n} queries");
+}
+
+/// A Prometheus metric or label name (`[a-zA-Z_:][a-zA-Z0-9_:]*`; labels without `:`).
+fn prometheus_name(name: &str, colon: bool) -> bool {
+    let ok = |c: char| c.is_ascii_alphanumeric() || c == '_' || (colon && c == ':');
+    name.chars().next().is_some_and(|c| !c.is_ascii_digit() && ok(c)) && name.chars().all(ok)
+}
+
+#[tokio::test]
+async fn recording_rules_write_one_prometheus_series_per_label_set() {
+    let nats = NatsServer::start();
+    let ds = provisioned_datasource(&nats.url());
+    let _billing = PythonService::start(
+        &nats.url(),
+        "billing",
+        "2.1.0",
+        1,
+        &["--fail-every", "2", "--endpoint", "charge:billing.charge"],
+    )
+    .unwrap();
+    // orders serves orders.get, which the provisioned probe `orders-get` asks.
+    let _orders = PythonService::start(&nats.url(), "orders", "1.4.0", 2, &["--endpoint", "get:orders.get"]).unwrap();
+    let client = connect(&nats.url()).await.unwrap();
+    for _ in 0..4 {
+        let _ = client.request("billing.charge", "".into()).await;
+    }
+    let p = PluginProcess::start().await.unwrap();
+    let requests = [json!({"refId": "A", "queryType": "stats", "metric": "requests"})];
+    assert!(
+        eventually(Duration::from_secs(10), || async {
+            let r = p.query(&ds, &requests).await.unwrap();
+            let f = r["A"].frame();
+            f.strings("service")
+                .iter()
+                .zip(f.numbers("requests"))
+                .any(|(s, n)| s == "billing" && n >= Some(4.0))
+        })
+        .await,
+        "billing's requests never showed in STATS"
+    );
+
+    let file = yaml("provisioning/recording/natsmicro-recording.yaml");
+    let rules: Vec<Value> = file["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|g| g["rules"].as_array().unwrap().iter().cloned())
+        .collect();
+    assert_eq!(rules.len(), 7);
+    let now = chrono::Utc::now().timestamp_millis();
+    // metric → (labels → value), as Grafana writes them: one series per label set.
+    type Series = std::collections::BTreeMap<std::collections::BTreeMap<String, String>, f64>;
+    let mut recorded: std::collections::BTreeMap<String, Series> = Default::default();
+    for rule in &rules {
+        let record = &rule["record"];
+        let metric = record["metric"].as_str().unwrap().to_string();
+        assert!(prometheus_name(&metric, true), "{metric}");
+        assert!(metric.starts_with("natsmicro_"), "{metric}");
+        assert!(rule.get("condition").is_none(), "{metric}: a recording rule has no condition");
+        // The target is named by the environment, as Grafana expands it.
+        let target = record["targetDatasourceUid"].as_str().unwrap();
+        assert_eq!(target, "$NATSMICRO_RECORDING_DATASOURCE_UID", "{metric}");
+        assert_eq!(
+            expand_env(target, &[("NATSMICRO_RECORDING_DATASOURCE_UID", "prom")]),
+            "prom"
+        );
+        let data = rule["data"].as_array().unwrap();
+        let query = data.iter().find(|d| d["datasourceUid"] == "natsmicro").unwrap();
+        let model = &query["model"];
+        let from = query["relativeTimeRange"]["from"].as_i64().unwrap() * 1000;
+        let r = p
+            .query_window(&ds, std::slice::from_ref(model), (now - from, now), 43_200, 1000)
+            .await
+            .unwrap();
+        let resp = &r[model["refId"].as_str().unwrap()];
+        assert!(resp.error.is_empty(), "{metric}: {}", resp.error);
+        let frame = resp.frame();
+        assert!(alertable_instant(frame), "{metric}: not numeric: {frame:?}");
+        // The recorded step: the query, or a math expression on it (`$A / 1000`).
+        let step = data.iter().find(|d| d["refId"] == record["from"]).unwrap();
+        let scale = if step["datasourceUid"] == "__expr__" {
+            assert_eq!(step["model"]["type"], "math", "{metric}");
+            let want = format!("${} / 1000", query["refId"].as_str().unwrap());
+            assert_eq!(step["model"]["expression"], want.as_str(), "{metric}");
+            1e-3
+        } else {
+            assert_eq!(step, query, "{metric}");
+            1.0
+        };
+        // Each row becomes a series: its text columns are the labels, its number the value.
+        let value = frame.numeric_fields()[0].name.clone();
+        let labels: Vec<&str> = frame
+            .fields
+            .iter()
+            .filter(|f| f.name != value)
+            .map(|f| f.name.as_str())
+            .collect();
+        let mut series = Series::new();
+        for (row, v) in frame.numbers(&value).into_iter().enumerate() {
+            let set: std::collections::BTreeMap<String, String> = labels
+                .iter()
+                .map(|l| (l.to_string(), frame.strings(l)[row].clone()))
+                .collect();
+            assert!(set.keys().all(|l| prometheus_name(l, false) && !l.starts_with("__")));
+            if let Some(v) = v {
+                assert!(series.insert(set.clone(), v * scale).is_none(), "{metric}: {set:?} twice");
+            }
+        }
+        assert!(recorded.insert(metric.clone(), series).is_none(), "{metric} recorded twice");
+    }
+    eprintln!("recorded: {recorded:?}");
+    let one = |metric: &str, pairs: &[(&str, &str)]| -> Vec<f64> {
+        recorded[metric]
+            .iter()
+            .filter(|(l, _)| pairs.iter().all(|(k, v)| l.get(*k).map(String::as_str) == Some(*v)))
+            .map(|(_, v)| *v)
+            .collect()
+    };
+    assert_eq!(one("natsmicro_service_instances_up", &[("service", "orders")]), [2.0]);
+    assert_eq!(one("natsmicro_service_instances_up", &[("service", "billing")]), [1.0]);
+    assert_eq!(one("natsmicro_service_instances_down", &[("service", "orders")]), [0.0]);
+    let billing = [("service", "billing"), ("endpoint", "charge")];
+    let requests = one("natsmicro_endpoint_requests_total", &billing);
+    let errors = one("natsmicro_endpoint_errors_total", &billing);
+    assert_eq!((requests.len(), errors.len()), (1, 1), "one series per instance and endpoint");
+    assert!(requests[0] >= 4.0 && errors[0] >= 2.0, "{requests:?} {errors:?}");
+    assert_eq!(
+        recorded["natsmicro_endpoint_requests_total"]
+            .keys()
+            .filter(|l| l["service"] == "orders")
+            .count(),
+        2,
+        "every orders instance has its own counter series"
+    );
+    assert_eq!(one("natsmicro_slo_uptime_ratio", &[("service", "orders")]), [1.0]);
+    assert_eq!(one("natsmicro_probe_success", &[("probe", "orders-get")]), [1.0]);
+    let latency = one("natsmicro_probe_latency_seconds", &[("probe", "orders-get")]);
+    assert!(
+        latency.len() == 1 && latency[0] > 0.0 && latency[0] < 1.0,
+        "seconds, not milliseconds: {latency:?}"
+    );
+
+    // The dashboard that reads them asks Prometheus only for what the rules record.
+    let dash: Value = serde_json::from_str(
+        &std::fs::read_to_string(repo().join("provisioning/recording/natsmicro-prometheus.json")).unwrap(),
+    )
+    .unwrap();
+    for panel in dash["panels"].as_array().unwrap() {
+        assert_eq!(panel["datasource"]["type"], "prometheus");
+        for t in panel["targets"].as_array().unwrap() {
+            let expr = t["expr"].as_str().unwrap();
+            let names: Vec<&str> = expr
+                .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                .filter(|w| w.starts_with("natsmicro_"))
+                .collect();
+            assert!(!names.is_empty(), "{expr}");
+            for n in names {
+                assert!(recorded.contains_key(n), "{expr}: {n} is not recorded");
+            }
+        }
+    }
 }
