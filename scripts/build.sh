@@ -59,8 +59,11 @@ for t in "${targets[@]}"; do
             if [ -z "${!cc_var:-}" ]; then export "$cc_var=$cross"; fi
         fi
         if [[ "$t" == *-apple-darwin ]]; then
-            # Zig links for macOS (scripts/setup.sh installs it into .venv, and cargo-zigbuild).
-            PATH="$PWD/.venv/bin:$PATH" cargo zigbuild --release --locked --bin gpx_natsmicro --target "$t"
+            # Zig links for macOS (scripts/setup.sh installs it into .venv, and cargo-zigbuild),
+            # against link stubs of the two system frameworks the binary imports (no Apple SDK
+            # here: scripts/macos-sdk lists the symbols; the Mac that runs it has the frameworks).
+            SDKROOT="$PWD/scripts/macos-sdk" PATH="$PWD/.venv/bin:$PATH" \
+                cargo zigbuild --release --locked --bin gpx_natsmicro --target "$t"
         else
             cargo build --release --locked --bin gpx_natsmicro --target "$t"
         fi

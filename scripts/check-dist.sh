@@ -50,6 +50,14 @@ for b in "$out"/gpx_natsmicro_*; do
     fi
     check "$(basename "$b") is mode 755" "[ \"\$(stat -c %a \"$b\")\" = 755 ]"
 done
+# macOS: Apple Silicon runs no unsigned code (the linker signs arm64 ad hoc; Intel Macs need no
+# signature), and the binary may load system libraries only (it is linked against stubs of two
+# frameworks: scripts/macos-sdk).
+for b in "$out"/gpx_natsmicro_darwin_*; do
+    [ -e "$b" ] || continue
+    check "$(basename "$b") is code-signed if arm64 and loads system libraries only ($(python3 scripts/macho.py "$b" 2>&1 | head -n1))" \
+      "python3 scripts/macho.py --check \"$b\""
+done
 arm="$out/gpx_natsmicro_linux_arm64"
 if [ -e "$arm" ] && [ "$host_suffix" != linux_arm64 ]; then
     if command -v qemu-aarch64 >/dev/null 2>&1; then
