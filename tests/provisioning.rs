@@ -72,6 +72,43 @@ fn fires(evaluator: &Value, value: f64) -> bool {
     }
 }
 
+/// One billing instance whose `charge` endpoint fails every second request.
+fn failing_billing(url: &str) -> PythonService {
+    PythonService::start(
+        url,
+        "billing",
+        "2.1.0",
+        1,
+        &["--fail-every", "2", "--endpoint", "charge:billing.charge"],
+    )
+    .unwrap()
+}
+
+/// Every rule of an alerting provisioning file, group after group.
+fn rules_of(file: &Value) -> Vec<Value> {
+    file["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|g| g["rules"].as_array().unwrap().iter().cloned())
+        .collect()
+}
+
+/// Whether a STATS round counts at least `n` requests of billing, asked for up to 10 s (answers
+/// are shared for 100 ms, so a round taken after the requests comes within that).
+async fn billing_requests_show(p: &PluginProcess, ds: &DataSource, n: f64) -> bool {
+    let requests = [json!({"refId": "A", "queryType": "stats", "metric": "requests"})];
+    eventually(Duration::from_secs(10), || async {
+        let r = p.query(ds, &requests).await.unwrap();
+        let f = r["A"].frame();
+        f.strings("service")
+            .iter()
+            .zip(f.numbers("requests"))
+            .any(|(s, v)| s == "billing" && v >= Some(n))
+    })
+    .await
+}
+
 #[tokio::test]
 async fn provisioned_data_source_is_healthy() {
     let nats = NatsServer::start();
@@ -88,14 +125,7 @@ async fn provisioned_data_source_is_healthy() {
 async fn alert_rule_examples_fire_on_real_frames() {
     let nats = NatsServer::start();
     let ds = provisioned_datasource(&nats.url());
-    let _billing = PythonService::start(
-        &nats.url(),
-        "billing",
-        "2.1.0",
-        1,
-        &["--fail-every", "2", "--endpoint", "charge:billing.charge"],
-    )
-    .unwrap();
+    let _billing = failing_billing(&nats.url());
     let orders_a = PythonService::start(&nats.url(), "orders", "1.4.0", 1, &[]).unwrap();
     let _orders_b = PythonService::start(&nats.url(), "orders", "1.4.0", 1, &[]).unwrap();
     let client = connect(&nats.url()).await.unwrap();
@@ -130,17 +160,8 @@ async fn alert_rule_examples_fire_on_real_frames() {
         let _ = client.request("billing.charge", "".into()).await;
     }
     // The rules must see a STATS round taken after these requests (answers are shared for 100 ms).
-    let requests = [json!({"refId": "A", "queryType": "stats", "metric": "requests"})];
     assert!(
-        eventually(Duration::from_secs(10), || async {
-            let r = p.query(&ds, &requests).await.unwrap();
-            let f = r["A"].frame();
-            f.strings("service")
-                .iter()
-                .zip(f.numbers("requests"))
-                .any(|(s, n)| s == "billing" && n >= Some(8.0))
-        })
-        .await,
+        billing_requests_show(&p, &ds, 8.0).await,
         "billing's 8 requests never showed in STATS"
     );
 
@@ -150,11 +171,7 @@ async fn alert_rule_examples_fire_on_real_frames() {
     let recipes = yaml("provisioning/alerting/natsmicro-recipes.json");
     let groups = recipes["groups"].as_array().unwrap();
     assert_eq!(groups.len(), 3);
-    let rules: Vec<Value> = std::iter::once(&file)
-        .chain(std::iter::once(&recipes))
-        .flat_map(|f| f["groups"].as_array().unwrap().iter())
-        .flat_map(|g| g["rules"].as_array().unwrap().iter().cloned())
-        .collect();
+    let rules: Vec<Value> = rules_of(&file).into_iter().chain(rules_of(&recipes)).collect();
     assert_eq!(rules.len(), 7 + 18);
     for rule in &rules[7..] {
         let a = &rule["annotations"];
@@ -408,14 +425,7 @@ fn prometheus_name(name: &str, colon: bool) -> bool {
 async fn recording_rules_write_one_prometheus_series_per_label_set() {
     let nats = NatsServer::start();
     let ds = provisioned_datasource(&nats.url());
-    let _billing = PythonService::start(
-        &nats.url(),
-        "billing",
-        "2.1.0",
-        1,
-        &["--fail-every", "2", "--endpoint", "charge:billing.charge"],
-    )
-    .unwrap();
+    let _billing = failing_billing(&nats.url());
     // orders serves orders.get, which the provisioned probe `orders-get` asks.
     let _orders = PythonService::start(&nats.url(), "orders", "1.4.0", 2, &["--endpoint", "get:orders.get"]).unwrap();
     let client = connect(&nats.url()).await.unwrap();
@@ -423,27 +433,12 @@ async fn recording_rules_write_one_prometheus_series_per_label_set() {
         let _ = client.request("billing.charge", "".into()).await;
     }
     let p = PluginProcess::start().await.unwrap();
-    let requests = [json!({"refId": "A", "queryType": "stats", "metric": "requests"})];
     assert!(
-        eventually(Duration::from_secs(10), || async {
-            let r = p.query(&ds, &requests).await.unwrap();
-            let f = r["A"].frame();
-            f.strings("service")
-                .iter()
-                .zip(f.numbers("requests"))
-                .any(|(s, n)| s == "billing" && n >= Some(4.0))
-        })
-        .await,
+        billing_requests_show(&p, &ds, 4.0).await,
         "billing's requests never showed in STATS"
     );
 
-    let file = yaml("provisioning/recording/natsmicro-recording.yaml");
-    let rules: Vec<Value> = file["groups"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .flat_map(|g| g["rules"].as_array().unwrap().iter().cloned())
-        .collect();
+    let rules = rules_of(&yaml("provisioning/recording/natsmicro-recording.yaml"));
     assert_eq!(rules.len(), 7);
     let now = chrono::Utc::now().timestamp_millis();
     // metric → (labels → value), as Grafana writes them: one series per label set.
