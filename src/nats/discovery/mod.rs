@@ -24,7 +24,7 @@
 //! runs one round; `registry.rs` remembers the instances seen.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -233,8 +233,8 @@ impl Discovery {
                 return Ok(Arc::clone(round));
             }
         }
-        // Rounds past the share window would still count in what this connection's rounds hold.
-        self.forget_expired();
+        // Kept rounds would still count in what this connection's rounds hold.
+        self.make_room();
         let shared = {
             let mut inflight = lock(&self.inflight);
             if let Some(existing) = inflight.get(&subject) {
@@ -293,11 +293,18 @@ impl Discovery {
         }
     }
 
-    /// Let go of the kept rounds past the share window, now: before a new round starts, so that
-    /// what they hold no longer counts against it (freeing them takes a few milliseconds of a
-    /// round that goes out on the network anyway).
-    fn forget_expired(&self) {
-        let gone = expired(&mut lock(&self.recent), self.policy.share_window);
+    /// Make room for a new round, now, before it starts (freeing takes a few milliseconds of a
+    /// round that goes out on the network anyway): let go of the kept rounds past the share
+    /// window, and of every kept round when what this connection's rounds hold leaves less than
+    /// one round budget of its bound. Sharing saves a request; it must not cut a new round short.
+    fn make_room(&self) {
+        let mut recent = lock(&self.recent);
+        let mut gone = expired(&mut recent, self.policy.share_window);
+        let held = self.parsed.load(Ordering::Relaxed);
+        if self.policy.max_connection_held().saturating_sub(held) < self.policy.max_round_bytes as u64 {
+            gone.extend(recent.drain().map(|(_, (_, r))| r));
+        }
+        drop(recent);
         drop(gone);
     }
 }
