@@ -197,6 +197,8 @@ async fn queries_answer_history_subscriptions_send_none_and_foreign_paths_are_re
     assert!(times.len() >= 3, "history rows: {times:?}");
     assert!(times.windows(2).all(|w| w[0] < w[1]), "{times:?}");
     assert_eq!(history.fields[1].labels.as_ref().unwrap()["service"], "orders");
+    // The seed names the version the instance reported, as live packets do.
+    assert_eq!(history.fields[1].labels.as_ref().unwrap()["version"], "1.0.0");
     assert_eq!(history.fields[1].config.as_ref().unwrap()["unit"], "ms");
     let rtts: Vec<f64> = history.fields[1].values.iter().filter_map(Value::as_f64).collect();
     assert!(rtts.len() >= 3 && rtts.iter().all(|ms| *ms > 0.0), "{rtts:?}");
@@ -265,6 +267,8 @@ async fn two_run_streams_share_one_producer_that_stops_when_they_leave() {
                 let fields = packet["schema"]["fields"].as_array().unwrap();
                 let ids: Vec<_> = fields[1..].iter().map(|f| f["labels"]["id"].clone()).collect();
                 assert_eq!(ids, want.iter().map(|n| json!(n[7..])).collect::<Vec<_>>());
+                let versions: Vec<_> = fields[1..].iter().map(|f| f["labels"]["version"].clone()).collect();
+                assert_eq!(versions, [json!("1.0.0"), json!("1.0.0")], "{fields:?}");
                 seen = true;
                 break;
             }

@@ -217,9 +217,13 @@ impl Data for Plugin {
                             let result = match (conn, query) {
                                 (_, Err(e)) => Err(e),
                                 (Some(Ok(c)), Ok(q)) => {
-                                    Ok(live.frame(&ref_id, execute::execute(&q, &c).await.map_err(|e| e.kind.to_string())))
+                                    let history = execute::execute(&q, &c).await.map_err(|e| e.kind.to_string());
+                                    let registry = c.discovery.registry();
+                                    Ok(live.frame(&ref_id, history, |k| registry.version(&k.service, &k.id)))
                                 }
-                                (Some(Err(SourceError::Connect(e))), _) => Ok(live.frame(&ref_id, Err(e.to_string()))),
+                                (Some(Err(SourceError::Connect(e))), _) => {
+                                    Ok(live.frame(&ref_id, Err(e.to_string()), |_| None))
+                                }
                                 (Some(Err(e)), _) => Err(QueryError::new(&ref_id, e)),
                                 (None, _) => Err(QueryError::new(&ref_id, SourceError::Missing)),
                             };

@@ -69,7 +69,9 @@ export function PingLegend({ model, colors, calcs, height }: PingLegendProps) {
                 <span className={styles.swatch} style={{ background: colors.get(s.key) }} />
                 {s.name}
               </td>
-              <td className={styles.version}>{s.version ?? ''}</td>
+              <td className={styles.version} data-testid="natsmicro-ping-legend-version">
+                {s.version ?? ''}
+              </td>
               {stats.up ? (
                 <td className={styles.up}>UP</td>
               ) : (

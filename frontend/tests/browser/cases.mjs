@@ -328,6 +328,19 @@ async function twoPanelsShareOneChannel(t, page, want, others) {
   t.log(`live two panels: points ${want.map((k) => `${first[k]}→${grown[k]}`).join(', ')} in both, seeded once`);
 }
 
+/** The ping legend's Version cell of each row, by series key (`service/id`), sorted by key. */
+async function legendVersions(page) {
+  const rows = await page
+    .getByTestId('natsmicro-ping-legend-row')
+    .evaluateAll((trs) =>
+      trs.map((tr) => [
+        tr.getAttribute('data-series'),
+        tr.querySelector('[data-testid="natsmicro-ping-legend-version"]')?.textContent ?? '',
+      ])
+    );
+  return Object.fromEntries(rows.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+}
+
 /** The host's record of its live subscriptions (preview/host/live.ts), one entry per getDataStream. */
 async function liveEntries(page) {
   return page.evaluate(() => Object.values(window.__previewLive ?? {}));
@@ -433,6 +446,15 @@ export async function liveStreamHistoryThenLivePoints(t) {
     t.log(
       `live: points per line ${want.map((k) => `${first[k]}→${grown[k]}`).join(', ')}; frame rows ${after.rows}, packets ${after.packets}`
     );
+    // The legend's Version column is filled from the live frame, as the instant table fills it.
+    const wantVersions = Object.fromEntries(
+      t.services.flatMap((s) => s.ids.map((id) => [`${s.name}/${id}`, s.version]))
+    );
+    const versions = await legendVersions(page);
+    if (JSON.stringify(versions) !== JSON.stringify(Object.fromEntries(want.map((k) => [k, wantVersions[k]])))) {
+      throw new Error(`live legend versions ${JSON.stringify(versions)}, want ${JSON.stringify(wantVersions)}`);
+    }
+    t.log(`live: legend versions ${JSON.stringify(versions)}`);
 
     // A second viewer of the same channel: a second SubscribeStream, no second RunStream.
     await second.goto(`${t.base}/dashboard?live=1&range=1`);

@@ -145,7 +145,7 @@ export async function startService(url, name, { instances = 1, version = '1.0.0'
   // stdin is a pipe: the service also stops if this runner dies without cleaning up.
   const child = track(spawn(pythonBin(), args, { stdio: ['pipe', 'pipe', 'pipe'] }), logPath);
   const m = await waitForLine(child, /^READY (.+)$/, `micro_service.py ${name}`);
-  return { name, ids: m[1].trim().split(/\s+/), child };
+  return { name, version, ids: m[1].trim().split(/\s+/), child };
 }
 
 /** Kill one service process (SIGKILL, like a crash: its instances stop answering without a goodbye) and wait for it. */

@@ -37,23 +37,11 @@
 //! coalesced by [`crate::nats::discovery`]) and sends one row. While NATS is unreachable it keeps
 //! sending rows with every known series absent (`up`: 0) and a warning notice.
 
-use std::collections::{BTreeMap, HashMap};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::Bytes;
-use chrono::Utc;
-use grafana_plugin_sdk::pluginv2;
-use serde_json::Value;
-use tokio::sync::{broadcast, Notify};
-
-use crate::metrics;
-use crate::model::channel::{self, ChannelError, StreamSpec};
-use crate::model::frames::{Frame, FrameError, FrameMeta, JsonParts, Notice, Severity};
-use crate::model::live::{self, Counters, Tracker};
-use crate::model::micro::Verb;
-use crate::model::query::{Aggregate, Format, Query, QueryType, DATA_METRIC};
+use crate::model::channel::ChannelError;
+use crate::model::frames::FrameError;
 use crate::model::settings::Settings;
 use crate::nats::connection::{ConnectError, Connection, Connections, SourceKey};
 

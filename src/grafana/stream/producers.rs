@@ -1,7 +1,21 @@
 //! One producer task per channel of one data source (settings version included), shared by every RunStream listener through a broadcast, ended with its last listener.
 
-#[allow(unused_imports)]
-use super::*;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use bytes::Bytes;
+use chrono::Utc;
+use tokio::sync::{broadcast, Notify};
+
+use super::{interval, Source, StreamError, BUFFER};
+use crate::metrics;
+use crate::model::channel::StreamSpec;
+use crate::model::frames::{FrameError, JsonParts};
+use crate::model::live::{self, Counters, Tracker};
+use crate::model::micro::Verb;
+use crate::model::query::QueryType;
+use crate::nats::connection::SourceKey;
 
 pub(super) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())

@@ -1,7 +1,15 @@
 //! Which queries stream (dashboards' `timeseries` of `ping` and `stats`), the history frame with its channel that QueryData answers for them, and SubscribeStream's path check.
 
-#[allow(unused_imports)]
-use super::*;
+use std::collections::HashMap;
+
+use grafana_plugin_sdk::pluginv2;
+use serde_json::Value;
+
+use super::StreamError;
+use crate::model::channel::{self, StreamSpec};
+use crate::model::frames::{Frame, FrameMeta, Notice, Severity};
+use crate::model::live::{self, SeriesKey};
+use crate::model::query::{Aggregate, Format, Query, DATA_METRIC};
 
 pub(super) fn header_true(headers: &HashMap<String, String>, name: &str) -> bool {
     headers.iter().any(|(k, v)| {
@@ -73,7 +81,13 @@ impl LiveSeed {
     /// with the first such frame and skips the frames of later subscribers, and SubscribeStream
     /// sends no rows, so no point is drawn twice. When the history cannot be read (NATS down),
     /// the frame has no rows and a warning: the stream itself still runs and heals.
-    pub fn frame(&self, ref_id: &str, history: Result<Vec<Frame>, String>) -> Frame {
+    /// Each series is labelled with the version `version_of` knows for it, as live packets are.
+    pub fn frame(
+        &self,
+        ref_id: &str,
+        history: Result<Vec<Frame>, String>,
+        version_of: impl Fn(&SeriesKey) -> Option<String>,
+    ) -> Frame {
         let (mut frame, notices) = match history {
             Ok(frames) => {
                 let mut notices: Vec<Notice> = Vec::new();
@@ -86,7 +100,7 @@ impl LiveSeed {
                         notices.push(n.clone());
                     }
                 }
-                (live::history(&self.spec, &frames), notices)
+                (live::history(&self.spec, &frames, version_of), notices)
             }
             Err(text) => (
                 live::wide(&self.spec, ref_id, Vec::new(), Vec::new()),
@@ -174,7 +188,7 @@ mod tests {
         let Some(Seed::Live(live)) = live else {
             panic!("ping timeseries should stream: {live:?}")
         };
-        let frame = live.frame("A", Ok(Vec::new()));
+        let frame = live.frame("A", Ok(Vec::new()), |_| None);
         let meta = frame.meta.as_ref().unwrap();
         assert_eq!(
             meta.channel.as_deref(),
@@ -218,12 +232,12 @@ mod tests {
         let Some(Seed::Live(s)) = seed("u", &none, &on) else {
             panic!("live: true streams")
         };
-        let down = s.frame("A", Err("cannot reach NATS".into()));
+        let down = s.frame("A", Err("cannot reach NATS".into()), |_| None);
         let meta = down.meta.as_ref().unwrap();
         assert_eq!((down.ref_id.as_str(), down.rows()), ("A", 0));
         assert_eq!(meta.channel.as_deref(), Some(s.channel.as_str()));
         assert_eq!(meta.notices[0].severity, Severity::Warning);
-        let empty = s.frame("A", Ok(Vec::new()));
+        let empty = s.frame("A", Ok(Vec::new()), |_| None);
         assert!(empty.meta.as_ref().unwrap().notices.is_empty());
     }
 }

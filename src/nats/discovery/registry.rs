@@ -144,6 +144,15 @@ impl Registry {
         }
     }
 
+    /// The version instance `service`/`id` last reported, if it is known and reported one.
+    pub fn version(&self, service: &str, id: &str) -> Option<String> {
+        let print = self.prints.print(service, id);
+        lock(&self.known)
+            .get(&print)
+            .filter(|e| e.is(service, id) && !e.instance.version.is_empty())
+            .map(|e| e.instance.version.clone())
+    }
+
     /// Every known instance (for resources and tests).
     pub fn snapshot(&self) -> Vec<KnownInstance> {
         let mut v: Vec<_> = lock(&self.known).values().map(|e| e.instance.clone()).collect();
