@@ -4,6 +4,8 @@
 //! refId), each optionally followed by `@N` (only the first N times this process passes there).
 //! Tests use it to prove that a panic stays in its refId or task.
 
+use crate::sync::lock;
+
 #[cfg(debug_assertions)]
 static HITS: std::sync::Mutex<Vec<(String, u64)>> = std::sync::Mutex::new(Vec::new());
 
@@ -23,7 +25,7 @@ pub fn point(point: &str, key: &str) {
             if !named {
                 continue;
             }
-            let mut hits = HITS.lock().unwrap_or_else(|p| p.into_inner());
+            let mut hits = lock(&HITS);
             let n = match hits.iter_mut().find(|(e, _)| e == entry) {
                 Some((_, n)) => {
                     *n += 1;

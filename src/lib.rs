@@ -2,8 +2,8 @@
 //!
 //! # Layout
 //!
-//! Three layers, one folder each, and two leaves. Dependencies point one way only:
-//! `grafana → nats → model`, `grafana → model`, and every layer → `metrics` and `faults`.
+//! Three layers, one folder each, and three leaves. Dependencies point one way only:
+//! `grafana → nats → model`, `grafana → model`, and every layer → `metrics`, `faults` and `sync`.
 //! `tests/layout.rs` checks that no `use` goes against these arrows and that there is no
 //! import circle between modules.
 //!
@@ -68,6 +68,8 @@
 //!
 //! [`faults`] — fault points for tests (a panic on demand, debug builds only); a leaf.
 //!
+//! [`sync`] — the one lock helper (a poisoned mutex still yields its data); a leaf.
+//!
 //! # One query, gRPC to NATS and back
 //!
 //! [`grafana::plugin`] (`QueryData`: parse each query with [`model::query`], find the
@@ -79,3 +81,4 @@ pub mod grafana;
 pub mod metrics;
 pub mod model;
 pub mod nats;
+pub mod sync;

@@ -2,6 +2,7 @@
 //!
 //! A leaf: every layer reports into it with plain labels, and it uses no other module of the crate.
 
+use crate::sync::lock;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
@@ -52,12 +53,8 @@ pub fn global() -> &'static Metrics {
     GLOBAL.get_or_init(Metrics::default)
 }
 
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
-}
-
 fn bump<K: Ord>(m: &Mutex<BTreeMap<K, u64>>, key: K, by: u64) {
-    let mut g = m.lock().unwrap_or_else(|p| p.into_inner());
+    let mut g = lock(m);
     *g.entry(key).or_insert(0) += by;
 }
 
@@ -75,7 +72,7 @@ impl Metrics {
     pub fn discovery_round(&self, verb: &'static str, stop: &'static str, elapsed: Duration) {
         bump(&self.rounds, (verb, stop), 1);
         let secs = elapsed.as_secs_f64();
-        let mut d = self.durations.lock().unwrap_or_else(|p| p.into_inner());
+        let mut d = lock(&self.durations);
         let h = d.entry(verb).or_default();
         for (i, le) in BUCKETS.iter().enumerate() {
             if secs <= *le {
@@ -244,7 +241,7 @@ impl Metrics {
             "# HELP natsmicro_queries_total Queries answered, by query type and outcome."
         );
         let _ = writeln!(out, "# TYPE natsmicro_queries_total counter");
-        for ((qt, outcome), n) in self.queries.lock().unwrap_or_else(|p| p.into_inner()).iter() {
+        for ((qt, outcome), n) in lock(&self.queries).iter() {
             let _ = writeln!(
                 out,
                 "natsmicro_queries_total{{query_type=\"{qt}\",outcome=\"{outcome}\"}} {n}"
@@ -255,7 +252,7 @@ impl Metrics {
             "# HELP natsmicro_discovery_rounds_total Discovery rounds sent to NATS, by verb and why they stopped."
         );
         let _ = writeln!(out, "# TYPE natsmicro_discovery_rounds_total counter");
-        for ((verb, stop), n) in self.rounds.lock().unwrap_or_else(|p| p.into_inner()).iter() {
+        for ((verb, stop), n) in lock(&self.rounds).iter() {
             let _ = writeln!(
                 out,
                 "natsmicro_discovery_rounds_total{{verb=\"{verb}\",stop=\"{stop}\"}} {n}"
@@ -266,7 +263,7 @@ impl Metrics {
             "# HELP natsmicro_discovery_duration_seconds Time until a discovery round answered."
         );
         let _ = writeln!(out, "# TYPE natsmicro_discovery_duration_seconds histogram");
-        for (verb, h) in self.durations.lock().unwrap_or_else(|p| p.into_inner()).iter() {
+        for (verb, h) in lock(&self.durations).iter() {
             for (i, le) in BUCKETS.iter().enumerate() {
                 let _ = writeln!(
                     out,
@@ -292,7 +289,7 @@ impl Metrics {
         }
         let _ = writeln!(out, "# HELP natsmicro_discovery_replies_total Valid replies received.");
         let _ = writeln!(out, "# TYPE natsmicro_discovery_replies_total counter");
-        for (verb, n) in self.replies.lock().unwrap_or_else(|p| p.into_inner()).iter() {
+        for (verb, n) in lock(&self.replies).iter() {
             let _ = writeln!(out, "natsmicro_discovery_replies_total{{verb=\"{verb}\"}} {n}");
         }
         let _ = writeln!(out, "# HELP natsmicro_discovery_oversized_replies_total Replies skipped unparsed because they were larger than a 64th of maxRoundBytes.");
@@ -310,7 +307,7 @@ impl Metrics {
         }
         let _ = writeln!(out, "# HELP natsmicro_discovery_invalid_replies_total Replies skipped as invalid (not JSON, wrong type, no name/id, out of scope, duplicate).");
         let _ = writeln!(out, "# TYPE natsmicro_discovery_invalid_replies_total counter");
-        for (verb, n) in self.invalid.lock().unwrap_or_else(|p| p.into_inner()).iter() {
+        for (verb, n) in lock(&self.invalid).iter() {
             let _ = writeln!(out, "natsmicro_discovery_invalid_replies_total{{verb=\"{verb}\"}} {n}");
         }
         let _ = writeln!(out, "# HELP natsmicro_targeted_pings_total Targeted pings to known instances a PING round did not hear, by outcome (answered, unresponsive, gone, denied, malformed).");

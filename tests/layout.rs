@@ -4,12 +4,13 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 /// Layers (top folders of `src/`) and the layers each may use besides itself.
-const MAY_USE: [(&str, &[&str]); 5] = [
-    ("grafana", &["nats", "model", "metrics", "faults"]),
-    ("nats", &["model", "metrics", "faults"]),
-    ("model", &["metrics", "faults"]),
-    ("metrics", &[]),
-    ("faults", &[]),
+const MAY_USE: [(&str, &[&str]); 6] = [
+    ("grafana", &["nats", "model", "metrics", "faults", "sync"]),
+    ("nats", &["model", "metrics", "faults", "sync"]),
+    ("model", &["metrics", "faults", "sync"]),
+    ("metrics", &["sync"]),
+    ("faults", &["sync"]),
+    ("sync", &[]),
 ];
 const MAX_LINES: usize = 600;
 

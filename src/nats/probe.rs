@@ -14,6 +14,7 @@ use crate::model::probe::{judge, ProbeFailure, ProbeReply, ProbeResult};
 use crate::model::settings::Probe;
 use crate::nats::request::{header_map, header_pairs, service_error};
 use crate::nats::server_errors::ServerErrors;
+use crate::sync::lock;
 
 /// Run every probe in `probes` once, concurrently.
 pub async fn run_all(client: &async_nats::Client, errors: &Arc<ServerErrors>, probes: &[Probe]) -> Vec<ProbeResult> {
@@ -44,7 +45,7 @@ pub struct OnDemand {
 impl OnDemand {
     /// Whether one more on-demand run may go now (counted when it may).
     pub fn allow(&self) -> bool {
-        let mut runs = self.runs.lock().unwrap_or_else(|p| p.into_inner());
+        let mut runs = lock(&self.runs);
         let now = Instant::now();
         while runs.front().is_some_and(|t| now.duration_since(*t) > ON_DEMAND_WINDOW) {
             runs.pop_front();

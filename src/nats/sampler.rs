@@ -10,7 +10,7 @@
 //! owner (through `on_idle`) to close the connection; the next use starts afresh.
 
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::Utc;
@@ -28,6 +28,7 @@ use crate::model::settings::Probe;
 use crate::nats::discovery::Discovery;
 use crate::nats::probe;
 use crate::nats::shared_history::{follow, Holder, SharedHistory};
+use crate::sync::lock;
 
 /// Shortest idle time after which a sampler stops.
 pub const MIN_IDLE_STOP: Duration = Duration::from_secs(3600);
@@ -93,10 +94,6 @@ impl Drop for Sampler {
             }
         }
     }
-}
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 /// Decrements the running count however the task ends (finished, idle or aborted).

@@ -3,6 +3,7 @@
 use std::collections::VecDeque;
 use std::sync::Mutex;
 
+use crate::sync::lock;
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
@@ -31,7 +32,7 @@ impl ServerErrors {
     /// Remember one error the server sent and wake whoever waits for one.
     pub fn push(&self, text: String) {
         {
-            let mut g = self.recent.lock().unwrap_or_else(|p| p.into_inner());
+            let mut g = lock(&self.recent);
             if g.len() >= KEPT {
                 g.pop_front();
             }
@@ -42,13 +43,13 @@ impl ServerErrors {
 
     /// The latest error sent at or after `since`.
     pub fn latest_since(&self, since: Instant) -> Option<String> {
-        let g = self.recent.lock().unwrap_or_else(|p| p.into_inner());
+        let g = lock(&self.recent);
         g.back().filter(|(at, _)| *at >= since).map(|(_, e)| e.clone())
     }
 
     /// Whether the server refused a publish to `subject` at or after `since`.
     pub fn denied_since(&self, subject: &str, since: Instant) -> bool {
-        let g = self.recent.lock().unwrap_or_else(|p| p.into_inner());
+        let g = lock(&self.recent);
         g.iter()
             .rev()
             .take_while(|(at, _)| *at >= since)

@@ -2,7 +2,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use chrono::Utc;
@@ -16,10 +16,7 @@ use crate::model::live::{self, Counters, Tracker};
 use crate::model::micro::Verb;
 use crate::model::query::QueryType;
 use crate::nats::connection::SourceKey;
-
-pub(super) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
-}
+use crate::sync::lock;
 
 /// Most live streams (channels) one data source runs at once: every channel is a discovery round
 /// each sampling period, and its path is whatever a dashboard (or a crafted request) names.

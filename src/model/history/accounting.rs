@@ -2,7 +2,10 @@
 
 use std::collections::VecDeque;
 
-use super::*;
+use super::{
+    endpoint_overhead, instance_overhead, probes, Event, History, InstanceHistory, Packed, DATA_POINT_BYTES,
+    LEDGER_ENTRY_BYTES, PROBE_POINT_BYTES,
+};
 
 /// Most instances one history remembers (the bound on known instances of a connection): beyond
 /// it, instances that are down are forgotten, those that answered longest ago first. A peer that

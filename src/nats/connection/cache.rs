@@ -10,6 +10,7 @@ use tokio::time::Instant;
 use super::{ConnectError, Connection};
 use crate::model::settings::Settings;
 use crate::nats::sampler::{idle_limit, OnIdle};
+use crate::sync::lock;
 
 /// Which data source of which org: Grafana data source uids are unique only within one org, so
 /// everything the plugin keeps for a data source is keyed by all three.
@@ -65,7 +66,7 @@ pub struct Connections {
 /// Close the connections idle for longer than their limit that nothing else holds (a running
 /// stream or query keeps its connection).
 fn sweep(slots: &Slots, idle_after: Option<Duration>) {
-    let mut slots = slots.lock().unwrap_or_else(|p| p.into_inner());
+    let mut slots = lock(slots);
     slots.retain(|id, slot| {
         let Some(conn) = slot.cell.get() else { return true };
         let limit = idle_after.unwrap_or_else(|| idle_limit(conn.settings.retention));
@@ -89,7 +90,7 @@ impl Connections {
 
     /// Data sources with a connection (open or being opened).
     pub fn len(&self) -> usize {
-        self.slots.lock().unwrap_or_else(|p| p.into_inner()).len()
+        lock(&self.slots).len()
     }
 
     /// Whether no data source has a connection.
@@ -120,7 +121,7 @@ impl Connections {
         self.start_sweeper();
         let mut inherited = None;
         let (cell, failure) = {
-            let mut slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
+            let mut slots = lock(&self.slots);
             let slot = slots.entry(key.source.clone()).or_insert_with(|| Slot {
                 updated_ms: key.updated_ms,
                 cell: Arc::new(OnceCell::new()),
@@ -160,7 +161,7 @@ impl Connections {
             conn.touch();
             return Ok(Arc::clone(conn));
         }
-        if let Some((at, e)) = failure.lock().unwrap_or_else(|p| p.into_inner()).as_ref() {
+        if let Some((at, e)) = lock(&failure).as_ref() {
             if at.elapsed() < FAILURE_MEMORY {
                 return Err(e.clone());
             }
@@ -168,7 +169,7 @@ impl Connections {
         let result = cell
             .get_or_try_init(|| async {
                 // Callers that queued behind a failed attempt share its answer.
-                if let Some((at, e)) = failure.lock().unwrap_or_else(|p| p.into_inner()).as_ref() {
+                if let Some((at, e)) = lock(&failure).as_ref() {
                     if at.elapsed() < FAILURE_MEMORY {
                         return Err(e.clone());
                     }
@@ -177,7 +178,7 @@ impl Connections {
                 let (slots, weak_cell, id) = (Arc::downgrade(&self.slots), Arc::downgrade(&cell), key.source.clone());
                 let on_idle: OnIdle = Box::new(move || {
                     let Some(slots) = slots.upgrade() else { return };
-                    let mut slots = slots.lock().unwrap_or_else(|p| p.into_inner());
+                    let mut slots = lock(&slots);
                     if slots
                         .get(&id)
                         .is_some_and(|s| Weak::ptr_eq(&Arc::downgrade(&s.cell), &weak_cell))
@@ -189,7 +190,7 @@ impl Connections {
                 let r = Connection::open_with(settings, Some(on_idle), inherited).await;
                 if let Err(e) = &r {
                     tracing::warn!(org_id = key.source.org_id, uid = %key.source.uid, error = %e, "NATS connect failed");
-                    *failure.lock().unwrap_or_else(|p| p.into_inner()) = Some((Instant::now(), e.clone()));
+                    *lock(&failure) = Some((Instant::now(), e.clone()));
                 }
                 r
             })

@@ -17,6 +17,7 @@ use crate::nats::discovery::{Discovery, Policy};
 use crate::nats::sampler::{idle_limit, OnIdle, Sampler, SamplerConfig};
 use crate::nats::server_errors::ServerErrors;
 use crate::nats::shared_history::SharedHistory;
+use crate::sync::lock;
 
 mod cache;
 
@@ -88,12 +89,12 @@ impl ConnectionEvents {
         if self.connected.load(Ordering::SeqCst) {
             return None;
         }
-        let g = self.down_reason.lock().unwrap_or_else(|p| p.into_inner());
+        let g = lock(&self.down_reason);
         g.as_deref().map(down_advice)
     }
 
     fn set_down_reason(&self, reason: Option<String>) {
-        *self.down_reason.lock().unwrap_or_else(|p| p.into_inner()) = reason;
+        *lock(&self.down_reason) = reason;
     }
 
     /// The latest error the server sent on this connection, if it came after `since`.
@@ -436,12 +437,7 @@ fn options(settings: &Settings, events: Arc<ConnectionEvents>) -> Result<async_n
                         let text = e.to_string();
                         tracing::warn!(error = %text, "NATS reconnect failed");
                         // "io error" says less than a server's auth error seen just before.
-                        let keep = events
-                            .down_reason
-                            .lock()
-                            .unwrap_or_else(|p| p.into_inner())
-                            .as_deref()
-                            .is_some_and(is_auth_error);
+                        let keep = lock(&events.down_reason).as_deref().is_some_and(is_auth_error);
                         if !keep || is_auth_error(&text) {
                             events.set_down_reason(Some(text));
                         }

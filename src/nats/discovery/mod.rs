@@ -25,7 +25,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures::future::{BoxFuture, FutureExt, Shared};
@@ -40,14 +40,11 @@ mod round;
 mod targeted;
 
 use crate::nats::server_errors::ServerErrors;
+use crate::sync::lock;
 pub use registry::Registry;
 pub use targeted::MAX_TARGETED;
 
 type SharedRound = Shared<BoxFuture<'static, Result<Arc<Round>, DiscoveryError>>>;
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
-}
 
 /// Free `value` on a task of its own: a round of 10 000 replies takes milliseconds to free,
 /// which no answer needs to wait for.

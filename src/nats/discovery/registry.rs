@@ -9,11 +9,11 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-use super::lock;
 use crate::model::history::PingSample;
 use crate::model::key::{ByPrint, Prints};
 use crate::model::micro::Scope;
 use crate::model::observed::{KnownInstance, Reply};
+use crate::sync::lock;
 
 /// Instances seen on one connection: the expected set of a round and the memory of who is down.
 #[derive(Debug, Default)]

@@ -12,12 +12,13 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use super::targeted::single_silence;
-use super::{drop_later, lock, Discovery, DiscoveryError, Late, LATE_WINDOW};
+use super::{drop_later, Discovery, DiscoveryError, Late, LATE_WINDOW};
 use crate::metrics;
 use crate::model::key::{self, Prints};
 use crate::model::micro::{parse_reply, InvalidReply, Limit, Scope, Verb};
 use crate::model::observed::{Held, Reply, Round, StopReason};
 use crate::model::state::Silence;
+use crate::sync::lock;
 
 impl Discovery {
     pub(super) async fn round(

@@ -15,6 +15,7 @@ use crate::model::history::checkpoint::{self, Mark};
 use crate::model::history::wire::{Assembler, Kind, Records, Round};
 use crate::model::history::History;
 use crate::nats::discovery::{Discovery, Registry};
+use crate::sync::lock;
 
 /// Where reading resumes after the consumer failed.
 enum From {
@@ -152,10 +153,6 @@ fn dated(t: i64, now: i64, retention_ms: i64) -> Dated {
     } else {
         Dated::Within
     }
-}
-
-fn lock(history: &Mutex<History>) -> std::sync::MutexGuard<'_, History> {
-    history.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 /// Follow the stream for as long as the task lives. `loaded` turns true once the window that

@@ -11,6 +11,7 @@
 use std::sync::Mutex;
 use std::time::Duration;
 
+use crate::sync::lock;
 use async_nats::jetstream::kv;
 use tokio::time::Instant;
 
@@ -43,10 +44,6 @@ pub struct Lease {
     me: String,
     period: Duration,
     state: Mutex<State>,
-}
-
-fn lock(m: &Mutex<State>) -> std::sync::MutexGuard<'_, State> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 impl Lease {

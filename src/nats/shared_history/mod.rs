@@ -19,6 +19,7 @@ use crate::metrics;
 use crate::model::history::wire::{self, Kind, Records};
 use crate::model::settings::{SealKey, Settings};
 use crate::nats::server_errors::ServerErrors;
+use crate::sync::lock;
 
 pub mod checkpoint;
 pub mod follow;
@@ -327,17 +328,12 @@ impl SharedHistory {
     /// Count a message read but not taken.
     pub(super) fn reject(&self, reason: &'static str) {
         metrics::global().history_message(reason);
-        *self
-            .rejected
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .entry(reason)
-            .or_default() += 1;
+        *lock(&self.rejected).entry(reason).or_default() += 1;
     }
 
     /// Messages read but not taken, by reason.
     pub fn rejected(&self) -> BTreeMap<&'static str, u64> {
-        self.rejected.lock().unwrap_or_else(|p| p.into_inner()).clone()
+        lock(&self.rejected).clone()
     }
 
     /// The newest round of `kind` that was read was dated `t`.
