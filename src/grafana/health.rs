@@ -156,9 +156,9 @@ async fn check_nats(connections: &Connections, key: &SourceKey, settings: Result
     };
     if conn.client.connection_state() != async_nats::connection::State::Connected {
         // A fresh connect tells exactly what fails (refused credentials, TLS, unreachable).
-        let probe = conn.probe().await;
+        let fresh = conn.try_fresh_connect().await;
         let servers = conn.settings.servers_display();
-        return Report::error(match (probe, conn.events.down_reason()) {
+        return Report::error(match (fresh, conn.events.down_reason()) {
             (Err(e @ (ConnectError::Auth { .. } | ConnectError::Tls { .. })), _) => {
                 format!("The NATS connection is down and reconnecting fails: {e}. The plugin keeps retrying")
             }

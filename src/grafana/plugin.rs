@@ -185,13 +185,13 @@ impl Data for Plugin {
             .queries
             .iter()
             .map(|q| {
-                let seed = stream::seed(uid, &req.headers, q);
                 let parsed = Query::parse(&q.ref_id, &q.query_type, &q.json)
                     .map_err(QueryError::from)
                     .map(|p| match window(q) {
                         Some(w) => p.with_window(w),
                         None => p,
                     });
+                let seed = parsed.as_ref().ok().and_then(|p| stream::seed(uid, &req.headers, p));
                 (q.ref_id.clone(), seed, parsed)
             })
             .collect();

@@ -49,7 +49,7 @@ mod producers;
 mod seed;
 
 pub use producers::{Listener, Streams};
-pub use seed::{add_notice, check_path, from_dashboard, seed, spec_of, LiveSeed, Seed};
+pub use seed::{add_notice, check_path, from_dashboard, seed, LiveSeed, Seed};
 
 /// Packet period when `sampleIntervalSec` is 0 (history off; live views still want points).
 pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(5);

@@ -2,9 +2,6 @@
 
 use std::collections::HashMap;
 
-use grafana_plugin_sdk::pluginv2;
-use serde_json::Value;
-
 use super::StreamError;
 use crate::model::channel::{self, StreamSpec};
 use crate::model::frames::{Frame, FrameMeta, Notice, Severity};
@@ -23,28 +20,18 @@ pub fn from_dashboard(headers: &HashMap<String, String>) -> bool {
     !header_true(headers, "FromAlert") && !header_true(headers, "X-Grafana-From-Expr")
 }
 
-/// The stream a stored query shows, if it streams. Validation is the query model's own
-/// (parsed as `instant`, the format every streaming query type accepts); `None` leaves the
-/// query to the usual path, which reports any error.
-pub fn spec_of(query: &pluginv2::DataQuery) -> Option<StreamSpec> {
-    streamed(query).map(|(spec, _)| spec)
-}
-
-/// The stream of a stored query, and why it cannot stream if it cannot: live packets carry one
+/// The stream of a parsed query, and why it cannot stream if it cannot: live packets carry one
 /// built-in value per instance, so an aggregated series or a custom data leaf is answered whole.
-fn streamed(query: &pluginv2::DataQuery) -> Option<(StreamSpec, Option<&'static str>)> {
-    let model: serde_json::Map<String, Value> = serde_json::from_slice(&query.json).ok()?;
-    if model.get("format").and_then(Value::as_str).map(str::trim) != Some(Format::Timeseries.name()) {
+fn streamed(q: &Query) -> Option<(StreamSpec, Option<&'static str>)> {
+    if q.format != Format::Timeseries {
         return None;
     }
-    // Parsed as the `timeseries` query it is, so the metric is its canonical time-series name.
-    let q = Query::parse(&query.ref_id, &query.query_type, &query.json).ok()?;
     let spec = StreamSpec {
         query_type: q.query_type,
         format: Format::Timeseries,
         metric: q.metric,
-        scope: q.scope,
-        endpoint: q.endpoint,
+        scope: q.scope.clone(),
+        endpoint: q.endpoint.clone(),
     };
     let why_not = if q.aggregate != Aggregate::None {
         Some("not streamed live: aggregated series are answered whole and refresh with the dashboard")
@@ -54,18 +41,6 @@ fn streamed(query: &pluginv2::DataQuery) -> Option<(StreamSpec, Option<&'static 
         None
     };
     channel::streams(q.query_type, Format::Timeseries).then_some((spec, why_not))
-}
-
-/// Whether the stored query turns streaming off (`"live": false`); any other value streams.
-fn live_off(query: &pluginv2::DataQuery) -> bool {
-    let Ok(model) = serde_json::from_slice::<serde_json::Map<String, Value>>(&query.json) else {
-        return false;
-    };
-    match model.get("live") {
-        Some(Value::Bool(b)) => !b,
-        Some(Value::String(s)) => s.trim().eq_ignore_ascii_case("false"),
-        _ => false,
-    }
 }
 
 /// A query that streams: what it shows and the channel that continues it.
@@ -127,10 +102,10 @@ pub enum Seed {
     NotStreamed(Notice),
 }
 
-/// The seed of `query` for data source `uid`, or `None` when the query does not stream (not
+/// The seed of the parsed `query` for data source `uid`, or `None` when it does not stream (not
 /// from a dashboard, not a streaming query, or `"live": false`).
-pub fn seed(uid: &str, headers: &HashMap<String, String>, query: &pluginv2::DataQuery) -> Option<Seed> {
-    if !from_dashboard(headers) || live_off(query) {
+pub fn seed(uid: &str, headers: &HashMap<String, String>, query: &Query) -> Option<Seed> {
+    if !from_dashboard(headers) || !query.live {
         return None;
     }
     let (spec, why_not) = streamed(query)?;
@@ -169,21 +144,19 @@ pub fn check_path(path: &str) -> Result<StreamSpec, StreamError> {
 mod tests {
     use super::*;
 
-    fn dq(json: &str) -> pluginv2::DataQuery {
-        pluginv2::DataQuery {
-            ref_id: "A".into(),
-            json: json.as_bytes().to_vec(),
-            ..Default::default()
-        }
+    /// The seed of a stored query as QueryData makes it: parsed once, then seeded if it parsed.
+    fn seed_of(uid: &str, headers: &HashMap<String, String>, json: &str) -> Option<Seed> {
+        let q = Query::parse("A", "", json.as_bytes()).ok()?;
+        seed(uid, headers, &q)
     }
 
     #[test]
     fn only_dashboard_timeseries_of_ping_and_stats_stream() {
         let none = HashMap::new();
-        let live = seed(
+        let live = seed_of(
             "uid1",
             &none,
-            &dq(r#"{"queryType":"ping","service":"orders","format":"timeseries"}"#),
+            r#"{"queryType":"ping","service":"orders","format":"timeseries"}"#,
         );
         let Some(Seed::Live(live)) = live else {
             panic!("ping timeseries should stream: {live:?}")
@@ -204,21 +177,21 @@ mod tests {
             r#"{"queryType":"ping","service":"$svc","format":"timeseries"}"#,
             "not json",
         ] {
-            assert!(seed("uid1", &none, &dq(json)).is_none(), "{json}");
+            assert!(seed_of("uid1", &none, json).is_none(), "{json}");
         }
-        let ts = dq(r#"{"queryType":"stats","endpoint":"get","metric":"errors","format":"timeseries"}"#);
-        assert!(matches!(seed("u", &none, &ts), Some(Seed::Live(_))));
+        let ts = r#"{"queryType":"stats","endpoint":"get","metric":"errors","format":"timeseries"}"#;
+        assert!(matches!(seed_of("u", &none, ts), Some(Seed::Live(_))));
         for (k, v) in [
             ("FromAlert", "true"),
             ("http_X-Grafana-From-Expr", "true"),
             ("fromalert", "TRUE"),
         ] {
             let h = HashMap::from([(k.to_string(), v.to_string())]);
-            assert!(seed("u", &h, &ts).is_none(), "{k}");
+            assert!(seed_of("u", &h, ts).is_none(), "{k}");
         }
         let h = HashMap::from([("FromAlert".to_string(), "false".to_string())]);
-        assert!(seed("u", &h, &ts).is_some());
-        assert!(matches!(seed(&"u".repeat(150), &none, &ts), Some(Seed::NotStreamed(n)) if n.text.contains("160")));
+        assert!(seed_of("u", &h, ts).is_some());
+        assert!(matches!(seed_of(&"u".repeat(150), &none, ts), Some(Seed::NotStreamed(n)) if n.text.contains("160")));
     }
 
     #[test]
@@ -226,10 +199,10 @@ mod tests {
         let none = HashMap::new();
         for off in [r#""live":false"#, r#""live":"false""#] {
             let json = format!(r#"{{"queryType":"ping","format":"timeseries",{off}}}"#);
-            assert!(seed("u", &none, &dq(&json)).is_none(), "{json}");
+            assert!(seed_of("u", &none, &json).is_none(), "{json}");
         }
-        let on = dq(r#"{"queryType":"ping","format":"timeseries","live":true}"#);
-        let Some(Seed::Live(s)) = seed("u", &none, &on) else {
+        let on = r#"{"queryType":"ping","format":"timeseries","live":true}"#;
+        let Some(Seed::Live(s)) = seed_of("u", &none, on) else {
             panic!("live: true streams")
         };
         let down = s.frame("A", Err("cannot reach NATS".into()), |_| None);

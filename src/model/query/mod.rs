@@ -298,6 +298,9 @@ pub struct Query {
     pub probe: Option<String>,
     /// Time range of `timeseries` and `events` queries; `None` = the retention window up to now.
     pub window: Option<Window>,
+    /// Whether a dashboard's `timeseries` query may stream (key `live`: `false` or `"false"`
+    /// turns it off; any other value, or none, leaves it on).
+    pub live: bool,
 }
 
 impl Query {
@@ -334,6 +337,7 @@ struct Model {
     subject: Option<Value>,
     payload: Option<Value>,
     headers: Option<Value>,
+    live: Option<Value>,
 }
 
 fn text(v: &Option<Value>, key: &str) -> Result<String, String> {
@@ -342,6 +346,15 @@ fn text(v: &Option<Value>, key: &str) -> Result<String, String> {
         Some(Value::String(s)) => Ok(s.trim().to_string()),
         Some(Value::Number(n)) => Ok(n.to_string()),
         Some(other) => Err(format!("{key} must be a string, not {}", json_kind(other))),
+    }
+}
+
+/// Whether the key `live` turns streaming off: `false`, or the text `false` (any case).
+fn live_off(v: Option<&Value>) -> bool {
+    match v {
+        Some(Value::Bool(b)) => !b,
+        Some(Value::String(s)) => s.trim().eq_ignore_ascii_case("false"),
+        _ => false,
     }
 }
 
@@ -530,6 +543,7 @@ impl Query {
             headers,
             probe: (query_type == QueryType::Probe && !probe.is_empty()).then_some(probe),
             window: None,
+            live: !live_off(model.live.as_ref()),
         })
     }
 

@@ -95,3 +95,18 @@ fn request_headers_in_both_shapes() {
     let q = parse(r#"{"queryType":"request","subject":"orders.get","headers":{"b":"2","a":3}}"#).unwrap();
     assert_eq!(q.headers, vec![("a".into(), "3".into()), ("b".into(), "2".into())]);
 }
+
+#[test]
+fn live_is_on_unless_the_query_turns_it_off() {
+    let live = |extra: &str| {
+        parse(&format!(r#"{{"queryType":"ping","format":"timeseries"{extra}}}"#))
+            .unwrap()
+            .live
+    };
+    assert!(live(""));
+    assert!(live(r#","live":true"#));
+    assert!(live(r#","live":"yes""#), "any other value streams");
+    assert!(live(r#","live":1"#));
+    assert!(!live(r#","live":false"#));
+    assert!(!live(r#","live":" FALSE ""#));
+}

@@ -267,7 +267,7 @@ impl Connection {
     /// While this connection is down: one fresh connect attempt with the same settings, so that
     /// a health check can say exactly why reconnecting fails (the client's own reconnect errors
     /// say only "IO error" for a TLS failure). `Ok` when a fresh connect works.
-    pub async fn probe(&self) -> Result<(), ConnectError> {
+    pub async fn try_fresh_connect(&self) -> Result<(), ConnectError> {
         let servers = self.settings.servers_display();
         let addrs: Vec<ServerAddr> = self
             .settings
