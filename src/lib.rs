@@ -13,11 +13,14 @@
 //! - [`model::observed`]: what the NATS side hands over: a discovery round, a request's reply.
 //! - [`model::outbound`]: what a request or probe may send: subjects that are never reachable
 //!   (the plugin's own and the server's), NATS subject matching, the header rules NATS accepts.
-//! - [`model::budget`]: the answer budget (rows, cells, text bytes per refId) applied while a
-//!   table is built, and the notice when it cuts.
 //! - [`model::settings`]: parse and validate the data source settings of SPEC; secrets never printable.
-//! - [`model::query`]: the stored query model and its tables (types, formats, metrics),
-//!   validation with per-refId errors.
+//! - [`model::query`]: the stored query model and its tables (types, formats, metrics), parsed
+//!   once (`live` included), validation with per-refId errors; the time window.
+//! - [`model::answer`]: one file per query type answering it in every format and aggregate
+//!   (`ping`, `services`, `info`, `stats`, `request`, `events`, `slo`, `probe`), and the one
+//!   dispatch on query type; `plan` (what a query needs: a round, a request, a probe run or a
+//!   history window, with freshness and look-back), `series` (the time-series machinery) and
+//!   `meta` (notices, field configs, the answer budget).
 //! - [`model::history`]: samples per instance and endpoint under retention and a hard memory
 //!   bound; event detection (appeared, disappeared, restarted, version changed); the compact
 //!   messages (`wire`) a shared history stores one round in, and the checkpoints
@@ -25,15 +28,10 @@
 //!   unpacks one instance at a time.
 //! - [`model::key`]: the `(service, id)` key of an instance, looked up by borrowed strings.
 //! - [`model::rate`]: the one rule for rates of STATS counters over an interval.
-//! - [`model::shapes`]: rounds and replies to instant frames (`numeric-long`, `table`).
-//! - [`model::custom_data`]: frames of custom STATS `data`: one leaf as an instant value, the table of leaves.
 //! - [`model::leaves`]: dot-path leaves of custom STATS `data` (numeric for metrics, all for tables), bounded.
-//! - [`model::probe`]: the rule that judges a probe run (latency, success, state, code) and its frames.
+//! - [`model::probe`]: the rule that judges a probe run (latency, success, state, code).
 //! - [`model::state`]: five-state liveness (`up` … `malformed`): codes, colours, value mappings.
-//! - [`model::aggregate`]: the rule that combines the instances of a service (`aggregate`), and
-//!   the aggregated instant frames.
-//! - [`model::timeseries`]: history plus a fresh sample to `timeseries-multi` frames, and the
-//!   events frame for annotations.
+//! - [`model::aggregate`]: the rule that combines the instances of a service (`aggregate`).
 //! - [`model::channel`], [`model::live`]: Grafana Live channel paths, and the wide frames of a stream.
 //! - [`model::contract`]: the user-facing tables (query types, formats, metrics, setting
 //!   ranges) as the JSON the frontend reads.
@@ -72,9 +70,18 @@
 //!
 //! # One query, gRPC to NATS and back
 //!
-//! [`grafana::plugin`] (`QueryData`: parse each query with [`model::query`], find the
-//! connection) → [`grafana::execute`] → [`nats::discovery`] (one round) →
-//! [`model::shapes`] (the round as a frame) → [`model::frames`] (Arrow bytes for Grafana).
+//! An instant `ping`, file by file:
+//! 1. `grafana/plugin.rs` — `QueryData`: parses each query once ([`model::query`]), finds the
+//!    data source's connection, runs each refId apart;
+//! 2. `grafana/execute.rs` — asks the plan ([`model::answer::plan`]: one PING round), fetches it;
+//! 3. `nats/discovery/round.rs` — the round (`Discovery::discover` in `mod.rs` shares it
+//!    between identical queries): one request, replies gathered until the early stop;
+//! 4. `model/answer/mod.rs` — the one dispatch on query type;
+//! 5. `model/answer/ping.rs` — the round as a `numeric-long` frame;
+//! 6. `model/frames.rs` — the frame as Arrow bytes for Grafana.
+//!
+//! Besides these: the query's own parse (`model/query/mod.rs`), the plan (`model/answer/plan.rs`)
+//! and what frames of a round share (`model/answer/meta.rs`), all pure.
 
 pub mod faults;
 pub mod grafana;

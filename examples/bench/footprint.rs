@@ -125,7 +125,7 @@ pub(crate) fn store_and_frames(f: &mut Footprint) -> Result<()> {
     let t_all = Instant::now();
     while t_all.elapsed() < Duration::from_secs(2) || f.build.len() < 50 {
         let t0 = Instant::now();
-        let frame = natsmicro::model::shapes::stats(&q, &round);
+        let frame = natsmicro::model::answer::stats::instant(&q, &round);
         let t1 = Instant::now();
         let bytes = frame.to_arrow().map_err(|e| anyhow!("{e}"))?;
         f.build.push((t1 - t0).as_secs_f64() * 1e3);

@@ -443,7 +443,7 @@ fn report(disc: &[Discovery], o: &Overhead, dash: &Dashboard, fp: &Footprint, rs
     );
     let _ = writeln!(
         s,
-        "| 1000-row `stats` table frame: build (crate::model::shapes) / Arrow encode | {} / {} ms ({} runs; {:.0} KiB) |",
+        "| 1000-row `stats` table frame: build (crate::model::answer::stats) / Arrow encode | {} / {} ms ({} runs; {:.0} KiB) |",
         spread(&fp.build),
         spread(&fp.encode),
         fp.build.len(),

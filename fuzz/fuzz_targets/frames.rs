@@ -4,11 +4,11 @@
 use std::time::Duration;
 
 use libfuzzer_sys::fuzz_target;
-use natsmicro::model::budget::{MAX_CELLS, MAX_REQUEST_COLUMNS, MAX_ROWS};
+use natsmicro::model::answer::meta::{MAX_CELLS, MAX_REQUEST_COLUMNS, MAX_ROWS};
+use natsmicro::model::answer::{info, ping, request, stats};
 use natsmicro::model::micro::{parse_reply, Scope, Verb};
 use natsmicro::model::observed::{Reply, RequestReply, Round, StopReason};
 use natsmicro::model::query::Query;
-use natsmicro::model::shapes;
 
 fn round(verb: Verb, data: &[u8]) -> Round {
     let now = chrono::Utc::now();
@@ -76,14 +76,14 @@ fuzz_target!(|data: &[u8]| {
         rtt: Duration::from_millis(1),
     };
     let [request, info_q, stats_table, stats_instant, ping_q] = queries();
-    let f = shapes::request(request, &reply);
+    let f = request::table(request, &reply);
     assert!(f.fields.len() <= MAX_REQUEST_COLUMNS + 1);
     bounded(&f);
     let info = round(Verb::Info, data);
-    bounded(&shapes::info(info_q, &info));
+    bounded(&info::table(info_q, &info));
     let stats = round(Verb::Stats, data);
-    bounded(&shapes::stats(stats_table, &stats));
-    bounded(&shapes::stats(stats_instant, &stats));
+    bounded(&stats::instant(stats_table, &stats));
+    bounded(&stats::instant(stats_instant, &stats));
     let ping = round(Verb::Ping, data);
-    bounded(&shapes::ping(ping_q, &ping));
+    bounded(&ping::instant(ping_q, &ping));
 });

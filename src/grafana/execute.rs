@@ -1,24 +1,22 @@
-//! Runs one validated query: asks NATS (a discovery round, a request, or the sampler's history plus a fresh round) and builds its frames; errors carry the query's refId.
+//! Runs one validated query: its plan says what to fetch from NATS (a discovery round, a request, a probe run, or the sampler's history plus a fresh sample), the answer builds its frames; errors carry the query's refId.
 //!
-//! The one place where the NATS side and the frame builders meet for a query.
+//! The one place where the NATS side and the answers meet for a query.
 
 use bytes::Bytes;
 
 use crate::grafana::protocol::ErrorSource;
+use crate::model::answer::meta::round_notices;
+use crate::model::answer::{self, Clock, FromHistory, HistoryPlan, Inputs, Plan, Source, Unplanned};
 use crate::model::frames::{Frame, FrameError, Notice, Severity};
-use crate::model::history::{self, HistoryView};
+use crate::model::history::{self, PingSample};
 use crate::model::micro::Verb;
-use crate::model::query::{Aggregate, BadQuery, Format, Query, QueryType, Window, DATA_METRIC};
+use crate::model::query::{BadQuery, Query, QueryType};
 use crate::model::settings::{Probe, SettingsError};
-use crate::model::{self, aggregate, custom_data, shapes, timeseries};
 use crate::nats::connection::{ConnectError, Connection};
 use crate::nats::discovery::DiscoveryError;
 use crate::nats::probe;
 use crate::nats::request::{self, RequestError};
 use crate::nats::sampler;
-
-/// A window ending this close to now (or one sampler period) gets the fresh "now" point.
-const FRESH_SLACK_MS: i64 = 10_000;
 
 /// What went wrong with one query.
 #[derive(Debug, thiserror::Error)]
@@ -35,6 +33,8 @@ pub enum QueryErrorKind {
     Request(#[from] RequestError),
     #[error("{0}")]
     Frame(#[from] FrameError),
+    #[error("{0}")]
+    Unplanned(#[from] Unplanned),
     /// The connection is down, and why (a refused reconnect, a TLS failure…).
     #[error("{0}")]
     Down(String),
@@ -51,14 +51,14 @@ impl QueryErrorKind {
             | QueryErrorKind::Discovery(_)
             | QueryErrorKind::Request(_)
             | QueryErrorKind::Down(_) => 502,
-            QueryErrorKind::Frame(_) => 500,
+            QueryErrorKind::Frame(_) | QueryErrorKind::Unplanned(_) => 500,
         }
     }
 
     /// Whose fault it is, for Grafana's `errorSource`: only a frame we could not build is ours.
     pub fn source(&self) -> ErrorSource {
         match self {
-            QueryErrorKind::Frame(_) => ErrorSource::Plugin,
+            QueryErrorKind::Frame(_) | QueryErrorKind::Unplanned(_) => ErrorSource::Plugin,
             _ => ErrorSource::Downstream,
         }
     }
@@ -130,49 +130,28 @@ pub async fn execute(q: &Query, conn: &Connection) -> Result<Vec<Frame>, QueryEr
 }
 
 async fn execute_inner(q: &Query, conn: &Connection) -> Result<Vec<Frame>, QueryErrorKind> {
-    let d = &conn.discovery;
-    let from_history = matches!(q.query_type, QueryType::Events | QueryType::Slo)
-        || (q.query_type == QueryType::Ping && q.metric == "rtt_p95");
-    if q.format == Format::Timeseries || from_history {
-        return execute_history(q, conn).await;
-    }
-    let frames = match q.query_type {
-        QueryType::Ping if q.aggregate != Aggregate::None => {
-            vec![aggregate::ping(q, &*d.discover(Verb::Ping, q.scope.clone()).await?)]
+    let frames = match Plan::of(q) {
+        Plan::Round(verb) => {
+            let round = conn.discovery.discover(verb, q.scope.clone()).await?;
+            answer::answer::<String>(q, Inputs::Round(&round))?
         }
-        QueryType::Stats if q.aggregate != Aggregate::None => {
-            vec![aggregate::stats(q, &*d.discover(Verb::Stats, q.scope.clone()).await?)]
-        }
-        QueryType::Ping => vec![shapes::ping(q, &*d.discover(Verb::Ping, q.scope.clone()).await?)],
-        QueryType::Services => vec![shapes::services(q, &*d.discover(Verb::Ping, q.scope.clone()).await?)],
-        QueryType::Info => vec![shapes::info(q, &*d.discover(Verb::Info, q.scope.clone()).await?)],
-        QueryType::Stats if q.metric == DATA_METRIC => {
-            vec![custom_data::stats(q, &*d.discover(Verb::Stats, q.scope.clone()).await?)]
-        }
-        QueryType::Stats => vec![shapes::stats(q, &*d.discover(Verb::Stats, q.scope.clone()).await?)],
-        QueryType::Request => {
+        Plan::Request => {
             if let Some(why) = conn.settings.request_refusal(&q.subject) {
                 return Err(QueryErrorKind::BadQuery(why));
             }
-            let reply = request::request(
-                &conn.client,
-                &q.subject,
-                Bytes::from(q.payload.clone().into_bytes()),
-                &q.headers,
-                conn.settings.timeout,
-            )
-            .await?;
-            vec![shapes::request(q, &reply)]
+            let payload = Bytes::from(q.payload.clone().into_bytes());
+            let reply = request::request(&conn.client, &q.subject, payload, &q.headers, conn.settings.timeout).await?;
+            answer::answer::<String>(q, Inputs::Reply(&reply))?
         }
-        QueryType::Probe => {
+        Plan::Probes => {
             let probes = probes_of(q, conn)?;
             if !conn.probe_runs.allow() {
                 return Err(QueryErrorKind::BadQuery(probe::refused_message()));
             }
             let results = probe::run_all(&conn.client, conn.discovery.server_errors(), &probes).await;
-            vec![model::probe::frame(q, &results)]
+            answer::answer::<String>(q, Inputs::Probes(&results))?
         }
-        QueryType::Events | QueryType::Slo => Vec::new(),
+        Plan::History => execute_history(q, conn).await?,
     };
     Ok(frames)
 }
@@ -201,8 +180,8 @@ fn probes_of(q: &Query, conn: &Connection) -> Result<Vec<Probe>, QueryErrorKind>
     Ok(chosen)
 }
 
-/// `timeseries` and `events`: the sampler's history in the window, plus a fresh round for "now"
-/// when the window reaches the present.
+/// A history answer: the sampler's history in the plan's window, plus the fresh round or probe
+/// run for "now" when the plan asks for one.
 async fn execute_history(q: &Query, conn: &Connection) -> Result<Vec<Frame>, QueryErrorKind> {
     let sampler = conn.sampler.as_ref();
     // A fresh process first loads the shared history (which also tells discovery whom to expect).
@@ -210,90 +189,55 @@ async fn execute_history(q: &Query, conn: &Connection) -> Result<Vec<Frame>, Que
         Some(s) => s.store_notices(conn.settings.timeout).await,
         None => Vec::new(),
     };
-    let now = sampler::now_ms();
-    let retention_ms = i64::try_from(conn.settings.retention.as_millis()).unwrap_or(i64::MAX);
-    let window = q.window.unwrap_or_else(|| Window::last(retention_ms, now));
-    let period_ms = sampler.map(|s| i64::try_from(s.period().as_millis()).unwrap_or(i64::MAX));
-    // A window that ends before the latest sample needs no fresh round.
-    let fresh_needed = q.query_type != QueryType::Events
-        && window.to_ms >= now - period_ms.unwrap_or(0).max(FRESH_SLACK_MS)
-        && window.from_ms <= now;
-    let verb = if q.query_type == QueryType::Stats {
-        Verb::Stats
-    } else {
-        Verb::Ping
+    let probes = match q.query_type {
+        QueryType::Probe => probes_of(q, conn)?,
+        _ => Vec::new(),
     };
-    let probe_results = match q.query_type {
-        QueryType::Probe => {
-            let probes = probes_of(q, conn)?;
-            // A fresh point only while on-demand runs are allowed; the history answers anyway.
-            if fresh_needed && conn.probe_runs.allow() {
-                Some(probe::run_all(&conn.client, conn.discovery.server_errors(), &probes).await)
-            } else {
-                None
-            }
-        }
-        _ => None,
+    let clock = Clock {
+        now_ms: sampler::now_ms(),
+        retention_ms: i64::try_from(conn.settings.retention.as_millis()).unwrap_or(i64::MAX),
+        period_ms: sampler.map(|s| i64::try_from(s.period().as_millis()).unwrap_or(i64::MAX)),
     };
-    let round = if fresh_needed && q.query_type != QueryType::Probe {
-        Some(conn.discovery.discover(verb, q.scope.clone()).await?)
-    } else {
-        None
+    let plan = HistoryPlan::new(q, clock);
+    let (round, probe_results) = match plan.fresh {
+        Some(answer::Fresh::Round(verb)) => (Some(conn.discovery.discover(verb, q.scope.clone()).await?), None),
+        // A fresh point only while on-demand runs are allowed; the history answers anyway.
+        Some(answer::Fresh::Probes) if conn.probe_runs.allow() => (
+            None,
+            Some(probe::run_all(&conn.client, conn.discovery.server_errors(), &probes).await),
+        ),
+        _ => (None, None),
     };
     let now_ms = match (&round, &probe_results) {
         (Some(r), _) => r.started.timestamp_millis(),
-        (None, Some(results)) => results.iter().map(|r| r.t_ms).min().unwrap_or(now),
-        (None, None) => now,
+        (None, Some(results)) => results.iter().map(|r| r.t_ms).min().unwrap_or(clock.now_ms),
+        (None, None) => clock.now_ms,
     };
-    let (pings, stats) = match (&round, verb) {
-        (Some(r), Verb::Stats) => (Vec::new(), history::stats_samples(r)),
-        (Some(r), _) => (history::ping_samples(r), Vec::new()),
-        (None, _) => (Vec::new(), Vec::new()),
+    let (pings, stats): (Vec<PingSample<&str>>, _) = match &round {
+        Some(r) if r.verb == Verb::Stats => (Vec::new(), history::stats_samples(r)),
+        Some(r) => (history::ping_samples(r), Vec::new()),
+        None => (Vec::new(), Vec::new()),
     };
-    let fresh_notices = round.as_ref().map(|r| shapes::round_notices(r)).unwrap_or_default();
-    let build = |h: Option<&HistoryView>| {
-        let src = timeseries::Source {
+    let fresh_notices = round.as_ref().map(|r| round_notices(r)).unwrap_or_default();
+    // Copy what the window reads under the lock; build the frames outside it, so a large query
+    // never holds up sampling or other queries.
+    let keep = |service: &str, id: &str| plan.instances && q.scope.contains(service, id);
+    let view = sampler.map(|s| s.with_history(|h| h.subset(plan.view_from, keep, plan.limit, plan.reads)));
+    let inputs = FromHistory {
+        window: plan.window,
+        src: Source {
             round_notices: &fresh_notices,
-            history: h,
-            period_ms,
+            history: view.as_ref(),
+            period_ms: clock.period_ms,
             now_ms,
             subject: round.as_ref().map(|r| r.subject.as_str()),
             fresh: round.is_some() || probe_results.is_some(),
-        };
-        match q.query_type {
-            QueryType::Events => vec![timeseries::events(q, &window, &src)],
-            QueryType::Services => timeseries::services(q, &window, &src, &pings),
-            QueryType::Stats if q.metric == DATA_METRIC => timeseries::data::timeseries(q, &window, &src, &stats),
-            QueryType::Stats => timeseries::stats(q, &window, &src, &stats),
-            QueryType::Slo if q.format == Format::Instant => vec![timeseries::slo::instant(q, &window, &src, &pings)],
-            QueryType::Slo => timeseries::slo::timeseries(q, &window, &src, &pings),
-            QueryType::Probe => {
-                timeseries::probe::timeseries(q, &window, &src, probe_results.as_deref().unwrap_or_default())
-            }
-            QueryType::Ping if q.metric == "rtt_p95" => {
-                vec![timeseries::percentile::rtt_p95(q, &window, &src, &pings)]
-            }
-            _ => timeseries::ping(q, &window, &src, &pings),
-        }
+        },
+        pings: &pings,
+        stats: &stats,
+        probes: probe_results.as_deref().unwrap_or_default(),
     };
-    // Copy what the window reads under the lock; build the frames outside it, so a large query
-    // never holds up sampling or other queries.
-    // `slo` time series look back one rolling window before the range.
-    let view_from = match (q.query_type, q.format) {
-        (QueryType::Slo, Format::Timeseries) => window.from_ms.saturating_sub(timeseries::slo::ROLLING_MS),
-        _ => window.from_ms,
-    };
-    // A series per instance (no aggregate): only the instances a frame can show are copied.
-    let limit = (matches!(q.query_type, QueryType::Ping | QueryType::Stats) && q.aggregate == Aggregate::None)
-        .then_some(history::Limit {
-            series: timeseries::MAX_SERIES,
-            per_endpoint: q.query_type == QueryType::Stats,
-        });
-    // `events` reads the events alone: no instance is copied for it.
-    let keep = |service: &str, id: &str| q.query_type != QueryType::Events && q.scope.contains(service, id);
-    let reads = timeseries::reads(q);
-    let view = sampler.map(|s| s.with_history(|h| h.subset(view_from, keep, limit, reads)));
-    let mut frames = build(view.as_ref());
+    let mut frames = answer::answer(q, Inputs::History(&inputs))?;
     for text in store_notices {
         crate::grafana::stream::add_notice(
             &mut frames,

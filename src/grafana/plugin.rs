@@ -19,7 +19,7 @@ use crate::grafana::protocol::{self, Data};
 use crate::grafana::resources;
 use crate::grafana::stream::{self, Seed, Streams};
 use crate::metrics;
-use crate::model::budget::{MAX_CALL_ENCODED_BYTES, MAX_ENCODED_BYTES};
+use crate::model::answer::meta::{MAX_CALL_ENCODED_BYTES, MAX_ENCODED_BYTES};
 use crate::model::frames::Frame;
 use crate::model::query::{Query, Window};
 use crate::model::settings::{RawSettings, Settings, SettingsError};

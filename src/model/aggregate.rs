@@ -14,14 +14,8 @@
 //! - An endpoint without a queue group receives every request on every instance, so a sum of
 //!   its requests counts each request once per instance: instant frames say so in a notice.
 
-use std::collections::{BTreeMap, BTreeSet};
-
-use crate::model::custom_data;
-use crate::model::frames::{Field, FieldConfig, Frame, Notice, Severity, Values, NUMERIC_LONG};
-use crate::model::observed::Round;
-use crate::model::query::{Aggregate, Query, DATA_METRIC};
-use crate::model::shapes::{endpoints, ms, ratio_config, round_meta, up_config};
-use crate::model::state::{state_config, State};
+use crate::model::frames::{FieldConfig, Notice, Severity};
+use crate::model::query::Aggregate;
 
 /// Whether `metric` is a ratio that `sum` and `avg` pool (Σ numerators / Σ denominators).
 pub fn pooled(metric: &str) -> bool {
@@ -94,107 +88,12 @@ impl Group {
 }
 
 /// Field config of an aggregated value: `count` is a number of instances; otherwise the metric's own.
-fn config(aggregate: Aggregate, own: FieldConfig) -> FieldConfig {
+pub fn config(aggregate: Aggregate, own: FieldConfig) -> FieldConfig {
     if aggregate == Aggregate::Count {
         FieldConfig::unit("short")
     } else {
         own
     }
-}
-
-/// Aggregated `ping`, instant: one row per service (`state`: `max` is the worst instance).
-pub fn ping(q: &Query, round: &Round) -> Frame {
-    let mut groups: BTreeMap<&str, Group> = BTreeMap::new();
-    for r in &round.replies {
-        let value = match q.metric {
-            "up" => 1.0,
-            "state" => f64::from(State::answered(ms(r.rtt), round.slow_ms).code()),
-            _ => ms(r.rtt),
-        };
-        groups.entry(&r.reply.name).or_default().add(Part::plain(Some(value)));
-    }
-    for k in &round.down {
-        let g = groups.entry(&k.name).or_default();
-        match q.metric {
-            "up" => g.add(Part::plain(Some(0.0))),
-            "state" => g.add(Part::plain(Some(f64::from(State::silent(k.silence).code())))),
-            _ => {}
-        }
-    }
-    let own = match q.metric {
-        "up" => up_config(),
-        "state" => state_config(),
-        _ => FieldConfig::unit("ms"),
-    };
-    Frame::new("ping", &q.ref_id)
-        .with_meta(round_meta(NUMERIC_LONG, round))
-        .with_field(Field::new(
-            "service",
-            Values::String(groups.keys().map(|s| s.to_string()).collect()),
-        ))
-        .with_field(
-            Field::new(
-                q.metric,
-                Values::NullableFloat64(groups.values().map(|g| g.value(q.aggregate, q.metric)).collect()),
-            )
-            .with_config(config(q.aggregate, own)),
-        )
-}
-
-/// Aggregated `stats`, instant: one row per service and endpoint.
-pub fn stats(q: &Query, round: &Round) -> Frame {
-    let mut groups: BTreeMap<(&str, &str), Group> = BTreeMap::new();
-    let mut unqueued: BTreeSet<(&str, &str)> = BTreeSet::new();
-    for (i, e) in endpoints(q, round) {
-        let (requests, errors) = (e.num_requests as f64, e.num_errors as f64);
-        let part = match q.metric {
-            "errors" => Part::plain(Some(errors)),
-            "processing_time" => Part::plain(Some(e.processing_time / 1e6)),
-            "error_ratio" => Part {
-                value: Some(if requests == 0.0 {
-                    0.0
-                } else {
-                    (errors / requests).min(1.0)
-                }),
-                num: errors.min(requests),
-                den: requests,
-            },
-            "average_processing_time" => Part {
-                value: Some(e.average_processing_time / 1e6),
-                num: e.processing_time / 1e6,
-                den: requests,
-            },
-            DATA_METRIC => Part::plain(custom_data::value(q, e)),
-            _ => Part::plain(Some(requests)),
-        };
-        groups.entry((&i.name, &e.name)).or_default().add(part);
-        if e.queue_group.is_empty() {
-            unqueued.insert((&i.name, &e.name));
-        }
-    }
-    let own = match q.metric {
-        "error_ratio" => ratio_config(),
-        "processing_time" | "average_processing_time" => FieldConfig::unit("ms"),
-        _ => FieldConfig::unit("short"),
-    };
-    let mut meta = round_meta(NUMERIC_LONG, round);
-    if q.aggregate == Aggregate::Sum && !pooled(q.metric) && !unqueued.is_empty() {
-        let names: Vec<String> = unqueued.iter().map(|(s, e)| format!("{s}/{e}")).collect();
-        meta.notices.push(unqueued_notice(&names));
-    }
-    let (services, endpoints): (Vec<String>, Vec<String>) =
-        groups.keys().map(|(s, e)| (s.to_string(), e.to_string())).unzip();
-    Frame::new("stats", &q.ref_id)
-        .with_meta(meta)
-        .with_field(Field::new("service", Values::String(services)))
-        .with_field(Field::new("endpoint", Values::String(endpoints)))
-        .with_field(
-            Field::new(
-                q.metric_name(),
-                Values::NullableFloat64(groups.values().map(|g| g.value(q.aggregate, q.metric)).collect()),
-            )
-            .with_config(config(q.aggregate, own)),
-        )
 }
 
 /// The warning that sums of endpoints without a queue group over-count.
@@ -210,113 +109,7 @@ pub fn unqueued_notice(endpoints: &[String]) -> Notice {
 
 #[cfg(test)]
 mod tests {
-    use chrono::Utc;
-
     use super::*;
-    use crate::model::micro::Verb;
-    use crate::model::observed::KnownInstance;
-    use crate::model::shapes::tests::round;
-
-    fn q(json: &str) -> Query {
-        Query::parse("A", "", json.as_bytes()).unwrap()
-    }
-
-    fn values(f: &Frame) -> Vec<Option<f64>> {
-        match &f.fields.last().unwrap().values {
-            Values::NullableFloat64(v) => v.clone(),
-            other => panic!("{other:?}"),
-        }
-    }
-
-    fn ping_body(name: &str, id: &str) -> String {
-        format!(r#"{{"type":"io.nats.micro.v1.ping_response","name":"{name}","id":"{id}","version":"1.0.0"}}"#)
-    }
-
-    #[test]
-    fn instant_ping_one_row_per_service_with_down_instances_counted_as_known() {
-        // rtt: orders b 0.5 ms, billing a 1 ms, orders c 1.5 ms; orders d known and down.
-        let bodies = [
-            ping_body("orders", "b"),
-            ping_body("billing", "a"),
-            ping_body("orders", "c"),
-        ];
-        let bodies: Vec<&str> = bodies.iter().map(String::as_str).collect();
-        let down = vec![KnownInstance {
-            name: "orders".into(),
-            id: "d".into(),
-            version: "1.0.0".into(),
-            last_seen: Utc::now(),
-            alive: false,
-            silence: None,
-        }];
-        let r = round(Verb::Ping, &bodies, down);
-        let f = ping(&q(r#"{"queryType":"ping","aggregate":"avg"}"#), &r);
-        let names: Vec<_> = f.fields.iter().map(|f| f.name.as_str()).collect();
-        assert_eq!(names, ["service", "rtt"], "no instance id remains");
-        assert_eq!(
-            f.fields[0].values,
-            Values::String(vec!["billing".into(), "orders".into()])
-        );
-        assert_eq!(values(&f), [Some(1.0), Some(1.0)]);
-        assert_eq!(
-            values(&ping(&q(r#"{"queryType":"ping","aggregate":"count"}"#), &r)),
-            [Some(1.0), Some(2.0)]
-        );
-        let up = ping(&q(r#"{"queryType":"ping","metric":"up","aggregate":"sum"}"#), &r);
-        assert_eq!(values(&up), [Some(1.0), Some(2.0)]);
-        let known = ping(&q(r#"{"queryType":"ping","metric":"up","aggregate":"count"}"#), &r);
-        assert_eq!(values(&known), [Some(1.0), Some(3.0)]);
-        assert_eq!(known.fields[1].config.as_ref().unwrap().unit.as_deref(), Some("short"));
-        f.to_arrow().unwrap();
-    }
-
-    fn stats_body(id: &str, requests: u64, errors: u64, queue: &str) -> String {
-        format!(
-            r#"{{"type":"io.nats.micro.v1.stats_response","name":"orders","id":"{id}","version":"1",
-            "started":"2026-01-02T03:04:05Z","endpoints":[{{"name":"get","subject":"o.get","queue_group":"{queue}",
-            "num_requests":{requests},"num_errors":{errors},"processing_time":{p},"average_processing_time":2000000}}]}}"#,
-            p = requests * 2_000_000
-        )
-    }
-
-    #[test]
-    fn instant_stats_pool_ratios_add_counters_and_warn_of_sums_without_a_queue_group() {
-        let bodies = [stats_body("a", 100, 50, "q"), stats_body("b", 1, 0, "q")];
-        let bodies: Vec<&str> = bodies.iter().map(String::as_str).collect();
-        let r = round(Verb::Stats, &bodies, vec![]);
-        let run = |json: &str| stats(&q(json), &r);
-        let sum = run(r#"{"queryType":"stats","aggregate":"sum"}"#);
-        let names: Vec<_> = sum.fields.iter().map(|f| f.name.as_str()).collect();
-        assert_eq!(names, ["service", "endpoint", "requests"]);
-        assert_eq!(values(&sum), [Some(101.0)]);
-        let queue_warning = |f: &Frame| {
-            f.meta
-                .as_ref()
-                .unwrap()
-                .notices
-                .iter()
-                .any(|n| n.text.starts_with("no queue group on orders/get"))
-        };
-        assert!(!queue_warning(&sum), "every endpoint has a queue group");
-        let ratio = run(r#"{"queryType":"stats","metric":"error_ratio","aggregate":"avg"}"#);
-        assert_eq!(values(&ratio), [Some(50.0 / 101.0)]);
-        let worst = run(r#"{"queryType":"stats","metric":"error_ratio","aggregate":"max"}"#);
-        assert_eq!(values(&worst), [Some(0.5)]);
-        let apt = run(r#"{"queryType":"stats","metric":"average_processing_time","aggregate":"sum"}"#);
-        assert_eq!(
-            values(&apt),
-            [Some(2.0)],
-            "pooled: total time over total requests, in ms"
-        );
-
-        let bodies = [stats_body("a", 3, 0, ""), stats_body("b", 4, 0, "q")];
-        let bodies: Vec<&str> = bodies.iter().map(String::as_str).collect();
-        let r = round(Verb::Stats, &bodies, vec![]);
-        let f = stats(&q(r#"{"queryType":"stats","aggregate":"sum"}"#), &r);
-        assert!(queue_warning(&f), "{:?}", f.meta);
-        let avg = stats(&q(r#"{"queryType":"stats","aggregate":"avg"}"#), &r);
-        assert!(!queue_warning(&avg), "only sums over-count");
-    }
 
     fn group(parts: &[Part]) -> Group {
         let mut g = Group::default();

@@ -1,7 +1,8 @@
-//! The user-facing tables of SPEC (query types, formats, metrics, auth types, setting defaults and ranges) as one JSON value: the frontend reads it from `frontend/src/contract.json`, and `tests/contract.rs` keeps that file equal to this.
+//! The user-facing tables of SPEC (query types, formats, metrics, auth types, setting defaults and ranges) as one JSON value: the frontend reads it from `frontend/src/shared/contract.json`, and `tests/contract.rs` keeps that file equal to this.
 
 use serde_json::{json, Map, Value};
 
+use crate::model::answer::slo;
 use crate::model::channel;
 use crate::model::leaves::{self, MAX_DATA_LEAVES};
 use crate::model::query::{
@@ -14,7 +15,6 @@ use crate::model::settings::{
     RETENTION_MINUTES_RANGE, SAMPLE_INTERVAL_SEC_RANGE, SLOW_MS_RANGE, TIMEOUT_MS_RANGE,
 };
 use crate::model::state::State;
-use crate::model::timeseries::slo;
 
 /// Per query type, the list `f` gives.
 fn per_type(f: impl Fn(QueryType) -> Vec<&'static str>) -> Value {
@@ -25,7 +25,7 @@ fn per_type(f: impl Fn(QueryType) -> Vec<&'static str>) -> Value {
     Value::Object(map)
 }
 
-/// The tables, as `frontend/src/contract.json` holds them.
+/// The tables, as `frontend/src/shared/contract.json` holds them.
 pub fn contract() -> Value {
     json!({
         "queryTypes": QueryType::ALL.iter().map(|t| t.name()).collect::<Vec<_>>(),

@@ -5,10 +5,9 @@
 //! [`crate::grafana`].
 
 pub mod aggregate;
-pub mod budget;
+pub mod answer;
 pub mod channel;
 pub mod contract;
-pub mod custom_data;
 pub mod frames;
 pub mod history;
 pub mod key;
@@ -21,6 +20,4 @@ pub mod probe;
 pub mod query;
 pub mod rate;
 pub mod settings;
-pub mod shapes;
 pub mod state;
-pub mod timeseries;

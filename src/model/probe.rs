@@ -7,11 +7,8 @@
 
 use serde_json::Value;
 
-use crate::model::frames::{Field, FieldConfig, Frame, FrameMeta, Values, NUMERIC_LONG, TABLE};
-use crate::model::query::{Format, Query};
 use crate::model::settings::Probe;
-use crate::model::shapes::up_config;
-use crate::model::state::{state_config, State};
+use crate::model::state::State;
 
 /// How a probe's request went wrong before any valid reply.
 #[derive(Clone, Debug, PartialEq)]
@@ -156,59 +153,6 @@ fn shown(path: &str) -> String {
     }
 }
 
-/// The results the query asks for (its `probe`, or all).
-pub fn selected<'a>(q: &'a Query, results: &'a [ProbeResult]) -> impl Iterator<Item = &'a ProbeResult> {
-    results
-        .iter()
-        .filter(move |r| q.probe.as_deref().is_none_or(|p| p == r.name))
-}
-
-/// Field config of a probe metric.
-pub fn metric_config(metric: &str) -> FieldConfig {
-    match metric {
-        "success" => up_config(),
-        "state" => state_config(),
-        _ => FieldConfig::unit("ms"),
-    }
-}
-
-/// `probe`, instant or table, from one run of the probes.
-pub fn frame(q: &Query, results: &[ProbeResult]) -> Frame {
-    let rows: Vec<&ProbeResult> = selected(q, results).collect();
-    let strings = |f: fn(&ProbeResult) -> String| Values::String(rows.iter().map(|r| f(r)).collect());
-    let latency = Field::new(
-        "latency",
-        Values::NullableFloat64(rows.iter().map(|r| r.latency_ms).collect()),
-    )
-    .with_config(FieldConfig::unit("ms"));
-    let success = Field::new(
-        "success",
-        Values::Float64(rows.iter().map(|r| f64::from(u8::from(r.success))).collect()),
-    )
-    .with_config(up_config());
-    let frame = Frame::new("probe", &q.ref_id)
-        .with_field(Field::new("probe", strings(|r| r.name.clone())))
-        .with_field(Field::new("subject", strings(|r| r.subject.clone())));
-    if q.format == Format::Table {
-        return frame
-            .with_meta(FrameMeta::typed(TABLE))
-            .with_field(latency)
-            .with_field(success)
-            .with_field(Field::new("state", strings(|r| r.state.name().to_string())))
-            .with_field(Field::new(
-                "code",
-                Values::NullableFloat64(rows.iter().map(|r| r.code.map(f64::from)).collect()),
-            ))
-            .with_field(Field::new("detail", strings(|r| r.detail.clone())));
-    }
-    let value = match q.metric {
-        "success" => success,
-        "state" => crate::model::shapes::state_field(rows.iter().map(|r| r.state)),
-        _ => latency,
-    };
-    frame.with_meta(FrameMeta::typed(NUMERIC_LONG)).with_field(value)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -271,27 +215,5 @@ mod tests {
         assert!(judge(&contains, 0, reply("ping pong", 1.0)).success);
         let r = judge(&contains, 0, reply("nothing", 1.0));
         assert_eq!(r.detail, "expected the reply to contain \"pong\"");
-    }
-
-    #[test]
-    fn frames_pick_the_probe_and_the_metric() {
-        let p = probe(Expect::default());
-        let results = vec![judge(&p, 0, reply("{}", 12.0)), {
-            let mut other = judge(&p, 0, Err(ProbeFailure::TimedOut));
-            other.name = "q".into();
-            other
-        }];
-        let q = |json: &str| Query::parse("A", "", json.as_bytes()).unwrap();
-        let f = frame(&q(r#"{"queryType":"probe","metric":"state"}"#), &results);
-        assert_eq!(f.fields[2].values, Values::Float64(vec![0.0, 2.0]));
-        let one = frame(&q(r#"{"queryType":"probe","probe":"q","metric":"success"}"#), &results);
-        assert_eq!(one.fields[2].values, Values::Float64(vec![0.0]));
-        let t = frame(&q(r#"{"queryType":"probe","format":"table"}"#), &results);
-        let names: Vec<_> = t.fields.iter().map(|f| f.name.as_str()).collect();
-        assert_eq!(
-            names,
-            ["probe", "subject", "latency", "success", "state", "code", "detail"]
-        );
-        t.to_arrow().unwrap();
     }
 }

@@ -10,6 +10,9 @@ use crate::model::micro::{valid_name, Scope};
 use crate::model::outbound;
 use crate::model::settings::{json_kind, valid_subject};
 
+mod window;
+pub use window::{Window, MAX_DATA_POINTS, MAX_TIME_MS};
+
 /// `queryType`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum QueryType {
@@ -77,7 +80,7 @@ impl QueryType {
     /// Values of `metric` (the one numeric field of an instant frame); the first is the default.
     pub fn metrics(self) -> &'static [&'static str] {
         match self {
-            QueryType::Ping => &["rtt", "up", "state", "rtt_p95"],
+            QueryType::Ping => &["rtt", "up", "state", RTT_P95],
             QueryType::Services => &["instances", "down", "versions"],
             QueryType::Stats => &[
                 "requests",
@@ -104,6 +107,10 @@ impl QueryType {
         }
     }
 }
+
+/// `ping` metric `rtt_p95`: each instance's 95th percentile round-trip time over the range,
+/// answered from the history in every format.
+pub const RTT_P95: &str = "rtt_p95";
 
 /// `metric` of custom STATS data: `data:<path>` for one leaf (instant, timeseries), `data` for
 /// the table of every leaf.
@@ -207,53 +214,6 @@ impl Aggregate {
     /// Query types whose instances combine.
     pub fn applies_to(t: QueryType) -> bool {
         matches!(t, QueryType::Ping | QueryType::Stats)
-    }
-}
-
-/// The time range and resolution Grafana asks for (`timeRange`, `maxDataPoints`, `intervalMs`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Window {
-    /// Unix ms, inclusive.
-    pub from_ms: i64,
-    /// Unix ms, inclusive.
-    pub to_ms: i64,
-    /// Most points per series Grafana wants (0 = no limit).
-    pub max_points: i64,
-    /// Grafana's suggested step (0 = none).
-    pub interval_ms: i64,
-}
-
-/// The latest time a window may name: the end of year 9999 (Unix ms); earlier than 1970 is 0.
-pub const MAX_TIME_MS: i64 = 253_402_300_799_999;
-/// Most points per series a query may ask for (`maxDataPoints` above it counts as this).
-pub const MAX_DATA_POINTS: i64 = 100_000;
-
-impl Window {
-    /// The window Grafana sent, saturated where it enters: times within [1970, 9999] (a `to`
-    /// before `from` is an empty window at `from`), `maxDataPoints` within [0, 100 000], the
-    /// interval within [0, the span of all times]. No arithmetic on a window can overflow after.
-    pub fn from_grafana(from_ms: i64, to_ms: i64, max_points: i64, interval_ms: i64) -> Self {
-        let from_ms = from_ms.clamp(0, MAX_TIME_MS);
-        Self {
-            from_ms,
-            to_ms: to_ms.clamp(from_ms, MAX_TIME_MS),
-            max_points: max_points.clamp(0, MAX_DATA_POINTS),
-            interval_ms: interval_ms.clamp(0, MAX_TIME_MS),
-        }
-    }
-
-    /// The last `span_ms` up to `now_ms`, without a resolution limit.
-    pub fn last(span_ms: i64, now_ms: i64) -> Self {
-        Self {
-            from_ms: now_ms.saturating_sub(span_ms),
-            to_ms: now_ms,
-            max_points: 0,
-            interval_ms: 0,
-        }
-    }
-
-    pub fn contains(&self, t: i64) -> bool {
-        self.from_ms <= t && t <= self.to_ms
     }
 }
 
@@ -496,7 +456,7 @@ impl Query {
             }
         }
 
-        if metric == "rtt_p95" && aggregate != Aggregate::None {
+        if metric == RTT_P95 && aggregate != Aggregate::None {
             return bad(
                 "rtt_p95 is each instance's 95th percentile over the time range; use aggregate none".to_string(),
             );

@@ -15,10 +15,11 @@
 
 use serde_json::json;
 
-use super::{frames, history_notices, labels, rounds_per_service, Agg, At, Extra, Raw, Series, Source};
+use super::series::{frames, history_notices, labels, rounds_per_service, Agg, At, Extra, Raw, Series, Source};
+use super::{Inputs, Unplanned};
 use crate::model::frames::{Field, FieldConfig, Frame, FrameMeta, Values, NUMERIC_LONG};
 use crate::model::history::PingSample;
-use crate::model::query::{Query, Window};
+use crate::model::query::{Format, Query, Window};
 
 /// The rolling window of `slo` time series: 5 minutes (20 rounds at the default 15 s sampling).
 pub const ROLLING_MS: i64 = 5 * 60_000;
@@ -136,6 +137,15 @@ pub fn timeseries<S: AsRef<str>>(q: &Query, w: &Window, src: &Source<'_>, fresh:
         .filter(|s| !s.raw.is_empty())
         .collect();
     frames(q, src, w, series, Agg::Ratio, config(q.metric), Extra::default())
+}
+
+/// The answer of an `slo` query from what its plan fetched.
+pub(super) fn answer<S: AsRef<str>>(q: &Query, inputs: Inputs<'_, S>) -> Result<Vec<Frame>, Unplanned> {
+    Ok(match inputs {
+        Inputs::History(h) if q.format == Format::Instant => vec![instant(q, &h.window, &h.src, h.pings)],
+        Inputs::History(h) => timeseries(q, &h.window, &h.src, h.pings),
+        other => return Err(Unplanned::new(q, &other)),
+    })
 }
 
 #[cfg(test)]

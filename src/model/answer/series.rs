@@ -1,4 +1,4 @@
-//! Pure builders from the history plus a fresh "now" sample to `timeseries-multi` frames (one frame per series: a time field and one numeric field whose labels identify the series), and to the events frame for annotations.
+//! The time-series machinery every query type's `timeseries` answer shares: what a builder reads (`Source`), steps and downsampling, the point-by-point combination of an aggregate, the `timeseries-multi` frames with their bounds and notices.
 //!
 //! Metrics per query type (the first is the default):
 //! - `ping` (labels `service`, `id`): `rtt` (ms, null while down: a gap), `up` (0/1);
@@ -26,12 +26,13 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::json;
 
+use super::meta::bytes_text;
 use crate::model::aggregate::{Group, Part};
-use crate::model::frames::{Field, FieldConfig, Frame, FrameMeta, Notice, Severity, Values, TABLE, TIMESERIES_MULTI};
-use crate::model::history::{HistoryView, PingSample, Reads};
-use crate::model::query::{Aggregate, Query, QueryType, Window, DATA_METRIC};
-use crate::model::shapes::{bytes_text, up_config};
-use crate::model::state::{state_config, State};
+use crate::model::frames::{Field, FieldConfig, Frame, FrameMeta, Notice, Severity, Values, TIMESERIES_MULTI};
+use crate::model::history::{HistoryView, PingSample};
+use crate::model::query::{Aggregate, Query, Window};
+
+pub use super::meta::{MAX_POINTS, MAX_SERIES};
 
 /// What the builders read besides the query.
 #[derive(Clone, Copy, Debug)]
@@ -47,30 +48,13 @@ pub struct Source<'a> {
     /// Whether the fresh sample belongs in the window (it reaches the present; Grafana's `to` is
     /// the moment the dashboard sent the query, a little before the fresh round).
     pub fresh: bool,
-    /// What the fresh round skipped or cut ([`crate::model::shapes::round_notices`]).
+    /// What the fresh round skipped or cut ([`crate::model::answer::meta::round_notices`]).
     pub round_notices: &'a [Notice],
-}
-
-/// What the builders of `q` read of the history: a query's copy holds nothing else.
-pub fn reads(q: &Query) -> Reads {
-    let only = |part: fn(&mut Reads)| {
-        let mut r = Reads::NONE;
-        part(&mut r);
-        r
-    };
-    match q.query_type {
-        QueryType::Ping | QueryType::Services | QueryType::Slo => only(|r| r.pings = true),
-        QueryType::Stats if q.metric == DATA_METRIC => only(|r| r.data = true),
-        QueryType::Stats => only(|r| r.endpoints = true),
-        QueryType::Events => only(|r| r.events = true),
-        QueryType::Probe => only(|r| r.probes = true),
-        QueryType::Info | QueryType::Request => Reads::NONE,
-    }
 }
 
 /// How the points of one bucket combine.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Agg {
+pub(crate) enum Agg {
     /// Σ num / Σ den (a mean when den is 1 per point, an exact rate for deltas).
     Ratio,
     Min,
@@ -79,20 +63,20 @@ enum Agg {
 
 /// A raw point: value = num / den, null when den is 0.
 #[derive(Clone, Copy, Debug, PartialEq)]
-struct Raw {
-    t: i64,
-    num: f64,
-    den: f64,
+pub(crate) struct Raw {
+    pub t: i64,
+    pub num: f64,
+    pub den: f64,
 }
 
 impl Raw {
-    fn value(t: i64, v: Option<f64>) -> Self {
+    pub(crate) fn value(t: i64, v: Option<f64>) -> Self {
         match v {
             Some(num) => Raw { t, num, den: 1.0 },
             None => Raw::null(t),
         }
     }
-    fn null(t: i64) -> Self {
+    pub(crate) fn null(t: i64) -> Self {
         Raw { t, num: 0.0, den: 0.0 }
     }
 }
@@ -184,7 +168,7 @@ fn combine(q: &Query, series: Vec<Series>, step: Option<i64>, agg: Agg) -> Vec<P
         .collect()
 }
 
-fn meta(src: &Source<'_>, notices: Vec<Notice>, custom: Option<serde_json::Value>) -> FrameMeta {
+pub(crate) fn meta(src: &Source<'_>, notices: Vec<Notice>, custom: Option<serde_json::Value>) -> FrameMeta {
     FrameMeta {
         executed_query_string: src.subject.map(str::to_string),
         notices,
@@ -220,9 +204,9 @@ pub fn history_notices(src: &Source<'_>, w: &Window) -> Vec<Notice> {
     notices
 }
 
-struct Series {
-    labels: BTreeMap<String, String>,
-    raw: Vec<Raw>,
+pub(crate) struct Series {
+    pub labels: BTreeMap<String, String>,
+    pub raw: Vec<Raw>,
 }
 
 /// A series as drawn: labels, and (time ms, value) per point.
@@ -230,8 +214,6 @@ struct Points {
     labels: BTreeMap<String, String>,
     points: Vec<(i64, Option<f64>)>,
 }
-
-pub use super::budget::{MAX_POINTS, MAX_SERIES};
 
 /// What a caller of [`frames`] adds: notices of its own, and series it did not pass on (beyond
 /// the bound, counted in the "N of M series shown" notice).
@@ -241,7 +223,7 @@ pub(crate) struct Extra {
     pub hidden: usize,
 }
 
-fn frames(
+pub(crate) fn frames(
     q: &Query,
     src: &Source<'_>,
     w: &Window,
@@ -319,61 +301,8 @@ fn frames(
         .collect()
 }
 
-fn labels(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+pub(crate) fn labels(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
     pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
-}
-
-/// `ping` as time series: one series per instance (`state`: the worst state of each step).
-pub fn ping<S: AsRef<str>>(q: &Query, w: &Window, src: &Source<'_>, fresh: &[PingSample<S>]) -> Vec<Frame> {
-    let point = |t: i64, rtt: Option<f64>, state: State| match q.metric {
-        "up" => Raw::value(t, Some(if rtt.is_some() { 1.0 } else { 0.0 })),
-        "state" => Raw::value(t, Some(f64::from(state.code()))),
-        _ => Raw::value(t, rtt),
-    };
-    let mut by: BTreeMap<(&str, &str), Vec<Raw>> = BTreeMap::new();
-    if let Some(h) = src.history {
-        for i in h.instances().filter(|i| q.scope.contains(i.service, i.id)) {
-            let raw: Vec<Raw> = i
-                .pings
-                .iter()
-                .filter(|p| w.contains(p.t) && p.t < src.now_ms)
-                .map(|p| point(p.t, p.rtt().map(f64::from), p.state()))
-                .collect();
-            if !raw.is_empty() {
-                by.insert((i.service, i.id), raw);
-            }
-        }
-    }
-    if src.fresh {
-        for s in fresh
-            .iter()
-            .filter(|s| q.scope.contains(s.service.as_ref(), s.id.as_ref()))
-        {
-            by.entry((s.service.as_ref(), s.id.as_ref()))
-                .or_default()
-                .push(point(src.now_ms, s.rtt_ms, s.state));
-        }
-    }
-    // One series per instance: labels only for the series the answer can show.
-    let shown = shown(q);
-    let hidden = by.len().saturating_sub(shown);
-    let series = by
-        .into_iter()
-        .take(shown)
-        .map(|((service, id), raw)| Series {
-            labels: labels(&[("service", service), ("id", id)]),
-            raw,
-        })
-        .collect();
-    let extra = Extra {
-        hidden,
-        ..Extra::default()
-    };
-    match q.metric {
-        "up" => frames(q, src, w, series, Agg::Min, up_config(), extra),
-        "state" => frames(q, src, w, series, Agg::Max, state_config(), extra),
-        _ => frames(q, src, w, series, Agg::Ratio, FieldConfig::unit("ms"), extra),
-    }
 }
 
 /// One sampling round of one service: instances answering and down, and the versions answering.
@@ -426,84 +355,12 @@ pub(crate) fn rounds_per_service<'a, S: AsRef<str>>(
     by
 }
 
-/// `services` as time series: one series per service.
-pub fn services<S: AsRef<str>>(q: &Query, w: &Window, src: &Source<'_>, fresh: &[PingSample<S>]) -> Vec<Frame> {
-    let by = rounds_per_service(q, w.from_ms, w, src, fresh);
-    let value = |a: &At<'_>| -> f64 {
-        match q.metric {
-            "down" => f64::from(a.down),
-            "versions" => a.versions.len() as f64,
-            _ => f64::from(a.up),
-        }
-    };
-    let series = by
-        .into_iter()
-        .map(|(service, points)| Series {
-            labels: labels(&[("service", service)]),
-            raw: points.iter().map(|(t, a)| Raw::value(*t, Some(value(a)))).collect(),
-        })
-        .collect();
-    let agg = if q.metric == "instances" { Agg::Min } else { Agg::Max };
-    frames(q, src, w, series, agg, FieldConfig::unit("short"), Extra::default())
-}
-
 /// How many of `n` series a query can show: all of them when an aggregate combines them (the
 /// combined series are bounded later), else [`MAX_SERIES`].
-fn shown(q: &Query) -> usize {
+pub(crate) fn shown(q: &Query) -> usize {
     if q.aggregate == Aggregate::None {
         MAX_SERIES
     } else {
         usize::MAX
     }
 }
-
-/// `events`: what the sampler observed within the window, as an annotation-ready table.
-pub fn events(q: &Query, w: &Window, src: &Source<'_>) -> Frame {
-    let mut cols: [Vec<String>; 6] = Default::default();
-    let mut times = Vec::new();
-    if let Some(h) = src.history {
-        for e in h
-            .events()
-            .filter(|e| w.contains(e.t) && q.scope.contains(&e.service, &e.id))
-        {
-            times.push(e.t.saturating_mul(1_000_000));
-            let row = [
-                e.title.clone(),
-                e.text.clone(),
-                format!("{},{}", e.kind.name(), e.service),
-                e.kind.name().to_string(),
-                e.service.clone(),
-                e.id.clone(),
-            ];
-            for (c, v) in cols.iter_mut().zip(row) {
-                c.push(v);
-            }
-        }
-    }
-    let mut notices = history_notices(src, w);
-    if src.history.is_some_and(|h| h.oldest().is_some_and(|o| o > w.from_ms)) {
-        notices.push(Notice {
-            severity: Severity::Info,
-            text: "events are known only since the sampler started (or since the oldest sample kept)".to_string(),
-        });
-    }
-    let mut frame = Frame::new("events", &q.ref_id)
-        .with_meta(FrameMeta {
-            notices,
-            ..FrameMeta::typed(TABLE)
-        })
-        .with_field(Field::new("time", Values::Time(times)));
-    for (name, col) in ["title", "text", "tags", "kind", "service", "id"].into_iter().zip(cols) {
-        frame = frame.with_field(Field::new(name, Values::String(col)));
-    }
-    frame
-}
-
-pub mod data;
-pub mod percentile;
-pub mod probe;
-pub mod slo;
-mod stats;
-pub use stats::stats;
-#[cfg(test)]
-mod tests;

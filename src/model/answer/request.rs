@@ -10,8 +10,8 @@ use std::collections::BTreeSet;
 
 use serde_json::{json, Map, Value};
 
-use super::ms;
-use crate::model::budget::{Budget, MAX_REQUEST_COLUMNS, MAX_REQUEST_JSON_BYTES};
+use super::meta::{ms, Budget, MAX_REQUEST_COLUMNS, MAX_REQUEST_JSON_BYTES};
+use super::{Inputs, Unplanned};
 use crate::model::frames::{Field, Frame, FrameMeta, Notice, Severity, Values, TABLE};
 use crate::model::observed::RequestReply;
 use crate::model::query::Query;
@@ -43,7 +43,7 @@ fn text_len(v: &Value) -> usize {
     }
 }
 
-pub fn request(q: &Query, reply: &RequestReply) -> Frame {
+pub fn table(q: &Query, reply: &RequestReply) -> Frame {
     let meta = FrameMeta {
         executed_query_string: Some(q.subject.clone()),
         custom: Some(json!({
@@ -154,10 +154,18 @@ pub fn request(q: &Query, reply: &RequestReply) -> Frame {
     frame
 }
 
+/// The answer of a `request` query from what its plan fetched.
+pub(super) fn answer<S: AsRef<str>>(q: &Query, inputs: Inputs<'_, S>) -> Result<Vec<Frame>, Unplanned> {
+    match inputs {
+        Inputs::Reply(reply) => Ok(vec![table(q, reply)]),
+        other => Err(Unplanned::new(q, &other)),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::budget::{MAX_CELLS, MAX_ROWS};
+    use crate::model::answer::meta::{MAX_CELLS, MAX_ROWS};
 
     fn reply(body: &str) -> RequestReply {
         RequestReply {
@@ -181,7 +189,7 @@ mod tests {
     #[test]
     fn thousands_of_keys_become_a_bounded_number_of_columns() {
         let body: Vec<Value> = (0..8000).map(|i| json!({format!("k{i}"): 0})).collect();
-        let f = request(&query(), &reply(&Value::Array(body).to_string()));
+        let f = table(&query(), &reply(&Value::Array(body).to_string()));
         assert_eq!(f.fields.len(), MAX_REQUEST_COLUMNS + 1);
         assert_eq!(f.fields.last().unwrap().name, MORE);
         assert_eq!(f.rows(), MAX_CELLS / (MAX_REQUEST_COLUMNS + 1), "cells bounded");
@@ -192,7 +200,7 @@ mod tests {
     #[test]
     fn rows_stop_at_the_budget_with_a_notice() {
         let body: Vec<Value> = (0..MAX_ROWS + 5).map(|i| json!({"n": i})).collect();
-        let f = request(&query(), &reply(&Value::Array(body).to_string()));
+        let f = table(&query(), &reply(&Value::Array(body).to_string()));
         assert_eq!(f.rows(), MAX_ROWS);
         assert!(notices(&f).iter().any(|t| t.contains("5 more not shown")));
     }
@@ -200,7 +208,7 @@ mod tests {
     #[test]
     fn a_reply_too_large_for_columns_is_cut_text() {
         let body = format!("\"{}\"", "é".repeat(MAX_REQUEST_JSON_BYTES));
-        let f = request(&query(), &reply(&body));
+        let f = table(&query(), &reply(&body));
         assert_eq!(f.fields.len(), 1);
         let Values::String(v) = &f.fields[0].values else {
             panic!()

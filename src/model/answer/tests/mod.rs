@@ -1,16 +1,28 @@
-//! Unit tests of the instant and table shapes, and the round builder other model tests share.
+//! Unit tests of the answers: the instant and table frames here, the others by subject in the files beside this one; and the round builder the model's tests share.
 //!
 //! Test code only: the parent module includes it as `#[cfg(test)] mod tests;`.
 #![cfg(test)]
+
+mod aggregate;
+mod data;
+mod percentile;
+mod probe;
+mod series;
 
 use std::time::Duration;
 
 use chrono::Utc;
 
-use super::*;
+use super::ping::instant as ping;
+use super::request::table as request;
+use super::services::instant as services;
+use super::stats::instant as stats;
+use crate::model::frames::{Field, Values, NUMERIC_LONG};
 use crate::model::micro::{parse_reply, Scope, Verb};
 use crate::model::observed::RequestReply;
 use crate::model::observed::{KnownInstance, Reply as RoundReply};
+use crate::model::observed::{Round, StopReason};
+use crate::model::query::Query;
 use crate::model::state::Silence;
 
 /// A round of these reply bodies (rtt 0.5 ms, 1 ms, …) and known instances down.

@@ -1,11 +1,15 @@
 //! Unit tests of the timeseries and events frames: gaps, downsampling, rates across restarts, notices.
 //!
-//! Test code only: the parent module includes it as `#[cfg(test)] mod tests;`.
-#![cfg(test)]
+//! Test code only: the parent module includes it as `mod series;`.
 
-use super::*;
-use crate::model::history::{EndpointSample, History, HistoryView, StatsSample};
-use crate::model::query::QueryType;
+use crate::model::answer::events::table as events;
+use crate::model::answer::ping::timeseries as ping;
+use crate::model::answer::series::{labels, Source};
+use crate::model::answer::services::timeseries as services;
+use crate::model::answer::stats::timeseries as stats;
+use crate::model::frames::{Frame, Values, TABLE, TIMESERIES_MULTI};
+use crate::model::history::{EndpointSample, History, HistoryView, PingSample, StatsSample};
+use crate::model::query::{Query, QueryType, Window};
 use crate::model::state::State;
 
 /// No fresh round.
