@@ -53,7 +53,7 @@ async fn history(conn: &Connection) -> (String, Value, bool) {
         return (
             format!(
                 "History: historyStore is jetstream, but {why}. Until then the history is kept in this process's memory; JetStream is tried again every {} s and taken up as soon as it works",
-                crate::nats::connection::store_recheck_every(sampler.period()).as_secs()
+                crate::nats::shared_history::lifecycle::store_recheck_every(sampler.period()).as_secs()
             ),
             json!({"store": "memory", "wanted": "jetstream"}),
             false,

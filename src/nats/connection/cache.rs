@@ -7,7 +7,7 @@ use std::time::Duration;
 use tokio::sync::OnceCell;
 use tokio::time::Instant;
 
-use super::{ConnectError, Connection};
+use super::{ConnectError, Connection, Replace};
 use crate::model::settings::Settings;
 use crate::nats::sampler::{idle_limit, OnIdle};
 use crate::sync::lock;
@@ -127,16 +127,17 @@ impl Connections {
                 cell: Arc::new(OnceCell::new()),
                 last_failure: Arc::new(Mutex::new(None)),
             });
-            let retired = slot.cell.get().is_some_and(|c| c.retired());
-            match slot.cell.get() {
-                Some(c) if c.store_available_again() => {
+            let replace = slot.cell.get().and_then(|c| c.replace_because());
+            match replace {
+                Some(Replace::StoreBack) => {
                     tracing::info!(org_id = key.source.org_id, uid = %key.source.uid, "JetStream history store available again; reconnecting to use it")
                 }
-                _ if retired => {
+                Some(Replace::IdleStop) => {
                     tracing::info!(org_id = key.source.org_id, uid = %key.source.uid, "data source used again after its idle stop; reconnecting")
                 }
-                _ => {}
+                None => {}
             }
+            let retired = replace.is_some();
             // Only newer settings replace a connection: a long-running stream that still holds an
             // older settings version uses the current connection instead of switching back.
             if key.updated_ms > slot.updated_ms || retired {

@@ -16,22 +16,21 @@ use crate::model::settings::{Auth, Settings, StoreKind, TlsSettings, UrlCredenti
 use crate::nats::discovery::{Discovery, Policy};
 use crate::nats::sampler::{idle_limit, OnIdle, Sampler, SamplerConfig};
 use crate::nats::server_errors::ServerErrors;
-use crate::nats::shared_history::SharedHistory;
+use crate::nats::shared_history::lifecycle::StoreLife;
 use crate::sync::lock;
 
 mod cache;
 
-/// How long opening the JetStream history store is tried again while JetStream is busy (at least
-/// two request timeouts).
-const STORE_PATIENCE: Duration = Duration::from_secs(10);
-
-/// How often an unavailable JetStream store is looked at again: twice the sampling period,
-/// within 5 s to 60 s.
-pub fn store_recheck_every(period: Duration) -> Duration {
-    (period * 2).clamp(Duration::from_secs(5), Duration::from_secs(60))
-}
-
 pub use cache::{Connections, SourceId, SourceKey};
+
+/// Why a connection is replaced on its next use (besides newer settings).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Replace {
+    /// The JetStream store it could not open works now: a new connection takes it up.
+    StoreBack,
+    /// Its sampler stopped because the data source went unused.
+    IdleStop,
+}
 
 /// Why a connection could not be made; messages are for users and hold no secrets.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -109,28 +108,6 @@ impl ConnectionEvents {
     }
 }
 
-/// While the JetStream store is unavailable: open it again every [`store_recheck_every`], and
-/// say so (`back`) once it works; the connection is then replaced on its next use.
-async fn recheck_store(
-    client: async_nats::Client,
-    settings: Arc<Settings>,
-    errors: Arc<ServerErrors>,
-    period: Duration,
-    back: Arc<AtomicBool>,
-) {
-    loop {
-        tokio::time::sleep(store_recheck_every(period)).await;
-        match SharedHistory::open(&client, &settings, &errors, period).await {
-            Ok(store) => {
-                tracing::info!(stream = %store.stream, "JetStream history store available again; the data source takes it up on its next use");
-                back.store(true, Ordering::Relaxed);
-                return;
-            }
-            Err(e) => tracing::debug!(error = %e, "JetStream history store still unavailable"),
-        }
-    }
-}
-
 fn is_auth_error(text: &str) -> bool {
     let lower = text.to_ascii_lowercase();
     ["authorization", "authentication", "expired", "revoked"]
@@ -151,17 +128,12 @@ pub struct Connection {
     opened: Instant,
     /// Last use, in ms since `opened`.
     used_ms: AtomicU64,
-    /// The JetStream store asked for was unavailable and now works (the connection is replaced
-    /// on its next use, so that the store is taken up), and the task that looks for it.
-    store_back: Arc<AtomicBool>,
-    recheck: Option<tokio::task::AbortHandle>,
+    /// The JetStream store's life (open, or looked for again); its own module owns it.
+    store: StoreLife,
 }
 
 impl Drop for Connection {
     fn drop(&mut self) {
-        if let Some(task) = &self.recheck {
-            task.abort();
-        }
         metrics::global().connection_opened(-1);
         self.events.set_connected(false);
     }
@@ -206,31 +178,7 @@ impl Connection {
         };
         let discovery = Discovery::with_server_errors(client.clone(), policy, Arc::clone(&events.server_errors));
         tracing::info!(servers = %servers, auth = settings.auth.kind(), "connected to NATS");
-        let (mut shared, mut degraded) = (None, None);
-        if let (Some(period), StoreKind::JetStream) = (settings.sample_interval, settings.history.store) {
-            let patience = STORE_PATIENCE.max(settings.timeout * 2);
-            match SharedHistory::open_patiently(&client, &settings, &events.server_errors, period, patience).await {
-                Ok(store) => shared = Some(Arc::new(store)),
-                Err(e) => {
-                    tracing::warn!(error = %e, "JetStream history store unavailable; keeping the history in memory");
-                    degraded = Some(e.to_string());
-                }
-            }
-        }
-        let store_back = Arc::new(AtomicBool::new(false));
-        let recheck = match (&degraded, settings.sample_interval) {
-            (Some(_), Some(period)) => Some(
-                tokio::spawn(recheck_store(
-                    client.clone(),
-                    Arc::clone(&settings),
-                    Arc::clone(&events.server_errors),
-                    period,
-                    Arc::clone(&store_back),
-                ))
-                .abort_handle(),
-            ),
-            _ => None,
-        };
+        let store = StoreLife::open(&client, &settings, &events.server_errors).await;
         let sampler = settings.sample_interval.map(|period| {
             Sampler::start(
                 Arc::clone(&discovery),
@@ -241,8 +189,8 @@ impl Connection {
                     fill_rounds: settings.history_fill_rounds,
                     idle_limit: idle_limit(settings.retention),
                     probes: settings.probes.clone(),
-                    shared,
-                    degraded,
+                    shared: store.store.clone(),
+                    degraded: store.unavailable.clone(),
                 },
                 on_idle,
                 inherited,
@@ -257,8 +205,7 @@ impl Connection {
             probe_runs: Default::default(),
             opened: Instant::now(),
             used_ms: AtomicU64::new(0),
-            store_back,
-            recheck,
+            store,
         };
         conn.touch();
         Ok(Arc::new(conn))
@@ -305,15 +252,15 @@ impl Connection {
             .saturating_sub(Duration::from_millis(self.used_ms.load(Ordering::Relaxed)))
     }
 
-    /// Whether this connection should be replaced on its next use: its sampler stopped for
-    /// idleness, or the JetStream store it could not open works now.
-    pub fn retired(&self) -> bool {
-        self.sampler.as_ref().is_some_and(Sampler::stopped) || self.store_available_again()
-    }
-
-    /// The JetStream store that was unavailable when this connection opened works now.
-    pub fn store_available_again(&self) -> bool {
-        self.store_back.load(Ordering::Relaxed)
+    /// Why this connection should be replaced on its next use, if it should.
+    pub fn replace_because(&self) -> Option<Replace> {
+        if self.store.available_again() {
+            Some(Replace::StoreBack)
+        } else if self.sampler.as_ref().is_some_and(Sampler::stopped) {
+            Some(Replace::IdleStop)
+        } else {
+            None
+        }
     }
 
     /// Server identity for health messages: (name, version).

@@ -24,6 +24,7 @@ use crate::sync::lock;
 pub mod checkpoint;
 pub mod follow;
 pub mod lease;
+pub mod lifecycle;
 
 pub use lease::{Holder, Lease};
 
