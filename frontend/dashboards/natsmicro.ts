@@ -3,8 +3,8 @@ import * as cog from '@grafana/grafana-foundation-sdk/cog';
 import * as dashboard from '@grafana/grafana-foundation-sdk/dashboard';
 import * as table from '@grafana/grafana-foundation-sdk/table';
 
-import { normalizeQuery } from '../src/data/query';
-import { NatsMicroQuery } from '../src/types';
+import { normalizeQuery } from '../src/datasource/data/query';
+import { NatsMicroQuery } from '../src/shared/types';
 
 /** The provisioned data source (provisioning/datasources/natsmicro.yaml). */
 export const DATASOURCE = { type: 'natsmicro-datasource', uid: 'natsmicro' };

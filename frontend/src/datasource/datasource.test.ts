@@ -5,8 +5,8 @@ import { BackendSrv, BackendSrvRequest, setBackendSrv, setTemplateSrv } from '@g
 import { lastValueFrom, Observable, of, throwError } from 'rxjs';
 import { beforeEach, describe, expect, it } from 'vitest';
 
-import { stubTemplateSrv } from '../data/templateSrvStub';
-import { NatsMicroOptions, NatsMicroQuery, NatsMicroVariableQuery } from '../types';
+import { stubTemplateSrv } from './data/templateSrvStub';
+import { NatsMicroOptions, NatsMicroQuery, NatsMicroVariableQuery } from '../shared/types';
 import { DataSource } from './datasource';
 import { NatsMicroVariableSupport } from './variables';
 

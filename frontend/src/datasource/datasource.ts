@@ -1,11 +1,11 @@
 //! The data source: queries go to the Rust backend (DataSourceWithBackend); template variables are substituted
-//! and multi-value filters expanded here (see src/data/variables.ts for the behaviour); resource helpers for editors.
+//! and multi-value filters expanded here (see data/variables.ts beside it for the behaviour); resource helpers for editors.
 import { DataQueryRequest, DataQueryResponse, DataSourceInstanceSettings, ScopedVars } from '@grafana/data';
 import { DataSourceWithBackend, getTemplateSrv } from '@grafana/runtime';
 import { Observable } from 'rxjs';
 import { map } from 'rxjs/operators';
 
-import { DEFAULT_QUERY, isRunnable } from '../data/query';
+import { DEFAULT_QUERY, isRunnable } from './data/query';
 import {
   endpointsPath,
   expectArray,
@@ -14,8 +14,8 @@ import {
   probeTestPath,
   servicesPath,
   toResourceError,
-} from '../data/resources';
-import { applyVariables, expandTargets } from '../data/variables';
+} from './data/resources';
+import { applyVariables, expandTargets } from './data/variables';
 import {
   EndpointSummary,
   InstanceSummary,
@@ -25,7 +25,7 @@ import {
   ProbeSummary,
   ProbeTestResult,
   ServiceSummary,
-} from '../types';
+} from '../shared/types';
 import { NatsMicroVariableSupport } from './variables';
 
 export class DataSource extends DataSourceWithBackend<NatsMicroQuery, NatsMicroOptions> implements NatsMicroResources {

@@ -1,10 +1,10 @@
 //! Entry of the natsmicro-datasource frontend: registers the data source class and its editors.
 import { DataSourcePlugin } from '@grafana/data';
 
-import { ConfigEditor } from '../components/ConfigEditor';
-import { QueryEditor } from '../components/QueryEditor';
+import { ConfigEditor } from './editors/ConfigEditor';
+import { QueryEditor } from './editors/QueryEditor';
 import { DataSource } from './datasource';
-import { NatsMicroOptions, NatsMicroQuery, NatsMicroSecureJsonData } from '../types';
+import { NatsMicroOptions, NatsMicroQuery, NatsMicroSecureJsonData } from '../shared/types';
 
 export const plugin = new DataSourcePlugin<DataSource, NatsMicroQuery, NatsMicroOptions, NatsMicroSecureJsonData>(
   DataSource

@@ -3,10 +3,10 @@ import { CustomVariableSupport, DataQueryRequest, DataQueryResponse, MetricFindV
 import { getTemplateSrv } from '@grafana/runtime';
 import { from, Observable } from 'rxjs';
 
-import { VariableQueryEditor } from '../components/VariableQueryEditor';
-import { normalizeVariableQuery, valuesToFrame } from '../data/variableQuery';
-import { expandName } from '../data/variables';
-import { NatsMicroApi, NatsMicroResources, NatsMicroVariableQuery } from '../types';
+import { VariableQueryEditor } from './editors/VariableQueryEditor';
+import { normalizeVariableQuery, valuesToFrame } from './data/variableQuery';
+import { expandName } from './data/variables';
+import { NatsMicroApi, NatsMicroResources, NatsMicroVariableQuery } from '../shared/types';
 
 export class NatsMicroVariableSupport extends CustomVariableSupport<NatsMicroApi, NatsMicroVariableQuery> {
   editor = VariableQueryEditor;

@@ -1,7 +1,7 @@
 //! Entry of the natsmicro-ping-panel frontend: round-trip time per instance over time.
 import { PanelPlugin, SelectableValue } from '@grafana/data';
 
-import { PingPanel } from '../components/PingPanel';
+import { PingPanel } from './components/PingPanel';
 import { DEFAULT_OPTIONS, PING_CALCS, PingCalc, PingPanelOptions } from './types';
 
 const CALC_LABELS: Record<PingCalc, string> = { last: 'Last', mean: 'Mean', max: 'Max', min: 'Min' };

@@ -1,7 +1,7 @@
 //! Tests of the query model tables: every query type has a default format; metrics exactly where an instant format is.
 import { describe, expect, it } from 'vitest';
 
-import { FORMATS, METRICS, QUERY_TYPES } from '../types';
+import { FORMATS, METRICS, QUERY_TYPES } from './types';
 
 describe('query model tables', () => {
   it('every query type has a default format, and only numeric instant types have metrics', () => {

@@ -1,5 +1,5 @@
 //! Types shared by both frontends; the query tables, defaults and ranges come from contract.json (made from the Rust types).
-//! Rust sources: src/model/query.rs, src/model/settings.rs, src/grafana/resources.rs; `cargo test --test contract`
+//! Rust sources: src/model/query/mod.rs, src/model/settings/mod.rs, src/grafana/resources.rs, tabled by src/model/contract.rs; `cargo test --test contract`
 //! checks that contract.json says what they say.
 import type { DataSourceApi } from '@grafana/data';
 import type { DataSourceJsonData, DataQuery } from '@grafana/schema';

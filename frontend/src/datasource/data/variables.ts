@@ -13,7 +13,7 @@
 import { ScopedVars, TypedVariableModel } from '@grafana/data';
 import { TemplateSrv } from '@grafana/runtime';
 
-import { NatsMicroQuery } from '../types';
+import { NatsMicroQuery } from '../../shared/types';
 
 /** Value Grafana stores for the "All" option. */
 export const ALL_VALUE = '$__all';

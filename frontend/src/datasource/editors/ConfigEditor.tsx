@@ -41,7 +41,7 @@ import {
   NatsMicroOptions,
   NatsMicroSecureJsonData,
   ProbeTestResult,
-} from '../types';
+} from '../../shared/types';
 import { ProbesEditor } from './ProbesEditor';
 
 type Props = DataSourcePluginOptionsEditorProps<NatsMicroOptions, NatsMicroSecureJsonData>;

@@ -2,7 +2,7 @@
 import { Alert, Button, InlineField, InlineFieldRow, Input } from '@grafana/ui';
 import { useState } from 'react';
 
-import { ProbeSettings, ProbeTestResult } from '../types';
+import { ProbeSettings, ProbeTestResult } from '../../shared/types';
 
 export interface ProbesEditorProps {
   probes: ProbeSettings[];

@@ -6,7 +6,7 @@ import { useMemo } from 'react';
 
 import { PingModel, PingSeries, pingStats, PingStats } from '../data/pingModel';
 import { uptime } from '../data/stateStrip';
-import { PingCalc } from '../panel/types';
+import { PingCalc } from '../types';
 
 /** 0.9934 → `99.34%`, null → `–`. */
 function percent(v: number | null): string {

@@ -13,7 +13,7 @@ import {
 import { act, cleanup, render, screen } from '@testing-library/react';
 import { afterEach, describe, expect, it } from 'vitest';
 
-import { DEFAULT_OPTIONS, PingPanelOptions } from '../panel/types';
+import { DEFAULT_OPTIONS, PingPanelOptions } from '../types';
 import { EMPTY_MESSAGE, PingPanel, queryIdentity } from './PingPanel';
 
 const T0 = Date.UTC(2026, 0, 1, 12, 0, 0);

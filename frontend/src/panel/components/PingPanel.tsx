@@ -4,7 +4,7 @@ import { useTheme2 } from '@grafana/ui';
 import React, { useMemo, useState } from 'react';
 
 import { DEFAULT_MAX_POINTS, PingHistory, PingModel, PingPoint } from '../data/pingModel';
-import { DEFAULT_OPTIONS, PingPanelOptions } from '../panel/types';
+import { DEFAULT_OPTIONS, PingPanelOptions } from '../types';
 import { PingChart } from './PingChart';
 import { PingLegend } from './PingLegend';
 import { PingStateStrip, STRIP_MAX_ROWS, STRIP_ROW_HEIGHT } from './PingStateStrip';

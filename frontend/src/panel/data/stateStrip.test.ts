@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 
 import { timeDomain } from './pingModel';
 import { stateOfCode, stripSegments, uptime } from './stateStrip';
-import { STATES } from '../types';
+import { STATES } from '../../shared/types';
 
 const range = { from: 0, to: 100 };
 
