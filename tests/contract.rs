@@ -1,4 +1,4 @@
-//! The frontend's tables (`frontend/src/shared/contract.json`) are the Rust types' tables: generated from `natsmicro::model::contract`, compared value by value. `UPDATE_CONTRACT=1 cargo test --test contract` rewrites the file.
+//! The frontend's tables (`frontend/src/common/contract.json`) are the Rust types' tables: generated from `natsmicro::model::contract`, compared value by value. `UPDATE_CONTRACT=1 cargo test --test contract` rewrites the file.
 
 use serde_json::Value;
 
@@ -6,7 +6,7 @@ const COMMENT: &str = "Generated from the Rust types (src/model/contract.rs) and
 
 #[test]
 fn the_frontend_reads_the_same_tables_as_the_backend() {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("frontend/src/shared/contract.json");
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("frontend/src/common/contract.json");
     let mut want = natsmicro::model::contract::contract();
     if std::env::var_os("UPDATE_CONTRACT").is_some() {
         let mut with_comment = serde_json::Map::new();

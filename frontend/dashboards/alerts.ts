@@ -1,6 +1,6 @@
 //! Alert recipes (provisioning/alerting/natsmicro-recipes.json): six rules on-call people trust — quorum, an instance not answering, aggregated error ratio, p95 latency, a failing probe, SLO burn — each in High, Medium and Low sensitivity, with a summary, a description and a runbook_url.
 import { normalizeQuery } from '../src/datasource/data/query';
-import { NatsMicroQuery } from '../src/shared/types';
+import { NatsMicroQuery } from '../src/common/types';
 import { DATASOURCE } from './natsmicro';
 
 export type Sensitivity = 'high' | 'medium' | 'low';

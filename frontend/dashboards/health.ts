@@ -5,7 +5,7 @@ import * as stat from '@grafana/grafana-foundation-sdk/stat';
 import * as statetimeline from '@grafana/grafana-foundation-sdk/statetimeline';
 import * as timeseries from '@grafana/grafana-foundation-sdk/timeseries';
 
-import { STATES } from '../src/shared/types';
+import { STATES } from '../src/common/types';
 import { DATASOURCE, eventsAnnotation, NatsMicro, serviceVariable, steps, tablePanel } from './natsmicro';
 
 /** The five liveness states as the words and colours a state timeline shows (the backend's own mappings). */

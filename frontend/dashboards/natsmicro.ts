@@ -4,7 +4,7 @@ import * as dashboard from '@grafana/grafana-foundation-sdk/dashboard';
 import * as table from '@grafana/grafana-foundation-sdk/table';
 
 import { normalizeQuery } from '../src/datasource/data/query';
-import { NatsMicroQuery } from '../src/shared/types';
+import { NatsMicroQuery } from '../src/common/types';
 
 /** The provisioned data source (provisioning/datasources/natsmicro.yaml). */
 export const DATASOURCE = { type: 'natsmicro-datasource', uid: 'natsmicro' };

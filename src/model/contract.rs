@@ -1,4 +1,4 @@
-//! The user-facing tables of SPEC (query types, formats, metrics, auth types, setting defaults and ranges) as one JSON value: the frontend reads it from `frontend/src/shared/contract.json`, and `tests/contract.rs` keeps that file equal to this.
+//! The user-facing tables of SPEC (query types, formats, metrics, auth types, setting defaults and ranges) as one JSON value: the frontend reads it from `frontend/src/common/contract.json`, and `tests/contract.rs` keeps that file equal to this.
 
 use serde_json::{json, Map, Value};
 
@@ -25,7 +25,7 @@ fn per_type(f: impl Fn(QueryType) -> Vec<&'static str>) -> Value {
     Value::Object(map)
 }
 
-/// The tables, as `frontend/src/shared/contract.json` holds them.
+/// The tables, as `frontend/src/common/contract.json` holds them.
 pub fn contract() -> Value {
     json!({
         "queryTypes": QueryType::ALL.iter().map(|t| t.name()).collect::<Vec<_>>(),

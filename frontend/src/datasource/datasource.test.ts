@@ -6,7 +6,7 @@ import { lastValueFrom, Observable, of, throwError } from 'rxjs';
 import { beforeEach, describe, expect, it } from 'vitest';
 
 import { stubTemplateSrv } from './data/templateSrvStub';
-import { NatsMicroOptions, NatsMicroQuery, NatsMicroVariableQuery } from '../shared/types';
+import { NatsMicroOptions, NatsMicroQuery, NatsMicroVariableQuery } from '../common/types';
 import { DataSource } from './datasource';
 import { NatsMicroVariableSupport } from './variables';
 

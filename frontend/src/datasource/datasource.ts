@@ -25,7 +25,7 @@ import {
   ProbeSummary,
   ProbeTestResult,
   ServiceSummary,
-} from '../shared/types';
+} from '../common/types';
 import { NatsMicroVariableSupport } from './variables';
 
 export class DataSource extends DataSourceWithBackend<NatsMicroQuery, NatsMicroOptions> implements NatsMicroResources {

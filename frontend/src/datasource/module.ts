@@ -4,7 +4,7 @@ import { DataSourcePlugin } from '@grafana/data';
 import { ConfigEditor } from './editors/ConfigEditor';
 import { QueryEditor } from './editors/QueryEditor';
 import { DataSource } from './datasource';
-import { NatsMicroOptions, NatsMicroQuery, NatsMicroSecureJsonData } from '../shared/types';
+import { NatsMicroOptions, NatsMicroQuery, NatsMicroSecureJsonData } from '../common/types';
 
 export const plugin = new DataSourcePlugin<DataSource, NatsMicroQuery, NatsMicroOptions, NatsMicroSecureJsonData>(
   DataSource

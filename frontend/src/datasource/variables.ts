@@ -6,7 +6,7 @@ import { from, Observable } from 'rxjs';
 import { VariableQueryEditor } from './editors/VariableQueryEditor';
 import { normalizeVariableQuery, valuesToFrame } from './data/variableQuery';
 import { expandName } from './data/variables';
-import { NatsMicroApi, NatsMicroResources, NatsMicroVariableQuery } from '../shared/types';
+import { NatsMicroApi, NatsMicroResources, NatsMicroVariableQuery } from '../common/types';
 
 export class NatsMicroVariableSupport extends CustomVariableSupport<NatsMicroApi, NatsMicroVariableQuery> {
   editor = VariableQueryEditor;

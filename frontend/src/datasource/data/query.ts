@@ -15,7 +15,7 @@ import {
   QueryType,
   SLO_DEFAULTS,
   TIMESERIES_METRICS,
-} from '../../shared/types';
+} from '../../common/types';
 
 /** The query a new panel starts with (also `DataSource.getDefaultQuery`). */
 export const DEFAULT_QUERY: Partial<NatsMicroQuery> = { queryType: 'ping', format: 'instant' };

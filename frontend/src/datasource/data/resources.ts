@@ -1,7 +1,7 @@
 //! Pure helpers for the backend's resource routes: paths, error text, rows → picker options.
 import { SelectableValue } from '@grafana/data';
 
-import { EndpointSummary, InstanceSummary, ProbeSummary, ServiceSummary } from '../../shared/types';
+import { EndpointSummary, InstanceSummary, ProbeSummary, ServiceSummary } from '../../common/types';
 
 export const servicesPath = () => 'services';
 export const instancesPath = (service: string) => `services/${encodeURIComponent(service)}/instances`;

@@ -1,5 +1,5 @@
 //! Pure helpers for the data source settings form: number parsing/range checks, subject-pattern checks, auth fields.
-import { AuthType, CONTRACT_RANGES, NatsMicroSecureJsonData } from '../../shared/types';
+import { AuthType, CONTRACT_RANGES, NatsMicroSecureJsonData } from '../../common/types';
 
 /** The numeric settings the backend range-checks: the keys of the contract's `ranges`. */
 export type NumberKey = keyof typeof CONTRACT_RANGES;

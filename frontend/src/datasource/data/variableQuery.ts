@@ -1,7 +1,7 @@
 //! Pure helpers for the variable query model: normalise stored models (incl. legacy strings) and build the answer frame.
 import { DataFrame, FieldType, MetricFindValue } from '@grafana/data';
 
-import { NatsMicroVariableQuery, VARIABLE_QUERY_KINDS, VariableQueryKind } from '../../shared/types';
+import { NatsMicroVariableQuery, VARIABLE_QUERY_KINDS, VariableQueryKind } from '../../common/types';
 
 /**
  * Accept what a dashboard may hold: the model, a partial one, or a plain string

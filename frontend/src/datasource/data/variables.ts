@@ -13,7 +13,7 @@
 import { ScopedVars, TypedVariableModel } from '@grafana/data';
 import { TemplateSrv } from '@grafana/runtime';
 
-import { NatsMicroQuery } from '../../shared/types';
+import { NatsMicroQuery } from '../../common/types';
 
 /** Value Grafana stores for the "All" option. */
 export const ALL_VALUE = '$__all';

@@ -5,7 +5,7 @@ import userEvent from '@testing-library/user-event';
 import { useState } from 'react';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 
-import { NatsMicroOptions, NatsMicroSecureJsonData } from '../../shared/types';
+import { NatsMicroOptions, NatsMicroSecureJsonData } from '../../common/types';
 import { ConfigEditor } from './ConfigEditor';
 
 type Options = DataSourceSettings<NatsMicroOptions, NatsMicroSecureJsonData>;

@@ -41,7 +41,7 @@ import {
   NatsMicroOptions,
   NatsMicroSecureJsonData,
   ProbeTestResult,
-} from '../../shared/types';
+} from '../../common/types';
 import { ProbesEditor } from './ProbesEditor';
 
 type Props = DataSourcePluginOptionsEditorProps<NatsMicroOptions, NatsMicroSecureJsonData>;

@@ -3,7 +3,7 @@ import { act, cleanup, fireEvent, render, screen } from '@testing-library/react'
 import { useState } from 'react';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 
-import { ProbeSettings, ProbeTestResult } from '../../shared/types';
+import { ProbeSettings, ProbeTestResult } from '../../common/types';
 import { ProbesEditor } from './ProbesEditor';
 
 afterEach(cleanup);

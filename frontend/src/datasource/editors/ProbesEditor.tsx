@@ -2,7 +2,7 @@
 import { Alert, Button, InlineField, InlineFieldRow, Input } from '@grafana/ui';
 import { useState } from 'react';
 
-import { ProbeSettings, ProbeTestResult } from '../../shared/types';
+import { ProbeSettings, ProbeTestResult } from '../../common/types';
 
 export interface ProbesEditorProps {
   probes: ProbeSettings[];

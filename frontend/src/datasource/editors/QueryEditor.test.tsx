@@ -5,7 +5,7 @@ import userEvent from '@testing-library/user-event';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 
 import { stubTemplateSrv } from '../data/templateSrvStub';
-import { NatsMicroApi, NatsMicroQuery } from '../../shared/types';
+import { NatsMicroApi, NatsMicroQuery } from '../../common/types';
 import { QueryEditor } from './QueryEditor';
 
 function fakeDatasource(getResource: (path: string) => Promise<unknown>) {

@@ -46,7 +46,7 @@ import {
   QUERY_TYPES,
   QueryType,
   SLO_DEFAULTS,
-} from '../../shared/types';
+} from '../../common/types';
 import { NamePicker } from './NamePicker';
 
 type Props = QueryEditorProps<NatsMicroApi, NatsMicroQuery, NatsMicroOptions>;

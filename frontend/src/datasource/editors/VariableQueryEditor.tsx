@@ -14,7 +14,7 @@ import {
   NatsMicroVariableQuery,
   VARIABLE_QUERY_KINDS,
   VariableQueryKind,
-} from '../../shared/types';
+} from '../../common/types';
 import { NamePicker } from './NamePicker';
 
 type Props = QueryEditorProps<NatsMicroApi, NatsMicroQuery, NatsMicroOptions, NatsMicroVariableQuery>;

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 
 import { timeDomain } from './pingModel';
 import { stateOfCode, stripSegments, uptime } from './stateStrip';
-import { STATES } from '../../shared/types';
+import { STATES } from '../../common/types';
 
 const range = { from: 0, to: 100 };
 

@@ -1,6 +1,6 @@
 //! State strip of the ping panel (pure): an instance's points as coloured segments over the time range, from `state` frames when the panel has them, else from its RTT (answered / over the threshold / silent).
 import { PingPoint, PingRange } from './pingModel';
-import { LivenessState, STATES } from '../../shared/types';
+import { LivenessState, STATES } from '../../common/types';
 
 /** What a segment shows: a liveness state, or `down` when only the RTT is known (silent, reason unknown). */
 export interface StripState {
