@@ -40,14 +40,13 @@ fn wide_reply(verb: &str, i: usize) -> Vec<u8> {
 
 #[tokio::test]
 async fn a_request_reply_of_thousands_of_keys_becomes_a_bounded_table() {
-    let nats = NatsServer::start();
+    let TestEnv { nats, plugin: p, .. } = TestEnv::empty().await;
     let body: Vec<Value> = (0..8000).map(|i| json!({format!("k{i}"): 0})).collect();
     let body = Value::Array(body).to_string().into_bytes();
     let _peer = Flood::start(&nats.url(), "wide.get", 1, move |_| body.clone())
         .await
         .unwrap();
     let ds = DataSource::new(&nats.url()).json(json!({"sampleIntervalSec": 0, "requestSubjects": ["wide.>"]}));
-    let p = PluginProcess::start().await.unwrap();
     let r = p
         .query(
             &ds,
@@ -74,7 +73,7 @@ async fn a_request_reply_of_thousands_of_keys_becomes_a_bounded_table() {
 
 #[tokio::test]
 async fn stats_and_info_of_sixty_instances_with_a_thousand_endpoints_are_cut_before_they_are_built() {
-    let nats = NatsServer::start();
+    let TestEnv { nats, plugin: p, .. } = TestEnv::empty().await;
     let _stats = Flood::start(&nats.url(), "$SRV.STATS", 60, |i| wide_reply("stats", i))
         .await
         .unwrap();
@@ -82,7 +81,6 @@ async fn stats_and_info_of_sixty_instances_with_a_thousand_endpoints_are_cut_bef
         .await
         .unwrap();
     let ds = DataSource::new(&nats.url()).json(json!({"sampleIntervalSec": 0, "timeoutMs": 5000}));
-    let p = PluginProcess::start().await.unwrap();
     let r = p
         .query(
             &ds,

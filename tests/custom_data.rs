@@ -10,7 +10,7 @@ use support::*;
 
 #[tokio::test]
 async fn custom_data_leaves_are_values_tables_and_time_series() {
-    let nats = NatsServer::start();
+    let TestEnv { nats, plugin: p, .. } = TestEnv::empty().await;
     let js = JsService::start(&nats.url(), "jobs", "1.0.0").unwrap();
     let py = PythonService::start(
         &nats.url(),
@@ -21,7 +21,6 @@ async fn custom_data_leaves_are_values_tables_and_time_series() {
     )
     .unwrap();
     let client = connect(&nats.url()).await.unwrap();
-    let p = PluginProcess::start().await.unwrap();
     let ds = DataSource::new(&nats.url()).json(json!({"sampleIntervalSec": 1}));
 
     // Work arrives at the JS instance: queue depth 5, jobs_total counts up.

@@ -172,7 +172,7 @@ async fn discovery_caps_replies_and_counts_invalid_ones() {
 
 #[tokio::test]
 async fn identical_concurrent_queries_share_one_nats_request() {
-    let nats = NatsServer::start();
+    let TestEnv { nats, plugin: p, .. } = TestEnv::empty().await;
     let _svc = RustService::start(&nats.url(), "orders", "1.0.0", &[("get", "orders.get")], 0)
         .await
         .unwrap();
@@ -180,7 +180,6 @@ async fn identical_concurrent_queries_share_one_nats_request() {
     // Only the panels' subject: the history sampler sends its own `$SRV.PING` / `$SRV.STATS` rounds.
     let mut sub = spy.subscribe("$SRV.STATS.orders").await.unwrap();
     server_round_trip(&spy).await;
-    let p = PluginProcess::start().await.unwrap();
     let ds = DataSource::new(&nats.url());
     // Connect first so that the 30 panels race on discovery, not on connecting.
     assert_eq!(p.health(&ds).await.unwrap().0, 1);

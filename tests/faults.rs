@@ -94,11 +94,16 @@ fn users_config(with_grafana: bool) -> String {
 
 #[tokio::test]
 async fn revoked_credentials_fail_fast_with_a_clear_message_and_recover_when_restored() {
-    let mut nats = NatsServer::with_config(&users_config(true));
+    let TestEnv {
+        mut nats, plugin: p, ..
+    } = TestEnv::builder()
+        .nats_config(&users_config(true))
+        .start()
+        .await
+        .unwrap();
     let port = nats.port;
     let svc_url = format!("nats://svc:svc@127.0.0.1:{port}");
     let svc = RustService::start(&svc_url, "orders", "1.0.0", &[], 0).await.unwrap();
-    let p = PluginProcess::start().await.unwrap();
     let ds = DataSource::new(&nats.url())
         .json(json!({"authType": "userpass", "username": "grafana", "sampleIntervalSec": 1, "timeoutMs": 500}))
         .secure("password", PASSWORD);
@@ -154,7 +159,11 @@ async fn revoked_credentials_fail_fast_with_a_clear_message_and_recover_when_res
 #[tokio::test]
 async fn creds_against_an_operator_work_and_an_expiring_user_jwt_is_reported_then_replaced() {
     let op = jwt::Operator::new();
-    let nats = NatsServer::with_config(&op.server_config());
+    let TestEnv { nats, plugin: p, .. } = TestEnv::builder()
+        .nats_config(&op.server_config())
+        .start()
+        .await
+        .unwrap();
     let service_creds = op.user_creds("svc", None);
     let svc_client = async_nats::ConnectOptions::with_credentials(&service_creds)
         .unwrap()
@@ -165,7 +174,6 @@ async fn creds_against_an_operator_work_and_an_expiring_user_jwt_is_reported_the
         .await
         .unwrap();
     let want = BTreeSet::from([svc.id.clone()]);
-    let p = PluginProcess::start().await.unwrap();
 
     // A user that never expires: creds auth live against a real operator/account/user chain.
     let forever = DataSource::new(&nats.url())
@@ -222,12 +230,15 @@ async fn creds_against_an_operator_work_and_an_expiring_user_jwt_is_reported_the
 #[tokio::test]
 async fn a_slow_consumer_cut_by_the_server_recovers_by_itself() {
     // A server that lets at most 256 KiB wait for a client before cutting it.
-    let nats = NatsServer::with_config("max_payload: 131072\nmax_pending: 262144\nwrite_deadline: \"200ms\"\n");
+    let TestEnv { nats, plugin: p, .. } = TestEnv::builder()
+        .nats_config("max_payload: 131072\nmax_pending: 262144\nwrite_deadline: \"200ms\"\n")
+        .start()
+        .await
+        .unwrap();
     let svc = RustService::start(&nats.url(), "orders", "1.0.0", &[], 0)
         .await
         .unwrap();
     let want = BTreeSet::from([svc.id.clone()]);
-    let p = PluginProcess::start().await.unwrap();
     let ds = DataSource::new(&nats.url()).json(json!({"sampleIntervalSec": 1, "timeoutMs": 1000}));
     assert_eq!(up_ids(&p, &ds).await, Ok(want.clone()));
     let reconnects = |m: &str| metric(m, "natsmicro_nats_reconnects_total").unwrap_or(0.0);
@@ -265,7 +276,13 @@ async fn a_server_certificate_from_another_ca_or_expired_is_reported_and_a_renew
     let tls = |cert: &str, key: &str| format!("tls {{ cert_file: \"{cert}\", key_file: \"{key}\" }}\n");
     let (cert_a, key_a, ca_a) = server_pem_files(&a, &dir, "a_");
     let (cert_b, key_b, _) = server_pem_files(&b, &dir, "b_");
-    let mut nats = NatsServer::with_config(&tls(&cert_a, &key_a));
+    let TestEnv {
+        mut nats, plugin: p, ..
+    } = TestEnv::builder()
+        .nats_config(&tls(&cert_a, &key_a))
+        .start()
+        .await
+        .unwrap();
     let svc = {
         let client = async_nats::ConnectOptions::new()
             .add_root_certificates(ca_a.clone().into())
@@ -276,7 +293,6 @@ async fn a_server_certificate_from_another_ca_or_expired_is_reported_and_a_renew
         RustService::start_on(client, "orders", "1.0.0", &[], 0).await.unwrap()
     };
     let want = BTreeSet::from([svc.id.clone()]);
-    let p = PluginProcess::start().await.unwrap();
     let ds = DataSource::new(&format!("tls://127.0.0.1:{}", nats.port))
         .json(json!({"tlsAuthWithCACert": true, "sampleIntervalSec": 1, "timeoutMs": 500}))
         .secure("tlsCACert", &a.ca);

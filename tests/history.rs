@@ -71,7 +71,7 @@ async fn send(nats: &NatsServer, subject: &str, n: usize) -> usize {
 
 #[tokio::test]
 async fn history_fills_at_the_period_and_timeseries_frames_serve_every_alert_recipe() {
-    let nats = NatsServer::start();
+    let TestEnv { nats, plugin: p, .. } = TestEnv::empty().await;
     let mut _orders = Vec::new();
     for _ in 0..2 {
         let endpoints = [("get", "orders.get"), ("add", "orders.add")];
@@ -89,7 +89,6 @@ async fn history_fills_at_the_period_and_timeseries_frames_serve_every_alert_rec
         &["--endpoint", "charge:billing.charge", "--fail-every", "4"],
     )
     .unwrap();
-    let p = PluginProcess::start().await.unwrap();
     let ds = DataSource::new(&nats.url()).json(json!({"sampleIntervalSec": 1, "retentionMinutes": 5}));
     // The first use starts the sampler.
     let (status, message) = p.health(&ds).await.unwrap();
@@ -207,7 +206,7 @@ async fn history_fills_at_the_period_and_timeseries_frames_serve_every_alert_rec
 
 #[tokio::test]
 async fn rates_down_instances_and_events_across_a_service_restart() {
-    let nats = NatsServer::start();
+    let TestEnv { nats, plugin: p, .. } = TestEnv::empty().await;
     let first = PythonService::start(
         &nats.url(),
         "billing",
@@ -217,7 +216,6 @@ async fn rates_down_instances_and_events_across_a_service_restart() {
     )
     .unwrap();
     let old_id = first.ids[0].clone();
-    let p = PluginProcess::start().await.unwrap();
     let ds = DataSource::new(&nats.url()).json(json!({"sampleIntervalSec": 1, "retentionMinutes": 5}));
     let t0 = now_ms();
     p.query(&ds, &[json!({"refId": "A", "queryType": "ping"})])

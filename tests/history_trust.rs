@@ -155,7 +155,12 @@ async fn a_peer_that_can_publish_cannot_inject_rounds_or_checkpoints() {
 
 #[tokio::test]
 async fn a_user_with_fewer_rights_never_reads_the_history_another_user_sampled() {
-    let nats = NatsServer::with_jetstream(TWO_USERS);
+    let TestEnv { nats, plugin: p, .. } = TestEnv::builder()
+        .jetstream()
+        .nats_config(TWO_USERS)
+        .start()
+        .await
+        .unwrap();
     let mut services = Vec::new();
     for name in ["orders", "billing", "audit"] {
         for _ in 0..2 {
@@ -174,7 +179,6 @@ async fn a_user_with_fewer_rights_never_reads_the_history_another_user_sampled()
     }
     let full = user_ds(&nats, "full").in_org(1, 7);
     let limited = user_ds(&nats, "limited").in_org(2, 8);
-    let p = PluginProcess::start().await.unwrap();
     let (status, message) = p.health(&full).await.unwrap();
     assert_eq!(status, 1, "{message}");
     assert!(message.contains("6 instances"), "{message}");
@@ -216,7 +220,7 @@ async fn with_the_readmes_server_config_another_user_cannot_touch_the_history() 
     let conf = text
         .replace("$GRAFANA_NATS_PASSWORD", "\"grafana-secret\"")
         .replace("$APP_NATS_PASSWORD", "\"app-secret\"");
-    let nats = NatsServer::with_jetstream(&conf);
+    let TestEnv { nats, plugin: p, .. } = TestEnv::builder().jetstream().nats_config(&conf).start().await.unwrap();
     let app_url = nats.url().replace("nats://", "nats://app:app-secret@");
     let _orders = RustService::start(&app_url, "orders", "1.0.0", &[("get", "orders.get")], 0)
         .await
@@ -227,7 +231,6 @@ async fn with_the_readmes_server_config_another_user_cannot_touch_the_history() 
             "sampleIntervalSec": 1, "retentionMinutes": 5, "historyStore": "jetstream"
         }))
         .secure("password", "grafana-secret");
-    let p = PluginProcess::start().await.unwrap();
     let (status, message) = p.health(&ds).await.unwrap();
     assert_eq!(status, 1, "{message}");
     assert!(

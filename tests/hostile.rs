@@ -52,7 +52,7 @@ async fn ping_ids(p: &PluginProcess, ds: &DataSource) -> (BTreeSet<String>, Vec<
 
 #[tokio::test]
 async fn every_field_of_a_reply_is_bounded_and_the_answer_says_which() {
-    let nats = NatsServer::start();
+    let TestEnv { nats, plugin: p, .. } = TestEnv::empty().await;
     let huge_meta: serde_json::Map<String, Value> = (0..1000).map(|i| (format!("k{i:04}"), json!("v"))).collect();
     let endpoints: Vec<Value> = (0..1500)
         .map(|i| json!({"name": format!("e{i:04}"), "subject": format!("s.{i}"), "queue_group": "q"}))
@@ -83,8 +83,6 @@ async fn every_field_of_a_reply_is_bounded_and_the_answer_says_which() {
     let _stats = Flood::start(&nats.url(), "$SRV.STATS", 1, move |_| stats.clone())
         .await
         .unwrap();
-
-    let p = PluginProcess::start().await.unwrap();
     let ds = DataSource::new(&nats.url()).json(json!({"sampleIntervalSec": 0, "timeoutMs": 500}));
     let r = p
         .query(
@@ -153,10 +151,11 @@ async fn every_field_of_a_reply_is_bounded_and_the_answer_says_which() {
 
 #[tokio::test]
 async fn floods_of_huge_many_or_malformed_replies_are_skipped_counted_and_survived() {
-    let nats = NatsServer::start();
+    let TestEnv {
+        nats, plugin: mut p, ..
+    } = TestEnv::empty().await;
     let fleet = real_fleet(&nats, 3).await;
     let real: BTreeSet<String> = fleet.iter().map(|s| s.id.clone()).collect();
-    let mut p = PluginProcess::start().await.unwrap();
     let ds = DataSource::new(&nats.url()).json(json!({"timeoutMs": 1000}));
     assert_eq!(ping_ids(&p, &ds).await.0, real);
 
@@ -237,14 +236,13 @@ async fn floods_of_huge_many_or_malformed_replies_are_skipped_counted_and_surviv
 
 #[tokio::test]
 async fn a_small_round_budget_stops_the_round_and_says_so() {
-    let nats = NatsServer::start();
+    let TestEnv { nats, plugin: p, .. } = TestEnv::empty().await;
     let _fleet = real_fleet(&nats, 2).await;
     let _flood = Flood::start(&nats.url(), "$SRV.PING", 200, |i| {
         padded_ping("bulk", &format!("b{i}"), 2_000)
     })
     .await
     .unwrap();
-    let p = PluginProcess::start().await.unwrap();
     let ds = DataSource::new(&nats.url()).json(json!({"sampleIntervalSec": 0, "maxRoundBytes": 65536}));
     let r = p
         .query(&ds, &[json!({"refId": "A", "queryType": "ping", "format": "table"})])

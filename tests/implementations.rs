@@ -25,7 +25,7 @@ fn instance(id: &str, stats: &[&str], info: Option<&str>) -> Replayed {
 
 #[tokio::test]
 async fn every_implementation_reads_alike_over_rounds() {
-    let nats = NatsServer::start();
+    let TestEnv { nats, plugin: p, .. } = TestEnv::empty().await;
     let replayer = Replayer::start(
         &nats.url(),
         vec![
@@ -41,7 +41,6 @@ async fn every_implementation_reads_alike_over_rounds() {
     )
     .await
     .unwrap();
-    let p = PluginProcess::start().await.unwrap();
     let ds = DataSource::new(&nats.url()).json(json!({"sampleIntervalSec": 1}));
     let started = chrono::Utc::now().timestamp_millis();
     let r = p

@@ -309,10 +309,9 @@ async fn a_user_denied_the_jetstream_api_degrades_to_memory_loudly() {
 
 #[tokio::test]
 async fn a_settings_save_that_keeps_the_target_keeps_the_memory_history() {
-    let nats = NatsServer::start();
+    let TestEnv { nats, plugin: p, .. } = TestEnv::empty().await;
     let _orders = orders(&nats).await;
     let mut ds = DataSource::new(&nats.url()).json(json!({"sampleIntervalSec": 1, "retentionMinutes": 5}));
-    let p = PluginProcess::start().await.unwrap();
     assert_eq!(p.health(&ds).await.unwrap().0, 1);
     rounds_pass(&[&p], 3.0).await;
     let saved = now_ms();

@@ -243,9 +243,10 @@ async fn an_instance_that_stops_answering_is_reported_down() {
 
 #[tokio::test]
 async fn nats_down_fails_fast_then_recovers_by_itself() {
-    let mut nats = NatsServer::start();
+    let TestEnv {
+        mut nats, plugin: p, ..
+    } = TestEnv::empty().await;
     let url = nats.url();
-    let p = PluginProcess::start().await.unwrap();
     let ds = DataSource::new(&url).json(json!({"timeoutMs": 2000}));
     let q = [json!({"refId": "A", "queryType": "ping"})];
     let _svc = PythonService::start(&url, "orders", "1.0.0", 1, &["--max-reconnect-attempts", "-1"]).unwrap();

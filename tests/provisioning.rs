@@ -111,11 +111,10 @@ async fn billing_requests_show(p: &PluginProcess, ds: &DataSource, n: f64) -> bo
 
 #[tokio::test]
 async fn provisioned_data_source_is_healthy() {
-    let nats = NatsServer::start();
+    let TestEnv { nats, plugin: p, .. } = TestEnv::empty().await;
     let _orders = PythonService::start(&nats.url(), "orders", "1.4.0", 2, &[]).unwrap();
     let ds = provisioned_datasource(&nats.url());
     assert_eq!(ds.json["srvPrefix"], "$SRV", "$$SRV must reach the plugin as $SRV");
-    let p = PluginProcess::start().await.unwrap();
     let (status, message) = p.health(&ds).await.unwrap();
     assert_eq!(status, 1, "{message}");
     assert!(message.contains("orders"), "{message}");
@@ -123,7 +122,7 @@ async fn provisioned_data_source_is_healthy() {
 
 #[tokio::test]
 async fn alert_rule_examples_fire_on_real_frames() {
-    let nats = NatsServer::start();
+    let TestEnv { nats, plugin: p, .. } = TestEnv::empty().await;
     let ds = provisioned_datasource(&nats.url());
     let _billing = failing_billing(&nats.url());
     let orders_a = PythonService::start(&nats.url(), "orders", "1.4.0", 1, &[]).unwrap();
@@ -132,7 +131,6 @@ async fn alert_rule_examples_fire_on_real_frames() {
     for _ in 0..4 {
         let _ = client.request("billing.charge", "".into()).await;
     }
-    let p = PluginProcess::start().await.unwrap();
     // A first round teaches the plugin every instance (and starts the sampler, whose first sample
     // is taken at once); then one orders instance goes away and billing gets more traffic.
     let r = p
@@ -313,7 +311,7 @@ async fn alert_rule_examples_fire_on_real_frames() {
 
 #[tokio::test]
 async fn dashboard_queries_answer_with_their_declared_shapes() {
-    let nats = NatsServer::start();
+    let TestEnv { nats, plugin: p, .. } = TestEnv::empty().await;
     let ds = provisioned_datasource(&nats.url());
     let _orders = PythonService::start(
         &nats.url(),
@@ -323,7 +321,6 @@ async fn dashboard_queries_answer_with_their_declared_shapes() {
         &["--endpoint", "get:orders.get", "--stats-data"],
     )
     .unwrap();
-    let p = PluginProcess::start().await.unwrap();
     let ds_uid = yaml("provisioning/datasources/natsmicro.yaml")["datasources"][0]["uid"].clone();
     let mut files: Vec<_> = std::fs::read_dir(repo().join("provisioning/dashboards"))
         .unwrap()
@@ -423,7 +420,7 @@ fn prometheus_name(name: &str, colon: bool) -> bool {
 
 #[tokio::test]
 async fn recording_rules_write_one_prometheus_series_per_label_set() {
-    let nats = NatsServer::start();
+    let TestEnv { nats, plugin: p, .. } = TestEnv::empty().await;
     let ds = provisioned_datasource(&nats.url());
     let _billing = failing_billing(&nats.url());
     // orders serves orders.get, which the provisioned probe `orders-get` asks.
@@ -432,7 +429,6 @@ async fn recording_rules_write_one_prometheus_series_per_label_set() {
     for _ in 0..4 {
         let _ = client.request("billing.charge", "".into()).await;
     }
-    let p = PluginProcess::start().await.unwrap();
     assert!(
         billing_requests_show(&p, &ds, 4.0).await,
         "billing's requests never showed in STATS"

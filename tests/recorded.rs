@@ -48,8 +48,7 @@ fn header_map(block: &str) -> async_nats::HeaderMap {
 
 #[tokio::test]
 async fn recorded_endpoint_replies_of_every_implementation_reach_the_query_as_recorded() {
-    let nats = NatsServer::start();
-    let p = PluginProcess::start().await.unwrap();
+    let TestEnv { nats, plugin: p, .. } = TestEnv::empty().await;
     let ds = DataSource::new(&nats.url()).json(json!({"requestSubjects": ["replay.>"], "timeoutMs": 2000}));
     let replayer = connect(&nats.url()).await.unwrap();
     let mut checked = 0;
@@ -151,8 +150,7 @@ async fn the_server_s_recorded_no_responders_status_is_a_clear_query_error() {
     assert_eq!(r.len(), 1);
     let block = r[0].headers.clone().unwrap();
     assert!(block.starts_with("NATS/1.0 503\r\n"), "{block:?}");
-    let nats = NatsServer::start();
-    let p = PluginProcess::start().await.unwrap();
+    let TestEnv { nats, plugin: p, .. } = TestEnv::empty().await;
     let ds = DataSource::new(&nats.url()).json(json!({"requestSubjects": ["replay.>"], "timeoutMs": 2000}));
     let answer = replay_raw(&nats.url(), "replay.status", block).await;
     let q = [json!({"refId": "A", "queryType": "request", "subject": "replay.status"})];

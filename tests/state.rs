@@ -29,7 +29,7 @@ fn table_states(frame: &DecodedFrame) -> BTreeMap<String, String> {
 
 #[tokio::test]
 async fn every_state_is_told_apart_and_reads_the_same_in_every_format() {
-    let nats = NatsServer::with_config(CONFIG);
+    let TestEnv { nats, plugin: p, .. } = TestEnv::builder().nats_config(CONFIG).start().await.unwrap();
     let svc = format!("nats://svc:svc-pw@127.0.0.1:{}", nats.port);
     let orders = RustService::start(&svc, "orders", "1.0.0", &[("get", "orders.get")], 0)
         .await
@@ -42,7 +42,6 @@ async fn every_state_is_told_apart_and_reads_the_same_in_every_format() {
     let slow = Scripted::start(&svc, "slow", &["s1"]).await.unwrap();
     let denied = Scripted::start(&svc, "denied", &["d1"]).await.unwrap();
     let broken = Scripted::start(&svc, "broken", &["b1"]).await.unwrap();
-    let p = PluginProcess::start().await.unwrap();
     let ds = DataSource::new(&nats.url())
         .json(json!({"authType": "userpass", "username": "grafana", "timeoutMs": 1000, "slowMs": 150, "sampleIntervalSec": 1}))
         .secure("password", "grafana-pw");
@@ -189,11 +188,10 @@ async fn every_state_is_told_apart_and_reads_the_same_in_every_format() {
 
 #[tokio::test]
 async fn targeted_pings_are_bounded_per_round_and_the_rest_is_said() {
-    let nats = NatsServer::start();
+    let TestEnv { nats, plugin: p, .. } = TestEnv::empty().await;
     let ids: Vec<String> = (0..40).map(|i| format!("h{i:02}")).collect();
     let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
     let fleet = Scripted::start(&nats.url(), "hung", &refs).await.unwrap();
-    let p = PluginProcess::start().await.unwrap();
     let ds = DataSource::new(&nats.url()).json(json!({"timeoutMs": 300, "sampleIntervalSec": 0}));
     let q = json!({"refId": "A", "queryType": "ping", "metric": "state"});
     let known = eventually(Duration::from_secs(20), || async {
@@ -225,10 +223,9 @@ async fn targeted_pings_are_bounded_per_round_and_the_rest_is_said() {
 
 #[tokio::test]
 async fn a_broadcast_reply_that_comes_after_the_targeted_ping_answered_is_not_a_duplicate() {
-    let nats = NatsServer::start();
+    let TestEnv { nats, plugin: p, .. } = TestEnv::empty().await;
     let _fast = Scripted::start(&nats.url(), "orders", &["f1"]).await.unwrap();
     let late = Scripted::start(&nats.url(), "orders", &["l1"]).await.unwrap();
-    let p = PluginProcess::start().await.unwrap();
     let ds = DataSource::new(&nats.url()).json(json!({"timeoutMs": 500, "sampleIntervalSec": 0}));
     let table = json!({"refId": "T", "queryType": "ping", "format": "table"});
     let ask = || async {

@@ -325,11 +325,12 @@ async fn two_run_streams_share_one_producer_that_stops_when_they_leave() {
 
 #[tokio::test]
 async fn a_stream_survives_a_nats_restart() {
-    let mut nats = NatsServer::start();
+    let TestEnv {
+        mut nats, plugin: p, ..
+    } = TestEnv::empty().await;
     let svc = RustService::start(&nats.url(), "orders", "1.0.0", &[("get", "orders.get")], 0)
         .await
         .unwrap();
-    let p = PluginProcess::start().await.unwrap();
     let ds = data_source(&nats);
     let mut s = p.run_stream(&ds, "v1/ping/timeseries/rtt/orders/=/=").await;
     let name = format!("orders/{}", svc.id);

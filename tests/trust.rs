@@ -29,14 +29,13 @@ async fn history_ping_subject(nats: &NatsServer) -> String {
 
 #[tokio::test]
 async fn a_request_query_never_reaches_the_history_stream_or_any_own_subject() {
-    let nats = NatsServer::with_jetstream("");
+    let TestEnv { nats, plugin: p, .. } = TestEnv::builder().jetstream().start().await.unwrap();
     let _orders = RustService::start(&nats.url(), "orders", "1.0.0", &[("get", "orders.get")], 0)
         .await
         .unwrap();
     let ds = DataSource::new(&nats.url()).json(json!({
         "sampleIntervalSec": 1, "retentionMinutes": 5, "historyStore": "jetstream", "requestSubjects": [">"]
     }));
-    let p = PluginProcess::start().await.unwrap();
     let (status, message) = p.health(&ds).await.unwrap();
     assert_eq!(status, 1, "{message}");
     let subject = history_ping_subject(&nats).await;
@@ -289,12 +288,16 @@ async fn testing_a_probe_needs_an_editor_and_on_demand_runs_are_rate_limited() {
 
 #[tokio::test]
 async fn a_refused_publish_marks_only_its_own_subject_denied() {
-    let nats = NatsServer::with_config(
-        r#"accounts { APP { users = [
+    let TestEnv { nats, plugin: p, .. } = TestEnv::builder()
+        .nats_config(
+            r#"accounts { APP { users = [
             {user: grafana, password: g, permissions: {publish: {deny: ["guard.a.10"]}}}
             {user: svc, password: s}
         ] } }"#,
-    );
+        )
+        .start()
+        .await
+        .unwrap();
     // A service on guard.a.1 that answers after 300 ms: the refusal of guard.a.10 comes first.
     let svc = connect(&nats.url().replace("nats://", "nats://svc:s@")).await.unwrap();
     let mut sub = svc.subscribe("guard.a.1").await.unwrap();
@@ -315,7 +318,6 @@ async fn a_refused_publish_marks_only_its_own_subject_denied() {
             "probes": [{"name": "one", "subject": "guard.a.1"}, {"name": "ten", "subject": "guard.a.10"}]
         }))
         .secure("password", "g");
-    let p = PluginProcess::start().await.unwrap();
     let r = p
         .query(&ds, &[json!({"refId": "A", "queryType": "probe", "format": "table"})])
         .await

@@ -44,6 +44,12 @@ impl TestEnv {
         EnvBuilder::default()
     }
 
+    /// A nats-server and the plugin, no service: for tests whose peers are their own (floods,
+    /// scripted or replayed responders, services connecting with credentials of their own).
+    pub async fn empty() -> TestEnv {
+        Self::builder().start().await.expect("nats-server and the plugin")
+    }
+
     /// The world most tests need: one Rust `orders` 1.0.0 instance with an echoing `get` endpoint.
     pub async fn orders() -> TestEnv {
         Self::builder()
