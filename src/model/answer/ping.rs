@@ -12,10 +12,8 @@ use crate::model::aggregate::{self, Group, Part};
 use crate::model::frames::{Field, FieldConfig, Frame, FrameMeta, Values, NUMERIC_LONG, TABLE};
 use crate::model::history::PingSample;
 use crate::model::observed::Round;
-use crate::model::query::{Aggregate, Format, Query, Window};
+use crate::model::query::{Aggregate, Format, Query, Window, RTT_P95};
 use crate::model::state::{state_config, State};
-
-use crate::model::query::RTT_P95;
 
 /// `ping`: one row per instance (answering or down) with its round-trip time, up and liveness state.
 pub fn instant(q: &Query, round: &Round) -> Frame {
