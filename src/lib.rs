@@ -57,7 +57,8 @@
 //! - [`grafana::plugin`]: the `pluginv2` Data/Diagnostics/Resource/Stream handlers.
 //! - [`grafana::protocol`]: our own `Data` messages and server, with the fields current Grafana
 //!   adds (`errorSource`, `userAgent`, …); calls we do not implement answer Unimplemented.
-//! - [`grafana::execute`]: runs one query: NATS in, frames out.
+//! - [`grafana::execute`]: runs one query: its plan, NATS in, its answer out.
+//! - [`grafana::query_error`]: what can go wrong with one query: status, `errorSource`, refId.
 //! - [`grafana::health`], [`grafana::resources`], [`grafana::stream`]: CheckHealth, CallResource
 //!   routes, Grafana Live.
 //! - [`grafana::logging`]: hclog JSON on stderr.

@@ -8,6 +8,7 @@ pub mod health;
 pub mod logging;
 pub mod plugin;
 pub mod protocol;
+pub mod query_error;
 pub mod resources;
 pub mod serve;
 pub mod stream;

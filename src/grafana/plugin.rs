@@ -13,9 +13,10 @@ use grafana_plugin_sdk::pluginv2::{
 use tokio::time::Instant;
 use tonic::{Request, Response, Status};
 
-use crate::grafana::execute::{self, QueryError, QueryErrorKind};
+use crate::grafana::execute;
 use crate::grafana::health;
 use crate::grafana::protocol::{self, Data};
+use crate::grafana::query_error::{QueryError, QueryErrorKind};
 use crate::grafana::resources;
 use crate::grafana::stream::{self, Seed, Streams};
 use crate::metrics;
