@@ -4,6 +4,7 @@
 //! refId), each optionally followed by `@N` (only the first N times this process passes there).
 //! Tests use it to prove that a panic stays in its refId or task.
 
+#[cfg(debug_assertions)]
 use crate::sync::lock;
 
 #[cfg(debug_assertions)]
