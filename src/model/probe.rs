@@ -154,13 +154,14 @@ fn shown(path: &str) -> String {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::model::settings::Expect;
     use serde_json::json;
     use std::time::Duration;
 
-    fn probe(expect: Expect) -> Probe {
+    /// A probe on `orders.get` (warn 50 ms, critical 200 ms) expecting `expect`.
+    pub(crate) fn probe(expect: Expect) -> Probe {
         Probe {
             name: "p".into(),
             subject: "orders.get".into(),
@@ -173,7 +174,8 @@ mod tests {
         }
     }
 
-    fn reply(body: &str, latency_ms: f64) -> Result<ProbeReply, ProbeFailure> {
+    /// A reply with this body after `latency_ms`.
+    pub(crate) fn reply(body: &str, latency_ms: f64) -> Result<ProbeReply, ProbeFailure> {
         Ok(ProbeReply {
             payload: body.as_bytes().to_vec(),
             service_error: None,

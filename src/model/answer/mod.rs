@@ -42,7 +42,7 @@ pub use plan::{Clock, Fresh, HistoryPlan, Plan};
 pub use series::Source;
 
 /// What an answer reads, fetched as its [`Plan`] said.
-#[derive(Clone, Copy, Debug)]
+#[derive(Debug)]
 pub enum Inputs<'a, S = String> {
     /// One discovery round: the instant and table frames of `ping`, `services`, `info`, `stats`.
     Round(&'a Round),

@@ -87,8 +87,8 @@ impl HistoryPlan {
         let window = q
             .window
             .unwrap_or_else(|| Window::last(clock.retention_ms, clock.now_ms));
-        let reaches_now = window.to_ms >= clock.now_ms - clock.period_ms.unwrap_or(0).max(FRESH_SLACK_MS)
-            && window.from_ms <= clock.now_ms;
+        let slack = clock.period_ms.unwrap_or(0).max(FRESH_SLACK_MS);
+        let reaches_now = window.to_ms >= clock.now_ms.saturating_sub(slack) && window.from_ms <= clock.now_ms;
         let fresh = match q.query_type {
             QueryType::Events => None,
             _ if !reaches_now => None,

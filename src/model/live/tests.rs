@@ -1,4 +1,5 @@
 //! Unit tests of the live frames: packets, the series cap, stats rates, the history seed and versions.
+#![cfg(test)]
 
 use std::time::Duration;
 

@@ -1,6 +1,7 @@
 //! Unit tests of the aggregated instant frames of `ping` and `stats`: one row per service (and endpoint), pooled ratios, counts, the unqueued-endpoint notice.
 //!
 //! Test code only: the parent module includes it as `mod aggregate;`.
+#![cfg(test)]
 
 use chrono::Utc;
 

@@ -1,6 +1,7 @@
 //! Unit tests of the custom STATS `data` frames: one leaf per endpoint as an instant value, every leaf in the table, bounds and notices.
 //!
 //! Test code only: the parent module includes it as `mod data;`.
+#![cfg(test)]
 
 use super::round;
 use crate::model::answer::stats::data_instant as stats;

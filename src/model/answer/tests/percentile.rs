@@ -1,6 +1,7 @@
 //! Unit tests of the nearest-rank percentile behind `rtt_p95`.
 //!
 //! Test code only: the parent module includes it as `mod percentile;`.
+#![cfg(test)]
 
 use crate::model::answer::ping::percentile;
 

@@ -1,43 +1,29 @@
 //! Unit tests of the `probe` instant and table frames: the probe and metric a query picks.
 //!
 //! Test code only: the parent module includes it as `mod probe;`.
+#![cfg(test)]
 
-use std::time::Duration;
-
-use crate::model::answer::probe;
+use crate::model::answer::probe::instant;
 use crate::model::frames::Values;
-use crate::model::probe::{judge, ProbeFailure, ProbeReply};
+use crate::model::probe::tests::{probe, reply};
+use crate::model::probe::{judge, ProbeFailure};
 use crate::model::query::Query;
-use crate::model::settings::{Expect, Probe};
+use crate::model::settings::Expect;
 
 #[test]
 fn frames_pick_the_probe_and_the_metric() {
-    let p = Probe {
-        name: "p".into(),
-        subject: "orders.get".into(),
-        payload: String::new(),
-        headers: Vec::new(),
-        timeout: Duration::from_millis(500),
-        warn_ms: Some(50),
-        crit_ms: Some(200),
-        expect: Expect::default(),
-    };
-    let reply = ProbeReply {
-        payload: b"{}".to_vec(),
-        service_error: None,
-        latency_ms: 12.0,
-    };
-    let results = vec![judge(&p, 0, Ok(reply)), {
+    let p = probe(Expect::default());
+    let results = vec![judge(&p, 0, reply("{}", 12.0)), {
         let mut other = judge(&p, 0, Err(ProbeFailure::TimedOut));
         other.name = "q".into();
         other
     }];
     let q = |json: &str| Query::parse("A", "", json.as_bytes()).unwrap();
-    let f = probe::instant(&q(r#"{"queryType":"probe","metric":"state"}"#), &results);
+    let f = instant(&q(r#"{"queryType":"probe","metric":"state"}"#), &results);
     assert_eq!(f.fields[2].values, Values::Float64(vec![0.0, 2.0]));
-    let one = probe::instant(&q(r#"{"queryType":"probe","probe":"q","metric":"success"}"#), &results);
+    let one = instant(&q(r#"{"queryType":"probe","probe":"q","metric":"success"}"#), &results);
     assert_eq!(one.fields[2].values, Values::Float64(vec![0.0]));
-    let t = probe::instant(&q(r#"{"queryType":"probe","format":"table"}"#), &results);
+    let t = instant(&q(r#"{"queryType":"probe","format":"table"}"#), &results);
     let names: Vec<_> = t.fields.iter().map(|f| f.name.as_str()).collect();
     assert_eq!(
         names,

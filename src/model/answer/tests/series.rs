@@ -1,6 +1,7 @@
 //! Unit tests of the timeseries and events frames: gaps, downsampling, rates across restarts, notices.
 //!
 //! Test code only: the parent module includes it as `mod series;`.
+#![cfg(test)]
 
 use crate::model::answer::events::table as events;
 use crate::model::answer::ping::timeseries as ping;
