@@ -406,7 +406,7 @@ export async function liveStreamHistoryThenLivePoints(t) {
     await openView(t, 'dashboard', '?live=1&range=1');
     await hook(page, 'natsmicro-ping-panel');
     const want = t.services.flatMap((s) => s.ids.map((id) => `${s.name}/${id}`)).sort();
-    const first = await until(
+    await until(
       `one natsmicro-ping-line per instance (${want.length}) in the live view`,
       async () => {
         const p = await linePoints(page);
@@ -427,11 +427,14 @@ export async function liveStreamHistoryThenLivePoints(t) {
     if (entry.initialRows !== 0) {
       throw new Error(`SubscribeStream sent ${entry.initialRows} rows: history would be drawn twice`);
     }
+    // The lines' growth is counted from after the packet count was read: a packet that arrived
+    // between the first line count and that read would otherwise count as a point without a packet.
+    const base = await linePoints(page);
     const grown = await until(
       'every line to gain 2 points (2 packets)',
       async () => {
         const p = await linePoints(page);
-        return want.every((k) => (p[k] ?? 0) >= (first[k] ?? 0) + 2) ? p : null;
+        return want.every((k) => (p[k] ?? 0) >= (base[k] ?? 0) + 2) ? p : null;
       },
       20000
     );
@@ -444,7 +447,7 @@ export async function liveStreamHistoryThenLivePoints(t) {
       throw new Error(`dashboard is in mode ${mode}, not live`);
     }
     t.log(
-      `live: points per line ${want.map((k) => `${first[k]}→${grown[k]}`).join(', ')}; frame rows ${after.rows}, packets ${after.packets}`
+      `live: points per line ${want.map((k) => `${base[k]}→${grown[k]}`).join(', ')}; frame rows ${after.rows}, packets ${after.packets}`
     );
     // The legend's Version column is filled from the live frame, as the instant table fills it.
     const wantVersions = Object.fromEntries(
